@@ -1,0 +1,114 @@
+"""Shared input validation: every public entry point checks its arguments here.
+
+Each helper raises :class:`probtheory.errors.InputDataError` naming the argument, the
+expectation and what it received, and returns the validated value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from numbers import Integral, Real
+
+import torch
+from torch import Tensor
+
+from probtheory.errors import InputDataError, UnsupportedError
+
+
+def check_int(name: str, value: object, *, minimum: int | None = None) -> int:
+    """Return ``value`` as an int, requiring an integer ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise InputDataError(name, "an integer", f"{value!r} of type {type(value).__name__}")
+    if minimum is not None and value < minimum:
+        raise InputDataError(name, f"an integer >= {minimum}", value)
+    return int(value)
+
+
+def check_real(
+    name: str, value: object, *, positive: bool = False, nonnegative: bool = False
+) -> float:
+    """Return ``value`` as a finite float, optionally requiring ``> 0`` or ``>= 0``."""
+    if isinstance(value, Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise InputDataError(name, "a real number", f"{value!r} of type {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise InputDataError(name, "a finite number", value)
+    if positive and value <= 0:
+        raise InputDataError(name, "a number > 0", value)
+    if nonnegative and value < 0:
+        raise InputDataError(name, "a number >= 0", value)
+    return value
+
+
+def check_finite(name: str, tensor: Tensor) -> Tensor:
+    """Require a floating tensor whose entries are all finite."""
+    if not isinstance(tensor, Tensor):
+        raise InputDataError(name, "a torch.Tensor", type(tensor).__name__)
+    if not tensor.is_floating_point():
+        raise InputDataError(name, "a floating-point tensor", f"dtype {tensor.dtype}")
+    if not torch.isfinite(tensor).all():
+        bad = int((~torch.isfinite(tensor)).sum())
+        raise InputDataError(name, "finite values (no NaN or inf)", f"{bad} non-finite entries")
+    return tensor
+
+
+def check_inputs(name: str, x: Tensor, *, feature_dim: int | None = None) -> Tensor:
+    """Require a finite ``... x n x d`` tensor, with ``d == feature_dim`` when given."""
+    check_finite(name, x)
+    if x.dim() < 2:
+        raise InputDataError(name, "a `... x n x d` tensor (at least 2 dims)", tuple(x.shape))
+    if feature_dim is not None and x.shape[-1] != feature_dim:
+        raise InputDataError(
+            name, f"trailing dimension d = {feature_dim}", f"shape {tuple(x.shape)}"
+        )
+    return x
+
+
+def check_same_feature_dim(name1: str, x1: Tensor, name2: str, x2: Tensor) -> None:
+    """Require two input tensors to share their trailing (feature) dimension."""
+    if x1.shape[-1] != x2.shape[-1]:
+        raise InputDataError(
+            name2,
+            f"the same trailing dimension as `{name1}` ({x1.shape[-1]})",
+            f"shape {tuple(x2.shape)}",
+        )
+
+
+def check_elementwise(name: str, fn: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+    """Require ``fn`` to act elementwise: same shape out, and commuting with reshapes/permutations.
+
+    A map like softmax or layer norm couples coordinates and has no infinite-width kernel of
+    the kind computed here, so it is rejected up front rather than producing a wrong kernel.
+    """
+    if not callable(fn):
+        raise InputDataError(name, "a callable elementwise activation", type(fn).__name__)
+    probe = torch.linspace(-3.0, 3.0, 12, dtype=torch.float64).reshape(3, 4)
+    try:
+        out = fn(probe)
+    except Exception as err:  # noqa: BLE001 - any failure means it is not usable here
+        raise UnsupportedError(name, "an activation accepting a float64 tensor", repr(err)) from err
+    if not isinstance(out, Tensor) or out.shape != probe.shape:
+        raise UnsupportedError(
+            name, "an elementwise activation (output shape == input shape)", _describe(out)
+        )
+    single = torch.stack([fn(v.reshape(1)).reshape(()) for v in probe.reshape(-1)])
+    flipped = fn(probe.flip(-1)).flip(-1)
+    if not (
+        torch.allclose(out.reshape(-1), single, rtol=1e-6, atol=1e-9)
+        and torch.allclose(out, flipped, rtol=1e-6, atol=1e-9)
+    ):
+        raise UnsupportedError(
+            name,
+            "an elementwise activation (each output depends on its own input only)",
+            f"{getattr(fn, '__name__', type(fn).__name__)}, which mixes coordinates",
+        )
+    return fn
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    return type(value).__name__
