@@ -25,9 +25,7 @@ def check_int(name: str, value: object, *, minimum: int | None = None) -> int:
     return int(value)
 
 
-def check_real(
-    name: str, value: object, *, positive: bool = False, nonnegative: bool = False
-) -> float:
+def check_real(name: str, value: object, *, positive: bool = False, nonnegative: bool = False) -> float:
     """Return ``value`` as a finite float, optionally requiring ``> 0`` or ``>= 0``."""
     if isinstance(value, Tensor) and value.numel() == 1:
         value = value.item()
@@ -61,9 +59,7 @@ def check_inputs(name: str, x: Tensor, *, feature_dim: int | None = None) -> Ten
     if x.dim() < 2:
         raise InputDataError(name, "a `... x n x d` tensor (at least 2 dims)", tuple(x.shape))
     if feature_dim is not None and x.shape[-1] != feature_dim:
-        raise InputDataError(
-            name, f"trailing dimension d = {feature_dim}", f"shape {tuple(x.shape)}"
-        )
+        raise InputDataError(name, f"trailing dimension d = {feature_dim}", f"shape {tuple(x.shape)}")
     return x
 
 

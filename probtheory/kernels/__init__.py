@@ -13,15 +13,18 @@ from probtheory.kernels.infinite_width import (
     NTKKernel,
     nngp_and_ntk,
 )
+from probtheory.kernels.predict import KernelGDTrajectory, gradient_descent_mse
 
 __all__ = [
     "Activation",
     "InfiniteWidthKernel",
+    "KernelGDTrajectory",
     "MonteCarloEstimate",
     "NNGPKernel",
     "NTKKernel",
     "empirical_nngp",
     "empirical_ntk",
+    "gradient_descent_mse",
     "monte_carlo_nngp",
     "nngp_and_ntk",
     "resolve_activation",

@@ -222,9 +222,9 @@ class ErfActivation(Activation):
         return nngp, (4.0 / math.pi) * torch.rsqrt(det)
 
     def diag(self, q: Tensor) -> tuple[Tensor, Tensor]:  # noqa: D102
-        return (2.0 / math.pi) * torch.asin(2.0 * q / (1.0 + 2.0 * q)), (
-            4.0 / math.pi
-        ) * torch.rsqrt(1.0 + 4.0 * q)
+        return (2.0 / math.pi) * torch.asin(2.0 * q / (1.0 + 2.0 * q)), (4.0 / math.pi) * torch.rsqrt(
+            1.0 + 4.0 * q
+        )
 
     def __call__(self, z: Tensor) -> Tensor:
         """Evaluate the activation itself."""

@@ -104,9 +104,7 @@ def empirical_ntk(
     return out / outputs
 
 
-def empirical_nngp(
-    model: Callable[[Tensor], Tensor], x1: Tensor, x2: Tensor | None = None
-) -> Tensor:
+def empirical_nngp(model: Callable[[Tensor], Tensor], x1: Tensor, x2: Tensor | None = None) -> Tensor:
     """``f(x1) f(x2)^T`` averaged over output coordinates and over leading network dims.
 
     For an ensemble (outputs `E x n x o`, e.g. :class:`~probtheory.networks.MLP` with
@@ -158,9 +156,7 @@ def monte_carlo_nngp(
     num_samples = check_int("num_samples", num_samples, minimum=2)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     x2 = _check_pair("make_networks", x1, x2)
-    generator = torch.Generator().manual_seed(
-        int(torch.randint(2**62, ())) if seed is None else seed
-    )
+    generator = torch.Generator().manual_seed(int(torch.randint(2**62, ())) if seed is None else seed)
     total = sum_sq = None
     done = 0
     with tqdm(total=num_samples, disable=not progress, desc="monte_carlo_nngp") as bar:

@@ -136,9 +136,7 @@ class InfiniteWidthKernel(Kernel):
         wv = self.weight_variance.to(x1)
         bv = self.bias_variance.to(x1)
         if diag:
-            return nngp_ntk_diag(
-                x1, self.depth, self.activation, wv[..., 0], bv[..., 0], ntk=want_ntk
-            )
+            return nngp_ntk_diag(x1, self.depth, self.activation, wv[..., 0], bv[..., 0], ntk=want_ntk)
         return nngp_ntk(x1, x2, self.depth, self.activation, wv, bv, ntk=want_ntk)
 
     def forward(
@@ -227,7 +225,7 @@ def nngp_and_ntk(
     Returns:
         The `... x n x m` NNGP and NTK Gram matrices.
     """
-    kernel = NTKKernel(depth, activation).to(x1)
+    kernel = NTKKernel(depth, activation).to(x1).requires_grad_(False)
     kernel.weight_variance, kernel.bias_variance = weight_variance, bias_variance
     nngp, ntk = kernel._kernels(x1, x1 if x2 is None else x2, diag=False)
     return nngp, ntk

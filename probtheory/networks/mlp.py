@@ -85,9 +85,7 @@ class MLP(nn.Module):
         )
         scaling_of = resolve_parameterization(parameterization)
         if generator is None:
-            generator = torch.Generator().manual_seed(
-                int(torch.randint(2**62, ())) if seed is None else seed
-            )
+            generator = torch.Generator().manual_seed(int(torch.randint(2**62, ())) if seed is None else seed)
         lead = () if self.num_networks is None else (self.num_networks,)
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
@@ -110,9 +108,7 @@ class MLP(nn.Module):
         """Number of hidden layers."""
         return len(self.weights) - 1
 
-    def forward(
-        self, x: Tensor, return_preactivations: bool = False
-    ) -> Tensor | tuple[Tensor, list]:
+    def forward(self, x: Tensor, return_preactivations: bool = False) -> Tensor | tuple[Tensor, list]:
         """Evaluate the network(s).
 
         Args:

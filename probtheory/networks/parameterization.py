@@ -52,9 +52,7 @@ def ntk(kind: LayerKind, fan_in: int, fan_out: int, sigma_w: float, sigma_b: flo
     return LayerScaling(sigma_w / math.sqrt(fan_in), 1.0, sigma_b, 1.0)
 
 
-def standard(
-    kind: LayerKind, fan_in: int, fan_out: int, sigma_w: float, sigma_b: float
-) -> LayerScaling:
+def standard(kind: LayerKind, fan_in: int, fan_out: int, sigma_w: float, sigma_b: float) -> LayerScaling:
     """Standard parameterisation: ``W ~ N(0, sigma_w^2/fan_in)``, ``b ~ N(0, sigma_b^2)``."""
     return LayerScaling(1.0, sigma_w / math.sqrt(fan_in), 1.0, sigma_b)
 
@@ -63,9 +61,7 @@ def mup(kind: LayerKind, fan_in: int, fan_out: int, sigma_w: float, sigma_b: flo
     """Maximal-update parameterisation μP (Yang & Hu 2021, Table 3, with SGD)."""
     if kind == "input":
         root = math.sqrt(fan_out)
-        return LayerScaling(
-            sigma_w * root / math.sqrt(fan_in), 1.0 / root, sigma_b * root, 1.0 / root
-        )
+        return LayerScaling(sigma_w * root / math.sqrt(fan_in), 1.0 / root, sigma_b * root, 1.0 / root)
     root = math.sqrt(fan_in)
     if kind == "hidden":
         out_root = math.sqrt(fan_out)
@@ -80,12 +76,8 @@ def resolve_parameterization(value: str | Parameterization) -> Parameterization:
     """Return a preset by name (``ntk``, ``standard``, ``mup``) or a user's callable."""
     if isinstance(value, str):
         if value not in PRESETS:
-            raise InputDataError(
-                "parameterization", f"one of {sorted(PRESETS)} or a callable", repr(value)
-            )
+            raise InputDataError("parameterization", f"one of {sorted(PRESETS)} or a callable", repr(value))
         return PRESETS[value]
     if not callable(value):
-        raise InputDataError(
-            "parameterization", "a preset name or a callable", type(value).__name__
-        )
+        raise InputDataError("parameterization", "a preset name or a callable", type(value).__name__)
     return value

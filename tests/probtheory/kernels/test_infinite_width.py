@@ -17,42 +17,32 @@ class TestNNGPKernelContract(unittest.TestCase, BaseKernelTestCase):
     seed = 0
 
     def create_kernel_no_ard(self, **kwargs):
-        return NNGPKernel(
-            depth=3, activation="relu", weight_variance=1.7, bias_variance=0.2, **kwargs
-        )
+        return NNGPKernel(depth=3, activation="relu", weight_variance=1.7, bias_variance=0.2, **kwargs)
 
 
 class TestNTKKernelContract(unittest.TestCase, BaseKernelTestCase):
     seed = 0
 
     def create_kernel_no_ard(self, **kwargs):
-        return NTKKernel(
-            depth=2, activation="erf", weight_variance=1.3, bias_variance=0.1, **kwargs
-        )
+        return NTKKernel(depth=2, activation="erf", weight_variance=1.3, bias_variance=0.1, **kwargs)
 
 
 class TestQuadratureKernelContract(unittest.TestCase, BaseKernelTestCase):
     seed = 0
 
     def create_kernel_no_ard(self, **kwargs):
-        return NTKKernel(
-            depth=2, activation=torch.tanh, weight_variance=1.5, bias_variance=0.1, **kwargs
-        )
+        return NTKKernel(depth=2, activation=torch.tanh, weight_variance=1.5, bias_variance=0.1, **kwargs)
 
 
 def _x(n=6, d=3, seed=0, batch=()):
-    return torch.randn(
-        *batch, n, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64
-    )
+    return torch.randn(*batch, n, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
 @pytest.mark.parametrize("activation", ["relu", "erf", "abs", "leaky_relu:0.1", "tanh"])
 def test_gram_matrices_are_symmetric_psd(activation):
     x = _x(12, 4)
     x = x / x.norm(dim=-1, keepdim=True)
-    nngp, ntk = nngp_and_ntk(
-        x, depth=3, activation=activation, weight_variance=1.8, bias_variance=0.3
-    )
+    nngp, ntk = nngp_and_ntk(x, depth=3, activation=activation, weight_variance=1.8, bias_variance=0.3)
     # closed forms are symmetric to round-off; 2-D quadrature treats u and v differently and
     # is symmetric only to its accuracy (tanh, degree 64, variances ~1: ~1e-9)
     tol = 1e-8 if activation == "tanh" else 1e-13
@@ -91,9 +81,7 @@ def test_rectangular_blocks_match_single_pass():
 def test_in_place_prediction_path_equals_autograd_path(activation):
     x = _x(9, 3)
     with torch.no_grad():
-        fast = nngp_and_ntk(
-            x, depth=4, activation=activation, weight_variance=1.7, bias_variance=0.3
-        )
+        fast = nngp_and_ntk(x, depth=4, activation=activation, weight_variance=1.7, bias_variance=0.3)
     k = NTKKernel(4, activation, 1.7, 0.3).double()
     nngp, ntk = k._kernels(x, x, diag=False)
     assert ntk.requires_grad
@@ -134,9 +122,7 @@ def test_quadrature_matches_closed_form_erf():
     x = _x(8, 3)
     x = x / x.norm(dim=-1, keepdim=True)
     closed = nngp_and_ntk(x, depth=3, activation="erf", weight_variance=1.4, bias_variance=0.1)
-    quad = nngp_and_ntk(
-        x, depth=3, activation=lambda z: torch.erf(z), weight_variance=1.4, bias_variance=0.1
-    )
+    quad = nngp_and_ntk(x, depth=3, activation=lambda z: torch.erf(z), weight_variance=1.4, bias_variance=0.1)
     for a, b in zip(closed, quad, strict=True):
         assert torch.allclose(a, b, atol=1e-10)
 

@@ -58,9 +58,7 @@ def test_table1_relu(key, expected):
 def test_table2_general(key, expected):
     act, sw, sb, depth = key
     x = _pair(1.0, 3)
-    nngp, ntk = nngp_and_ntk(
-        x, depth=depth, activation=act, weight_variance=sw**2, bias_variance=sb**2
-    )
+    nngp, ntk = nngp_and_ntk(x, depth=depth, activation=act, weight_variance=sw**2, bias_variance=sb**2)
     assert abs(nngp[0, 1].item() - expected[0]) <= HALF_UNIT
     assert abs(ntk[0, 1].item() - expected[1]) <= HALF_UNIT
     assert abs(ntk[0, 0].item() - expected[2]) <= HALF_UNIT

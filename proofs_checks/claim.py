@@ -1,0 +1,156 @@
+"""The claim object: a theorem, its instances, its check, and the mutants it must reject.
+
+A mutant is a deliberately broken subject (a wrong formula, parameterisation or
+implementation); a check that cannot reject its mutants proves nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis.strategies import SearchStrategy
+
+__all__ = ["Claim", "Evidence", "Mutant"]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One measured quantity compared with what the theory says, and why the tolerance.
+
+    ``margin`` is how far inside the allowed region the measurement lies (negative: outside).
+    Build with :meth:`within`, :meth:`at_most`, :meth:`at_least` or :meth:`in_range`.
+    """
+
+    quantity: str
+    measured: float
+    reference: str
+    margin: float
+    tolerance: float
+    tolerance_reason: str
+    details: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def passed(self) -> bool:
+        """Whether the measurement satisfies the claim (NaN never does)."""
+        return math.isfinite(self.measured) and self.margin >= 0
+
+    @classmethod
+    def within(
+        cls,
+        quantity: str,
+        measured: float,
+        expected: float,
+        tolerance: float,
+        reason: str,
+        **details,
+    ) -> Evidence:
+        """``|measured - expected| <= tolerance``."""
+        measured, expected = float(measured), float(expected)
+        return cls(
+            quantity, measured, f"{expected:.6g} ± {tolerance:.3g}",
+            tolerance - abs(measured - expected), tolerance, reason, details,
+        )  # fmt: skip
+
+    @classmethod
+    def at_most(
+        cls,
+        quantity: str,
+        measured: float,
+        bound: float,
+        reason: str,
+        tolerance: float = 0.0,
+        **details,
+    ) -> Evidence:
+        """``measured <= bound + tolerance``."""
+        measured, bound = float(measured), float(bound)
+        return cls(
+            quantity,
+            measured,
+            f"<= {bound:.6g}",
+            bound + tolerance - measured,
+            tolerance,
+            reason,
+            details,
+        )
+
+    @classmethod
+    def at_least(
+        cls,
+        quantity: str,
+        measured: float,
+        bound: float,
+        reason: str,
+        tolerance: float = 0.0,
+        **details,
+    ) -> Evidence:
+        """``measured >= bound - tolerance``."""
+        measured, bound = float(measured), float(bound)
+        return cls(
+            quantity,
+            measured,
+            f">= {bound:.6g}",
+            measured - bound + tolerance,
+            tolerance,
+            reason,
+            details,
+        )
+
+    @classmethod
+    def in_range(
+        cls, quantity: str, measured: float, low: float, high: float, reason: str, **details
+    ) -> Evidence:
+        """``low <= measured <= high``."""
+        measured = float(measured)
+        margin = min(measured - low, high - measured)
+        return cls(quantity, measured, f"in [{low:.4g}, {high:.4g}]", margin, 0.0, reason, details)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A deliberately wrong subject that the claim's check must reject."""
+
+    name: str
+    description: str
+    subject: Any
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A theoretical claim, checked numerically on instances drawn by hypothesis.
+
+    Attributes:
+        id: Stable identifier, e.g. ``"ntk.psd"``.
+        title: One line.
+        paper: The source of the claim.
+        statement: The claim in words.
+        formula: The claim as a formula (plain text / LaTeX).
+        strategy: Builds the hypothesis strategy that draws instances.
+        check: ``check(instance, subject)`` returns the evidence for one instance.
+        subject: What the claim is checked on (an implementation, a formula, a
+            parameterisation); mutants substitute their own.
+        mutants: Broken subjects the check must reject.
+        examples: Number of instances per hypothesis profile.
+        mutant_examples: Instances tried per mutant before it counts as not rejected.
+        plot: Optional ``plot(records, axes)`` drawing the evidence of a run for the report.
+    """
+
+    id: str
+    title: str
+    paper: str
+    statement: str
+    formula: str
+    strategy: Callable[[], SearchStrategy]
+    check: Callable[[Any, Any], Evidence | Sequence[Evidence]]
+    subject: Any
+    mutants: tuple[Mutant, ...]
+    examples: dict[str, int] = field(default_factory=lambda: {"ci": 3, "thorough": 25})
+    mutant_examples: int = 3
+    plot: Callable[[list, Any], None] | None = None
+
+    def evidence(self, instance: Any, subject: Any = None) -> list[Evidence]:
+        """Run the check on one instance (on ``subject``, default the claim's own)."""
+        result = self.check(instance, self.subject if subject is None else subject)
+        return [result] if isinstance(result, Evidence) else list(result)

@@ -1,0 +1,1 @@
+"""The built-in claims, one module each; importing a module registers its claim."""

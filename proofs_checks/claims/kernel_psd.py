@@ -1,0 +1,100 @@
+"""Claim ``kernels.psd``: analytic and empirical NTK/NNGP Gram matrices are PSD.
+
+Jacot, Gabriel & Hongler (NeurIPS 2018), Prop. 2 and §4: the empirical NTK is a Gram matrix
+J J^T, hence PSD at any width and parameter value; the analytic NNGP and NTK are limits of
+PSD matrices, hence PSD (strictly PD on the sphere for non-polynomial activations).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from hypothesis import strategies as st
+
+from probtheory.kernels import empirical_ntk, nngp_and_ntk
+from probtheory.networks import MLP
+from proofs_checks.assertions import min_eigenvalue_ratio
+from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.claims.mutant_kernels import ReLUAngleForCosine, with_activation
+from proofs_checks.registry import register
+from proofs_checks.strategies import (
+    activations,
+    depths,
+    kernel_hyperparameters,
+    seeds,
+    sphere_inputs,
+)
+
+# eigvalsh is backward stable: a PSD matrix's computed spectrum is >= -O(n eps ||K||);
+# 1e-10 of ||K||_2 is far above that round-off and far below any real violation.
+RTOL = 1e-10
+EMPIRICAL_WIDTH = 16
+
+
+@dataclass(frozen=True)
+class Instance:
+    x: torch.Tensor
+    depth: int
+    activation: str
+    weight_variance: float
+    bias_variance: float
+    seed: int
+
+
+def _strategy():
+    return st.builds(
+        lambda x, depth, act, hp, seed: Instance(x, depth, act, hp.weight_variance, hp.bias_variance, seed),
+        sphere_inputs(radius="varied"),
+        depths(1, 5),
+        activations(),
+        kernel_hyperparameters(),
+        seeds(),
+    )
+
+
+def _check(inst: Instance, kernels) -> list[Evidence]:
+    nngp, ntk = kernels(
+        inst.x, depth=inst.depth, activation=inst.activation,
+        weight_variance=inst.weight_variance, bias_variance=inst.bias_variance,
+    )  # fmt: skip
+    net = MLP(
+        inst.x.shape[-1], [EMPIRICAL_WIDTH] * inst.depth, activation=inst.activation,
+        weight_variance=inst.weight_variance, bias_variance=inst.bias_variance, seed=inst.seed,
+    )  # fmt: skip
+    empirical = empirical_ntk(net, inst.x)
+    reason = "round-off of eigvalsh: 1e-10 * ||K||_2"
+    return [
+        Evidence.at_least(f"lambda_min/||K|| of {name}", min_eigenvalue_ratio(k), 0.0, reason, RTOL)
+        for name, k in (
+            ("NNGP", nngp),
+            ("NTK", ntk),
+            (f"empirical NTK (width {EMPIRICAL_WIDTH})", empirical),
+        )
+    ]
+
+
+CLAIM = register(
+    Claim(
+        id="kernels.psd",
+        title="NNGP and NTK Gram matrices are positive semi-definite",
+        paper="Jacot, Gabriel, Hongler, Neural Tangent Kernel, NeurIPS 2018 (Prop. 2, Thm. 3)",
+        statement=(
+            "For any inputs, depth, activation and variances, the analytic NNGP and NTK Gram "
+            "matrices and the empirical NTK J J^T of a finite network are PSD."
+        ),
+        formula="lambda_min(K(X, X)) >= 0 for K in {Sigma^{L+1}, Theta^{L+1}, J J^T}",
+        strategy=_strategy,
+        check=_check,
+        subject=nngp_and_ntk,
+        mutants=(
+            Mutant(
+                "angle-for-cosine",
+                "ReLU layer map with theta written where cos(theta) belongs (any activation)",
+                with_activation(lambda _: ReLUAngleForCosine()),
+            ),
+        ),
+        examples={"ci": 25, "thorough": 300},
+        mutant_examples=25,
+    )
+)

@@ -1,0 +1,156 @@
+"""The claim report: a Markdown and an HTML page with evidence tables and plots, plus JSON."""
+
+from __future__ import annotations
+
+import html
+import json
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from proofs_checks.claim import Evidence  # noqa: E402
+from proofs_checks.runner import ClaimReport, Verdict  # noqa: E402
+
+__all__ = ["summary_rows", "write_report"]
+
+
+def _worst(verdict: Verdict) -> list[Evidence]:
+    """Per quantity, the evidence with the smallest margin over all instances."""
+    worst: dict[str, Evidence] = {}
+    for _, evidence in verdict.records:
+        for e in evidence:
+            if e.quantity not in worst or e.margin < worst[e.quantity].margin:
+                worst[e.quantity] = e
+    return list(worst.values())
+
+
+def summary_rows(reports: list[ClaimReport]) -> list[dict]:
+    """One row per claim: id, verdict, examples, mutants rejected, seconds."""
+    return [
+        {
+            "claim": r.claim.id,
+            "verdict": "PASS" if r.verdict.passed else "FAIL",
+            "examples": r.verdict.examples,
+            "mutants_rejected": f"{r.mutants_rejected}/{len(r.mutants)}" if r.mutants else "not run",
+            "seconds": round(r.verdict.seconds + sum(m.seconds for m in r.mutants), 1),
+            "ok": r.ok if r.mutants else r.verdict.passed,
+        }
+        for r in reports
+    ]
+
+
+def _plot(report: ClaimReport, folder: Path) -> str | None:
+    if report.claim.plot is None or not report.verdict.records:
+        return None
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    report.claim.plot(report.verdict.records, ax)
+    ax.set_title(report.claim.id, fontsize=10)
+    fig.tight_layout()
+    name = f"{report.claim.id.replace('.', '_')}.png"
+    fig.savefig(folder / name, dpi=110)
+    plt.close(fig)
+    return f"plots/{name}"
+
+
+def _evidence_rows(report: ClaimReport) -> list[list[str]]:
+    return [
+        [e.quantity, f"{e.measured:.5g}", e.reference, f"{e.margin:.3g}", e.tolerance_reason]
+        for e in _worst(report.verdict)
+    ]
+
+
+def _mutant_rows(report: ClaimReport) -> list[list[str]]:
+    description = {m.name: m.description for m in report.claim.mutants}
+    rows = []
+    for m in report.mutants:
+        caught = ", ".join(e.quantity for e in m.failure.failed) if m.failure else "-"
+        rows.append(
+            [
+                m.subject,
+                description[m.subject],
+                "rejected" if not m.passed else "NOT rejected",
+                caught,
+            ]
+        )
+    return rows
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+_EVIDENCE_HEADER = ["quantity", "worst measured", "theory", "margin", "tolerance (why)"]
+_MUTANT_HEADER = ["mutant", "what is broken", "verdict", "caught by"]
+_STYLE = (
+    "body{font-family:sans-serif;max-width:1000px;margin:2em auto;line-height:1.4}"
+    "table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
+    "font-size:90%}th{background:#f0f0f0}.PASS{color:#080}.FAIL{color:#b00}code{background:#f6f6f6}"
+)
+
+
+def write_report(reports: list[ClaimReport], out: str | Path, profile: str) -> Path:
+    """Write ``report.md``, ``report.html``, ``results.json`` and ``plots/`` into ``out``.
+
+    Returns:
+        The path of the HTML report.
+    """
+    folder = Path(out)
+    (folder / "plots").mkdir(parents=True, exist_ok=True)
+    rows = summary_rows(reports)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    header = ["claim", "verdict", "examples", "mutants rejected", "seconds"]
+    table = [[r["claim"], r["verdict"], r["examples"], r["mutants_rejected"], r["seconds"]] for r in rows]
+    md = [
+        "# probtheory theory-check report",
+        f"Profile `{profile}`, {stamp}, Python {platform.python_version()}.",
+        "",
+        _md_table(header, table),
+    ]
+    page = [
+        "<html><head><meta charset='utf-8'><title>probtheory check</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        "<h1>probtheory theory-check report</h1>",
+        f"<p>Profile <code>{profile}</code>, {stamp}, Python {platform.python_version()}.</p>",
+        _html_table(header, table),
+    ]
+    for report in reports:
+        c = report.claim
+        verdict = "PASS" if report.verdict.passed else "FAIL"
+        image = _plot(report, folder / "plots")
+        md += ["", f"## `{c.id}`: {c.title}", "", f"**{verdict}** on {report.verdict.examples} instances. "
+               f"Source: {c.paper}.", "", c.statement, "", f"`{c.formula}`", "",
+               _md_table(_EVIDENCE_HEADER, _evidence_rows(report))]  # fmt: skip
+        page += [f"<h2><code>{c.id}</code>: {html.escape(c.title)}</h2>",
+                 f"<p><b class='{verdict}'>{verdict}</b> on {report.verdict.examples} instances. "
+                 f"Source: {html.escape(c.paper)}.</p><p>{html.escape(c.statement)}</p>",
+                 f"<p><code>{html.escape(c.formula)}</code></p>",
+                 _html_table(_EVIDENCE_HEADER, _evidence_rows(report))]  # fmt: skip
+        if report.verdict.failure is not None:
+            md += ["", "```", str(report.verdict.failure), "```"]
+            page.append(f"<pre>{html.escape(str(report.verdict.failure))}</pre>")
+        if report.mutants:
+            md += ["", "Mutants:", "", _md_table(_MUTANT_HEADER, _mutant_rows(report))]
+            page += ["<p>Mutants:</p>", _html_table(_MUTANT_HEADER, _mutant_rows(report))]
+        if image:
+            md += ["", f"![{c.id}]({image})"]
+            page.append(f"<img src='{image}' alt='{c.id}'>")
+    page.append("</body></html>")
+    (folder / "report.md").write_text("\n".join(md) + "\n")
+    (folder / "report.html").write_text("\n".join(page))
+    (folder / "results.json").write_text(
+        json.dumps({"profile": profile, "created": stamp, "claims": rows}, indent=2)
+    )
+    return folder / "report.html"

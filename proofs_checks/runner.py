@@ -1,0 +1,157 @@
+"""Running claims: verdicts on the claim's own subject and on each mutant."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import given, settings
+from tqdm.auto import tqdm
+
+from proofs_checks.claim import Claim, Evidence
+from proofs_checks.profiles import PROFILES, register_profiles
+from proofs_checks.registry import get_claim
+
+__all__ = ["ClaimReport", "ClaimViolation", "Verdict", "run", "verify"]
+
+
+class ClaimViolation(AssertionError):
+    """Raised inside the hypothesis test when an instance's evidence fails."""
+
+    def __init__(self, instance: Any, failed: list[Evidence]) -> None:
+        self.instance = instance
+        self.failed = failed
+        lines = [
+            f"  {e.quantity}: measured {e.measured:.6g}, expected {e.reference} "
+            f"(margin {e.margin:.3g}; tolerance: {e.tolerance_reason})"
+            for e in failed
+        ]
+        super().__init__(f"claim violated on instance {instance!r}:\n" + "\n".join(lines))
+
+
+@dataclass
+class Verdict:
+    """Outcome of checking one subject (the claim's own or a mutant) on drawn instances."""
+
+    claim_id: str
+    subject: str
+    passed: bool
+    records: list[tuple[Any, list[Evidence]]] = field(default_factory=list)
+    failure: ClaimViolation | None = None
+    seconds: float = 0.0
+
+    @property
+    def examples(self) -> int:
+        """Number of instances checked."""
+        return len(self.records)
+
+
+@dataclass
+class ClaimReport:
+    """A claim's verdict and the verdicts on its mutants."""
+
+    claim: Claim
+    verdict: Verdict
+    mutants: list[Verdict]
+
+    @property
+    def mutants_rejected(self) -> int:
+        """How many mutants the check rejected."""
+        return sum(not m.passed for m in self.mutants)
+
+    @property
+    def ok(self) -> bool:
+        """The claim holds and every mutant was rejected."""
+        return self.verdict.passed and self.mutants_rejected == len(self.mutants)
+
+
+def verify(
+    claim: Claim | str,
+    subject: Any = None,
+    *,
+    profile: str = "ci",
+    max_examples: int | None = None,
+    label: str = "reference",
+) -> Verdict:
+    """Check a claim on instances drawn by its strategy.
+
+    Args:
+        claim: The claim or its id.
+        subject: What to check (default: the claim's own subject).
+        profile: ``"ci"`` or ``"thorough"``.
+        max_examples: Override the claim's number of instances for this profile.
+        label: Name of the subject in the verdict.
+
+    Returns:
+        The verdict; ``passed`` is False with the failing instance's evidence in ``failure``
+        if any instance violated the claim.
+    """
+    claim = get_claim(claim) if isinstance(claim, str) else claim
+    if profile not in PROFILES:
+        raise ValueError(f"profile: expected one of {PROFILES}, received {profile!r}")
+    register_profiles()
+    subject = claim.subject if subject is None else subject
+    verdict = Verdict(claim.id, label, passed=True)
+    examples = max_examples or claim.examples.get(profile, claim.examples["ci"])
+
+    @settings(settings.get_profile(profile), max_examples=examples)
+    @given(claim.strategy())
+    def check_instance(instance: Any) -> None:
+        evidence = claim.evidence(instance, subject)
+        verdict.records.append((instance, evidence))
+        failed = [e for e in evidence if not e.passed]
+        if failed:
+            raise ClaimViolation(instance, failed)
+
+    start = time.perf_counter()
+    try:
+        check_instance()
+    except ClaimViolation as violation:
+        verdict.passed = False
+        verdict.failure = violation
+    verdict.seconds = time.perf_counter() - start
+    return verdict
+
+
+def run(
+    ids: Sequence[str] | None = None,
+    profile: str = "ci",
+    *,
+    mutants: bool = True,
+    progress: bool = True,
+) -> list[ClaimReport]:
+    """Check claims (default: all) and, unless ``mutants=False``, that each mutant is rejected.
+
+    Args:
+        ids: Claim ids to run (default: every registered claim).
+        profile: ``"ci"`` or ``"thorough"``.
+        mutants: Also run every mutant.
+        progress: Show a progress bar.
+
+    Returns:
+        One :class:`ClaimReport` per claim, in registry order.
+    """
+    from proofs_checks.registry import claims
+
+    selected = claims() if ids is None else [get_claim(i) for i in ids]
+    jobs: list[tuple[Claim, Any]] = []
+    for claim in selected:
+        jobs.append((claim, None))
+        if mutants:
+            jobs.extend((claim, m) for m in claim.mutants)
+    reports: dict[str, ClaimReport] = {}
+    bar: Iterable = tqdm(jobs, desc="claims", disable=not progress, unit="check")
+    for claim, mutant in bar:
+        if progress:
+            bar.set_postfix_str(claim.id if mutant is None else f"{claim.id} / {mutant.name}")
+        if mutant is None:
+            reports[claim.id] = ClaimReport(claim, verify(claim, profile=profile), [])
+        else:
+            verdict = verify(
+                claim, mutant.subject, profile=profile, max_examples=claim.mutant_examples,
+                label=mutant.name,
+            )  # fmt: skip
+            reports[claim.id].mutants.append(verdict)
+    return list(reports.values())
