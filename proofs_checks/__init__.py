@@ -1,8 +1,13 @@
 """Numerical verification of deep-learning theory: claims, strategies, assertions, report.
 
->>> import proofs_checks
->>> [c.id for c in proofs_checks.claims()][:2]
-['kernels.psd', 'kernels.monte_carlo']
+Example:
+    ```python
+    import proofs_checks
+
+    for claim in proofs_checks.claims():
+        print(claim.id, claim.title)
+    verdict = proofs_checks.verify("pdlt.relu_kurtosis")
+    ```
 """
 
 from proofs_checks.claim import Claim, Evidence, Mutant

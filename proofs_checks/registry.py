@@ -11,12 +11,12 @@ __all__ = ["claims", "get_claim", "register"]
 _CLAIMS: dict[str, Claim] = {}
 # Modules defining the built-in claims, imported on first use (they import torch & co.).
 _BUILTIN_MODULES = (
-    "proofs_checks.claims.kernel_psd",
-    "proofs_checks.claims.kernel_monte_carlo",
-    "proofs_checks.claims.ntk_convergence",
-    "proofs_checks.claims.kernel_gradient_descent",
-    "proofs_checks.claims.mup_coordinate_check",
-    "proofs_checks.claims.relu_kurtosis",
+    "proofs_checks.catalog.kernel_psd",
+    "proofs_checks.catalog.kernel_monte_carlo",
+    "proofs_checks.catalog.ntk_convergence",
+    "proofs_checks.catalog.kernel_gradient_descent",
+    "proofs_checks.catalog.mup_coordinate_check",
+    "proofs_checks.catalog.relu_kurtosis",
 )
 _loaded = False
 

@@ -13,6 +13,7 @@ grow to a Gaussian process with kernel :class:`NNGPKernel` at initialisation (Le
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from gpytorch.constraints import Positive
@@ -49,7 +50,7 @@ class InfiniteWidthKernel(Kernel):
         input_dim: int | None = None,
         weight_variance_prior: Prior | None = None,
         bias_variance_prior: Prior | None = None,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         """Create the kernel.
 
@@ -140,7 +141,7 @@ class InfiniteWidthKernel(Kernel):
         return nngp_ntk(x1, x2, self.depth, self.activation, wv, bv, ntk=want_ntk)
 
     def forward(
-        self, x1: Tensor, x2: Tensor, diag: bool = False, last_dim_is_batch: bool = False, **params
+        self, x1: Tensor, x2: Tensor, diag: bool = False, last_dim_is_batch: bool = False, **params: Any
     ) -> Tensor:
         """Evaluate the kernel.
 

@@ -15,12 +15,12 @@ from hypothesis import strategies as st
 
 from probtheory.kernels import empirical_ntk, monte_carlo_nngp, nngp_and_ntk
 from probtheory.networks import MLP
-from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.claims.mutant_kernels import (
+from proofs_checks.catalog.mutant_kernels import (
     MisscaledExpectations,
     with_activation,
     without_input_normalisation,
 )
+from proofs_checks.claim import Claim, Evidence, Mutant
 from proofs_checks.registry import register
 from proofs_checks.statistics import Z
 from proofs_checks.strategies import activations, kernel_hyperparameters, seeds, sphere_inputs

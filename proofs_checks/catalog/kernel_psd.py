@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from probtheory.kernels import empirical_ntk, nngp_and_ntk
 from probtheory.networks import MLP
 from proofs_checks.assertions import min_eigenvalue_ratio
+from proofs_checks.catalog.mutant_kernels import ReLUAngleForCosine, with_activation
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.claims.mutant_kernels import ReLUAngleForCosine, with_activation
 from proofs_checks.registry import register
 from proofs_checks.strategies import (
     activations,

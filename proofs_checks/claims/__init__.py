@@ -1,1 +1,0 @@
-"""The built-in claims, one module each; importing a module registers its claim."""
