@@ -132,7 +132,9 @@ def main() -> None:
     result = {
         "meta": {
             "command": "python benchmarks/kernels.py" + (" --quick" if args.quick else ""),
-            "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}",
+            "machine": (
+                f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+            ),
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
             "goal": "ratio <= 0.6 at n=2000, depth=10 (no_grad)",
         },
