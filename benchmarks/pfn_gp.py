@@ -1,0 +1,230 @@
+"""Shipped GP PFNs against exact and MCMC Bayesian inference, in the same run.
+
+Run:  python benchmarks/pfn_gp.py [--model PATH] [--datasets 2000] [--nuts-datasets 20]
+      (writes benchmarks/results/pfn_gp.json and docs/images/pfn_gp.png)
+
+* ``gp-rbf-1d`` vs the exact GP posterior with the true hyperparameters: mean NLL gap over fresh
+  prior datasets with context sizes 1..50 (one query each), PIT calibration (KS statistic), and
+  the time for a batch of 256 datasets x 50 context x 50 queries, as a ratio to the exact GP.
+* ``gp-hyper-1d`` (if shipped) vs NUTS over the GP hyperparameters (Pyro): NLL on the same
+  datasets and wall time per dataset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import statistics
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from probtheory.pfn import PFN, GPHyperPrior, GPPrior, pretrained_names  # noqa: E402
+from probtheory.pfn.evaluation import exact_gp_predictive, ks_uniform  # noqa: E402
+from probtheory.pfn.recipes import get_recipe  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_CONTEXT = 50
+
+
+def _load(name: str, path: str | None) -> PFN | None:
+    if path:
+        return PFN.load(path)
+    return PFN.from_pretrained(name) if name in pretrained_names() else None
+
+
+def evaluate_rbf(model: PFN, datasets: int, seed: int) -> dict:
+    prior: GPPrior = get_recipe("gp-rbf-1d").prior
+    batch = prior.sample(datasets, MAX_CONTEXT + 1, torch.Generator().manual_seed(seed))
+    contexts = [1 + i % MAX_CONTEXT for i in range(datasets)]
+    gap_by_context: dict[int, list[float]] = {}
+    pits, gaps = [], []
+    for c in range(1, MAX_CONTEXT + 1):
+        idx = [i for i, ci in enumerate(contexts) if ci == c]
+        x, y = batch.x[idx], batch.y[idx]
+        pfn = model.predict(x[:, :c], y[:, :c], x[:, c : c + 1])
+        exact = exact_gp_predictive(
+            x[:, :c], y[:, :c], x[:, c : c + 1], prior.lengthscale, prior.outputscale, prior.noise
+        )
+        target = y[:, c : c + 1]
+        gap = (-pfn.log_prob(target)) - (-exact.log_prob(target))
+        gaps += gap.flatten().tolist()
+        gap_by_context[c] = gap.flatten().tolist()
+        pits += pfn.cdf(target).flatten().tolist()
+    mean_gap = statistics.fmean(gaps)
+    se = statistics.stdev(gaps) / math.sqrt(len(gaps))
+    return {
+        "datasets": datasets,
+        "mean_nll_gap": mean_gap,
+        "mean_nll_gap_se": se,
+        "pit_ks": ks_uniform(torch.tensor(pits)),
+        "gap_by_context": {c: statistics.fmean(v) for c, v in gap_by_context.items()},
+    }
+
+
+def timing(model: PFN, repeats: int = 5) -> dict:
+    prior: GPPrior = get_recipe("gp-rbf-1d").prior
+    batch = prior.sample(256, 100, torch.Generator().manual_seed(7))
+    x_train, y_train, x_test = batch.x[:, :50], batch.y[:, :50], batch.x[:, 50:]
+    pfn_t, gp_t = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict(x_train, y_train, x_test).mean  # noqa: B018
+        pfn_t.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        exact_gp_predictive(x_train, y_train, x_test, prior.lengthscale, prior.outputscale, prior.noise).mean  # noqa: B018
+        gp_t.append(time.perf_counter() - start)
+    return {
+        "pfn_s": statistics.median(pfn_t),
+        "exact_gp_s": statistics.median(gp_t),
+        "ratio_pfn_over_exact_gp": statistics.median(a / b for a, b in zip(pfn_t, gp_t, strict=True)),
+    }
+
+
+def evaluate_hyper(model: PFN, datasets: int, seed: int, num_samples: int = 200) -> dict:
+    """NLL of the PFN vs NUTS over (lengthscale, outputscale, noise), one query per dataset."""
+    import pyro
+    import pyro.distributions as pdist
+    from pyro.infer import MCMC, NUTS
+
+    prior = GPHyperPrior()
+    hp = prior.hyperprior()
+    batch = prior.sample(datasets, MAX_CONTEXT + 1, torch.Generator().manual_seed(seed))
+    pfn_nll, nuts_nll, pfn_time, nuts_time = [], [], [], []
+    for i in range(datasets):
+        c = [5, 10, 20, 50][i % 4]
+        x, y = batch.x[i, :c, 0], batch.y[i, :c]
+        xq, yq = batch.x[i, c : c + 1, 0], batch.y[i, c : c + 1]
+        start = time.perf_counter()
+        nll = -model.predict(x[:, None], y, xq[:, None]).log_prob(yq)
+        pfn_time.append(time.perf_counter() - start)
+        pfn_nll.append(float(nll))
+
+        def gp_model(x=x, y=y):
+            ls = pyro.sample(
+                "lengthscale",
+                pdist.LogNormal(hp["lengthscale"].loc.double(), hp["lengthscale"].scale.double()),
+            )
+            os_ = pyro.sample(
+                "outputscale",
+                pdist.LogNormal(hp["outputscale"].loc.double(), hp["outputscale"].scale.double()),
+            )
+            nz = pyro.sample("noise", pdist.LogNormal(hp["noise"].loc.double(), hp["noise"].scale.double()))
+            k = os_ * torch.exp(-((x[:, None] - x[None, :]) ** 2) / (2 * ls**2)) + (nz + 1e-8) * torch.eye(
+                len(x), dtype=x.dtype
+            )
+            pyro.sample("y", pdist.MultivariateNormal(torch.zeros_like(y), covariance_matrix=k), obs=y)
+
+        start = time.perf_counter()
+        pyro.set_rng_seed(seed + i)
+        mcmc = MCMC(NUTS(gp_model), num_samples=num_samples, warmup_steps=num_samples, disable_progbar=True)
+        mcmc.run()
+        samples = mcmc.get_samples()
+        log_p = []
+        for ls, os_, nz in zip(samples["lengthscale"], samples["outputscale"], samples["noise"], strict=True):
+            pred = exact_gp_predictive(
+                x[None, :, None], y[None], xq[None, :, None], float(ls), float(os_), float(nz)
+            )
+            log_p.append(pred.log_prob(yq[None]).squeeze())
+        nuts_nll.append(float(-(torch.logsumexp(torch.stack(log_p), 0) - math.log(len(log_p)))))
+        nuts_time.append(time.perf_counter() - start)
+    return {
+        "datasets": datasets,
+        "pfn_mean_nll": statistics.fmean(pfn_nll),
+        "nuts_mean_nll": statistics.fmean(nuts_nll),
+        "nll_difference_se": statistics.stdev(a - b for a, b in zip(pfn_nll, nuts_nll, strict=True))
+        / math.sqrt(datasets),
+        "pfn_s_per_dataset": statistics.median(pfn_time),
+        "nuts_s_per_dataset": statistics.median(nuts_time),
+        "speedup": statistics.median(nuts_time) / statistics.median(pfn_time),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", help="gp-rbf-1d checkpoint path (default: the shipped one)")
+    parser.add_argument("--hyper-model", help="gp-hyper-1d checkpoint path (default: the shipped one)")
+    parser.add_argument("--datasets", type=int, default=2000)
+    parser.add_argument("--nuts-datasets", type=int, default=20)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "pfn_gp.json")
+    args = parser.parse_args()
+    result: dict = {
+        "meta": {
+            "command": "python benchmarks/pfn_gp.py",
+            "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        }
+    }
+    table = []
+    rbf = _load("gp-rbf-1d", args.model)
+    if rbf is not None:
+        result["gp-rbf-1d"] = evaluate_rbf(rbf, args.datasets, seed=2026) | {"timing": timing(rbf)}
+        r = result["gp-rbf-1d"]
+        table.append(
+            {
+                "model": "gp-rbf-1d",
+                "metric": "mean NLL gap to exact GP (nats)",
+                "value": f"{r['mean_nll_gap']:.4f} ± {r['mean_nll_gap_se']:.4f}",
+                "bar": "<= 0.05",
+            }
+        )
+        table.append(
+            {
+                "model": "gp-rbf-1d",
+                "metric": "PIT KS statistic",
+                "value": f"{r['pit_ks']:.4f}",
+                "bar": "< 0.03",
+            }
+        )
+        table.append(
+            {
+                "model": "gp-rbf-1d",
+                "metric": "time 256 x 50 ctx x 50 queries: PFN / exact GP",
+                "value": f"{r['timing']['pfn_s']:.3f} s / {r['timing']['exact_gp_s']:.3f} s",
+                "bar": "reported",
+            }
+        )
+        fig, ax = plt.subplots(figsize=(5.5, 3.5))
+        ax.plot(list(r["gap_by_context"]), list(r["gap_by_context"].values()), "o-", ms=3)
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xlabel("context size")
+        ax.set_ylabel("NLL(PFN) - NLL(exact GP)")
+        ax.set_title("gp-rbf-1d vs exact GP posterior")
+        fig.tight_layout()
+        (ROOT / "docs" / "images").mkdir(exist_ok=True)
+        fig.savefig(ROOT / "docs" / "images" / "pfn_gp.png", dpi=110)
+    hyper = _load("gp-hyper-1d", args.hyper_model)
+    if hyper is not None:
+        result["gp-hyper-1d"] = evaluate_hyper(hyper, args.nuts_datasets, seed=2027)
+        h = result["gp-hyper-1d"]
+        table.append(
+            {
+                "model": "gp-hyper-1d",
+                "metric": "mean NLL: PFN / NUTS",
+                "value": f"{h['pfn_mean_nll']:.3f} / {h['nuts_mean_nll']:.3f}",
+                "bar": "PFN <= NUTS",
+            }
+        )
+        table.append(
+            {
+                "model": "gp-hyper-1d",
+                "metric": "speed-up per dataset over NUTS",
+                "value": f"{h['speedup']:.0f}x",
+                "bar": ">= 100x",
+            }
+        )
+    result["table"] = table
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(table, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""``probtheory pfn``: train a PFN from a recipe, list the shipped ones."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shutil
+import sys
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def _train(args: argparse.Namespace) -> int:
+    from probtheory.pfn.recipes import get_recipe
+    from probtheory.pfn.training import train_pfn
+
+    recipe = get_recipe(args.recipe)
+    config = recipe.config if args.steps is None else dataclasses.replace(recipe.config, steps=args.steps)
+    out = Path(args.out or f"pfn-runs/{recipe.name}")
+    command = "probtheory pfn train " + " ".join(sys.argv[3:] if len(sys.argv) > 3 else [recipe.name])
+    result = train_pfn(
+        recipe.prior,
+        config,
+        out_dir=out,
+        resume=not args.restart,
+        progress=not args.no_progress,
+        metadata={**recipe.metadata(), "training_command": command},
+    )
+    print(
+        f"trained {recipe.name}: {result.steps} steps in {result.seconds / 60:.1f} min; "
+        f"model at {out}/model.*"
+    )
+    if args.install:
+        target = Path(__file__).parent / "weights"
+        for suffix in (".safetensors", ".json"):
+            shutil.copy(out / f"model{suffix}", target / f"{recipe.name}{suffix}")
+        print(f"installed as PFN.from_pretrained({recipe.name!r})")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from probtheory.pfn.model import pretrained_names
+    from probtheory.pfn.recipes import RECIPES
+
+    shipped = set(pretrained_names())
+    for name, recipe in RECIPES.items():
+        print(f"{name:14s} {'shipped' if name in shipped else 'not shipped':12s} {recipe.description}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``pfn`` subcommand to the ``probtheory`` command line."""
+    pfn = subparsers.add_parser("pfn", help="prior-data fitted networks: train, list")
+    commands = pfn.add_subparsers(dest="pfn_command", metavar="COMMAND", required=True)
+    train = commands.add_parser("train", help="train a PFN from a named recipe (resumes from its checkpoint)")
+    train.add_argument("recipe", help="recipe name (see `probtheory pfn list`)")
+    train.add_argument("--out", help="run folder (default pfn-runs/RECIPE)")
+    train.add_argument("--steps", type=int, help="override the recipe's number of steps")
+    train.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+    train.add_argument("--install", action="store_true", help="copy the result into the package's weights")
+    train.add_argument("--no-progress", action="store_true")
+    train.set_defaults(func=_train)
+    listing = commands.add_parser("list", help="recipes and shipped checkpoints")
+    listing.set_defaults(func=_list)

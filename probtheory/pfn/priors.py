@@ -1,0 +1,243 @@
+"""Priors over datasets: what a PFN is trained to do Bayesian inference under.
+
+A prior is anything with a ``num_features`` attribute and a method
+``sample(batch_size, seq_len, generator) -> Batch`` that draws ``batch_size`` independent
+datasets of ``seq_len`` points each:
+
+* ``x``: a `batch_size x seq_len x num_features` tensor of inputs,
+* ``y``: a `batch_size x seq_len` tensor of the observations the PFN is conditioned on,
+* ``target_y``: a `batch_size x seq_len` tensor of what it must predict (usually ``y``).
+
+Built in: :class:`GPPrior` (fixed hyperparameters), :class:`GPHyperPrior` (hyper-priors on
+lengthscale, outputscale and noise), :class:`PyroPrior` (any Pyro model sampling ``"y"`` given
+``x``, e.g. :func:`bnn_model`), and :class:`FunctionPrior` for a user's sampling function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import pyro
+import pyro.distributions as pdist
+import torch
+from gpytorch.kernels import RBFKernel, ScaleKernel
+from torch import Tensor
+
+from probtheory._checks import check_int, check_real
+from probtheory.errors import InputDataError
+
+__all__ = [
+    "Batch",
+    "FunctionPrior",
+    "GPHyperPrior",
+    "GPPrior",
+    "Prior",
+    "PyroPrior",
+    "bnn_model",
+    "gp_sample",
+]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Datasets drawn from a prior (shapes in the module docstring)."""
+
+    x: Tensor
+    y: Tensor
+    target_y: Tensor
+
+    def __post_init__(self) -> None:
+        b, t = self.x.shape[:2]
+        if self.x.dim() != 3 or self.y.shape != (b, t) or self.target_y.shape != (b, t):
+            raise InputDataError(
+                "Batch",
+                "x: B x T x F, y and target_y: B x T",
+                f"x {tuple(self.x.shape)}, y {tuple(self.y.shape)}, target_y {tuple(self.target_y.shape)}",
+            )
+
+
+@runtime_checkable
+class Prior(Protocol):
+    """The prior interface: ``num_features`` and ``sample``."""
+
+    num_features: int
+
+    def sample(self, batch_size: int, seq_len: int, generator: torch.Generator) -> Batch:
+        """Draw ``batch_size`` datasets of ``seq_len`` points."""
+        ...
+
+
+def _uniform_inputs(batch_size: int, seq_len: int, num_features: int, generator: torch.Generator) -> Tensor:
+    return torch.rand(batch_size, seq_len, num_features, generator=generator, dtype=torch.float64)
+
+
+def gp_sample(
+    x: Tensor, lengthscale: Tensor, outputscale: Tensor, noise: Tensor, generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
+    """Draw GP function values and noisy observations at ``x``, one GP per dataset.
+
+    Args:
+        x: A `B x T x F` tensor.
+        lengthscale: RBF lengthscales, shape `B` (or scalar).
+        outputscale: Kernel variances, shape `B` (or scalar).
+        noise: Observation-noise variances, shape `B` (or scalar).
+        generator: Random generator.
+
+    Returns:
+        ``f`` and ``y = f + noise``, both `B x T`.
+    """
+    b, t, _ = x.shape
+    kernel = ScaleKernel(RBFKernel(batch_shape=torch.Size([b])), batch_shape=torch.Size([b])).to(x)
+    kernel.base_kernel.lengthscale = torch.as_tensor(lengthscale, dtype=x.dtype).expand(b).reshape(b, 1, 1)
+    kernel.outputscale = torch.as_tensor(outputscale, dtype=x.dtype).expand(b)
+    with torch.no_grad():
+        cov = kernel(x).to_dense()
+        jitter = 1e-8 * torch.as_tensor(outputscale, dtype=x.dtype).expand(b).reshape(b, 1, 1)
+        chol = torch.linalg.cholesky(cov + jitter * torch.eye(t, dtype=x.dtype))
+        z = torch.randn(b, t, 1, generator=generator, dtype=x.dtype)
+        f = (chol @ z).squeeze(-1)
+        eps = torch.randn(b, t, generator=generator, dtype=x.dtype)
+        y = f + torch.as_tensor(noise, dtype=x.dtype).expand(b).reshape(b, 1).sqrt() * eps
+    return f, y
+
+
+@dataclass(frozen=True)
+class GPPrior:
+    """GP regression with an RBF kernel and fixed hyperparameters; x ~ U[0, 1]^F.
+
+    Attributes:
+        lengthscale: RBF lengthscale.
+        outputscale: Kernel variance.
+        noise: Observation-noise variance.
+        num_features: Input dimension F.
+    """
+
+    lengthscale: float = 0.2
+    outputscale: float = 1.0
+    noise: float = 0.01
+    num_features: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("lengthscale", "outputscale", "noise"):
+            check_real(name, getattr(self, name), positive=True)
+        check_int("num_features", self.num_features, minimum=1)
+
+    def sample(self, batch_size: int, seq_len: int, generator: torch.Generator) -> Batch:  # noqa: D102
+        x = _uniform_inputs(batch_size, seq_len, self.num_features, generator)
+        _, y = gp_sample(
+            x,
+            torch.tensor(self.lengthscale),
+            torch.tensor(self.outputscale),
+            torch.tensor(self.noise),
+            generator,
+        )
+        return Batch(x, y, y)
+
+
+@dataclass(frozen=True)
+class GPHyperPrior:
+    """GP regression whose hyperparameters are drawn per dataset from log-normal hyper-priors.
+
+    ``log lengthscale ~ N(log_lengthscale_loc, log_lengthscale_scale^2)``, likewise for the
+    outputscale and the noise variance; x ~ U[0, 1]^F.
+    """
+
+    log_lengthscale_loc: float = -1.6  # median lengthscale 0.2
+    log_lengthscale_scale: float = 0.5
+    log_outputscale_loc: float = 0.0
+    log_outputscale_scale: float = 0.5
+    log_noise_loc: float = -4.6  # median noise variance 0.01
+    log_noise_scale: float = 1.0
+    num_features: int = 1
+
+    def hyperprior(self) -> dict[str, torch.distributions.Distribution]:
+        """The hyper-priors as torch distributions (also used by the NUTS baseline)."""
+        ln = torch.distributions.LogNormal
+        return {
+            "lengthscale": ln(
+                torch.tensor(self.log_lengthscale_loc), torch.tensor(self.log_lengthscale_scale)
+            ),
+            "outputscale": ln(
+                torch.tensor(self.log_outputscale_loc), torch.tensor(self.log_outputscale_scale)
+            ),
+            "noise": ln(torch.tensor(self.log_noise_loc), torch.tensor(self.log_noise_scale)),
+        }
+
+    def sample(self, batch_size: int, seq_len: int, generator: torch.Generator) -> Batch:  # noqa: D102
+        x = _uniform_inputs(batch_size, seq_len, self.num_features, generator)
+        hyper = {}
+        for name, prior in self.hyperprior().items():
+            z = torch.randn(batch_size, generator=generator, dtype=torch.float64)
+            hyper[name] = torch.exp(prior.loc.double() + prior.scale.double() * z)
+        _, y = gp_sample(x, hyper["lengthscale"], hyper["outputscale"], hyper["noise"], generator)
+        return Batch(x, y, y)
+
+
+def bnn_model(x: Tensor, hidden: int = 16, noise: float = 0.1) -> Tensor:
+    """A Bayesian neural network as a Pyro model: N(0, 1) weights, tanh, Gaussian noise.
+
+    Args:
+        x: A `T x F` tensor of inputs.
+        hidden: Hidden width.
+        noise: Observation-noise standard deviation.
+
+    Returns:
+        The sampled observations ``y`` (`T`), recorded at the sample site ``"y"``.
+    """
+    f_in = x.shape[-1]
+    normal = pdist.Normal(torch.zeros((), dtype=x.dtype), torch.ones((), dtype=x.dtype))
+    w1 = pyro.sample("w1", normal.expand([f_in, hidden]).to_event(2))
+    b1 = pyro.sample("b1", normal.expand([hidden]).to_event(1))
+    w2 = pyro.sample("w2", normal.expand([hidden]).to_event(1))
+    f = torch.tanh(x @ w1 + b1) @ w2 / hidden**0.5
+    with pyro.plate("data", x.shape[0]):
+        return pyro.sample("y", pdist.Normal(f, noise))
+
+
+@dataclass(frozen=True)
+class PyroPrior:
+    """Datasets from any Pyro model that samples the site ``"y"`` given ``x`` (`T x F`).
+
+    Each dataset is one run of the model (its latent variables drawn afresh), with
+    x ~ U[0, 1]^F. Pyro draws from torch's global RNG: it is forked and seeded from
+    ``generator``, so sampling is reproducible and leaves the global RNG untouched.
+    """
+
+    model: Callable[[Tensor], object] = bnn_model
+    num_features: int = 1
+
+    def sample(self, batch_size: int, seq_len: int, generator: torch.Generator) -> Batch:  # noqa: D102
+        x = _uniform_inputs(batch_size, seq_len, self.num_features, generator)
+        seed = int(torch.randint(2**62, (), generator=generator))
+        ys = []
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for b in range(batch_size):
+                trace = pyro.poutine.trace(self.model).get_trace(x[b])
+                if "y" not in trace.nodes:
+                    raise InputDataError(
+                        "model", 'a Pyro model with a sample site named "y"', list(trace.nodes)
+                    )
+                ys.append(trace.nodes["y"]["value"].reshape(seq_len))
+        y = torch.stack(ys).to(torch.float64)
+        return Batch(x, y, y)
+
+
+@dataclass(frozen=True)
+class FunctionPrior:
+    """A user's prior: ``fn(batch_size, seq_len, generator) -> Batch``."""
+
+    fn: Callable[[int, int, torch.Generator], Batch]
+    num_features: int = 1
+
+    def sample(self, batch_size: int, seq_len: int, generator: torch.Generator) -> Batch:  # noqa: D102
+        batch = self.fn(batch_size, seq_len, generator)
+        if not isinstance(batch, Batch):
+            raise InputDataError("fn", "a function returning a probtheory.pfn.Batch", type(batch).__name__)
+        if batch.x.shape[:2] != (batch_size, seq_len) or batch.x.shape[-1] != self.num_features:
+            raise InputDataError(
+                "fn", f"x of shape {batch_size} x {seq_len} x {self.num_features}", tuple(batch.x.shape)
+            )
+        return batch

@@ -1,0 +1,1 @@
+"""Checkpoints of the PFNs shipped with probtheory (safetensors + JSON)."""
