@@ -24,10 +24,12 @@ from probtheory.networks import MLP
 
 __all__ = [
     "KernelHyperparameters",
+    "NetworkInstance",
     "activations",
     "depths",
     "kernel_hyperparameters",
     "mlps",
+    "network_instances",
     "psd_matrices",
     "seeds",
     "sphere_inputs",
@@ -92,6 +94,56 @@ def sphere_inputs(
     if radius == "varied":
         x = x * (0.5 + 1.5 * torch.rand(rows, 1, generator=g, dtype=torch.float64))
     return x
+
+
+@dataclass(frozen=True)
+class NetworkInstance:
+    """Inputs and a fully connected architecture: what a kernel claim is checked on."""
+
+    x: torch.Tensor
+    depth: int
+    activation: str
+    weight_variance: float
+    bias_variance: float
+    seed: int
+
+    def kernels(self, kernel_fn, depth: int | None = None):
+        """Call ``kernel_fn`` (signature of :func:`probtheory.kernels.nngp_and_ntk`) on this instance."""
+        return kernel_fn(
+            self.x,
+            depth=self.depth if depth is None else depth,
+            activation=self.activation,
+            weight_variance=self.weight_variance,
+            bias_variance=self.bias_variance,
+        )
+
+    def mlp(self, hidden_widths, **kwargs) -> MLP:
+        """A finite :class:`~probtheory.networks.MLP` with this instance's activation and variances."""
+        return MLP(
+            self.x.shape[-1],
+            hidden_widths,
+            activation=self.activation,
+            weight_variance=self.weight_variance,
+            bias_variance=self.bias_variance,
+            **kwargs,
+        )
+
+
+def network_instances(
+    inputs: st.SearchStrategy[torch.Tensor] | None = None,
+    depth: st.SearchStrategy[int] | None = None,
+    activation: st.SearchStrategy[str] | None = None,
+    hyperparameters: st.SearchStrategy[KernelHyperparameters] | None = None,
+) -> st.SearchStrategy[NetworkInstance]:
+    """Inputs, depth, activation, variances and a seed (defaults: the strategies above)."""
+    return st.builds(
+        lambda x, d, act, hp, seed: NetworkInstance(x, d, act, hp.weight_variance, hp.bias_variance, seed),
+        inputs if inputs is not None else sphere_inputs(),
+        depth if depth is not None else depths(),
+        activation if activation is not None else activations(),
+        hyperparameters if hyperparameters is not None else kernel_hyperparameters(),
+        seeds(),
+    )
 
 
 @st.composite

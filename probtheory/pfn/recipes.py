@@ -36,35 +36,28 @@ class Recipe:
 
 
 _ARCHITECTURE = TransformerConfig(num_features=1, num_buckets=500, emsize=128, nhead=4, nhid=256, nlayers=4)
+_TRAINING = TrainConfig(
+    steps=16_000,
+    batch_size=64,
+    seq_len=60,
+    max_context=50,
+    lr=5e-4,
+    checkpoint_every=250,
+    transformer=_ARCHITECTURE,
+)
 
 RECIPES: dict[str, Recipe] = {
     "gp-rbf-1d": Recipe(
         "gp-rbf-1d",
         GPPrior(lengthscale=0.2, outputscale=1.0, noise=0.01, num_features=1),
-        TrainConfig(
-            steps=16_000,
-            batch_size=64,
-            seq_len=60,
-            max_context=50,
-            lr=5e-4,
-            checkpoint_every=250,
-            transformer=_ARCHITECTURE,
-        ),  # fmt: skip
+        _TRAINING,
         "GP regression on [0, 1], RBF kernel with lengthscale 0.2, outputscale 1, noise variance 0.01; "
         "up to 50 context points",
     ),
     "gp-hyper-1d": Recipe(
         "gp-hyper-1d",
         GPHyperPrior(num_features=1),
-        TrainConfig(
-            steps=16_000,
-            batch_size=64,
-            seq_len=60,
-            max_context=50,
-            lr=5e-4,
-            checkpoint_every=250,
-            transformer=_ARCHITECTURE,
-        ),  # fmt: skip
+        _TRAINING,
         "GP regression on [0, 1], RBF kernel with log-normal hyper-priors on lengthscale (median 0.2), "
         "outputscale (median 1) and noise variance (median 0.01); up to 50 context points",
     ),

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from probtheory.kernels import gradient_descent_mse, nngp_and_ntk
 from probtheory.networks import MLP
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import width_axes
 from proofs_checks.registry import register
 from proofs_checks.statistics import fit_loglog_slope
 from proofs_checks.strategies import seeds
@@ -54,27 +55,25 @@ def _data(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return x[:N_TRAIN], x[N_TRAIN:], y
 
 
-def kernel_dynamics(
-    x_train, x_test, y, f0_train, f0_test, learning_rate, steps, *, activation, weight_variance
-):
-    """Reference subject: the NTK's discrete gradient-descent trajectory (test outputs at the end)."""
-    _, ntk = nngp_and_ntk(
-        torch.cat([x_train, x_test]),
-        depth=1,
-        activation=activation,
-        weight_variance=weight_variance,
-    )
-    n = len(x_train)
-    traj = gradient_descent_mse(
-        ntk[:n, :n],
-        y,
-        learning_rate,
-        steps,
-        f0_train=f0_train,
-        k_test_train=ntk[n:, :n],
-        f0_test=f0_test,
-    )
-    return traj.train[-1], traj.test[-1]
+def _dynamics_with(kernel: str):
+    """Kernel gradient descent with the NTK (``kernel="ntk"``) or, as a mutant, the NNGP."""
+
+    def dynamics(x_train, x_test, y, f0_train, f0_test, learning_rate, steps, *, activation, weight_variance):
+        nngp, ntk = nngp_and_ntk(
+            torch.cat([x_train, x_test]), depth=1, activation=activation, weight_variance=weight_variance
+        )
+        k = ntk if kernel == "ntk" else nngp
+        n = len(x_train)
+        traj = gradient_descent_mse(
+            k[:n, :n], y, learning_rate, steps, f0_train=f0_train, k_test_train=k[n:, :n], f0_test=f0_test
+        )
+        return traj.train[-1], traj.test[-1]
+
+    return dynamics
+
+
+#: reference subject: the NTK's discrete gradient-descent trajectory (outputs after the last step)
+kernel_dynamics = _dynamics_with("ntk")
 
 
 def _learning_rate(inst: Instance, x_train: torch.Tensor) -> float:
@@ -134,28 +133,6 @@ def _without_normalisation(x_train, x_test, y, f0_train, f0_test, learning_rate,
     return kernel_dynamics(x_train, x_test, y, f0_train, f0_test, learning_rate * y.numel(), steps, **kw)
 
 
-def _nngp_dynamics(
-    x_train, x_test, y, f0_train, f0_test, learning_rate, steps, *, activation, weight_variance
-):
-    nngp, _ = nngp_and_ntk(
-        torch.cat([x_train, x_test]),
-        depth=1,
-        activation=activation,
-        weight_variance=weight_variance,
-    )
-    n = len(x_train)
-    traj = gradient_descent_mse(
-        nngp[:n, :n],
-        y,
-        learning_rate,
-        steps,
-        f0_train=f0_train,
-        k_test_train=nngp[n:, :n],
-        f0_test=f0_test,
-    )
-    return traj.train[-1], traj.test[-1]
-
-
 def plot(records, ax) -> None:
     """Deviation between trained network and kernel prediction against width."""
     for instance, evidence in records:
@@ -166,9 +143,7 @@ def plot(records, ax) -> None:
             "o-",
             label=f"{instance.activation} (slope {d['slope']:.2f})",
         )
-    ax.set_xlabel("width n")
-    ax.set_ylabel("max |network - kernel GD| after 10 steps")
-    ax.legend(fontsize=7)
+    width_axes(ax, WIDTHS, f"max |network - kernel GD| after {STEPS} steps")
 
 
 CLAIM = register(
@@ -193,7 +168,7 @@ CLAIM = register(
                 "kernel dynamics without the 1/(NK) of the mean-squared-error loss",
                 _without_normalisation,
             ),
-            Mutant("nngp-dynamics", "the NNGP in place of the NTK in the dynamics", _nngp_dynamics),
+            Mutant("nngp-dynamics", "the NNGP in place of the NTK in the dynamics", _dynamics_with("nngp")),
         ),
         examples={"ci": 2, "thorough": 20},
         mutant_examples=1,

@@ -8,13 +8,10 @@ an unbiased estimate and the only allowed deviation is sampling error, z = 5 sta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from hypothesis import strategies as st
 
 from probtheory.kernels import empirical_ntk, monte_carlo_nngp, nngp_and_ntk
-from probtheory.networks import MLP
 from proofs_checks.catalog.mutant_kernels import (
     MisscaledExpectations,
     with_activation,
@@ -23,43 +20,32 @@ from proofs_checks.catalog.mutant_kernels import (
 from proofs_checks.claim import Claim, Evidence, Mutant
 from proofs_checks.registry import register
 from proofs_checks.statistics import Z
-from proofs_checks.strategies import activations, kernel_hyperparameters, seeds, sphere_inputs
+from proofs_checks.strategies import (
+    NetworkInstance,
+    activations,
+    kernel_hyperparameters,
+    network_instances,
+    sphere_inputs,
+)
 
 WIDTH = 64
 NNGP_SAMPLES = 4000
 NTK_SAMPLES = 200
 
 
-@dataclass(frozen=True)
-class Instance:
-    x: torch.Tensor
-    activation: str
-    weight_variance: float
-    bias_variance: float
-    seed: int
-
-
 def _strategy():
-    return st.builds(
-        lambda x, act, hp, seed: Instance(x, act, hp.weight_variance, hp.bias_variance, seed),
-        sphere_inputs(n=(2, 4), d=(2, 5), radius="varied"),
-        activations(closed_form_only=False),
-        kernel_hyperparameters(weight_std=(0.7, 2.0), bias_std=(0.0, 0.7)),
-        seeds(),
+    return network_instances(
+        inputs=sphere_inputs(n=(2, 4), d=(2, 5), radius="varied"),
+        depth=st.just(1),
+        activation=activations(closed_form_only=False),
+        hyperparameters=kernel_hyperparameters(weight_std=(0.7, 2.0), bias_std=(0.0, 0.7)),
     )
 
 
-def _network(inst: Instance, **kw) -> MLP:
-    return MLP(
-        inst.x.shape[-1], [WIDTH], activation=inst.activation,
-        weight_variance=inst.weight_variance, bias_variance=inst.bias_variance, **kw,
-    )  # fmt: skip
-
-
-def monte_carlo_ntk(inst: Instance) -> tuple[torch.Tensor, torch.Tensor]:
+def monte_carlo_ntk(inst: NetworkInstance) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and standard error of the empirical NTK over ``NTK_SAMPLES`` random networks."""
     g = torch.Generator().manual_seed(inst.seed + 1)
-    draws = torch.stack([empirical_ntk(_network(inst, generator=g), inst.x) for _ in range(NTK_SAMPLES)])
+    draws = torch.stack([empirical_ntk(inst.mlp([WIDTH], generator=g), inst.x) for _ in range(NTK_SAMPLES)])
     return draws.mean(0), draws.std(0) / NTK_SAMPLES**0.5
 
 
@@ -69,13 +55,10 @@ def _z_score(estimate: torch.Tensor, se: torch.Tensor, reference: torch.Tensor) 
     return float(((estimate - reference).abs() / (se + floor)).max())
 
 
-def _check(inst: Instance, kernels) -> list[Evidence]:
-    nngp, ntk = kernels(
-        inst.x, depth=1, activation=inst.activation,
-        weight_variance=inst.weight_variance, bias_variance=inst.bias_variance,
-    )  # fmt: skip
+def _check(inst: NetworkInstance, kernels) -> list[Evidence]:
+    nngp, ntk = inst.kernels(kernels)
     mc = monte_carlo_nngp(
-        lambda k, g: _network(inst, num_networks=k, generator=g), inst.x,
+        lambda k, g: inst.mlp([WIDTH], num_networks=k, generator=g), inst.x,
         num_samples=NNGP_SAMPLES, batch_size=1000, seed=inst.seed,
     )  # fmt: skip
     ntk_mean, ntk_se = monte_carlo_ntk(inst)

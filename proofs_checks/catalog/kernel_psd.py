@@ -7,24 +7,12 @@ PSD matrices, hence PSD (strictly PD on the sphere for non-polynomial activation
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import torch
-from hypothesis import strategies as st
-
 from probtheory.kernels import empirical_ntk, nngp_and_ntk
-from probtheory.networks import MLP
 from proofs_checks.assertions import min_eigenvalue_ratio
 from proofs_checks.catalog.mutant_kernels import ReLUAngleForCosine, with_activation
 from proofs_checks.claim import Claim, Evidence, Mutant
 from proofs_checks.registry import register
-from proofs_checks.strategies import (
-    activations,
-    depths,
-    kernel_hyperparameters,
-    seeds,
-    sphere_inputs,
-)
+from proofs_checks.strategies import NetworkInstance, depths, network_instances, sphere_inputs
 
 # eigvalsh is backward stable: a PSD matrix's computed spectrum is >= -O(n eps ||K||);
 # 1e-10 of ||K||_2 is far above that round-off and far below any real violation.
@@ -32,37 +20,13 @@ RTOL = 1e-10
 EMPIRICAL_WIDTH = 16
 
 
-@dataclass(frozen=True)
-class Instance:
-    x: torch.Tensor
-    depth: int
-    activation: str
-    weight_variance: float
-    bias_variance: float
-    seed: int
-
-
 def _strategy():
-    return st.builds(
-        lambda x, depth, act, hp, seed: Instance(x, depth, act, hp.weight_variance, hp.bias_variance, seed),
-        sphere_inputs(radius="varied"),
-        depths(1, 5),
-        activations(),
-        kernel_hyperparameters(),
-        seeds(),
-    )
+    return network_instances(inputs=sphere_inputs(radius="varied"), depth=depths(1, 5))
 
 
-def _check(inst: Instance, kernels) -> list[Evidence]:
-    nngp, ntk = kernels(
-        inst.x, depth=inst.depth, activation=inst.activation,
-        weight_variance=inst.weight_variance, bias_variance=inst.bias_variance,
-    )  # fmt: skip
-    net = MLP(
-        inst.x.shape[-1], [EMPIRICAL_WIDTH] * inst.depth, activation=inst.activation,
-        weight_variance=inst.weight_variance, bias_variance=inst.bias_variance, seed=inst.seed,
-    )  # fmt: skip
-    empirical = empirical_ntk(net, inst.x)
+def _check(inst: NetworkInstance, kernels) -> list[Evidence]:
+    nngp, ntk = inst.kernels(kernels)
+    empirical = empirical_ntk(inst.mlp([EMPIRICAL_WIDTH] * inst.depth, seed=inst.seed), inst.x)
     reason = "round-off of eigvalsh: 1e-10 * ||K||_2"
     return [
         Evidence.at_least(f"lambda_min/||K|| of {name}", min_eigenvalue_ratio(k), 0.0, reason, RTOL)

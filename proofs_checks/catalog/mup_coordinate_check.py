@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from probtheory.networks import MLP, LayerScaling, mup
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import width_axes
 from proofs_checks.registry import register
 from proofs_checks.statistics import fit_loglog_slope
 from proofs_checks.strategies import seeds
@@ -136,9 +137,7 @@ def plot(records, ax) -> None:
         d = evidence[0].details
         ax.loglog(d["widths"], [u[-1] for u in d["mup"]], "o-", label=f"muP, {instance.activation}")
         ax.loglog(d["widths"], d["sp_step1_layer2"], "x--", label=f"SP step 1, {instance.activation}")
-    ax.set_xlabel("width n")
-    ax.set_ylabel("RMS coordinate change of h^2")
-    ax.legend(fontsize=7)
+    width_axes(ax, WIDTHS, "RMS coordinate change of h^2")
 
 
 CLAIM = register(

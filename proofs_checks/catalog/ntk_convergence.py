@@ -8,63 +8,47 @@ so RMS(Theta_hat - Theta) ~ C n^{-1/2}; we fit the log-log slope over five width
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from hypothesis import strategies as st
 
 from probtheory.kernels import empirical_ntk, nngp_and_ntk
-from probtheory.networks import MLP
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import width_axes
 from proofs_checks.registry import register
 from proofs_checks.statistics import fit_loglog_slope
-from proofs_checks.strategies import kernel_hyperparameters, seeds, sphere_inputs
+from proofs_checks.strategies import (
+    NetworkInstance,
+    kernel_hyperparameters,
+    network_instances,
+    sphere_inputs,
+)
 
 WIDTHS = (128, 256, 512, 1024, 2048)
 SEEDS_PER_WIDTH = 6
 SLOPE_WINDOW = (-0.75, -0.3)
 
 
-@dataclass(frozen=True)
-class Instance:
-    x: torch.Tensor
-    depth: int
-    activation: str
-    weight_variance: float
-    bias_variance: float
-    seed: int
-
-
 def _strategy():
-    return st.builds(
-        lambda x, depth, act, hp, seed: Instance(x, depth, act, hp.weight_variance, hp.bias_variance, seed),
-        sphere_inputs(n=(2, 3), d=(2, 5)),
-        st.integers(1, 2),
-        st.sampled_from(("relu", "erf", "tanh")),
-        kernel_hyperparameters(weight_std=(1.0, 1.6), bias_std=(0.0, 0.5)),
-        seeds(),
+    return network_instances(
+        inputs=sphere_inputs(n=(2, 3), d=(2, 5)),
+        depth=st.integers(1, 2),
+        activation=st.sampled_from(("relu", "erf", "tanh")),
+        hyperparameters=kernel_hyperparameters(weight_std=(1.0, 1.6), bias_std=(0.0, 0.5)),
     )
 
 
-def rms_deviation(inst: Instance, width: int, parameterization) -> float:
+def rms_deviation(inst: NetworkInstance, width: int, parameterization) -> float:
     """RMS over seeds and entries of Theta_hat - Theta at one width."""
-    _, ntk = nngp_and_ntk(
-        inst.x, depth=inst.depth, activation=inst.activation,
-        weight_variance=inst.weight_variance, bias_variance=inst.bias_variance,
-    )  # fmt: skip
+    _, ntk = inst.kernels(nngp_and_ntk)
     g = torch.Generator().manual_seed(inst.seed)
     squares = []
     for _ in range(SEEDS_PER_WIDTH):
-        net = MLP(
-            inst.x.shape[-1], [width] * inst.depth, activation=inst.activation,
-            weight_variance=inst.weight_variance, bias_variance=inst.bias_variance,
-            parameterization=parameterization, generator=g,
-        )  # fmt: skip
+        net = inst.mlp([width] * inst.depth, parameterization=parameterization, generator=g)
         squares.append(((empirical_ntk(net, inst.x) - ntk) ** 2).mean())
     return float(torch.stack(squares).mean().sqrt())
 
 
-def _check(inst: Instance, parameterization) -> Evidence:
+def _check(inst: NetworkInstance, parameterization) -> Evidence:
     rms = [rms_deviation(inst, n, parameterization) for n in WIDTHS]
     fit = fit_loglog_slope(WIDTHS, rms)
     return Evidence.in_range(
@@ -90,9 +74,7 @@ def plot(records, ax) -> None:
     if records:
         first = records[0][1][0]
         ax.loglog(w, first.details["rms"][0] * (w / w[0]) ** -0.5, "k--", label="slope -1/2")
-    ax.set_xlabel("width n")
-    ax.set_ylabel("RMS(empirical NTK - analytic NTK)")
-    ax.legend(fontsize=7)
+    width_axes(ax, WIDTHS, "RMS(empirical NTK - analytic NTK)")
 
 
 CLAIM = register(
