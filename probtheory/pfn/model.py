@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -108,6 +109,38 @@ class PFN(nn.Module):
         x_train, y_train, x_test, batched = self._prepare(x_train, y_train, x_test)
         logits = self.transformer(x_train, y_train, x_test)
         return self.distribution(logits if batched else logits[0])
+
+    @torch.no_grad()
+    def condition(self, x_train: Tensor, y_train: Tensor) -> Callable[[Tensor], BarDistribution]:
+        """Encode a context once; the returned function predicts any number of query batches.
+
+        The training rows' per-layer keys and values are cached (they never depend on the
+        queries), so each later call costs only the queries' forward pass.
+
+        Args:
+            x_train: A `B x S x F` (or `S x F`) tensor of context inputs.
+            y_train: A `B x S` (or `S`) tensor of context observations.
+
+        Returns:
+            ``predict(x_test)`` for `B x Q x F` (or `Q x F`) queries, returning a BarDistribution.
+        """
+        probe = x_train[..., :1, :] if x_train.shape[-2] else torch.zeros_like(x_train[..., :0, :])
+        x_train, y_train, _, batched = self._prepare(x_train, y_train, probe)
+        cache = self.transformer.encode_context(x_train, y_train)
+
+        @torch.no_grad()
+        def predict(x_test: Tensor) -> BarDistribution:
+            check_finite("x_test", x_test)
+            queries = x_test if batched else x_test.unsqueeze(0)
+            f = self.config.num_features
+            if queries.dim() != 3 or queries.shape[-1] != f or queries.shape[0] != x_train.shape[0]:
+                raise InputDataError(
+                    "x_test", f"a `{x_train.shape[0]} x Q x {f}` tensor", tuple(x_test.shape)
+                )
+            logits = self.transformer.predict_logits(cache, queries.to(x_train.dtype))
+            return self.distribution(logits if batched else logits[0])
+
+        return predict
 
     # ------------------------------------------------------------------ persistence
 

@@ -132,6 +132,23 @@ def test_predict_api_shapes_and_validation():
         model.predict(x + 2.0, y, xq)
 
 
+def test_condition_caches_the_context():
+    model = train_pfn(GPPrior(), _config(steps=2), progress=False).model
+    g = torch.Generator().manual_seed(0)
+    x, y, xq = (
+        torch.rand(3, 5, 1, generator=g),
+        torch.randn(3, 5, generator=g),
+        torch.rand(3, 4, 1, generator=g),
+    )
+    predict = model.condition(x, y)
+    assert torch.allclose(predict(xq).mean, model.predict(x, y, xq).mean, atol=1e-6)
+    assert torch.allclose(predict(xq[:, :1]).mean, model.predict(x, y, xq).mean[:, :1], atol=1e-6)
+    single = model.condition(x[0], y[0])
+    assert single(xq[0]).batch_shape == (4,)
+    with pytest.raises(InputDataError, match="x_test"):
+        predict(torch.rand(2, 4, 1))
+
+
 def test_config_validation():
     with pytest.raises(ConfigurationError, match="max_context"):
         TrainConfig(seq_len=10, max_context=10)
