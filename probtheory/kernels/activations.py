@@ -90,8 +90,22 @@ def correlation(sigma12: Tensor, q1: Tensor, q2: Tensor) -> Tensor:
     exactly parallel and diagonal identities hold to round-off.
     """
     stretch = 1.0 + 4.0 * torch.finfo(sigma12.dtype).eps
-    rho = sigma12 * (stretch * torch.rsqrt(q1)) * torch.rsqrt(q2)
+    rho = sigma12 * (stretch * _inverse_std(q1)) * _inverse_std(q2)
     return rho.clamp(-1.0, 1.0)
+
+
+def _inverse_std(q: Tensor) -> Tensor:
+    # A zero variance (the input 0 in a bias-free network) has covariance 0 with everything:
+    # its correlation is set to 0, with a zero (not 0 * inf = NaN) gradient. The inner `where`
+    # keeps the untaken branch finite, which autograd needs.
+    positive = q > 0
+    return torch.where(positive, torch.rsqrt(torch.where(positive, q, 1.0)), 0.0)
+
+
+def _std(q: Tensor) -> Tensor:
+    # sqrt(q) with a zero gradient at q = 0 (see _inverse_std)
+    positive = q > 0
+    return torch.where(positive, torch.sqrt(torch.where(positive, q, 1.0)), 0.0)
 
 
 class Activation(ABC):
@@ -171,8 +185,8 @@ class SlopeReLUActivation(Activation):
         theta = _SafeArccos.apply(correlation(sigma12, q1, q2))
         gap = (self.a - self.b) ** 2 / _TWO_PI
         dot = theta.mul(-gap).add_(0.5 * (self.a**2 + self.b**2))
-        scaled_sine = torch.sin(theta) * (gap * torch.sqrt(q1))
-        return torch.addcmul(dot * sigma12, scaled_sine, torch.sqrt(q2)), dot
+        scaled_sine = torch.sin(theta) * (gap * _std(q1))
+        return torch.addcmul(dot * sigma12, scaled_sine, _std(q2)), dot
 
     def layer_(  # noqa: D102 - fused form of `pair`, see the base class
         self,
@@ -184,12 +198,12 @@ class SlopeReLUActivation(Activation):
         bias_variance: Tensor,
     ) -> None:
         stretch = 1.0 + 4.0 * torch.finfo(sigma.dtype).eps
-        angle = sigma * (stretch * torch.rsqrt(q1))
-        angle.mul_(torch.rsqrt(q2)).clamp_(-1.0, 1.0)
+        angle = sigma * (stretch * _inverse_std(q1))
+        angle.mul_(_inverse_std(q2)).clamp_(-1.0, 1.0)
         # sine = sqrt(1 - rho^2), from rho before it is overwritten by its arccos
         sine = torch.addcmul(torch.ones((), dtype=sigma.dtype), angle, angle, value=-1.0)
-        sine.sqrt_().mul_(weight_variance * (self.a - self.b) ** 2 / _TWO_PI * torch.sqrt(q1))
-        sine.mul_(torch.sqrt(q2))
+        sine.sqrt_().mul_(weight_variance * (self.a - self.b) ** 2 / _TWO_PI * _std(q1))
+        sine.mul_(_std(q2))
         torch.acos(angle, out=angle)
         # angle <- sigma_w^2 * dot = sigma_w^2 * (half_sum - gap * theta)
         gap = (self.a - self.b) ** 2 / _TWO_PI
@@ -271,8 +285,8 @@ class QuadratureActivation(Activation):
         z, w = self._rule(sigma12)
         rho = correlation(sigma12, q1, q2)[..., None, None]
         sine = _SafeSine.apply(rho)
-        u = torch.sqrt(q1)[..., None, None] * z[:, None]  # ... x n x 1 x Q x 1
-        v = torch.sqrt(q2)[..., None, None] * (rho * z[:, None] + sine * z)  # ... x n x m x Q x Q
+        u = _std(q1)[..., None, None] * z[:, None]  # ... x n x 1 x Q x 1
+        v = _std(q2)[..., None, None] * (rho * z[:, None] + sine * z)  # ... x n x m x Q x Q
         ww = w[:, None] * w
         nngp = (ww * self.fn(u) * self.fn(v)).sum((-2, -1))
         ntk = (ww * self._derivative(u) * self._derivative(v)).sum((-2, -1))
@@ -280,7 +294,7 @@ class QuadratureActivation(Activation):
 
     def diag(self, q: Tensor) -> tuple[Tensor, Tensor]:  # noqa: D102
         z, w = self._rule(q)
-        u = torch.sqrt(q)[..., None] * z
+        u = _std(q)[..., None] * z
         return (w * self.fn(u) ** 2).sum(-1), (w * self._derivative(u) ** 2).sum(-1)
 
     def __call__(self, z: Tensor) -> Tensor:

@@ -161,6 +161,17 @@ def test_matches_botorch_infinite_width_bnn_kernel():
     assert torch.allclose(ours, theirs(x).to_dense(), atol=1e-8)
 
 
+@pytest.mark.parametrize("activation", ["relu", "erf", "tanh"])
+def test_zero_input_without_bias_has_zero_covariance(activation):
+    """f(0) = 0 in a bias-free network: its kernel row is 0, finite, with finite gradients."""
+    x = torch.cat([torch.zeros(1, 3, dtype=torch.float64), _x(3, 3)])
+    k = NTKKernel(depth=3, activation=activation, bias_variance=0.0).double()
+    gram = k(x).to_dense()
+    assert torch.isfinite(gram).all() and gram[0].abs().max() == 0.0
+    gram.sum().backward()
+    assert torch.isfinite(k.raw_weight_variance.grad).all()
+
+
 def test_float32_inputs_give_float32_outputs():
     x = _x(4, 2).float()
     assert NTKKernel(depth=2)(x).to_dense().dtype == torch.float32

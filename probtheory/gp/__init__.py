@@ -1,0 +1,5 @@
+"""Nonparametric Bayesian regression built on the infinite-width kernels."""
+
+from probtheory.gp.student_t_process import StudentTProcess, multivariate_t_log_prob
+
+__all__ = ["StudentTProcess", "multivariate_t_log_prob"]

@@ -1,0 +1,98 @@
+"""Student-t process: closed forms against scipy's multivariate t, fitting, limits, bad input."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from probtheory.errors import InputDataError
+from probtheory.gp import StudentTProcess
+from probtheory.kernels import NNGPKernel
+
+
+def _data(n=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 2, generator=g, dtype=torch.float64)
+    return x, torch.sin(4 * x[:, 0]) + 0.1 * torch.randn(n, generator=g, dtype=torch.float64)
+
+
+def _tp(x, y, a=2.5, b=1.7, noise=0.1):
+    return StudentTProcess(x, y, NNGPKernel(depth=2, weight_variance=1.5, bias_variance=0.1), a, b, noise)
+
+
+def _shape(tp, x):
+    with torch.no_grad():
+        k = tp.kernel(x).to_dense() + tp.noise * torch.eye(len(x), dtype=torch.float64)
+    return (tp.rate / tp.concentration).item() * k.numpy()
+
+
+def test_marginal_likelihood_is_scipy_multivariate_t():
+    x, y = _data()
+    tp = _tp(x, y)
+    ref = stats.multivariate_t(loc=np.zeros(8), shape=_shape(tp, x), df=5.0).logpdf(y.numpy())
+    assert tp.marginal_log_likelihood().item() == pytest.approx(ref, abs=1e-10)
+
+
+def test_predictive_is_the_conditional_of_the_joint_t():
+    """log p(y* | y) = log t_{n+1}([y, y*]) - log t_n(y), with the joint built independently."""
+    x, y = _data()
+    xs = torch.rand(3, 2, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    tp = _tp(x, y)
+    pred = tp.posterior(xs)
+    assert pred.df[0].item() == 2 * 2.5 + 8
+    for i in range(3):
+        ys = 0.3 * i - 0.2
+        joint_x = torch.cat([x, xs[i : i + 1]])
+        joint = stats.multivariate_t(loc=np.zeros(9), shape=_shape(tp, joint_x), df=5.0)
+        marginal = stats.multivariate_t(loc=np.zeros(8), shape=_shape(tp, x), df=5.0)
+        ref = joint.logpdf(np.append(y.numpy(), ys)) - marginal.logpdf(y.numpy())
+        assert pred.log_prob(torch.tensor(ys, dtype=torch.float64))[i].item() == pytest.approx(ref, abs=1e-9)
+
+
+def test_large_a_b_recovers_the_gaussian_process():
+    """a = b -> infinity: the predictive tends to the GP with kernel K + noise, gap O(1/a)."""
+    x, y = _data()
+    xs = torch.rand(4, 2, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    gaps = []
+    for a in (10.0, 100.0, 1000.0):
+        tp = _tp(x, y, a=a, b=a)
+        with torch.no_grad():
+            k = tp.kernel(x).to_dense() + tp.noise * torch.eye(8, dtype=torch.float64)
+            ks = tp.kernel(xs, x).to_dense()
+            mean = ks @ torch.linalg.solve(k, y)
+            var = tp.kernel(xs, diag=True) + tp.noise - (ks * torch.linalg.solve(k, ks.T).T).sum(-1)
+            gp = torch.distributions.Normal(mean, var.sqrt())
+            pred = tp.posterior(xs)
+            ys = mean + 0.5
+            gaps.append((pred.log_prob(ys) - gp.log_prob(ys)).abs().max().item())
+    assert gaps[0] > gaps[1] > gaps[2] and gaps[2] < 1e-2
+    assert gaps[1] / gaps[2] > 5  # ~10x per decade of a
+
+
+def test_fit_improves_the_marginal_likelihood_and_learns_heavy_tails():
+    g = torch.Generator().manual_seed(1)
+    x = torch.linspace(0, 1, 40, dtype=torch.float64)[:, None]
+    noise = torch.distributions.StudentT(1.0).sample((40,)).double() * 0.05
+    y = torch.sin(6 * x[:, 0]) + noise + 0.01 * torch.randn(40, generator=g, dtype=torch.float64)
+    tp = StudentTProcess(x, (y - y.mean()) / y.std(), NNGPKernel(depth=2, bias_variance=0.1))
+    history = tp.fit(steps=60, lr=0.05, progress=False)
+    assert history[-1] < history[0] - 0.02
+    assert all(math.isfinite(h) for h in history)
+
+
+def test_rejects_bad_input():
+    x, y = _data()
+    with pytest.raises(InputDataError, match="concentration"):
+        StudentTProcess(x, y, concentration=0.0)
+    with pytest.raises(InputDataError, match="rate"):
+        StudentTProcess(x, y, rate=-1.0)
+    with pytest.raises(InputDataError, match="train_y"):
+        StudentTProcess(x, y[:3])
+    with pytest.raises(InputDataError, match="test_x"):
+        _tp(x, y).posterior(torch.rand(2, 3, dtype=torch.float64))
+    bad = y.clone()
+    bad[0] = float("nan")
+    with pytest.raises(InputDataError, match="train_y"):
+        StudentTProcess(x, bad)
