@@ -17,6 +17,7 @@ _BUILTIN_MODULES = (
     "proofs_checks.catalog.kernel_gradient_descent",
     "proofs_checks.catalog.mup_coordinate_check",
     "proofs_checks.catalog.relu_kurtosis",
+    "proofs_checks.catalog.student_t",
 )
 _loaded = False
 
