@@ -12,6 +12,9 @@ from gpytorch.kernels import RBFKernel, ScaleKernel
 from scipy import stats
 from torch import Tensor
 
+from probtheory._checks import check_finite, check_real
+from probtheory.errors import InputDataError
+
 __all__ = ["exact_gp_predictive", "ks_uniform"]
 
 
@@ -31,6 +34,16 @@ def exact_gp_predictive(
     Returns:
         A Normal of batch shape `B x Q` (float64).
     """
+    for name, t in (("x_train", x_train), ("y_train", y_train), ("x_test", x_test)):
+        check_finite(name, t)
+    if x_train.dim() != 3 or y_train.shape != x_train.shape[:2]:
+        raise InputDataError("y_train", "`B x S` matching x_train `B x S x F`", tuple(y_train.shape))
+    if x_test.dim() != 3 or x_test.shape[0] != x_train.shape[0] or x_test.shape[-1] != x_train.shape[-1]:
+        raise InputDataError(
+            "x_test", f"a `{x_train.shape[0]} x Q x {x_train.shape[-1]}` tensor", tuple(x_test.shape)
+        )
+    for name, value in (("lengthscale", lengthscale), ("outputscale", outputscale), ("noise", noise)):
+        check_real(name, value, positive=True)
     x_train, y_train, x_test = x_train.double(), y_train.double(), x_test.double()
     kernel = ScaleKernel(RBFKernel()).double()
     kernel.base_kernel.lengthscale = lengthscale

@@ -25,3 +25,15 @@ def test_exact_gp_interpolates_noise_free_data():
     y = torch.sin(6 * x[..., 0])
     pred = exact_gp_predictive(x, y, x, 0.3, 1.0, 1e-10)
     assert torch.allclose(pred.mean, y, atol=1e-4)
+
+
+def test_exact_gp_rejects_bad_input():
+    import pytest
+
+    from probtheory.errors import InputDataError
+
+    x = torch.rand(2, 3, 1)
+    with pytest.raises(InputDataError, match="y_train"):
+        exact_gp_predictive(x, torch.zeros(2, 4), x, 0.3, 1.0, 0.1)
+    with pytest.raises(InputDataError, match="noise"):
+        exact_gp_predictive(x, torch.zeros(2, 3), x, 0.3, 1.0, 0.0)
