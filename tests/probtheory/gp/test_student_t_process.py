@@ -96,3 +96,16 @@ def test_rejects_bad_input():
     bad[0] = float("nan")
     with pytest.raises(InputDataError, match="train_y"):
         StudentTProcess(x, bad)
+
+
+@pytest.mark.parametrize(("name", "n"), [("syn-normal", 100), ("syn-t", 300)])
+def test_synthetic_regression_sets(name, n):
+    from probtheory.gp import synthetic_regression
+
+    d = synthetic_regression(name)
+    assert len(d.train_y) + len(d.valid_y) + len(d.test_y) == n
+    assert d.train_x.shape == (len(d.train_y), 1)
+    assert abs(d.train_y.mean().item()) < 1e-12 and abs(d.train_y.std(unbiased=False).item() - 1) < 1e-12
+    assert torch.equal(synthetic_regression(name).test_y, d.test_y)
+    with pytest.raises(InputDataError, match="name"):
+        synthetic_regression("boston")
