@@ -153,7 +153,7 @@ def main() -> None:
     parser.add_argument("--model", help="gp-rbf-1d checkpoint path (default: the shipped one)")
     parser.add_argument("--hyper-model", help="gp-hyper-1d checkpoint path (default: the shipped one)")
     parser.add_argument("--datasets", type=int, default=2000)
-    parser.add_argument("--nuts-datasets", type=int, default=20)
+    parser.add_argument("--nuts-datasets", type=int, default=16)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "pfn_gp.json")
     args = parser.parse_args()
     result: dict = {

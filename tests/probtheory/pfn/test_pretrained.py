@@ -1,17 +1,19 @@
 """The PFNs shipped inside the package: they load offline, verified, and predict sensibly."""
 
+import pytest
 import torch
 
 from probtheory.pfn import PFN, GPPrior, pretrained_names
 from probtheory.pfn.evaluation import exact_gp_predictive
 
 
-def test_gp_rbf_1d_is_shipped_with_its_provenance():
-    assert "gp-rbf-1d" in pretrained_names()
-    pfn = PFN.from_pretrained("gp-rbf-1d")
+@pytest.mark.parametrize("name", ["gp-rbf-1d", "gp-hyper-1d"])
+def test_shipped_with_provenance(name):
+    assert name in pretrained_names()
+    pfn = PFN.from_pretrained(name)
     meta = pfn.metadata
-    assert meta["recipe"] == "gp-rbf-1d"
-    assert meta["training_command"].startswith("probtheory pfn train gp-rbf-1d")
+    assert meta["recipe"] == name
+    assert meta["training_command"].startswith(f"probtheory pfn train {name}")
     assert meta["training_seconds"] > 0 and meta["machine"]
     assert meta["train_config"]["steps"] == len(meta["losses"]) * meta["train_config"]["log_every"]
 
