@@ -42,16 +42,24 @@ class ReadoutInstance:
     seed: int
 
 
-def shared_scale_readout(
-    num: int, width: int, a: float, b: float, generator: torch.Generator
-) -> torch.Tensor:
-    """Readout weights `num x width`: one sigma^2 ~ InvGamma(a, b) per network, v ~ N(0, sigma^2 / n)."""
+def _inverse_gamma(shape: tuple[int, ...], a: float, b: float, generator: torch.Generator) -> torch.Tensor:
+    """InvGamma(a, b) draws, as 1 / Gamma(a, rate b).
+
+    torch's Gamma sampler takes no generator, so the global RNG is forked and seeded from it.
+    """
     gamma = torch.distributions.Gamma(
         torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(torch.randint(2**62, (), generator=generator)))
-        variance = 1.0 / gamma.sample((num, 1))  # InvGamma(a, b) = 1 / Gamma(a, rate b)
+        return 1.0 / gamma.sample(shape)
+
+
+def shared_scale_readout(
+    num: int, width: int, a: float, b: float, generator: torch.Generator
+) -> torch.Tensor:
+    """Readout weights `num x width`: one sigma^2 ~ InvGamma(a, b) per network, v ~ N(0, sigma^2 / n)."""
+    variance = _inverse_gamma((num, 1), a, b, generator)
     return torch.randn(num, width, generator=generator, dtype=torch.float64) * (variance / width).sqrt()
 
 
@@ -59,12 +67,7 @@ def per_weight_scale_readout(
     num: int, width: int, a: float, b: float, generator: torch.Generator
 ) -> torch.Tensor:
     """Mutant: an independent inverse-gamma variance for every readout weight."""
-    gamma = torch.distributions.Gamma(
-        torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)
-    )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(torch.randint(2**62, (), generator=generator)))
-        variance = 1.0 / gamma.sample((num, width))
+    variance = _inverse_gamma((num, width), a, b, generator)
     return torch.randn(num, width, generator=generator, dtype=torch.float64) * (variance / width).sqrt()
 
 
