@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import shutil
-import sys
 from pathlib import Path
 
 __all__ = ["register"]
@@ -18,7 +17,8 @@ def _train(args: argparse.Namespace) -> int:
     recipe = get_recipe(args.recipe)
     config = recipe.config if args.steps is None else dataclasses.replace(recipe.config, steps=args.steps)
     out = Path(args.out or f"pfn-runs/{recipe.name}")
-    command = "probtheory pfn train " + " ".join(sys.argv[3:] if len(sys.argv) > 3 else [recipe.name])
+    # the settings that determine the model (not how it was invoked): recipe and step override
+    command = f"probtheory pfn train {recipe.name}" + ("" if args.steps is None else f" --steps {args.steps}")
     result = train_pfn(
         recipe.prior,
         config,

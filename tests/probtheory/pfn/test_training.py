@@ -181,3 +181,16 @@ def test_distributed_training_with_two_cpu_processes(tmp_path):
     assert [r["world"] for r in ranks] == [2, 2]
     assert ranks[0]["checksum"] == pytest.approx(ranks[1]["checksum"], rel=1e-12)  # DDP kept them in sync
     assert (tmp_path / "model.safetensors").exists()
+
+
+def test_command_line_trains_a_recipe_and_lists_it(tmp_path, capsys):
+    from probtheory.cli import main
+
+    assert main(["pfn", "train", "gp-rbf-1d", "--steps", "2", "--out", str(tmp_path), "--no-progress"]) == 0
+    meta = json.loads((tmp_path / "model.json").read_text())
+    assert meta["training_command"] == "probtheory pfn train gp-rbf-1d --steps 2"
+    assert meta["recipe"] == "gp-rbf-1d" and meta["train_config"]["steps"] == 2
+    assert main(["pfn", "list"]) == 0
+    assert "gp-rbf-1d" in capsys.readouterr().out
+    with pytest.raises(InputDataError, match="recipe"):
+        main(["pfn", "train", "no-such-recipe", "--out", str(tmp_path / "x")])
