@@ -1,6 +1,7 @@
 """mkdocs hook: pages quote generated data instead of numbers typed by hand.
 
-``<!-- benchmark:NAME -->`` becomes a table of ``benchmarks/results/NAME.json``;
+``<!-- benchmark:NAME -->`` becomes the table of ``benchmarks/results/NAME.json`` (its
+``"table"`` rows), ``<!-- benchmark:NAME:KEY -->`` the rows under ``KEY`` of the same file;
 ``<!-- claims -->`` becomes the table of registered claims.
 """
 
@@ -13,10 +14,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _benchmark_table(name: str) -> str:
+def _benchmark_table(name: str, key: str | None = None) -> str:
     path = ROOT / "benchmarks" / "results" / f"{name}.json"
     data = json.loads(path.read_text())
-    rows = data["table"]
+    rows = data[key or "table"]
     header = list(rows[0])
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(r[h]) for h in header) + " |" for r in rows]
@@ -40,5 +41,7 @@ def _claims_table() -> str:
 
 def on_page_markdown(markdown: str, **kwargs) -> str:
     """Replace the placeholders of a page."""
-    markdown = re.sub(r"<!-- benchmark:(\w+) -->", lambda m: _benchmark_table(m.group(1)), markdown)
+    markdown = re.sub(
+        r"<!-- benchmark:(\w+)(?::(\w+))? -->", lambda m: _benchmark_table(m.group(1), m.group(2)), markdown
+    )
     return markdown.replace("<!-- claims -->", _claims_table())

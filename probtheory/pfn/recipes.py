@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from probtheory.errors import InputDataError
+from probtheory.lcpfn.curves import CurvePrior
 from probtheory.pfn.priors import GPHyperPrior, GPPrior, Prior
 from probtheory.pfn.training import TrainConfig
 from probtheory.pfn.transformer import TransformerConfig
@@ -33,6 +34,19 @@ class Recipe:
             "prior": {"class": type(self.prior).__name__, **self.prior.__dict__},
             "x_support": [0.0, 1.0],
         }
+
+
+def _lcpfn_training() -> TrainConfig:
+    # curves of 1..100 epochs; the context is the observed prefix, s uniform on 0..99
+    return TrainConfig(
+        steps=6_000,
+        batch_size=64,
+        seq_len=100,
+        max_context=99,
+        lr=7e-4,
+        checkpoint_every=250,
+        transformer=TransformerConfig(num_features=1, num_buckets=500, emsize=128, nhead=4, nhid=256, nlayers=4),
+    )
 
 
 _ARCHITECTURE = TransformerConfig(num_features=1, num_buckets=500, emsize=128, nhead=4, nhid=256, nlayers=4)
@@ -60,6 +74,13 @@ RECIPES: dict[str, Recipe] = {
         _TRAINING,
         "GP regression on [0, 1], RBF kernel with log-normal hyper-priors on lengthscale (median 0.2), "
         "outputscale (median 1) and noise variance (median 0.01); up to 50 context points",
+    ),
+    "lcpfn": Recipe(
+        "lcpfn",
+        CurvePrior(),
+        _lcpfn_training(),
+        "LC-PFN: learning curves of up to 100 epochs from the reference prior (pow3 + ilog2 + janoschek, "
+        "peaked parameter priors, log sigma ~ N(-4, 1)); x = epoch / 100",
     ),
 }
 

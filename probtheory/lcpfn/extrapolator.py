@@ -1,0 +1,230 @@
+"""The learning-curve extrapolation API shared by the LC-PFN and its baselines.
+
+Every extrapolator answers the same calls as the reference ``lcpfn`` package::
+
+    model.predict_quantiles(x_train, y_train, x_test, qs)   # `n_test x len(qs)`
+    model.predict_mean(x_train, y_train, x_test)             # `n_test`
+    model.nll_loss(x_train, y_train, x_test, y_test)         # `n_test`
+
+plus :meth:`CurveExtrapolator.predict`, returning the predictive distribution itself.
+``x`` are epochs (1, 2, ...; strictly increasing in ``x_train``; at most ``max_epochs``),
+``y`` the metric. Single curves are given as `T` or `T x 1` tensors (the reference layout),
+batches of curves as `B x T x 1`. A :class:`~probtheory.lcpfn.normalizer.CurveNormalizer`
+maps other metrics (losses, arbitrary ranges) onto the models' [0, 1] scale.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+from torch.distributions import Categorical, Distribution, MixtureSameFamily, Normal, TransformedDistribution
+
+from probtheory._checks import check_finite
+from probtheory.errors import InputDataError
+from probtheory.lcpfn.normalizer import CurveNormalizer
+from probtheory.pfn.bar_distribution import BarDistribution
+
+__all__ = ["CurveExtrapolator", "GaussianMixture"]
+
+
+class GaussianMixture(MixtureSameFamily):
+    """A mixture of normals per batch element, with an exact-to-tolerance quantile function.
+
+    Args:
+        logits: Unnormalised log mixture weights, shape `... x N`.
+        loc: Component means, `... x N`.
+        scale: Component standard deviations, `... x N`.
+    """
+
+    def __init__(self, logits: Tensor, loc: Tensor, scale: Tensor) -> None:
+        """Create the mixture (see the class docstring)."""
+        self._params = (logits, loc, scale)
+        super().__init__(Categorical(logits=logits), Normal(loc, scale), validate_args=False)
+
+    def first(self) -> GaussianMixture:
+        """The mixture of the first batch element."""
+        return GaussianMixture(*(p[0] for p in self._params))
+
+    def icdf(self, value: Tensor, iterations: int = 80) -> Tensor:
+        """Quantiles by bisection on the cdf (monotone; accurate to ~1e-12 of the bracket)."""
+        q = torch.as_tensor(value, dtype=self.mean.dtype)
+        if ((q < 0) | (q > 1)).any():
+            raise InputDataError("value", "probabilities in [0, 1]", "values outside [0, 1]")
+        _, loc, scale = self._params
+        spread = 40 * scale.max(-1).values
+        lo = (loc.min(-1).values - spread).expand(torch.broadcast_shapes(q.shape, self.batch_shape)).clone()
+        hi = (loc.max(-1).values + spread).expand_as(lo).clone()
+        q = q.expand_as(lo)
+        for _ in range(iterations):
+            mid = (lo + hi) / 2
+            below = self.cdf(mid) < q
+            lo = torch.where(below, mid, lo)
+            hi = torch.where(below, hi, mid)
+        return (lo + hi) / 2
+
+
+def _first(dist: Distribution) -> Distribution:
+    if isinstance(dist, BarDistribution):
+        return BarDistribution(dist.borders, dist.logits[0], full_support=dist.full_support)
+    if isinstance(dist, GaussianMixture):
+        return dist.first()
+    raise TypeError(f"cannot unbatch a {type(dist).__name__}")
+
+
+def _as_batch(name: str, t: Tensor, *, values: bool) -> tuple[Tensor, bool]:
+    """`T`, `T x 1` -> (`1 x T`, False); `B x T x 1` (and `B x T` for values) -> (`B x T`, True)."""
+    t = torch.as_tensor(t)
+    if t.dim() == 1:
+        return t.unsqueeze(0), False
+    if t.dim() == 2 and t.shape[-1] == 1:
+        return t[:, 0].unsqueeze(0), False
+    if t.dim() == 3 and t.shape[-1] == 1:
+        return t[..., 0], True
+    if values and t.dim() == 2:
+        return t, True
+    layouts = "`T`, `T x 1` or `B x T x 1`" + (" (or `B x T`)" if values else "")
+    raise InputDataError(name, layouts, f"shape {tuple(t.shape)}")
+
+
+class CurveExtrapolator(ABC):
+    """Posterior predictive of a learning curve's future values given its observed prefix.
+
+    Subclasses implement :meth:`_predict` on normalised, batched, validated data.
+    """
+
+    max_epochs: int
+
+    @abstractmethod
+    def _predict(self, x_train: Tensor, y_train: Tensor, x_test: Tensor) -> Distribution:
+        """Predictive of normalised y at ``x_test`` (`B x Q`) given `B x T` observations."""
+
+    # ------------------------------------------------------------------ input handling
+
+    def _inputs(
+        self,
+        x_train: Tensor,
+        y_train: Tensor,
+        x_test: Tensor,
+        normalizer: CurveNormalizer | None,
+        check_range: bool = True,
+    ) -> tuple[Tensor, Tensor, Tensor, bool, CurveNormalizer]:
+        normalizer = normalizer or CurveNormalizer()
+        xs, batched = _as_batch("x_train", x_train, values=False)
+        ys, batched_y = _as_batch("y_train", y_train, values=True)
+        xq, batched_q = _as_batch("x_test", x_test, values=False)
+        if batched_y != batched or batched_q != batched:
+            raise InputDataError(
+                "x_train, y_train, x_test", "all one curve or all batched `B x T x 1`", "a mix"
+            )
+        for name, t in (("x_train", xs), ("y_train", ys), ("x_test", xq)):
+            check_finite(name, t)
+        if xs.shape[-1] == 0:
+            raise InputDataError("x_train", "at least one observed epoch", "an empty curve")
+        if ys.shape != xs.shape:
+            raise InputDataError("y_train", f"one value per epoch, shape {tuple(xs.shape)}", tuple(ys.shape))
+        if xq.shape[0] != xs.shape[0]:
+            raise InputDataError("x_test", f"{xs.shape[0]} curves", xq.shape[0])
+        if (xs.diff(dim=-1) <= 0).any():
+            raise InputDataError("x_train", "strictly increasing epochs", xs.flatten()[:10].tolist())
+        for name, x in (("x_train", xs), ("x_test", xq)):
+            if x.numel() and (x.min() < 1 or x.max() > self.max_epochs):
+                raise InputDataError(
+                    name,
+                    f"epochs in [1, {self.max_epochs}] (the longest curve this model supports)",
+                    f"epochs in [{x.min().item():g}, {x.max().item():g}]",
+                )
+        if check_range:
+            normalizer.check("y_train", ys)
+        z = normalizer.forward(ys.to(torch.float64))
+        return xs.to(torch.float64), z, xq.to(torch.float64), batched, normalizer
+
+    # ------------------------------------------------------------------ public API
+
+    def predict_normalized(self, x_train: Tensor, y_train: Tensor, x_test: Tensor) -> Distribution:
+        """Like :meth:`predict` on the model's own scale, without the [0, 1] range check.
+
+        For data drawn from the curve prior itself, whose noisy observations may leave [0, 1].
+        """
+        xs, z, xq, batched, _ = self._inputs(x_train, y_train, x_test, None, check_range=False)
+        dist = self._predict(xs, z, xq)
+        return dist if batched else _first(dist)
+
+    def predict(
+        self, x_train: Tensor, y_train: Tensor, x_test: Tensor, normalizer: CurveNormalizer | None = None
+    ) -> Distribution:
+        """Posterior predictive distribution of y at each test epoch (original units).
+
+        Args:
+            x_train: Observed epochs, `T` / `T x 1` (one curve) or `B x T x 1`.
+            y_train: Observed values, same layout.
+            x_test: Epochs to predict, `Q` / `Q x 1` or `B x Q x 1`.
+            normalizer: How y maps onto the model's [0, 1] scale (default: y already is).
+
+        Returns:
+            A distribution of batch shape `Q` (or `B x Q`).
+        """
+        xs, z, xq, batched, normalizer = self._inputs(x_train, y_train, x_test, normalizer)
+        dist = self._predict(xs, z, xq)
+        if not batched:
+            dist = _first(dist)
+        if normalizer == CurveNormalizer():
+            return dist
+        return TransformedDistribution(dist, [normalizer.transform()])
+
+    def predict_quantiles(
+        self,
+        x_train: Tensor,
+        y_train: Tensor,
+        x_test: Tensor,
+        qs: Sequence[float] | Tensor,
+        normalizer: CurveNormalizer | None = None,
+    ) -> Tensor:
+        """Quantiles ``qs`` at each test epoch: `Q x len(qs)` (or `B x Q x len(qs)`), monotone in q."""
+        qs = torch.as_tensor(qs, dtype=torch.float64).flatten()
+        if qs.numel() == 0 or ((qs <= 0) | (qs >= 1)).any():
+            raise InputDataError("qs", "probabilities strictly between 0 and 1", qs.tolist())
+        xs, z, xq, batched, normalizer = self._inputs(x_train, y_train, x_test, normalizer)
+        dist = self._predict(xs, z, xq)
+        # a decreasing map (minimisation) sends the q-quantile to the (1 - q)-quantile
+        levels = 1 - qs if normalizer.minimize else qs
+        quantiles = dist.icdf(levels.view(-1, 1, 1))  # len(qs) x B x Q
+        out = normalizer.inverse(quantiles).permute(1, 2, 0)
+        return out if batched else out[0]
+
+    def predict_mean(
+        self, x_train: Tensor, y_train: Tensor, x_test: Tensor, normalizer: CurveNormalizer | None = None
+    ) -> Tensor:
+        """Predictive mean at each test epoch (`Q` or `B x Q`).
+
+        With a non-linear normaliser the mean is taken over 2000 equally spaced quantiles.
+        """
+        xs, z, xq, batched, normalizer = self._inputs(x_train, y_train, x_test, normalizer)
+        dist = self._predict(xs, z, xq)
+        if normalizer.linear:
+            mean = normalizer.inverse(dist.mean)
+        else:
+            grid = (torch.arange(2000, dtype=torch.float64) + 0.5) / 2000
+            mean = normalizer.inverse(dist.icdf(grid.view(-1, 1, 1))).mean(0)
+        return mean if batched else mean[0]
+
+    def nll_loss(
+        self,
+        x_train: Tensor,
+        y_train: Tensor,
+        x_test: Tensor,
+        y_test: Tensor,
+        normalizer: CurveNormalizer | None = None,
+    ) -> Tensor:
+        """Negative log predictive density of ``y_test`` (original units) at each test epoch."""
+        dist = self.predict(x_train, y_train, x_test, normalizer)
+        y, _ = _as_batch("y_test", y_test, values=True)
+        check_finite("y_test", y)
+        y = y.to(torch.float64).reshape(dist.batch_shape) if y.numel() == dist.batch_shape.numel() else None
+        if y is None:
+            raise InputDataError(
+                "y_test", f"one value per test epoch, {tuple(dist.batch_shape)}", "another shape"
+            )
+        return -dist.log_prob(y)
