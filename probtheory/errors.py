@@ -6,7 +6,14 @@ user can fix the call without reading our source.
 
 from __future__ import annotations
 
-__all__ = ["ConfigurationError", "InputDataError", "ProbtheoryError", "UnsupportedError"]
+__all__ = [
+    "AlreadyFittedError",
+    "ConfigurationError",
+    "InputDataError",
+    "NotFittedError",
+    "ProbtheoryError",
+    "UnsupportedError",
+]
 
 
 class ProbtheoryError(Exception):
@@ -33,3 +40,11 @@ class UnsupportedError(_ArgumentError, NotImplementedError):
 
 class ConfigurationError(ProbtheoryError, ValueError):
     """Options that are each valid but inconsistent with one another."""
+
+
+class NotFittedError(ConfigurationError):
+    """A model was queried (e.g. ``posterior``) before ``fit()`` was called."""
+
+
+class AlreadyFittedError(ConfigurationError):
+    """``fit()`` was called on a model that is already fitted."""

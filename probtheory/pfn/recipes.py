@@ -45,7 +45,9 @@ def _lcpfn_training() -> TrainConfig:
         max_context=99,
         lr=7e-4,
         checkpoint_every=250,
-        transformer=TransformerConfig(num_features=1, num_buckets=500, emsize=128, nhead=4, nhid=256, nlayers=4),
+        transformer=TransformerConfig(
+            num_features=1, num_buckets=500, emsize=128, nhead=4, nhid=256, nlayers=4
+        ),
     )
 
 

@@ -1,0 +1,97 @@
+"""The Gaussian-process baseline: BoTorch's ``SingleTaskGP`` behind the surrogate interface.
+
+``GP(train_X, train_Y).fit()`` is ``SingleTaskGP`` with BoTorch's default kernel, a
+``Standardize(m)`` outcome transform and hyperparameters fitted by ``fit_gpytorch_mll``,
+with the same validation, float64 handling and fit-once rule as every other probtheory
+surrogate, so that benchmarks can treat all surrogates alike. It stays a genuine
+``SingleTaskGP``: ``GPyTorchPosterior``, qLogNEI's cached Cholesky root, fantasies and
+``fit_gpytorch_mll`` all work as in BoTorch.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from botorch.acquisition.objective import PosteriorTransform
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import SingleTaskGP
+from botorch.models.transforms.outcome import Standardize
+from botorch.posteriors import Posterior
+from gpytorch.kernels import Kernel
+from gpytorch.mlls import ExactMarginalLogLikelihood
+from torch import Tensor
+
+from bo._validation import check_output_indices, check_test_inputs, check_training_data
+from bo.models.base import FitOnceMixin
+
+__all__ = ["GP"]
+
+
+class GP(FitOnceMixin, SingleTaskGP):
+    """A ``SingleTaskGP`` with standardised outcomes, fitted once by marginal likelihood.
+
+    Example:
+        >>> import torch
+        >>> X = torch.rand(8, 2, dtype=torch.float64)
+        >>> model = GP(X, X.sum(-1, keepdim=True)).fit()
+        >>> model.posterior(torch.rand(4, 3, 2, dtype=torch.float64)).mean.shape
+        torch.Size([4, 3, 1])
+    """
+
+    #: The fewest training points the model accepts.
+    min_train_points: ClassVar[int] = 2
+
+    def __init__(self, train_X: Tensor, train_Y: Tensor, *, covar_module: Kernel | None = None) -> None:
+        """Create an (unfitted) GP.
+
+        Args:
+            train_X: An `n x d` tensor of inputs in the unit cube [0, 1]^d.
+            train_Y: An `n x m` tensor of observations.
+            covar_module: The kernel (default: BoTorch's ``SingleTaskGP`` default).
+        """
+        train_X, train_Y = check_training_data(train_X, train_Y, min_points=self.min_train_points)
+        train_X = train_X.detach().to(torch.float64)
+        train_Y = train_Y.detach().to(torch.float64)
+        super().__init__(
+            train_X, train_Y, covar_module=covar_module, outcome_transform=Standardize(m=train_Y.shape[-1])
+        )
+        self._init_fit_state()
+
+    def _fit(self) -> None:
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(self.likelihood, self))
+
+    def posterior(
+        self,
+        X: Tensor,
+        output_indices: list[int] | None = None,
+        observation_noise: bool | Tensor = False,
+        posterior_transform: PosteriorTransform | None = None,
+    ) -> Posterior:
+        """The GP posterior at ``X`` in the original units of ``train_Y``.
+
+        Args:
+            X: A `batch_shape x q x d` tensor of inputs (float32 inputs are cast to float64).
+            output_indices: Outputs to return (default: all m).
+            observation_noise: If True, add the fitted noise; a tensor gives noise variances.
+            posterior_transform: An optional BoTorch ``PosteriorTransform``.
+
+        Returns:
+            A ``GPyTorchPosterior`` whose samples have shape `sample_shape x batch_shape x q x m`.
+        """
+        self._require_fitted()
+        X = check_test_inputs(X, self.train_inputs[0].shape[-1]).to(self.train_inputs[0])
+        if output_indices is not None and self.num_outputs > 1:
+            # SingleTaskGP.posterior's own output selection fails with a single index and
+            # with its Standardize outcome transform (BoTorch 0.18); a subset model does not.
+            selected = check_output_indices(output_indices, self.num_outputs)
+            if selected != list(range(self.num_outputs)):
+                return self.subset_output(selected).posterior(
+                    X, observation_noise=observation_noise, posterior_transform=posterior_transform
+                )
+        return super().posterior(
+            X,
+            output_indices=None,
+            observation_noise=observation_noise,
+            posterior_transform=posterior_transform,
+        )
