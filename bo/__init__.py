@@ -1,12 +1,31 @@
-"""BoTorch integration of probtheory: surrogate models, optimisation loops, early stopping.
+"""BoTorch integration of probtheory: surrogate models, the optimisation loop, early stopping.
 
-The infinite-width kernels of :mod:`probtheory.kernels` already plug into BoTorch's own
-models, e.g. ``SingleTaskGP(X, Y, covar_module=NNGPKernel(depth=3))``; the surrogate classes
-built on probtheory's Bayesian components are added here as they land.
+* :mod:`bo.models` — Bayesian surrogates that are BoTorch ``Model``s (GP, IBNN, HMC / SVI /
+  Laplace BNNs, deep ensembles, deep kernel learning);
+* :mod:`bo.posteriors` — the sample-based posterior of the BNN surrogates;
+* :mod:`bo.testing` — the contract every surrogate passes, reusable in your own tests;
+* :mod:`bo.loop`, :mod:`bo.problems`, :mod:`bo.results` — ``run(problem, surrogate, ...)``;
+* :mod:`bo.early_stopping`, :mod:`bo.hpo` — LC-PFN predictive early stopping in HPO loops.
 """
 
-# BNN surrogates for BoTorch (issue 5): models, their sample-based posterior.
-from bo.models import GP, IBNN, DeepEnsemble, SurrogateModel
+from bo.loop import run
+from bo.models import DKL, GP, HMCBNN, IBNN, SVIBNN, DeepEnsemble, LaplaceBNN, SurrogateModel
 from bo.posteriors import SampleEnsemblePosterior
+from bo.problems import Problem, get_problem
+from bo.results import BOResult
 
-__all__ = ["GP", "IBNN", "DeepEnsemble", "SampleEnsemblePosterior", "SurrogateModel"]
+__all__ = [
+    "DKL",
+    "GP",
+    "HMCBNN",
+    "IBNN",
+    "SVIBNN",
+    "BOResult",
+    "DeepEnsemble",
+    "LaplaceBNN",
+    "Problem",
+    "SampleEnsemblePosterior",
+    "SurrogateModel",
+    "get_problem",
+    "run",
+]

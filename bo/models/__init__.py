@@ -4,7 +4,11 @@
 
 * :class:`GP` -- BoTorch's ``SingleTaskGP`` baseline;
 * :class:`IBNN` -- the infinite-width BNN, a GP with the NNGP kernel;
-* :class:`DeepEnsemble` -- MAP-trained MLPs, a sample-based posterior.
+* :class:`DeepEnsemble` -- MAP-trained MLPs, a sample-based posterior;
+* :class:`HMCBNN` -- a BNN sampled by NUTS chains started at MAP solutions;
+* :class:`SVIBNN` -- a mean-field variational BNN (Pyro ``AutoNormal``);
+* :class:`LaplaceBNN` -- last-layer Laplace, an exact joint Gaussian predictive;
+* :class:`DKL` -- deep kernel learning, a GP on MLP features.
 
 New sample-based surrogates (HMC, SVI, ...) subclass :class:`SampleSurrogate`; others
 subclass :class:`SurrogateModel`. :mod:`bo.testing` checks any of them against the contract.
@@ -12,20 +16,35 @@ subclass :class:`SurrogateModel`. :mod:`bo.testing` checks any of them against t
 
 from bo._validation import AlreadyFittedError, NotFittedError
 from bo.models.base import FitOnceMixin, SurrogateModel
+from bo.models.bnn import BNNConfig, WeightSampleBNN
+from bo.models.dkl import DKL, DKLConfig
 from bo.models.ensemble import DeepEnsemble, DeepEnsembleConfig
 from bo.models.gp import GP
+from bo.models.hmc import HMCBNN, HMCBNNConfig
 from bo.models.ibnn import IBNN, IBNNConfig
+from bo.models.laplace import LaplaceBNN, LaplaceBNNConfig
 from bo.models.sample_based import SampleSurrogate
+from bo.models.svi import SVIBNN, SVIBNNConfig
 
 __all__ = [
+    "DKL",
     "GP",
+    "HMCBNN",
     "IBNN",
+    "SVIBNN",
     "AlreadyFittedError",
+    "BNNConfig",
+    "DKLConfig",
     "DeepEnsemble",
     "DeepEnsembleConfig",
     "FitOnceMixin",
+    "HMCBNNConfig",
     "IBNNConfig",
+    "LaplaceBNN",
+    "LaplaceBNNConfig",
     "NotFittedError",
+    "SVIBNNConfig",
     "SampleSurrogate",
     "SurrogateModel",
+    "WeightSampleBNN",
 ]

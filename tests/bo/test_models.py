@@ -9,7 +9,17 @@ import pytest
 import torch
 from botorch.acquisition.objective import ScalarizedPosteriorTransform
 
-from bo.models import GP, IBNN, DeepEnsemble, DeepEnsembleConfig, IBNNConfig
+from bo.models import (
+    DKL,
+    GP,
+    HMCBNN,
+    IBNN,
+    SVIBNN,
+    DeepEnsemble,
+    DeepEnsembleConfig,
+    IBNNConfig,
+    LaplaceBNN,
+)
 from bo.posteriors import SampleEnsemblePosterior
 from bo.testing import SurrogateContract, contract_objective
 from probtheory.errors import ConfigurationError, InputDataError
@@ -39,6 +49,28 @@ class TestIBNNErfContract(SurrogateContract):
 class TestDeepEnsembleContract(SurrogateContract):
     def make_model(self, train_X, train_Y):
         return DeepEnsemble(train_X, train_Y, n_models=5, steps=100, seed=0)
+
+
+class TestHMCBNNContract(SurrogateContract):
+    def make_model(self, train_X, train_Y):
+        return HMCBNN(
+            train_X, train_Y, width=8, num_samples=8, warmup_steps=10, max_tree_depth=4, map_steps=200, seed=0
+        )
+
+
+class TestSVIBNNContract(SurrogateContract):
+    def make_model(self, train_X, train_Y):
+        return SVIBNN(train_X, train_Y, width=8, steps=150, num_draws=16, seed=0)
+
+
+class TestLaplaceBNNContract(SurrogateContract):
+    def make_model(self, train_X, train_Y):
+        return LaplaceBNN(train_X, train_Y, width=8, map_steps=300, seed=0)
+
+
+class TestDKLContract(SurrogateContract):
+    def make_model(self, train_X, train_Y):
+        return DKL(train_X, train_Y, width=8, train_steps=100, seed=0)
 
 
 # ---------------------------------------------------------------------------- helpers

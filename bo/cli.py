@@ -1,0 +1,172 @@
+"""``probtheory bo``: benchmark surrogates on a problem over seeds, resumably, with a regret plot.
+
+``probtheory bo --problem hartmann6 --surrogates gp,ibnn,hmc,ensemble --seeds 5 --n-init 10
+--budget 40 --out DIR`` runs :func:`bo.loop.run` for every (surrogate, seed) pair and writes
+
+* ``DIR/runs/<surrogate>_seed<k>.json`` -- one :class:`bo.loop.BOResult` per run, checkpointed
+  after every iteration: a finished run is skipped and an interrupted one resumed when the
+  command is repeated;
+* ``DIR/summary.json`` -- per surrogate: final simple regret (median and quartiles over
+  seeds), final best values, mean fit and acquisition times per iteration;
+* ``DIR/regret.png`` -- median and interquartile band of the simple regret against the
+  number of evaluations, one line per surrogate.
+
+The subcommand is contributed to the ``probtheory`` command line by the entry point
+``bo = "bo.cli:register"`` (group ``probtheory.commands``); ``python -m bo.cli`` runs it too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["main", "register"]
+
+
+def _run(args: argparse.Namespace) -> int:
+    from probtheory.errors import ProbtheoryError
+
+    try:
+        return _benchmark(args)
+    except ProbtheoryError as error:  # bad input: a message, not a traceback
+        print(f"probtheory bo: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _benchmark(args: argparse.Namespace) -> int:
+    import torch
+
+    from bo.loop import ACQUISITIONS, SURROGATES, run
+    from bo.problems import get_problem
+    from bo.results import BOResult
+    from probtheory.errors import InputDataError
+
+    surrogates = [name.strip() for name in args.surrogates.split(",") if name.strip()]
+    unknown = [name for name in surrogates if name not in SURROGATES]
+    if not surrogates or unknown:
+        raise InputDataError(
+            "--surrogates", f"a comma-separated list from {list(SURROGATES)}", args.surrogates
+        )
+    if args.acquisition not in ACQUISITIONS:
+        raise InputDataError("--acquisition", f"one of {list(ACQUISITIONS)}", args.acquisition)
+    if args.seeds < 1:
+        raise InputDataError("--seeds", "an integer >= 1", args.seeds)
+    problem = get_problem(args.problem)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    results: dict[str, list[BOResult]] = {}
+    for surrogate in surrogates:
+        for seed in range(args.seeds):
+            path = out / "runs" / f"{surrogate}_seed{seed}.json"
+            previous = BOResult.load(path) if path.is_file() else None
+            if previous is not None and previous.n_evaluations >= previous.n_init + args.budget:
+                print(f"{surrogate} seed {seed}: done, skipped ({path})")
+                results.setdefault(surrogate, []).append(previous)
+                continue
+            result = run(
+                problem,
+                surrogate,
+                acquisition=args.acquisition,
+                n_init=args.n_init,
+                budget=args.budget,
+                q=args.q,
+                seed=seed,
+                progress=not args.no_progress,
+                resume_from=path if previous is not None else None,
+                checkpoint=path,
+            )
+            regret = result.simple_regret
+            print(
+                f"{surrogate} seed {seed}: best {result.Y.max().item():.6g}, regret {regret[-1].item():.3g}"
+            )
+            results.setdefault(surrogate, []).append(result)
+    summary = _summary(problem.name, problem.optimal_value, problem.optimum_note, results)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    _plot_regret(problem.name, results, out / "regret.png")
+    print(f"wrote {out / 'summary.json'} and {out / 'regret.png'}")
+    return 0
+
+
+def _summary(problem: str, optimal_value: float, note: str, results: dict) -> dict:
+    import torch
+
+    surrogates = {}
+    for name, runs in results.items():
+        final = torch.tensor([r.simple_regret[-1].item() for r in runs], dtype=torch.float64)
+        fit = [t for r in runs for t in r.fit_seconds]
+        acquisition = [t for r in runs for t in r.acquisition_seconds]
+        surrogates[name] = {
+            "seeds": [r.seed for r in runs],
+            "final_best": [r.Y.max().item() for r in runs],
+            "final_simple_regret": final.tolist(),
+            "final_simple_regret_quartiles": torch.quantile(
+                final, final.new_tensor([0.25, 0.5, 0.75])
+            ).tolist(),
+            "mean_fit_seconds": sum(fit) / max(len(fit), 1),
+            "mean_acquisition_seconds": sum(acquisition) / max(len(acquisition), 1),
+            "n_evaluations": runs[0].n_evaluations,
+        }
+    return {
+        "problem": problem,
+        "optimal_value": optimal_value,
+        "optimum_note": note,
+        "surrogates": surrogates,
+    }
+
+
+def _plot_regret(problem: str, results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for name, runs in results.items():
+        n = min(r.n_evaluations for r in runs)
+        regret = torch.stack([r.simple_regret[:n] for r in runs]).clamp_min(1e-12)  # log scale needs > 0
+        low, median, high = torch.quantile(regret, regret.new_tensor([0.25, 0.5, 0.75]), dim=0)
+        evaluations = range(1, n + 1)
+        axes.plot(evaluations, median.tolist(), label=f"{name} ({len(runs)} seeds)")
+        axes.fill_between(evaluations, low.tolist(), high.tolist(), alpha=0.2)
+    axes.set_yscale("log")
+    axes.set_xlabel("evaluations")
+    axes.set_ylabel("simple regret (median, quartiles)")
+    axes.set_title(problem)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``bo`` subcommand to the ``probtheory`` command line."""
+    parser = subparsers.add_parser("bo", help="benchmark BO surrogates on a problem (resumable)")
+    parser.add_argument("--problem", required=True, help="a problem name from bo.problems.PROBLEMS")
+    parser.add_argument("--surrogates", default="gp", help="comma-separated surrogate names (default gp)")
+    parser.add_argument(
+        "--acquisition", default="qlogei", help="qlogei, qlognei, qucb or ts (default qlogei)"
+    )
+    parser.add_argument("--seeds", type=int, default=5, help="run seeds 0..SEEDS-1 (default 5)")
+    parser.add_argument("--n-init", type=int, default=10, help="Sobol initial design size (default 10)")
+    parser.add_argument("--budget", type=int, default=40, help="evaluations after the initial design")
+    parser.add_argument("--q", type=int, default=1, help="points per iteration (default 1)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.set_defaults(func=_run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``bo ...`` without the ``probtheory`` front end (``python -m bo.cli ...``)."""
+    parser = argparse.ArgumentParser(prog="bo.cli")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["bo", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

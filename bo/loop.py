@@ -1,0 +1,358 @@
+"""The Bayesian-optimisation loop: initial design, then fit / acquire / evaluate, with checkpoints.
+
+``run(problem, surrogate)`` maximises a :class:`bo.problems.Problem` in the unit cube:
+
+1. a scrambled Sobol initial design of ``n_init`` points (seeded by ``seed``);
+2. for each of the ``budget`` further evaluations (in batches of ``q``): fit a fresh
+   surrogate on all data so far, maximise the acquisition function with ``optimize_acqf``
+   (or draw Thompson samples over Sobol candidates), evaluate the chosen points, record;
+3. after every iteration write the :class:`BOResult` as JSON when ``checkpoint`` is given.
+
+Every iteration re-seeds torch's generator (and the surrogate's own seed) from
+``(seed, iteration)``, so an iteration depends only on the data before it: a run resumed
+from its JSON (``resume_from=path``) continues exactly as the uninterrupted run would have.
+JSON stores float64 values exactly (``repr`` round-trips), so the resumed data are
+bit-identical. The caller's global random state is restored when ``run`` returns.
+
+The acquisition optimiser defaults are sized for a CPU (:class:`AcquisitionOptions`):
+bnn-bo used 2 restarts / 16 raw samples / 10 iterations with a stochastic sampler; here the
+samplers are seeded quasi-Monte-Carlo (deterministic acquisition values, so L-BFGS-B is
+sound) with 5 restarts chosen among 128 raw samples (BoTorch's tutorials: 10 and 512).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from botorch.acquisition import (
+    qLogExpectedImprovement,
+    qLogNoisyExpectedImprovement,
+    qUpperConfidenceBound,
+)
+from botorch.generation import MaxPosteriorSampling
+from botorch.models.model import Model
+from botorch.optim import optimize_acqf
+from botorch.sampling.get_sampler import get_sampler
+from torch import Tensor
+from torch.quasirandom import SobolEngine
+from tqdm.auto import tqdm
+
+from bo.models import DKL, GP, HMCBNN, IBNN, SVIBNN, DeepEnsemble, LaplaceBNN
+from bo.problems import PROBLEMS, Problem, get_problem
+from bo.results import BOResult
+from probtheory._checks import check_int, check_real
+from probtheory.errors import ConfigurationError, InputDataError
+
+__all__ = [
+    "ACQUISITIONS",
+    "SURROGATES",
+    "AcquisitionOptions",
+    "make_surrogate",
+    "propose",
+    "run",
+]
+
+#: Surrogate names :func:`run` accepts ("random" is random search: no model).
+SURROGATES = ("gp", "ibnn", "hmc", "svi", "ensemble", "dkl", "laplace", "random")
+#: Acquisition names :func:`run` accepts.
+ACQUISITIONS = ("qlogei", "qlognei", "qucb", "ts")
+
+_SURROGATE_CLASSES: dict[str, type[Model]] = {
+    "gp": GP,
+    "ibnn": IBNN,
+    "hmc": HMCBNN,
+    "svi": SVIBNN,
+    "ensemble": DeepEnsemble,
+    "dkl": DKL,
+    "laplace": LaplaceBNN,
+}
+_SEEDED = ("hmc", "svi", "ensemble", "dkl", "laplace")
+
+#: ``factory(train_X, train_Y)`` -> a fitted BoTorch model, for `n x d` unit-cube inputs and `n x 1` outputs.
+SurrogateFactory = Callable[[Tensor, Tensor], Model]
+
+
+@dataclass(frozen=True)
+class AcquisitionOptions:
+    """How the next points are chosen.
+
+    Attributes:
+        num_restarts: L-BFGS-B restarts of ``optimize_acqf``.
+        raw_samples: Raw points scored to pick the restarts.
+        maxiter: L-BFGS-B iterations per restart.
+        mc_samples: Quasi-Monte-Carlo samples of the MC acquisition functions.
+        ucb_beta: The exploration weight beta of qUCB.
+        ts_candidates: Sobol candidates among which Thompson sampling picks.
+    """
+
+    num_restarts: int = 5
+    raw_samples: int = 128
+    maxiter: int = 100
+    mc_samples: int = 128
+    ucb_beta: float = 2.0
+    ts_candidates: int = 1024
+
+    def __post_init__(self) -> None:
+        for name in ("num_restarts", "raw_samples", "maxiter", "mc_samples", "ts_candidates"):
+            check_int(name, getattr(self, name), minimum=1)
+        check_real("ucb_beta", self.ucb_beta, nonnegative=True)
+
+
+def make_surrogate(
+    name: str, train_X: Tensor, train_Y: Tensor, *, seed: int, options: Mapping[str, Any] | None = None
+) -> Model:
+    """Build and fit a named surrogate.
+
+    Args:
+        name: One of :data:`SURROGATES` except ``"random"``.
+        train_X: `n x d` inputs in the unit cube.
+        train_Y: `n x 1` observations.
+        seed: Seed passed to the surrogates that take one.
+        options: Extra keyword options of the surrogate's constructor.
+
+    Returns:
+        The fitted surrogate.
+    """
+    if name not in _SURROGATE_CLASSES:
+        raise InputDataError("surrogate", f"one of {list(_SURROGATE_CLASSES)}", repr(name))
+    options = dict(options or {})
+    if name in _SEEDED:
+        options.setdefault("seed", seed)
+    return _SURROGATE_CLASSES[name](train_X, train_Y, **options).fit()
+
+
+def propose(
+    model: Model,
+    acquisition: str,
+    train_X: Tensor,
+    train_Y: Tensor,
+    q: int,
+    *,
+    seed: int,
+    options: AcquisitionOptions | None = None,
+) -> Tensor:
+    """The next `q x d` points in the unit cube, chosen by ``acquisition`` on ``model``.
+
+    Args:
+        model: A fitted surrogate.
+        acquisition: One of :data:`ACQUISITIONS`.
+        train_X: `n x d` evaluated points (qLogNEI's baseline).
+        train_Y: `n x 1` observed values (qLogEI's incumbent).
+        q: The number of points.
+        seed: Seed of the quasi-Monte-Carlo sampler and of the Thompson-sampling candidates.
+        options: The optimiser settings.
+
+    Returns:
+        A `q x d` tensor.
+    """
+    options = options or AcquisitionOptions()
+    d = train_X.shape[-1]
+    if acquisition == "ts":
+        candidates = SobolEngine(d, scramble=True, seed=seed).draw(options.ts_candidates, dtype=torch.float64)
+        with torch.no_grad():
+            return MaxPosteriorSampling(model, replacement=False)(candidates, num_samples=q)
+    sampler = get_sampler(model.posterior(train_X[:1]), torch.Size([options.mc_samples]), seed=seed)
+    if acquisition == "qlogei":
+        acqf = qLogExpectedImprovement(model, best_f=train_Y.max(), sampler=sampler)
+    elif acquisition == "qlognei":
+        acqf = qLogNoisyExpectedImprovement(model, X_baseline=train_X, sampler=sampler, prune_baseline=True)
+    elif acquisition == "qucb":
+        acqf = qUpperConfidenceBound(model, beta=options.ucb_beta, sampler=sampler)
+    else:
+        raise InputDataError("acquisition", f"one of {list(ACQUISITIONS)}", repr(acquisition))
+    bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(train_X)
+    candidates, _ = optimize_acqf(
+        acqf,
+        bounds=bounds,
+        q=q,
+        num_restarts=options.num_restarts,
+        raw_samples=options.raw_samples,
+        options={"batch_limit": 8, "maxiter": options.maxiter},
+    )
+    return candidates.detach().clamp(0.0, 1.0)
+
+
+def run(
+    problem: str | Problem,
+    surrogate: str | SurrogateFactory,
+    acquisition: str = "qlogei",
+    n_init: int = 10,
+    budget: int = 40,
+    q: int = 1,
+    seed: int = 0,
+    progress: bool = True,
+    resume_from: str | Path | None = None,
+    *,
+    checkpoint: str | Path | None = None,
+    surrogate_options: Mapping[str, Any] | None = None,
+    acquisition_options: AcquisitionOptions | None = None,
+) -> BOResult:
+    """Run Bayesian optimisation (maximisation) on a problem.
+
+    Args:
+        problem: A :class:`~bo.problems.Problem` or one of :data:`bo.problems.PROBLEMS`.
+        surrogate: One of :data:`SURROGATES`, or a factory ``(train_X, train_Y) -> fitted model``
+            taking `n x d` unit-cube inputs and `n x 1` outputs.
+        acquisition: One of :data:`ACQUISITIONS` (``"ts"``: Thompson sampling by
+            ``MaxPosteriorSampling`` over Sobol candidates).
+        n_init: Size of the scrambled Sobol initial design (>= 2).
+        budget: Evaluations after the initial design (>= 1); the last batch is cut to fit.
+        q: Points per BO iteration.
+        seed: Seed of the initial design and of every iteration.
+        progress: Show a tqdm progress bar with the best value so far.
+        resume_from: A result JSON of an interrupted run with the same settings to continue
+            (``budget`` may be larger than that run's).
+        checkpoint: Write the result JSON here after the initial design and every
+            iteration (default: ``resume_from``).
+        surrogate_options: Keyword options of a named surrogate's constructor (JSON values).
+        acquisition_options: Optimiser settings (default :class:`AcquisitionOptions`).
+
+    Returns:
+        The :class:`BOResult`.
+
+    Raises:
+        InputDataError: For an unknown problem, surrogate or acquisition name, or a bad
+            number (``budget < 1``, ...).
+        ConfigurationError: If ``resume_from`` holds a run with other settings.
+    """
+    problem = _resolve_problem(problem)
+    surrogate_name, factory = _resolve_surrogate(surrogate, surrogate_options)
+    if acquisition not in ACQUISITIONS:
+        raise InputDataError("acquisition", f"one of {list(ACQUISITIONS)}", repr(acquisition))
+    n_init = check_int("n_init", n_init, minimum=2)
+    budget = check_int("budget", budget, minimum=1)
+    q = check_int("q", q, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
+    acq_options = acquisition_options or AcquisitionOptions()
+    settings = {
+        "problem": problem.name,
+        "surrogate": surrogate_name,
+        "acquisition": acquisition,
+        "seed": seed,
+        "n_init": n_init,
+        "q": q,
+        "surrogate_options": dict(surrogate_options or {}),
+        "acquisition_options": asdict(acq_options),
+    }
+    _check_json("surrogate_options", settings["surrogate_options"])
+    if resume_from is not None:
+        result = _resumed(BOResult.load(resume_from), settings, budget)
+        checkpoint = resume_from if checkpoint is None else checkpoint
+    else:
+        X = SobolEngine(problem.dim, scramble=True, seed=seed).draw(n_init, dtype=torch.float64)
+        result = BOResult(
+            **settings,
+            budget=budget,
+            bounds=problem.bounds.clone(),
+            optimal_value=problem.optimal_value,
+            X=X,
+            Y=problem.evaluate_unit(X)[:, 0],
+        )
+        if checkpoint is not None:
+            result.save(checkpoint)
+    with torch.random.fork_rng(devices=[]):
+        _iterate(result, problem, surrogate_name, factory, acq_options, progress, checkpoint)
+    return result
+
+
+def _iterate(
+    result: BOResult,
+    problem: Problem,
+    surrogate_name: str,
+    factory: Callable[[Tensor, Tensor, int], Model] | None,
+    options: AcquisitionOptions,
+    progress: bool,
+    checkpoint: str | Path | None,
+) -> None:
+    q, n_iterations = result.q, math.ceil(result.budget / result.q)
+    done = math.ceil((result.n_evaluations - result.n_init) / q)
+    bar = tqdm(
+        total=n_iterations, initial=done, desc=f"{problem.name}/{surrogate_name}", disable=not progress
+    )
+    with bar:
+        bar.set_postfix(best=f"{result.Y.max().item():.6g}")
+        for iteration in range(done, n_iterations):
+            batch = min(q, result.n_init + result.budget - result.n_evaluations)
+            seed = _iteration_seed(result.seed, iteration)
+            torch.manual_seed(seed)
+            train_X, train_Y = result.X, result.Y.unsqueeze(-1)
+            start = time.perf_counter()
+            model = None if factory is None else factory(train_X, train_Y, seed)
+            fitted = time.perf_counter()
+            if model is None:  # random search
+                generator = torch.Generator().manual_seed(seed)
+                X_new = torch.rand(batch, problem.dim, generator=generator, dtype=torch.float64)
+            else:
+                X_new = propose(
+                    model, result.acquisition, train_X, train_Y, batch, seed=seed, options=options
+                )
+            chosen = time.perf_counter()
+            Y_new = problem.evaluate_unit(X_new)[:, 0]
+            result.X = torch.cat([result.X, X_new.to(result.X)])
+            result.Y = torch.cat([result.Y, Y_new])
+            result.fit_seconds.append(fitted - start)
+            result.acquisition_seconds.append(chosen - fitted)
+            if checkpoint is not None:
+                result.save(checkpoint)
+            bar.update(1)
+            bar.set_postfix(best=f"{result.Y.max().item():.6g}")
+
+
+def _iteration_seed(seed: int, iteration: int) -> int:
+    """A distinct seed per (run seed, iteration) pair."""
+    return (seed * 1_000_003 + iteration + 1) % 2**31
+
+
+def _resolve_problem(problem: str | Problem) -> Problem:
+    if isinstance(problem, Problem):
+        return problem
+    if not isinstance(problem, str) or problem not in PROBLEMS:
+        raise InputDataError("problem", f"a Problem or one of {list(PROBLEMS)}", repr(problem))
+    return get_problem(problem)
+
+
+def _resolve_surrogate(
+    surrogate: str | SurrogateFactory, options: Mapping[str, Any] | None
+) -> tuple[str, Callable[[Tensor, Tensor, int], Model] | None]:
+    """The name and a ``(train_X, train_Y, seed) -> fitted model`` builder (None: random search)."""
+    if isinstance(surrogate, str):
+        if surrogate not in SURROGATES:
+            raise InputDataError("surrogate", f"a factory or one of {list(SURROGATES)}", repr(surrogate))
+        if surrogate == "random":
+            return surrogate, None
+        return surrogate, lambda X, Y, seed: make_surrogate(surrogate, X, Y, seed=seed, options=options)
+    if not callable(surrogate):
+        raise InputDataError("surrogate", f"a factory or one of {list(SURROGATES)}", repr(surrogate))
+    if options:
+        raise ConfigurationError("`surrogate_options` apply to named surrogates only, not to a factory")
+    return getattr(surrogate, "__name__", type(surrogate).__name__), lambda X, Y, seed: surrogate(X, Y)
+
+
+def _resumed(result: BOResult, settings: dict[str, Any], budget: int) -> BOResult:
+    stored = {key: getattr(result, key) for key in settings}
+    mismatched = {key: (stored[key], value) for key, value in settings.items() if stored[key] != value}
+    if mismatched:
+        details = ", ".join(
+            f"{key}: stored {old!r}, requested {new!r}" for key, (old, new) in mismatched.items()
+        )
+        raise ConfigurationError(f"cannot resume a run with other settings ({details})")
+    if result.n_evaluations > result.n_init + budget:
+        raise InputDataError(
+            "budget", f"at least the {result.n_evaluations - result.n_init} evaluations already done", budget
+        )
+    result.budget = budget
+    return result
+
+
+def _check_json(name: str, value: Any) -> None:
+    try:
+        json.dumps(value)
+    except TypeError as error:
+        raise InputDataError(name, "JSON-serialisable values", str(error)) from None

@@ -1,0 +1,54 @@
+"""``probtheory bo``: a tiny benchmark writes per-run results, a summary and a plot, and resumes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from bo.cli import main, register
+from bo.results import BOResult
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(prog="probtheory")
+    register(parser.add_subparsers(dest="command"))
+    return parser.parse_args(argv)
+
+
+def test_tiny_benchmark_writes_results_summary_and_plot(tmp_path, capsys):
+    argv = ["bo", "--problem", "branin", "--surrogates", "random,gp", "--seeds", "2", "--n-init", "4"]
+    argv += ["--budget", "2", "--out", str(tmp_path), "--no-progress"]
+    args = _parse(argv)
+    assert args.func(args) == 0
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert runs == ["gp_seed0.json", "gp_seed1.json", "random_seed0.json", "random_seed1.json"]
+    result = BOResult.load(tmp_path / "runs" / "gp_seed1.json")
+    assert result.seed == 1 and result.n_evaluations == 6 and result.complete
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["problem"] == "branin" and set(summary["surrogates"]) == {"random", "gp"}
+    gp = summary["surrogates"]["gp"]
+    assert gp["seeds"] == [0, 1] and len(gp["final_simple_regret"]) == 2
+    low, median, high = gp["final_simple_regret_quartiles"]
+    assert low <= median <= high
+    assert (tmp_path / "regret.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    capsys.readouterr()
+
+    # a second invocation skips finished runs; a larger budget resumes them
+    stamp = (tmp_path / "runs" / "gp_seed0.json").stat().st_mtime_ns
+    assert args.func(args) == 0
+    assert "skipped" in capsys.readouterr().out
+    assert (tmp_path / "runs" / "gp_seed0.json").stat().st_mtime_ns == stamp
+    assert main(argv[1:-4] + ["3", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert BOResult.load(tmp_path / "runs" / "gp_seed0.json").n_evaluations == 7
+
+
+@pytest.mark.parametrize(
+    "extra", [["--surrogates", "gp,nope"], ["--acquisition", "ei"], ["--seeds", "0"], ["--problem", "x"]]
+)
+def test_bad_arguments_give_an_error_message(tmp_path, capsys, extra):
+    argv = ["bo", "--problem", "branin", "--out", str(tmp_path), "--budget", "1", "--no-progress", *extra]
+    args = _parse(argv)
+    assert args.func(args) == 2
+    assert "error" in capsys.readouterr().err
