@@ -3,7 +3,7 @@
 ``probtheory bo --problem hartmann6 --surrogates gp,ibnn,hmc,ensemble --seeds 5 --n-init 10
 --budget 40 --out DIR`` runs :func:`bo.loop.run` for every (surrogate, seed) pair and writes
 
-* ``DIR/runs/<surrogate>_seed<k>.json`` -- one :class:`bo.loop.BOResult` per run, checkpointed
+* ``DIR/runs/<surrogate>_seed<k>.json`` -- one :class:`bo.results.BOResult` per run, checkpointed
   after every iteration: a finished run is skipped and an interrupted one resumed when the
   command is repeated;
 * ``DIR/summary.json`` -- per surrogate: final simple regret (median and quartiles over
