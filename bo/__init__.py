@@ -9,7 +9,7 @@
 """
 
 from bo.loop import run
-from bo.models import DKL, GP, HMCBNN, IBNN, SVIBNN, DeepEnsemble, LaplaceBNN, SurrogateModel
+from bo.models import DKL, GP, HMCBNN, IBNN, SVIBNN, DeepEnsemble, LaplaceBNN, StudentTP, SurrogateModel
 from bo.posteriors import SampleEnsemblePosterior
 from bo.problems import Problem, get_problem
 from bo.results import BOResult
@@ -25,6 +25,7 @@ __all__ = [
     "LaplaceBNN",
     "Problem",
     "SampleEnsemblePosterior",
+    "StudentTP",
     "SurrogateModel",
     "get_problem",
     "run",

@@ -8,7 +8,8 @@
 * :class:`HMCBNN` -- a BNN sampled by NUTS chains started at MAP solutions;
 * :class:`SVIBNN` -- a mean-field variational BNN (Pyro ``AutoNormal``);
 * :class:`LaplaceBNN` -- last-layer Laplace, an exact joint Gaussian predictive;
-* :class:`DKL` -- deep kernel learning, a GP on MLP features.
+* :class:`DKL` -- deep kernel learning, a GP on MLP features;
+* :class:`StudentTP` -- the Student-t process (scale-mixture NNGP), heavy-tailed.
 
 New sample-based surrogates (HMC, SVI, ...) subclass :class:`SampleSurrogate`; others
 subclass :class:`SurrogateModel`. :mod:`bo.testing` checks any of them against the contract.
@@ -25,6 +26,7 @@ from bo.models.ibnn import IBNN, IBNNConfig
 from bo.models.laplace import LaplaceBNN, LaplaceBNNConfig
 from bo.models.sample_based import SampleSurrogate
 from bo.models.svi import SVIBNN, SVIBNNConfig
+from bo.models.tp import StudentTP, StudentTPConfig
 
 __all__ = [
     "DKL",
@@ -45,6 +47,8 @@ __all__ = [
     "NotFittedError",
     "SVIBNNConfig",
     "SampleSurrogate",
+    "StudentTP",
+    "StudentTPConfig",
     "SurrogateModel",
     "WeightSampleBNN",
 ]

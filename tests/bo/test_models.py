@@ -19,6 +19,7 @@ from bo.models import (
     DeepEnsembleConfig,
     IBNNConfig,
     LaplaceBNN,
+    StudentTP,
 )
 from bo.posteriors import SampleEnsemblePosterior
 from bo.testing import SurrogateContract, contract_objective
@@ -66,6 +67,11 @@ class TestSVIBNNContract(SurrogateContract):
 class TestLaplaceBNNContract(SurrogateContract):
     def make_model(self, train_X, train_Y):
         return LaplaceBNN(train_X, train_Y, width=8, map_steps=300, seed=0)
+
+
+class TestStudentTPContract(SurrogateContract):
+    def make_model(self, train_X, train_Y):
+        return StudentTP(train_X, train_Y, steps=30)
 
 
 class TestDKLContract(SurrogateContract):
