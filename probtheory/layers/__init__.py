@@ -1,0 +1,28 @@
+"""Drop-in layers from recent papers, each a plain ``nn.Module``.
+
+* :class:`PolyReLU`, :class:`PolyNorm`: polynomial composition activations (Zhuo et al., ICLR 2025).
+* :class:`BiPerLinear`, :class:`BiPerConv2d`: binary weights by a square wave with a sine
+  surrogate gradient (Vargas et al., CVPR 2024); :func:`set_biper_stage` switches the two
+  training stages.
+* :class:`QuadraticLinear`: quadratic neurons, with ReLinear initialisation and
+  :func:`relinear_param_groups` (Fan et al., IEEE TNNLS 2023).
+* :func:`swap_modules`: put any of them into an existing network.
+"""
+
+from probtheory.layers.biper import BiPerConv2d, BiPerLinear, approx_sign, set_biper_stage, square_wave
+from probtheory.layers.polycom import PolyNorm, PolyReLU
+from probtheory.layers.quadratic import QuadraticLinear, relinear_param_groups
+from probtheory.layers.swap import swap_modules
+
+__all__ = [
+    "BiPerConv2d",
+    "BiPerLinear",
+    "PolyNorm",
+    "PolyReLU",
+    "QuadraticLinear",
+    "approx_sign",
+    "relinear_param_groups",
+    "set_biper_stage",
+    "square_wave",
+    "swap_modules",
+]

@@ -1,0 +1,124 @@
+"""``probtheory list`` and ``probtheory reproduce``: the plug-in registry on the command line.
+
+``probtheory list [--kind K] [--status S]`` prints every registered method with its paper, kind
+and status. ``probtheory reproduce NAME... | --all [--quick] [--seed N] [--out DIR]`` runs
+reproductions, prints a table of each method's metric against its baseline, and writes
+``DIR/NAME.json`` after each method (so an interrupted ``--all`` keeps what finished),
+``DIR/results.json`` with all of them, and each method's figure ``DIR/NAME.png``.
+
+Each subcommand has its own ``register`` function, one per ``probtheory.commands`` entry point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["register_list", "register_reproduce"]
+
+
+def register_list(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``list`` subcommand to the ``probtheory`` command line."""
+    from probtheory.plugins.entry import KINDS, STATUSES
+
+    parser = subparsers.add_parser("list", help="plug-in methods from papers: paper, kind, status")
+    parser.add_argument("--kind", choices=KINDS, help="only methods of this kind")
+    parser.add_argument("--status", choices=STATUSES, help="only implemented or only planned methods")
+    parser.set_defaults(func=_list)
+
+
+def register_reproduce(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``reproduce`` subcommand to the ``probtheory`` command line."""
+    parser = subparsers.add_parser(
+        "reproduce", help="run plug-in methods' small reproductions against their baselines"
+    )
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help="registered method names (see `probtheory list`)"
+    )
+    parser.add_argument("--all", action="store_true", help="every implemented method")
+    parser.add_argument("--quick", action="store_true", help="reduced budget: one seed, about a minute each")
+    parser.add_argument("--seed", type=int, default=0, help="seed of data split, initialisation and batches")
+    parser.add_argument("--out", default="reproductions", help="folder for JSON results and figures")
+    parser.set_defaults(func=_reproduce)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from probtheory.plugins.registry import methods
+
+    entries = methods(kind=args.kind, status=args.status)
+    rows = [[e.name, e.kind, e.status, e.paper.short(), _shorten(e.paper.title, 60)] for e in entries]
+    print(_table(["method", "kind", "status", "paper", "title"], rows))
+    implemented = sum(e.status == "implemented" for e in entries)
+    print(
+        f"\n{len(entries)} methods, {implemented} implemented; `probtheory reproduce NAME --quick` runs one."
+    )
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from probtheory.errors import InputDataError
+    from probtheory.plugins.registry import get_method, methods
+
+    if args.all == bool(args.names):
+        print("probtheory reproduce: give method names or --all (not both)", file=sys.stderr)
+        return 2
+    try:
+        entries = methods(status="implemented") if args.all else [get_method(n) for n in args.names]
+    except InputDataError as err:
+        print(f"probtheory reproduce: {err}", file=sys.stderr)
+        return 2
+    requested_planned = [e.name for e in entries if e.status != "implemented"]
+    if requested_planned:
+        print(
+            f"probtheory reproduce: not implemented yet (planned): {', '.join(requested_planned)}",
+            file=sys.stderr,
+        )
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for entry in entries:
+        print(
+            f"reproducing {entry.name} ({'quick' if args.quick else 'full'}, seed {args.seed}) ...",
+            flush=True,
+        )
+        result = entry.reproduce(quick=args.quick, seed=args.seed, out_dir=out)
+        (out / f"{entry.name}.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        results.append(result)
+    (out / "results.json").write_text(json.dumps([r.to_dict() for r in results], indent=2) + "\n")
+    rows = [
+        [
+            r.method,
+            r.metric,
+            f"{r.value:.4f}",
+            r.baseline,
+            f"{r.baseline_value:.4f}",
+            f"{r.improvement:+.4f}",
+            f"{r.seconds:.0f}",
+        ]
+        for r in results
+    ]
+    print(_table(["method", "metric", "value", "baseline", "baseline value", "gain", "seconds"], rows))
+    for r in results:
+        print(f"\n{r.method}: {r.verdict}")
+    if args.all:
+        planned = [e.name for e in methods(status="planned")]
+        print(f"\nno reproduction yet (planned): {', '.join(planned)}")
+    print(f"\nresults: {out / 'results.json'}")
+    return 0
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3].rstrip() + "..."

@@ -1,0 +1,275 @@
+"""The registry: one explicit :class:`PluginEntry` per plug-in method, in the order they are listed.
+
+Adding a method means adding an entry here (and, once built, its implementation and its
+reproduction module); ``tests/probtheory/plugins`` checks that every entry is complete and that
+every import path resolves.
+"""
+
+from __future__ import annotations
+
+from probtheory.errors import InputDataError
+from probtheory.plugins.entry import KINDS, STATUSES, Paper, PluginEntry
+
+__all__ = ["get_method", "methods"]
+
+_REPRODUCTIONS = "probtheory.plugins.reproductions"
+
+_ENTRIES: tuple[PluginEntry, ...] = (
+    PluginEntry(
+        name="polycom",
+        paper=Paper(
+            title="Polynomial Composition Activations: Unleashing the Dynamics of Large Language Models",
+            authors=("Zhijian Zhuo", "Ya Wang", "Yutao Zeng", "Xiaoqing Li", "Xun Zhou", "Jinwen Ma"),
+            venue="ICLR",
+            year=2025,
+            url="https://arxiv.org/abs/2411.03884",
+            arxiv="2411.03884",
+        ),
+        kind="layer",
+        status="implemented",
+        summary="PolyReLU / PolyNorm activations: a learnable cubic composed with ReLU or RMS normalisation",
+        implementation=("probtheory.layers.PolyReLU", "probtheory.layers.PolyNorm"),
+        reproduction=f"{_REPRODUCTIONS}.polycom:reproduce",
+    ),
+    PluginEntry(
+        name="biper",
+        paper=Paper(
+            title="BiPer: Binary Neural Networks using a Periodic Function",
+            authors=("Edwin Vargas", "Claudia V. Correa", "Carlos Hinojosa", "Henry Arguello"),
+            venue="CVPR",
+            year=2024,
+            url="https://arxiv.org/abs/2404.01278",
+            arxiv="2404.01278",
+        ),
+        kind="layer",
+        status="implemented",
+        summary="binary weights by a square wave, trained through the sine of the same period",
+        implementation=(
+            "probtheory.layers.BiPerLinear",
+            "probtheory.layers.BiPerConv2d",
+            "probtheory.layers.set_biper_stage",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.biper:reproduce",
+    ),
+    PluginEntry(
+        name="quadratic-relinear",
+        paper=Paper(
+            title="On Expressivity and Trainability of Quadratic Networks",
+            authors=("Feng-Lei Fan", "Mengzhou Li", "Fei Wang", "Rongjie Lai", "Ge Wang"),
+            venue="IEEE TNNLS",
+            year=2023,
+            url="https://arxiv.org/abs/2110.06081",
+            arxiv="2110.06081",
+        ),
+        kind="layer",
+        status="implemented",
+        summary="quadratic neurons (Wr x + br)(Wg x + bg) + Wb x^2 + bb; ReLinear init and learning rates",
+        implementation=("probtheory.layers.QuadraticLinear", "probtheory.layers.relinear_param_groups"),
+        reproduction=f"{_REPRODUCTIONS}.quadratic:reproduce",
+    ),
+    PluginEntry(
+        name="snnk",
+        paper=Paper(
+            title="Scalable Neural Network Kernels",
+            authors=(
+                "Arijit Sehanobish",
+                "Krzysztof Choromanski",
+                "Yunfan Zhao",
+                "Avinava Dubey",
+                "Valerii Likhosherstov",
+            ),
+            venue="ICLR",
+            year=2024,
+            url="https://openreview.net/forum?id=4iPw1klFWa",
+            arxiv="2310.13225",
+        ),
+        kind="layer",
+        status="planned",
+        summary="feed-forward layers replaced by random-feature kernels that disentangle inputs and weights",
+    ),
+    PluginEntry(
+        name="mip-hypernetwork",
+        paper=Paper(
+            title="Magnitude Invariant Parametrizations Improve Hypernetwork Learning",
+            authors=("Jose Javier Gonzalez Ortiz", "John Guttag", "Adrian V. Dalca"),
+            venue="ICLR",
+            year=2024,
+            url="https://arxiv.org/abs/2304.07645",
+            arxiv="2304.07645",
+        ),
+        kind="layer",
+        status="planned",
+        summary="hypernetworks with constant-norm input encoding and residual weights (MIP)",
+    ),
+    PluginEntry(
+        name="self-tuning-networks",
+        paper=Paper(
+            title="Self-Tuning Networks: Bilevel Optimization of Hyperparameters using Structured "
+            "Best-Response Functions",
+            authors=("Matthew MacKay", "Paul Vicol", "Jon Lorraine", "David Duvenaud", "Roger Grosse"),
+            venue="ICLR",
+            year=2019,
+            url="https://arxiv.org/abs/1903.03088",
+            arxiv="1903.03088",
+        ),
+        kind="training-method",
+        status="planned",
+        summary="online hyperparameter schedules from a best-response approximation, in one training run",
+    ),
+    PluginEntry(
+        name="trained-rank-pruning",
+        paper=Paper(
+            title="TRP: Trained Rank Pruning for Efficient Deep Neural Networks",
+            authors=(
+                "Yuhui Xu",
+                "Yuxi Li",
+                "Shuai Zhang",
+                "Wei Wen",
+                "Botao Wang",
+                "Yingyong Qi",
+                "Yiran Chen",
+                "Weiyao Lin",
+                "Hongkai Xiong",
+            ),
+            venue="IJCAI",
+            year=2020,
+            url="https://arxiv.org/abs/2004.14566",
+            arxiv="2004.14566",
+        ),
+        kind="training-method",
+        status="planned",
+        summary="low-rank truncation of the weights during training plus a nuclear-norm regulariser",
+    ),
+    PluginEntry(
+        name="hard-sample-batches",
+        paper=Paper(
+            title="Can we learn better with hard samples?",
+            authors=("Subin Sahayam", "John Zakkam", "Umarani Jayaraman"),
+            venue="arXiv preprint",
+            year=2023,
+            url="https://arxiv.org/abs/2304.03486",
+            arxiv="2304.03486",
+        ),
+        kind="training-method",
+        status="planned",
+        summary="train each epoch only on the top-delta share of minibatches by loss",
+    ),
+    PluginEntry(
+        name="lanczos-lr-batch",
+        paper=Paper(
+            title="Learning Rates as a Function of Batch Size: A Random Matrix Theory Approach to "
+            "Neural Network Training",
+            authors=("Diego Granziol", "Stefan Zohren", "Stephen Roberts"),
+            venue="JMLR",
+            year=2022,
+            url="https://arxiv.org/abs/2006.09092",
+            arxiv="2006.09092",
+        ),
+        kind="training-method",
+        status="planned",
+        summary="learning rate set from batch-Hessian curvature by stochastic Lanczos quadrature",
+    ),
+    PluginEntry(
+        name="sara",
+        paper=Paper(
+            title="SaRA: High-Efficient Diffusion Model Fine-tuning with Progressive Sparse Low-Rank "
+            "Adaptation",
+            authors=("Teng Hu", "Jiangning Zhang", "Ran Yi", "Hongrui Huang", "Yabiao Wang", "Lizhuang Ma"),
+            venue="ICLR",
+            year=2025,
+            url="https://arxiv.org/abs/2409.06633",
+            arxiv="2409.06633",
+        ),
+        kind="training-method",
+        status="planned",
+        summary="fine-tune only the smallest-magnitude weights, sparse and nuclear-norm regularised",
+    ),
+    PluginEntry(
+        name="bt2",
+        paper=Paper(
+            title="BT^2: Backward-compatible Training with Basis Transformation",
+            authors=(
+                "Yifei Zhou",
+                "Zilu Li",
+                "Abhinav Shrivastava",
+                "Hengshuang Zhao",
+                "Antonio Torralba",
+                "Taipeng Tian",
+                "Ser-Nam Lim",
+            ),
+            venue="ICCV",
+            year=2023,
+            url="https://arxiv.org/abs/2211.03989",
+            arxiv="2211.03989",
+        ),
+        kind="training-method",
+        status="planned",
+        summary="new embeddings compatible with the old ones through an orthonormal basis transformation",
+    ),
+    PluginEntry(
+        name="llp-bp",
+        paper=Paper(
+            title="Learning from Label Proportions: Bootstrapping Supervised Learners via Belief Propagation",
+            authors=(
+                "Shreyas Havaldar",
+                "Navodita Sharma",
+                "Shubhi Sareen",
+                "Karthikeyan Shanmugam",
+                "Aravindan Raghuveer",
+            ),
+            venue="ICLR",
+            year=2024,
+            url="https://arxiv.org/abs/2310.08056",
+            arxiv="2310.08056",
+        ),
+        kind="training-method",
+        status="planned",
+        summary="pseudo-labels from bag label proportions by belief propagation, then supervised training",
+    ),
+    PluginEntry(
+        name="scaling-laws-part1",
+        paper=Paper(
+            title="Unraveling the Mystery of Scaling Laws: Part I",
+            authors=("Hui Su", "Zhi Tian", "Xiaoyu Shen", "Xunliang Cai"),
+            venue="arXiv preprint",
+            year=2024,
+            url="https://arxiv.org/abs/2403.06563",
+            arxiv="2403.06563",
+        ),
+        kind="analysis",
+        status="planned",
+        summary="fit the scaling-law constants from small runs; predict loss, steps and critical batch size",
+    ),
+)
+
+_BY_NAME = {entry.name: entry for entry in _ENTRIES}
+if len(_BY_NAME) != len(_ENTRIES):  # pragma: no cover - guards edits of the table above
+    raise RuntimeError("duplicate plug-in names in probtheory.plugins.registry")
+
+
+def methods(*, kind: str | None = None, status: str | None = None) -> list[PluginEntry]:
+    """The registered methods, optionally only those of one kind and/or status.
+
+    Args:
+        kind: One of :data:`probtheory.plugins.entry.KINDS`, or ``None`` for all.
+        status: ``"implemented"``, ``"planned"`` or ``None`` for all.
+    """
+    if kind is not None and kind not in KINDS:
+        raise InputDataError("kind", f"one of {KINDS}", repr(kind))
+    if status is not None and status not in STATUSES:
+        raise InputDataError("status", f"one of {STATUSES}", repr(status))
+    return [
+        e for e in _ENTRIES if (kind is None or e.kind == kind) and (status is None or e.status == status)
+    ]
+
+
+def get_method(name: str) -> PluginEntry:
+    """The entry registered under ``name``.
+
+    Raises:
+        InputDataError: If no method has that name (the message lists the registered names).
+    """
+    try:
+        return _BY_NAME[name]
+    except (KeyError, TypeError):
+        raise InputDataError("name", f"a registered method, one of {sorted(_BY_NAME)}", repr(name)) from None
