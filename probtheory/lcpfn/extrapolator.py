@@ -102,6 +102,8 @@ def _first(dist: Distribution) -> Distribution:
 def _as_batch(name: str, t: Tensor, *, values: bool) -> tuple[Tensor, bool]:
     """`T`, `T x 1` -> (`1 x T`, False); `B x T x 1` (and `B x T` for values) -> (`B x T`, True)."""
     t = torch.as_tensor(t)
+    if not t.is_floating_point():  # integer epochs, as in the reference API
+        t = t.to(torch.float64)
     if t.dim() == 1:
         return t.unsqueeze(0), False
     if t.dim() == 2 and t.shape[-1] == 1:
