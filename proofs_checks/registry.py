@@ -18,6 +18,7 @@ _BUILTIN_MODULES = (
     "proofs_checks.catalog.mup_coordinate_check",
     "proofs_checks.catalog.relu_kurtosis",
     "proofs_checks.catalog.student_t",
+    "proofs_checks.catalog.deep_kernel_machines",
 )
 _loaded = False
 
