@@ -27,10 +27,10 @@ from gpytorch.constraints import Positive
 from gpytorch.kernels import Kernel
 from torch import Tensor, nn
 from torch.distributions import Categorical, Distribution, MixtureSameFamily, Normal, constraints
-from tqdm.auto import tqdm
 
 from probtheory._checks import check_inputs, check_int, check_real
 from probtheory.errors import InputDataError
+from probtheory.gp._fitting import maximise_marginal_likelihood
 from probtheory.kernels import NNGPKernel
 
 __all__ = ["BurrXII", "ScaleMixtureProcess"]
@@ -196,15 +196,4 @@ class ScaleMixtureProcess(nn.Module):
         Returns:
             The negative marginal log-likelihood per data point after each step.
         """
-        steps = check_int("steps", steps, minimum=1)
-        optimiser = torch.optim.Adam(self.parameters(), lr=check_real("lr", lr, positive=True))
-        history = []
-        bar = tqdm(range(steps), disable=not progress, desc="ScaleMixtureProcess.fit")
-        for _ in bar:
-            optimiser.zero_grad()
-            loss = -self.marginal_log_likelihood() / len(self.train_y)
-            loss.backward()
-            optimiser.step()
-            history.append(loss.item())
-            bar.set_postfix(nll=f"{history[-1]:.4f}")
-        return history
+        return maximise_marginal_likelihood(self, steps, lr, progress, "ScaleMixtureProcess.fit")
