@@ -17,12 +17,10 @@ from typing import Any, TypeVar
 from torch import Tensor
 
 from probtheory._checks import check_finite, check_inputs
-from probtheory.errors import AlreadyFittedError, ConfigurationError, InputDataError, NotFittedError
+from probtheory.errors import ConfigurationError, InputDataError
 
 __all__ = [
     "UNIT_CUBE_TOLERANCE",
-    "AlreadyFittedError",
-    "NotFittedError",
     "check_output_indices",
     "check_test_inputs",
     "check_training_data",

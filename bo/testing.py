@@ -39,9 +39,8 @@ from botorch.optim import optimize_acqf
 from botorch.sampling.get_sampler import get_sampler
 from torch import Tensor
 
-from bo._validation import AlreadyFittedError, NotFittedError
 from bo.posteriors import SampleEnsemblePosterior
-from probtheory.errors import InputDataError
+from probtheory.errors import AlreadyFittedError, InputDataError, NotFittedError
 
 __all__ = ["SurrogateContract", "contract_objective"]
 

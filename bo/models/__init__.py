@@ -15,7 +15,6 @@ New sample-based surrogates (HMC, SVI, ...) subclass :class:`SampleSurrogate`; o
 subclass :class:`SurrogateModel`. :mod:`bo.testing` checks any of them against the contract.
 """
 
-from bo._validation import AlreadyFittedError, NotFittedError
 from bo.models.base import FitOnceMixin, SurrogateModel
 from bo.models.bnn import BNNConfig, WeightSampleBNN
 from bo.models.dkl import DKL, DKLConfig
@@ -27,6 +26,7 @@ from bo.models.laplace import LaplaceBNN, LaplaceBNNConfig
 from bo.models.sample_based import SampleSurrogate
 from bo.models.svi import SVIBNN, SVIBNNConfig
 from bo.models.tp import StudentTP, StudentTPConfig
+from probtheory.errors import AlreadyFittedError, NotFittedError
 
 __all__ = [
     "DKL",

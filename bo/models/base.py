@@ -21,13 +21,8 @@ from botorch.models.transforms.outcome import Standardize
 from botorch.posteriors import Posterior
 from torch import Tensor
 
-from bo._validation import (
-    AlreadyFittedError,
-    NotFittedError,
-    check_output_indices,
-    check_test_inputs,
-    check_training_data,
-)
+from bo._validation import check_output_indices, check_test_inputs, check_training_data
+from probtheory.errors import AlreadyFittedError, NotFittedError
 
 __all__ = ["FitOnceMixin", "SurrogateModel"]
 
