@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from probtheory.plugins.reproductions.classification import (
     build_seeded,
     compare_on_digits,
     digits_result,
+    seeded_variant,
     train_and_score,
 )
 
@@ -89,15 +91,6 @@ def _biper_variant(budget: Budget, omega: float) -> Callable[[ClassificationSpli
     return run
 
 
-def _plain_variant(
-    hidden: Callable[[], nn.Module], budget: Budget
-) -> Callable[[ClassificationSplit, int], Score]:
-    def run(split: ClassificationSplit, seed: int) -> Score:
-        return train_and_score(build_seeded(lambda: _mlp(hidden), seed), split, budget, seed=seed)
-
-    return run
-
-
 def reproduce(quick: bool = False, seed: int = 0, out_dir: Path | None = None) -> ReproductionResult:
     """BiPer (two stages, omega = 20) vs sign + STE binary MLP: test accuracy on digits.
 
@@ -112,8 +105,8 @@ def reproduce(quick: bool = False, seed: int = 0, out_dir: Path | None = None) -
     seeds = [seed + i for i in range(3 if quick else 5)]
     variants = {
         "BiPer": _biper_variant(budget, _OMEGA),
-        "sign+STE": _plain_variant(lambda: _SignSTELinear(_WIDTH, _WIDTH), budget),
-        "full precision": _plain_variant(_full_precision, budget),
+        "sign+STE": seeded_variant(partial(_mlp, lambda: _SignSTELinear(_WIDTH, _WIDTH)), budget),
+        "full precision": seeded_variant(partial(_mlp, _full_precision), budget),
     }
     if not quick:
         variants.update({f"BiPer w={omega:g}": _biper_variant(budget, omega) for omega in (1.0, 5.0, 50.0)})

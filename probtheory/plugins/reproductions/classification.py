@@ -25,6 +25,7 @@ __all__ = [
     "Budget",
     "Score",
     "Variant",
+    "seeded_variant",
     "build_seeded",
     "compare_on_digits",
     "digits_result",
@@ -72,6 +73,15 @@ def build_seeded(build: Callable[[], nn.Module], seed: int) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build()
+
+
+def seeded_variant(build: Callable[[], nn.Module], budget: Budget) -> Variant:
+    """The variant that trains ``build()`` (seeded by the run's seed) and scores it."""
+
+    def run(split: ClassificationSplit, seed: int) -> Score:
+        return train_and_score(build_seeded(build, seed), split, budget, seed=seed)
+
+    return run
 
 
 def train_and_score(

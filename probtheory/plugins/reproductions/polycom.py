@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from torch import nn
 
 from probtheory.layers import PolyNorm, PolyReLU, swap_modules
-from probtheory.plugins.data import ClassificationSplit
 from probtheory.plugins.entry import ReproductionResult
 from probtheory.plugins.evaluation import count_parameters
 from probtheory.plugins.reproductions.classification import (
     Budget,
-    Score,
-    build_seeded,
     compare_on_digits,
     digits_result,
-    train_and_score,
+    seeded_variant,
 )
 
 __all__ = ["reproduce"]
@@ -47,15 +45,6 @@ def _mlp(activation: Callable[[], nn.Module]) -> nn.Module:
     return net
 
 
-def _variant(
-    activation: Callable[[], nn.Module], budget: Budget
-) -> Callable[[ClassificationSplit, int], Score]:
-    def run(split: ClassificationSplit, seed: int) -> Score:
-        return train_and_score(build_seeded(lambda: _mlp(activation), seed), split, budget, seed=seed)
-
-    return run
-
-
 def reproduce(quick: bool = False, seed: int = 0, out_dir: Path | None = None) -> ReproductionResult:
     """PolyNorm (and PolyReLU) vs the better of ReLU and GELU: test accuracy on digits.
 
@@ -67,7 +56,9 @@ def reproduce(quick: bool = False, seed: int = 0, out_dir: Path | None = None) -
     start = time.perf_counter()
     budget = Budget(epochs=20 if quick else 40)
     seeds = [seed + i for i in range(3 if quick else 5)]
-    scores = compare_on_digits({name: _variant(act, budget) for name, act in _ACTIVATIONS.items()}, seeds)
+    scores = compare_on_digits(
+        {name: seeded_variant(partial(_mlp, act), budget) for name, act in _ACTIVATIONS.items()}, seeds
+    )
     baseline = max(("ReLU", "GELU"), key=lambda name: sum(s.accuracy for s in scores[name]))
 
     def mean(variant: str, field: str) -> float:
