@@ -153,6 +153,10 @@ class StudentTPConfig:
     Attributes:
         depth: Hidden layers of the NNGP kernel.
         activation: ``"relu"`` or ``"erf"``.
+        weight_variance: Initial sigma_w^2 of the kernel (then fitted; as IBNN).
+        bias_variance: Initial sigma_b^2 > 0 (then fitted). Without bias the ReLU NNGP kernel is
+            positively homogeneous, so on the unit cube it mostly sees directions from the
+            origin, and BO gets stuck at the corners.
         concentration: Initial a of the inverse-gamma readout variance.
         rate: Initial b.
         noise: Initial noise variance epsilon (inside the mixture).
@@ -162,6 +166,8 @@ class StudentTPConfig:
 
     depth: int = 3
     activation: str = "relu"
+    weight_variance: float = 10.0
+    bias_variance: float = 1.3
     concentration: float = 2.0
     rate: float = 2.0
     noise: float = 0.1
@@ -171,7 +177,7 @@ class StudentTPConfig:
     def __post_init__(self) -> None:
         check_int("depth", self.depth, minimum=1)
         check_int("steps", self.steps, minimum=1)
-        for name in ("concentration", "rate", "noise", "lr"):
+        for name in ("weight_variance", "bias_variance", "concentration", "rate", "noise", "lr"):
             check_real(name, getattr(self, name), positive=True)
         if self.activation not in ("relu", "erf"):
             raise InputDataError("activation", "'relu' or 'erf'", repr(self.activation))
@@ -199,7 +205,12 @@ class StudentTP(SurrogateModel):
             StudentTProcess(
                 self.train_X,
                 self.train_Y_standardized[:, j],
-                NNGPKernel(depth=c.depth, activation=c.activation),
+                NNGPKernel(
+                    depth=c.depth,
+                    activation=c.activation,
+                    weight_variance=c.weight_variance,
+                    bias_variance=c.bias_variance,
+                ),
                 concentration=c.concentration,
                 rate=c.rate,
                 noise=c.noise,

@@ -1,0 +1,135 @@
+"""Surrogates against SingleTaskGP and random search in Bayesian optimisation, in one run.
+
+Run:  python benchmarks/bo_surrogates.py [--problems branin,hartmann6,ackley10]
+                              [--surrogates gp,ibnn,tp,ensemble,laplace,dkl,svi,hmc,random]
+                              [--seeds 5] [--n-init 10] [--budget 40] [--out bo-runs]
+      (writes benchmarks/results/bo_surrogates.json and docs/images/bo_regret.png)
+
+Every (problem, surrogate, seed) is a ``bo.run`` with qLogEI and q = 1, checkpointed under
+``--out`` so an interrupted benchmark resumes (``probtheory bo`` runs one problem the same
+way). Reported per problem and surrogate: median and quartiles of the final simple regret
+over seeds, the median wall time of one BO iteration (fit + acquisition), its ratio to
+SingleTaskGP's measured in the same process, and whether the surrogate's median final regret
+is below random search's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+from datetime import datetime, timezone
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from bo.loop import run  # noqa: E402
+from bo.problems import get_problem  # noqa: E402
+from bo.results import BOResult  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run_all(args: argparse.Namespace) -> dict[str, dict[str, list[BOResult]]]:
+    out: dict[str, dict[str, list[BOResult]]] = {}
+    for problem in args.problems.split(","):
+        for surrogate in args.surrogates.split(","):
+            for seed in range(args.seeds):
+                path = Path(args.out) / problem / f"{surrogate}_seed{seed}.json"
+                previous = BOResult.load(path) if path.is_file() else None
+                if previous is not None and previous.complete and previous.budget == args.budget:
+                    result = previous
+                else:
+                    result = run(
+                        get_problem(problem),
+                        surrogate,
+                        acquisition="qlogei",
+                        n_init=args.n_init,
+                        budget=args.budget,
+                        q=1,
+                        seed=seed,
+                        progress=True,
+                        resume_from=path if previous is not None else None,
+                        checkpoint=path,
+                    )
+                print(f"{problem} {surrogate} seed {seed}: regret {result.simple_regret[-1].item():.4g}")
+                out.setdefault(problem, {}).setdefault(surrogate, []).append(result)
+    return out
+
+
+def _row(problem: str, name: str, runs: list[BOResult], gp_time: float | None, random_regret: float | None):
+    regrets = sorted(r.simple_regret[-1].item() for r in runs)
+    q = torch.quantile(
+        torch.tensor(regrets, dtype=torch.float64), torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)
+    )
+    iteration = [f + a for r in runs for f, a in zip(r.fit_seconds, r.acquisition_seconds, strict=True)]
+    seconds = statistics.median(iteration) if iteration else 0.0
+    return {
+        "problem": problem,
+        "surrogate": name,
+        "final regret (median [q1, q3])": f"{q[1]:.3g} [{q[0]:.3g}, {q[2]:.3g}]",
+        "s / iteration (median)": f"{seconds:.3g}",
+        "time / GP": "" if gp_time in (None, 0.0) or name == "random" else f"{seconds / gp_time:.2f}x",
+        "beats random": ""
+        if random_regret is None or name == "random"
+        else ("yes" if q[1] < random_regret else "no"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--problems", default="branin,hartmann6,ackley10")
+    parser.add_argument("--surrogates", default="gp,ibnn,tp,ensemble,laplace,dkl,svi,hmc,random")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--n-init", type=int, default=10)
+    parser.add_argument("--budget", type=int, default=40)
+    parser.add_argument("--out", default="bo-runs")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    results = _run_all(args)
+    table = []
+    for problem, by_surrogate in results.items():
+        gp = by_surrogate.get("gp")
+        gp_time = None
+        if gp:
+            gp_time = statistics.median(
+                f + a for r in gp for f, a in zip(r.fit_seconds, r.acquisition_seconds, strict=True)
+            )
+        rnd = by_surrogate.get("random")
+        random_regret = statistics.median(r.simple_regret[-1].item() for r in rnd) if rnd else None
+        table += [_row(problem, name, runs, gp_time, random_regret) for name, runs in by_surrogate.items()]
+    figure, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.6), squeeze=False)
+    for ax, (problem, by_surrogate) in zip(axes[0], results.items(), strict=True):
+        for name, runs in by_surrogate.items():
+            regret = torch.stack([r.simple_regret for r in runs]).clamp_min(1e-12)
+            ax.plot(regret.median(0).values, label=name)
+        ax.set_yscale("log")
+        ax.set_title(problem)
+        ax.set_xlabel("evaluations")
+        ax.set_ylabel("simple regret (median over seeds)")
+        ax.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(ROOT / "docs" / "images" / "bo_regret.png", dpi=110)
+    command = (
+        f"python benchmarks/bo_surrogates.py --problems {args.problems} --surrogates {args.surrogates} "
+        f"--seeds {args.seeds} --n-init {args.n_init} --budget {args.budget}"
+    )
+    data = {
+        "table": table,
+        "meta": {
+            "command": command,
+            "machine": f"{platform.machine()}, 1 torch thread",
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        },
+    }
+    (ROOT / "benchmarks" / "results" / "bo_surrogates.json").write_text(json.dumps(data, indent=1))
+    print(json.dumps(table, indent=1))
+
+
+if __name__ == "__main__":
+    main()
