@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import warnings
 from abc import abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -31,7 +32,7 @@ from bo.models.sample_based import SampleSurrogate
 from probtheory._checks import check_int, check_real
 from probtheory.errors import InputDataError
 
-__all__ = ["BNNConfig", "WeightSampleBNN", "resolve_seed", "select_variances"]
+__all__ = ["BNNConfig", "WeightSampleBNN", "chosen_variances", "resolve_seed"]
 
 
 @dataclass(frozen=True)
@@ -113,12 +114,9 @@ class WeightSampleBNN(SampleSurrogate):
     def _fit(self) -> None:
         seed = resolve_seed(self.config.seed)
         X, Y = self.train_X, self.train_Y_standardized
-        prior_var, noise_var = self.config.prior_var, self.config.noise_var
-        if self.config.select_hyperparameters:
-            selection = select_variances(X, Y, self._validation_scorer(seed), seed)
-            if selection is not None:
-                self.hyperparameter_selection = selection
-                prior_var, noise_var = selection.prior_var, selection.noise_var
+        prior_var, noise_var, self.hyperparameter_selection = chosen_variances(
+            self.config, X, Y, lambda: self._validation_scorer(seed), seed
+        )
         self.variances.copy_(self.variances.new_tensor([prior_var, noise_var]))
         self.weight_samples.copy_(self._sample_weights(X, Y, prior_var, noise_var, seed))
 
@@ -138,13 +136,23 @@ class WeightSampleBNN(SampleSurrogate):
         return self.variances[1].expand(self.num_draws, self.num_outputs)
 
 
-def select_variances(X: Tensor, Y: Tensor, score: Scorer, seed: int) -> HyperparameterSelection | None:
-    """:func:`select_prior_and_noise` on a split drawn from ``seed``; warn and return None if n < 5."""
+def chosen_variances(
+    config: BNNConfig, X: Tensor, Y: Tensor, scorer: Callable[[], Scorer], seed: int
+) -> tuple[float, float, HyperparameterSelection | None]:
+    """``(prior_var, noise_var, selection)``: the configured variances, or the grid search's choice.
+
+    With ``config.select_hyperparameters`` the grid search (:func:`select_prior_and_noise`) runs
+    on a split drawn from ``seed``; with fewer than 5 points it warns and keeps the configured
+    values (selection None).
+    """
+    if not config.select_hyperparameters:
+        return config.prior_var, config.noise_var, None
     if X.shape[0] < MIN_POINTS:
         warnings.warn(
             f"select_hyperparameters needs at least {MIN_POINTS} training points, got {X.shape[0]}: "
             "keeping the configured prior_var and noise_var",
-            stacklevel=3,
+            stacklevel=4,
         )
-        return None
-    return select_prior_and_noise(X, Y, score, generator=torch.Generator().manual_seed(seed))
+        return config.prior_var, config.noise_var, None
+    selection = select_prior_and_noise(X, Y, scorer(), generator=torch.Generator().manual_seed(seed))
+    return selection.prior_var, selection.noise_var, selection

@@ -39,7 +39,7 @@ from torch import Tensor
 from bo._validation import resolve_config
 from bo.models.base import SurrogateModel
 from bo.models.bayesian_mlp import MLPLayout, train_map
-from bo.models.bnn import BNNConfig, resolve_seed, select_variances
+from bo.models.bnn import BNNConfig, chosen_variances, resolve_seed
 from bo.models.hyperparameters import HyperparameterSelection, Scorer, gaussian_log_likelihood
 from probtheory._checks import check_int, check_real
 from probtheory.errors import InputDataError
@@ -114,12 +114,9 @@ class LaplaceBNN(SurrogateModel):
     def _fit(self) -> None:
         seed = resolve_seed(self.config.seed)
         X, Y = self.train_X, self.train_Y_standardized
-        prior_var, noise_var = self.config.prior_var, self.config.noise_var
-        if self.config.select_hyperparameters:
-            selection = select_variances(X, Y, self._validation_scorer(seed), seed)
-            if selection is not None:
-                self.hyperparameter_selection = selection
-                prior_var, noise_var = selection.prior_var, selection.noise_var
+        prior_var, noise_var, self.hyperparameter_selection = chosen_variances(
+            self.config, X, Y, lambda: self._validation_scorer(seed), seed
+        )
         theta, covariance = self._laplace(X, Y, prior_var, noise_var, seed)
         self.variances.copy_(self.variances.new_tensor([prior_var, noise_var]))
         self.map_weights.copy_(theta)

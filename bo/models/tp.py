@@ -222,6 +222,16 @@ class StudentTP(SurrogateModel):
         for process in self.processes:
             process.fit(steps=self.config.steps, lr=self.config.lr, progress=False)
 
+    def _conditioning(self, j: int) -> tuple[Tensor, Tensor]:
+        """Cholesky of K + eps I and (K + eps I)^-1 y of output j: fixed after fit, computed once."""
+        cache = self.__dict__.setdefault("_conditioning_cache", {})
+        if j not in cache:
+            tp = self.processes[j]
+            with torch.no_grad():
+                chol = tp._train_cholesky()
+                cache[j] = (chol, torch.cholesky_solve(tp.train_y.unsqueeze(-1), chol).squeeze(-1))
+        return cache[j]
+
     def _posterior(self, X: Tensor, outputs: list[int], observation_noise: bool | Tensor) -> Posterior:
         if isinstance(observation_noise, Tensor):
             raise InputDataError(
@@ -231,9 +241,8 @@ class StudentTP(SurrogateModel):
         n = self.train_X.shape[0]
         for j in outputs:
             tp = self.processes[j]
-            chol = tp._train_cholesky()
+            chol, alpha = self._conditioning(j)
             k_star = tp.kernel(X, self.train_X).to_dense()  # batch x q x n
-            alpha = torch.cholesky_solve(tp.train_y.unsqueeze(-1), chol).squeeze(-1)
             v = torch.linalg.solve_triangular(chol, k_star.transpose(-1, -2), upper=False)  # batch x n x q
             cov = tp.kernel(X).to_dense() - v.transpose(-1, -2) @ v
             eye = torch.eye(X.shape[-2], dtype=X.dtype)

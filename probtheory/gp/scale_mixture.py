@@ -51,6 +51,10 @@ class BurrXII(Distribution):
 
     def __init__(self, c: Tensor | float, k: Tensor | float, scale: Tensor | float = 1.0, validate_args=None):
         """Create the distribution (see the class docstring)."""
+        for name, value in (("c", c), ("k", k), ("scale", scale)):
+            value = torch.as_tensor(value)
+            if not (torch.isfinite(value).all() and (value > 0).all()):
+                raise InputDataError(name, "finite values > 0", value.tolist())
         self.c, self.k, self.scale = torch.broadcast_tensors(
             *(torch.as_tensor(v, dtype=torch.float64) for v in (c, k, scale))
         )

@@ -69,6 +69,9 @@ def test_fit_improves_the_marginal_likelihood():
 
 
 def test_bad_input():
+    for kwargs in ({"c": 0.0, "k": 1.0}, {"c": 1.0, "k": -1.0}, {"c": 1.0, "k": 1.0, "scale": float("nan")}):
+        with pytest.raises(InputDataError, match=next(k for k, v in kwargs.items() if not v > 0)):
+            BurrXII(**kwargs)
     x, y, _ = _data()
     with pytest.raises(InputDataError, match="mixing"):
         ScaleMixtureProcess(x, y, torch.distributions.Normal(torch.zeros(2), 1.0))
