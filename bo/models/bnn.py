@@ -16,6 +16,7 @@ import warnings
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import Tensor
@@ -136,8 +137,16 @@ class WeightSampleBNN(SampleSurrogate):
         return self.variances[1].expand(self.num_draws, self.num_outputs)
 
 
+class VarianceOptions(Protocol):
+    """What :func:`chosen_variances` reads from a surrogate's config."""
+
+    prior_var: float
+    noise_var: float
+    select_hyperparameters: bool
+
+
 def chosen_variances(
-    config: BNNConfig, X: Tensor, Y: Tensor, scorer: Callable[[], Scorer], seed: int
+    config: VarianceOptions, X: Tensor, Y: Tensor, scorer: Callable[[], Scorer], seed: int
 ) -> tuple[float, float, HyperparameterSelection | None]:
     """``(prior_var, noise_var, selection)``: the configured variances, or the grid search's choice.
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from bo.models import HMCBNN, SVIBNN, LaplaceBNN
+from bo.models import HMCBNN, SVIBNN, DeepEnsemble, LaplaceBNN
 from bo.models.hyperparameters import (
     NOISE_VARIANCES,
     PRIOR_VARIANCES,
@@ -106,8 +106,11 @@ def test_laplace_selection_picks_the_generating_noise_level(noise, expected):
             seed=0,
             select_hyperparameters=True,
         ),
+        lambda X, Y: DeepEnsemble(
+            X, Y, n_models=4, width=8, depth=1, steps=150, seed=0, select_hyperparameters=True
+        ),
     ],
-    ids=["SVIBNN", "HMCBNN"],
+    ids=["SVIBNN", "HMCBNN", "DeepEnsemble"],
 )
 def test_sample_based_selection_picks_unit_noise_for_pure_noise(make):
     # Pure noise: any model with noise_var < 1 is overconfident on held-out points, and the
