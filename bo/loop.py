@@ -44,7 +44,7 @@ from torch import Tensor
 from torch.quasirandom import SobolEngine
 from tqdm.auto import tqdm
 
-from bo.models import DKL, GP, HMCBNN, IBNN, SVIBNN, DeepEnsemble, LaplaceBNN, StudentTP
+from bo.models import DKL, GP, HMCBNN, IBNN, SVIBNN, DeepEnsemble, LaplaceBNN, PFNSurrogate, StudentTP
 from bo.problems import PROBLEMS, Problem, get_problem
 from bo.results import BOResult
 from probtheory._checks import check_int, check_real
@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 #: Surrogate names :func:`run` accepts ("random" is random search: no model).
-SURROGATES = ("gp", "ibnn", "tp", "hmc", "svi", "ensemble", "dkl", "laplace", "random")
+SURROGATES = ("gp", "ibnn", "tp", "hmc", "svi", "ensemble", "dkl", "laplace", "pfn", "random")
 #: Acquisition names :func:`run` accepts.
 ACQUISITIONS = ("qlogei", "qlognei", "qucb", "ts")
 
@@ -73,6 +73,7 @@ _SURROGATE_CLASSES: dict[str, type[Model]] = {
     "dkl": DKL,
     "laplace": LaplaceBNN,
     "tp": StudentTP,
+    "pfn": PFNSurrogate,  # the shipped PFNs are one-dimensional
 }
 _SEEDED = ("hmc", "svi", "ensemble", "dkl", "laplace")
 

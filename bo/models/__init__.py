@@ -9,7 +9,8 @@
 * :class:`SVIBNN` -- a mean-field variational BNN (Pyro ``AutoNormal``);
 * :class:`LaplaceBNN` -- last-layer Laplace, an exact joint Gaussian predictive;
 * :class:`DKL` -- deep kernel learning, a GP on MLP features;
-* :class:`StudentTP` -- the Student-t process (scale-mixture NNGP), heavy-tailed.
+* :class:`StudentTP` -- the Student-t process (scale-mixture NNGP), heavy-tailed;
+* :class:`PFNSurrogate` -- a prior-data fitted network's predictive distribution.
 
 New sample-based surrogates (HMC, SVI, ...) subclass :class:`SampleSurrogate`; others
 subclass :class:`SurrogateModel`. :mod:`bo.testing` checks any of them against the contract.
@@ -23,6 +24,7 @@ from bo.models.gp import GP
 from bo.models.hmc import HMCBNN, HMCBNNConfig
 from bo.models.ibnn import IBNN, IBNNConfig
 from bo.models.laplace import LaplaceBNN, LaplaceBNNConfig
+from bo.models.pfn import PFNSurrogate, PFNSurrogateConfig
 from bo.models.sample_based import SampleSurrogate
 from bo.models.svi import SVIBNN, SVIBNNConfig
 from bo.models.tp import StudentTP, StudentTPConfig
@@ -45,6 +47,8 @@ __all__ = [
     "LaplaceBNN",
     "LaplaceBNNConfig",
     "NotFittedError",
+    "PFNSurrogate",
+    "PFNSurrogateConfig",
     "SVIBNNConfig",
     "SampleSurrogate",
     "StudentTP",
