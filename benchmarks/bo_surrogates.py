@@ -8,9 +8,15 @@ Run:  python benchmarks/bo_surrogates.py [--problems branin,hartmann6,ackley10]
 Every (problem, surrogate, seed) is a ``bo.run`` with qLogEI and q = 1, checkpointed under
 ``--out`` so an interrupted benchmark resumes (``probtheory bo`` runs one problem the same
 way). Reported per problem and surrogate: median and quartiles of the final simple regret
-over seeds, the median wall time of one BO iteration (fit + acquisition), its ratio to
-SingleTaskGP's measured in the same process, and whether the surrogate's median final regret
-is below random search's.
+over seeds, the median wall time of one BO iteration (fit + acquisition) in those runs, and
+whether the surrogate's median final regret is below random search's.
+
+The runs of different surrogates happen minutes apart on a shared machine, so their times are
+not comparable. The ratio to SingleTaskGP is therefore measured separately, side by side
+(``--timing-only`` adds it to an existing results file): on each problem, one BO iteration
+(fit on 30 points + qLogEI proposal) of every surrogate and of the GP, interleaved in a
+shuffled order, repeated; the median over repeats of each surrogate's time divided by the GP's
+time in the same repeat.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from bo.loop import run  # noqa: E402
+from bo.loop import make_surrogate, propose, run  # noqa: E402
 from bo.problems import get_problem  # noqa: E402
 from bo.results import BOResult  # noqa: E402
 
@@ -62,7 +68,7 @@ def _run_all(args: argparse.Namespace) -> dict[str, dict[str, list[BOResult]]]:
     return out
 
 
-def _row(problem: str, name: str, runs: list[BOResult], gp_time: float | None, random_regret: float | None):
+def _row(problem: str, name: str, runs: list[BOResult], random_regret: float | None):
     regrets = sorted(r.simple_regret[-1].item() for r in runs)
     q = torch.quantile(
         torch.tensor(regrets, dtype=torch.float64), torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)
@@ -74,11 +80,50 @@ def _row(problem: str, name: str, runs: list[BOResult], gp_time: float | None, r
         "surrogate": name,
         "final regret (median [q1, q3])": f"{q[1]:.3g} [{q[0]:.3g}, {q[2]:.3g}]",
         "s / iteration (median)": f"{seconds:.3g}",
-        "time / GP": "" if gp_time in (None, 0.0) or name == "random" else f"{seconds / gp_time:.2f}x",
         "beats random": ""
         if random_regret is None or name == "random"
         else ("yes" if q[1] < random_regret else "no"),
     }
+
+
+def _side_by_side_timing(problems: list[str], surrogates: list[str], repeats: int, n: int = 30) -> dict:
+    """Median over repeats of (surrogate iteration time / GP iteration time in the same repeat)."""
+    import random
+    import time
+
+    timing: dict[str, dict[str, float]] = {}
+    for problem_name in problems:
+        problem = get_problem(problem_name)
+        generator = torch.Generator().manual_seed(0)
+        X = torch.rand(n, problem.dim, generator=generator, dtype=torch.float64)
+        Y = problem.evaluate_unit(X).reshape(n, 1)
+        names = [s for s in surrogates if s != "random"]
+        if "gp" not in names:
+            names.append("gp")
+        ratios: dict[str, list[float]] = {name: [] for name in names}
+        order = random.Random(0)
+        for repeat in range(repeats):
+            seconds = {}
+            for name in order.sample(names, len(names)):
+                start = time.perf_counter()
+                model = make_surrogate(name, X, Y, seed=repeat)
+                propose(model, "qlogei", X, Y, 1, seed=repeat)
+                seconds[name] = time.perf_counter() - start
+            for name in names:
+                ratios[name].append(seconds[name] / seconds["gp"])
+            print(
+                f"timing {problem_name} repeat {repeat}: "
+                + ", ".join(f"{k} {v:.3f}s" for k, v in seconds.items())
+            )
+        timing[problem_name] = {name: statistics.median(r) for name, r in ratios.items() if name != "gp"}
+    return timing
+
+
+def _add_timing(data: dict, timing: dict) -> None:
+    for row in data["table"]:
+        ratio = timing.get(row["problem"], {}).get(row["surrogate"])
+        row["time / GP (side by side)"] = "" if ratio is None else f"{ratio:.2f}x"
+    data["timing"] = timing
 
 
 def main() -> None:
@@ -89,20 +134,30 @@ def main() -> None:
     parser.add_argument("--n-init", type=int, default=10)
     parser.add_argument("--budget", type=int, default=40)
     parser.add_argument("--out", default="bo-runs")
+    parser.add_argument("--timing-repeats", type=int, default=7)
+    parser.add_argument(
+        "--timing-only", action="store_true", help="only (re)measure the side-by-side time ratios"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
+    results_path = ROOT / "benchmarks" / "results" / "bo_surrogates.json"
+    timing = _side_by_side_timing(args.problems.split(","), args.surrogates.split(","), args.timing_repeats)
+    if args.timing_only:
+        data = json.loads(results_path.read_text())
+        _add_timing(data, timing)
+        data["meta"]["timing_command"] = (
+            f"python benchmarks/bo_surrogates.py --timing-only --problems {args.problems} "
+            f"--surrogates {args.surrogates} --timing-repeats {args.timing_repeats}"
+        )
+        results_path.write_text(json.dumps(data, indent=1))
+        print(json.dumps(timing, indent=1))
+        return
     results = _run_all(args)
     table = []
     for problem, by_surrogate in results.items():
-        gp = by_surrogate.get("gp")
-        gp_time = None
-        if gp:
-            gp_time = statistics.median(
-                f + a for r in gp for f, a in zip(r.fit_seconds, r.acquisition_seconds, strict=True)
-            )
         rnd = by_surrogate.get("random")
         random_regret = statistics.median(r.simple_regret[-1].item() for r in rnd) if rnd else None
-        table += [_row(problem, name, runs, gp_time, random_regret) for name, runs in by_surrogate.items()]
+        table += [_row(problem, name, runs, random_regret) for name, runs in by_surrogate.items()]
     figure, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.6), squeeze=False)
     for ax, (problem, by_surrogate) in zip(axes[0], results.items(), strict=True):
         for name, runs in by_surrogate.items():
@@ -127,7 +182,8 @@ def main() -> None:
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         },
     }
-    (ROOT / "benchmarks" / "results" / "bo_surrogates.json").write_text(json.dumps(data, indent=1))
+    _add_timing(data, timing)
+    results_path.write_text(json.dumps(data, indent=1))
     print(json.dumps(table, indent=1))
 
 

@@ -124,10 +124,12 @@ def nngp_ntk(
             if in_place:
                 activation.layer_(sigma, theta, q1, q2s[layer], weight_variance, bias_variance)
                 continue
+            if not ntk:
+                sigma = activation.nngp_layer(sigma, q1, q2s[layer], weight_variance, bias_variance)
+                continue
             mean, mean_d = activation.pair(sigma, q1, q2s[layer])
             sigma = torch.addcmul(bias_variance, weight_variance, mean)
-            if ntk:
-                theta = torch.addcmul(sigma, weight_variance * mean_d, theta)
+            theta = torch.addcmul(sigma, weight_variance * mean_d, theta)
         nngp_blocks.append(sigma)
         ntk_blocks.append(theta)
     nngp = torch.cat(nngp_blocks, dim=-2) if len(nngp_blocks) > 1 else nngp_blocks[0]

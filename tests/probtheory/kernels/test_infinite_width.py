@@ -11,6 +11,7 @@ from gpytorch.test.base_kernel_test_case import BaseKernelTestCase
 
 from probtheory.errors import InputDataError, UnsupportedError
 from probtheory.kernels import NNGPKernel, NTKKernel, nngp_and_ntk, resolve_activation
+from probtheory.kernels.activations import Activation
 
 
 class TestNNGPKernelContract(unittest.TestCase, BaseKernelTestCase):
@@ -114,6 +115,36 @@ def test_gradient_finite_for_duplicate_and_antipodal_inputs():
     k(x).to_dense().sum().backward()
     assert torch.isfinite(x.grad).all()
     assert torch.isfinite(k.raw_weight_variance.grad).all()
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu:0.2", "abs"])
+def test_fused_nngp_layer_equals_the_elementwise_graph(name):
+    # One autograd node with an analytic backward (the fitting path) against the generic graph,
+    # with rho = 1 (duplicate rows) and rho = -1 (antipodal rows) among the entries.
+    activation = resolve_activation(name)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(5, 3, generator=g, dtype=torch.float64)
+    y = torch.cat([x[:2], -x[2:3], torch.randn(3, 3, generator=g, dtype=torch.float64)])
+    inputs = (x @ y.T, (x * x).sum(-1, keepdim=True), (y * y).sum(-1).unsqueeze(0))
+    variances = (torch.tensor([[1.7]], dtype=torch.float64), torch.tensor([[0.3]], dtype=torch.float64))
+    fused_args = [t.clone().requires_grad_() for t in (*inputs, *variances)]
+    generic_args = [t.clone().requires_grad_() for t in (*inputs, *variances)]
+    fused = activation.nngp_layer(*fused_args)
+    generic = Activation.nngp_layer(activation, *generic_args)  # the base class: elementwise graph
+    torch.testing.assert_close(fused, generic, rtol=1e-13, atol=1e-13)
+    assert fused.grad_fn.name().endswith("SlopeReLUNNGPLayerBackward")
+    weights = torch.randn(fused.shape, generator=g, dtype=torch.float64)
+    for a, b in zip(
+        torch.autograd.grad(fused, fused_args, weights),
+        torch.autograd.grad(generic, generic_args, weights),
+        strict=True,
+    ):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    # and against finite differences where rho is away from +-1
+    off = [t.detach().clone().requires_grad_() for t in (x[2:] @ y[3:].T, inputs[1][2:], inputs[2][:, 3:])]
+    assert torch.autograd.gradcheck(
+        lambda *t: activation.nngp_layer(*t), [*off, *(v.clone().requires_grad_() for v in variances)]
+    )
 
 
 def test_quadrature_matches_closed_form_erf():
