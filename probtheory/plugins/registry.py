@@ -137,8 +137,13 @@ _ENTRIES: tuple[PluginEntry, ...] = (
             arxiv="2004.14566",
         ),
         kind="training-method",
-        status="planned",
+        status="implemented",
         summary="low-rank truncation of the weights during training plus a nuclear-norm regulariser",
+        implementation=(
+            "probtheory.training.TrainedRankPruning",
+            "probtheory.training.decompose_low_rank",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.trp:reproduce",
     ),
     PluginEntry(
         name="hard-sample-batches",
@@ -151,8 +156,10 @@ _ENTRIES: tuple[PluginEntry, ...] = (
             arxiv="2304.03486",
         ),
         kind="training-method",
-        status="planned",
+        status="implemented",
         summary="train each epoch only on the top-delta share of minibatches by loss",
+        implementation=("probtheory.training.HardBatches",),
+        reproduction=f"{_REPRODUCTIONS}.hard_samples:reproduce",
     ),
     PluginEntry(
         name="lanczos-lr-batch",

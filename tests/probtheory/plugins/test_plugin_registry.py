@@ -24,7 +24,7 @@ ISSUE_9_METHODS = {
     "llp-bp",
     "scaling-laws-part1",
 }
-IMPLEMENTED = {"polycom", "biper", "quadratic-relinear"}
+IMPLEMENTED = {"polycom", "biper", "quadratic-relinear", "trained-rank-pruning", "hard-sample-batches"}
 
 
 def test_every_method_of_the_issue_is_registered_once():
