@@ -6,10 +6,13 @@
   training stages.
 * :class:`QuadraticLinear`: quadratic neurons, with ReLinear initialisation and
   :func:`relinear_param_groups` (Fan et al., IEEE TNNLS 2023).
+* :class:`HyperNetwork`: hypernetworks with magnitude invariant parametrizations (Ortiz et
+  al., ICLR 2024).
 * :func:`swap_modules`: put any of them into an existing network.
 """
 
 from probtheory.layers.biper import BiPerConv2d, BiPerLinear, approx_sign, set_biper_stage, square_wave
+from probtheory.layers.hypernetwork import HyperNetwork, encode_input
 from probtheory.layers.polycom import PolyNorm, PolyReLU
 from probtheory.layers.quadratic import QuadraticLinear, relinear_param_groups
 from probtheory.layers.swap import swap_modules
@@ -17,10 +20,12 @@ from probtheory.layers.swap import swap_modules
 __all__ = [
     "BiPerConv2d",
     "BiPerLinear",
+    "HyperNetwork",
     "PolyNorm",
     "PolyReLU",
     "QuadraticLinear",
     "approx_sign",
+    "encode_input",
     "relinear_param_groups",
     "set_biper_stage",
     "square_wave",

@@ -44,6 +44,8 @@ class Paper:
         year: Year of that appearance.
         url: A stable link (arXiv abstract, proceedings page or OpenReview).
         arxiv: The arXiv identifier, when there is one.
+        first_surname: The first author's surname when it is not the last word of the name
+            (``"Gonzalez Ortiz"``).
     """
 
     title: str
@@ -52,10 +54,13 @@ class Paper:
     year: int
     url: str
     arxiv: str | None = None
+    first_surname: str | None = None
 
     def short(self) -> str:
         """``"Zhuo et al., ICLR 2025"``: first author's surname, venue and year."""
         surnames = [author.split()[-1] for author in self.authors]
+        if self.first_surname:
+            surnames[0] = self.first_surname
         if len(surnames) > 2:
             lead = f"{surnames[0]} et al."
         else:

@@ -24,7 +24,14 @@ ISSUE_9_METHODS = {
     "llp-bp",
     "scaling-laws-part1",
 }
-IMPLEMENTED = {"polycom", "biper", "quadratic-relinear", "trained-rank-pruning", "hard-sample-batches"}
+IMPLEMENTED = {
+    "polycom",
+    "biper",
+    "quadratic-relinear",
+    "mip-hypernetwork",
+    "trained-rank-pruning",
+    "hard-sample-batches",
+}
 
 
 def test_every_method_of_the_issue_is_registered_once():
@@ -102,6 +109,10 @@ def test_paper_short_citation():
     assert PAPER.short() == "Lovelace et al., ICLR 2024"
     two = Paper("T", ("Ada Lovelace", "Alan Turing"), "JMLR", 2022, "https://x.org")
     assert two.short() == "Lovelace & Turing, JMLR 2022"
+    compound = Paper(
+        "T", ("Jose Javier Gonzalez Ortiz", "B", "C"), "ICLR", 2024, "u", first_surname="Gonzalez Ortiz"
+    )
+    assert compound.short() == "Gonzalez Ortiz et al., ICLR 2024"
 
 
 def test_reproduction_result_improvement_and_json():
