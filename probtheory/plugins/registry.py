@@ -247,8 +247,14 @@ _ENTRIES: tuple[PluginEntry, ...] = (
             arxiv="2403.06563",
         ),
         kind="analysis",
-        status="planned",
+        status="implemented",
         summary="fit the scaling-law constants from small runs; predict loss, steps and critical batch size",
+        implementation=(
+            "probtheory.training.ScalingLaw",
+            "probtheory.training.fit_scaling_law",
+            "probtheory.training.RunLog",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.scaling_laws:reproduce",
     ),
 )
 

@@ -31,6 +31,7 @@ IMPLEMENTED = {
     "mip-hypernetwork",
     "trained-rank-pruning",
     "hard-sample-batches",
+    "scaling-laws-part1",
 }
 
 
