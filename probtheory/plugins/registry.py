@@ -233,8 +233,14 @@ _ENTRIES: tuple[PluginEntry, ...] = (
             arxiv="2310.08056",
         ),
         kind="training-method",
-        status="planned",
+        status="implemented",
         summary="pseudo-labels from bag label proportions by belief propagation, then supervised training",
+        implementation=(
+            "probtheory.training.LLPBeliefPropagation",
+            "probtheory.training.bag_marginals",
+            "probtheory.training.knn_edges",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.llp:reproduce",
     ),
     PluginEntry(
         name="scaling-laws-part1",

@@ -4,11 +4,14 @@
   training (Xu et al., IJCAI 2020);
 * :class:`HardBatches` -- train each epoch on the top-delta share of minibatches by loss
   (Sahayam et al., 2023);
+* :class:`LLPBeliefPropagation` -- learning from label proportions: belief-propagation
+  pseudo-labels and embedding refinement (Havaldar et al., ICLR 2024);
 * :class:`ScalingLaw` / :func:`fit_scaling_law` -- loss, steps and critical batch size laws
   fitted on small runs (Su et al., 2024).
 """
 
 from probtheory.training.hard_batches import HardBatches
+from probtheory.training.label_proportions import LLPBeliefPropagation, bag_marginals, knn_edges
 from probtheory.training.rank_pruning import (
     TrainedRankPruning,
     decompose_low_rank,
@@ -20,12 +23,15 @@ from probtheory.training.scaling_laws import RunLog, ScalingLaw, fit_scaling_law
 
 __all__ = [
     "HardBatches",
+    "LLPBeliefPropagation",
     "RunLog",
     "ScalingLaw",
     "TrainedRankPruning",
+    "bag_marginals",
     "decompose_low_rank",
     "energy_rank",
     "fit_scaling_law",
+    "knn_edges",
     "low_rank_matrix",
     "matricize",
 ]

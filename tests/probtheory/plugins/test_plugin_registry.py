@@ -32,6 +32,7 @@ IMPLEMENTED = {
     "trained-rank-pruning",
     "hard-sample-batches",
     "scaling-laws-part1",
+    "llp-bp",
 }
 
 
