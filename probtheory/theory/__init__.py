@@ -1,0 +1,13 @@
+"""Numerical machinery behind the theory claims: exact surrogates, limits and recursions of papers.
+
+One module per paper; import from the module:
+
+* :mod:`probtheory.theory.bandlimited` -- shallow random nets with bandlimited weights (Li et al.,
+  ICML 2023): the exact Fourier-domain surrogate of the approximation lower bound;
+* :mod:`probtheory.theory.logistic` -- logistic regression with large step sizes and its batch
+  perceptron limit (Tyurin 2024), separability by linear programming;
+* :mod:`probtheory.theory.batch_hessian` -- mini-batch Hessians and their top eigenvalues against
+  spiked random-matrix predictions (Granziol et al., JMLR 2022);
+* :mod:`probtheory.theory.wide_deep` -- limits of very deep NTK/NNGP classifiers (1-NN, majority
+  vote, singular kernels) by a numerically stable dual recursion.
+"""
