@@ -8,12 +8,15 @@
   :func:`relinear_param_groups` (Fan et al., IEEE TNNLS 2023).
 * :class:`HyperNetwork`: hypernetworks with magnitude invariant parametrizations (Ortiz et
   al., ICLR 2024).
+* :class:`PowerNorm`: power normalisation for transformers, a drop-in for BatchNorm/LayerNorm
+  (Shen et al., ICML 2020).
 * :func:`swap_modules`: put any of them into an existing network.
 """
 
 from probtheory.layers.biper import BiPerConv2d, BiPerLinear, approx_sign, set_biper_stage, square_wave
 from probtheory.layers.hypernetwork import HyperNetwork, encode_input
 from probtheory.layers.polycom import PolyNorm, PolyReLU
+from probtheory.layers.powernorm import PowerNorm
 from probtheory.layers.quadratic import QuadraticLinear, relinear_param_groups
 from probtheory.layers.swap import swap_modules
 
@@ -23,6 +26,7 @@ __all__ = [
     "HyperNetwork",
     "PolyNorm",
     "PolyReLU",
+    "PowerNorm",
     "QuadraticLinear",
     "approx_sign",
     "encode_input",

@@ -2,6 +2,9 @@
 
 * :class:`TrainedRankPruning` / :func:`decompose_low_rank` -- low-rank weights reached during
   training (Xu et al., IJCAI 2020);
+* :func:`fit_convex_relu` / :func:`fit_convex_relu_adversarial` -- two-layer ReLU networks
+  trained to global optimality through their convex (group-lasso) reformulation (Pilanci &
+  Ergen 2020; Bai et al. 2023);
 * :class:`HardBatches` -- train each epoch on the top-delta share of minibatches by loss
   (Sahayam et al., 2023);
 * :class:`LLPBeliefPropagation` -- learning from label proportions: belief-propagation
@@ -10,6 +13,14 @@
   fitted on small runs (Su et al., 2024).
 """
 
+from probtheory.training.convex_relu import (
+    ConvexReLUResult,
+    activation_patterns,
+    fit_convex_relu,
+    fit_convex_relu_adversarial,
+    rebuild_network,
+    two_layer_objective,
+)
 from probtheory.training.hard_batches import HardBatches
 from probtheory.training.label_proportions import LLPBeliefPropagation, bag_marginals, knn_edges
 from probtheory.training.rank_pruning import (
@@ -22,16 +33,22 @@ from probtheory.training.rank_pruning import (
 from probtheory.training.scaling_laws import RunLog, ScalingLaw, fit_scaling_law
 
 __all__ = [
+    "ConvexReLUResult",
     "HardBatches",
     "LLPBeliefPropagation",
     "RunLog",
     "ScalingLaw",
     "TrainedRankPruning",
+    "activation_patterns",
     "bag_marginals",
     "decompose_low_rank",
     "energy_rank",
+    "fit_convex_relu",
+    "fit_convex_relu_adversarial",
     "fit_scaling_law",
     "knn_edges",
     "low_rank_matrix",
     "matricize",
+    "rebuild_network",
+    "two_layer_objective",
 ]
