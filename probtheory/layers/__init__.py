@@ -10,6 +10,8 @@
   al., ICLR 2024).
 * :class:`PowerNorm`: power normalisation for transformers, a drop-in for BatchNorm/LayerNorm
   (Shen et al., ICML 2020).
+* :class:`SNNKLinear`: scalable neural network kernels, ``Linear`` + activation as a product of
+  random-feature maps (Sehanobish et al., ICLR 2024).
 * :func:`swap_modules`: put any of them into an existing network.
 """
 
@@ -18,6 +20,7 @@ from probtheory.layers.hypernetwork import HyperNetwork, encode_input
 from probtheory.layers.polycom import PolyNorm, PolyReLU
 from probtheory.layers.powernorm import PowerNorm
 from probtheory.layers.quadratic import QuadraticLinear, relinear_param_groups
+from probtheory.layers.snnk import SNNKLinear, URFDecomposition, arccos_kernel
 from probtheory.layers.swap import swap_modules
 
 __all__ = [
@@ -28,7 +31,10 @@ __all__ = [
     "PolyReLU",
     "PowerNorm",
     "QuadraticLinear",
+    "SNNKLinear",
+    "URFDecomposition",
     "approx_sign",
+    "arccos_kernel",
     "encode_input",
     "relinear_param_groups",
     "set_biper_stage",

@@ -84,8 +84,14 @@ _ENTRIES: tuple[PluginEntry, ...] = (
             arxiv="2310.13225",
         ),
         kind="layer",
-        status="planned",
+        status="implemented",
         summary="feed-forward layers replaced by random-feature kernels that disentangle inputs and weights",
+        implementation=(
+            "probtheory.layers.SNNKLinear",
+            "probtheory.layers.URFDecomposition",
+            "probtheory.layers.arccos_kernel",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.snnk:reproduce",
     ),
     PluginEntry(
         name="mip-hypernetwork",
