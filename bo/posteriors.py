@@ -389,7 +389,12 @@ class MarginalPosterior(Posterior):
         torch.Size([4, 3, 1])
     """
 
-    def __init__(self, distribution: torch.distributions.Distribution, loc=0.0, scale=1.0) -> None:
+    def __init__(
+        self,
+        distribution: torch.distributions.Distribution,
+        loc: float | Tensor = 0.0,
+        scale: float | Tensor = 1.0,
+    ) -> None:
         """Wrap ``distribution`` (see the class docstring)."""
         if len(distribution.batch_shape) < 2:
             raise InputDataError(

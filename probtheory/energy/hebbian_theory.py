@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import optimize, stats
@@ -33,6 +34,10 @@ from scipy import optimize, stats
 from probtheory._checks import check_int
 from probtheory.energy.hebbian import check_beta, check_order, check_quality, prototype_normalisation
 from probtheory.errors import InputDataError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "MeanFieldSolution",
@@ -266,7 +271,7 @@ def _as_int(value: float) -> int:
     return int(value)
 
 
-def plot_phase_diagram(diagram: PhaseDiagram, ax=None):  # noqa: ANN001 - matplotlib Axes
+def plot_phase_diagram(diagram: PhaseDiagram, ax: Axes | None = None) -> Figure:
     """Colour map of the archetype overlap ``m`` with the retrieval / stability boundaries.
 
     Solid line: ``m = 0.5``; dashed: where the retrieval state stops being the global

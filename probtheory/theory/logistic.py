@@ -38,6 +38,7 @@ Example::
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -309,7 +310,7 @@ def steps_to_separation(a: Tensor, y: Tensor, step: float, max_iterations: int) 
 
 
 def first_separating_iterate(
-    gd, a: Tensor, y: Tensor, step: float, budget: int, *, chunk: int = 256
+    gd: Callable[..., GDTrajectory], a: Tensor, y: Tensor, step: float, budget: int, *, chunk: int = 256
 ) -> int | None:
     r"""Run ``gd(a, y, step, iterations, initial=...)`` in chunks until every :math:`y_i a_i^\top w_t > 0`.
 
