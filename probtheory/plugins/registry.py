@@ -182,8 +182,15 @@ _ENTRIES: tuple[PluginEntry, ...] = (
             arxiv="2006.09092",
         ),
         kind="training-method",
-        status="planned",
+        status="implemented",
         summary="learning rate set from batch-Hessian curvature by stochastic Lanczos quadrature",
+        implementation=(
+            "probtheory.training.LanczosLR",
+            "probtheory.training.hessian_top_eigenvalue",
+            "probtheory.training.fit_batch_size_law",
+            "probtheory.training.batch_top_eigenvalues",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.lanczos_lr:reproduce",
     ),
     PluginEntry(
         name="sara",

@@ -7,6 +7,8 @@
   Ergen 2020; Bai et al. 2023);
 * :class:`HardBatches` -- train each epoch on the top-delta share of minibatches by loss
   (Sahayam et al., 2023);
+* :class:`LanczosLR` -- the SGD learning rate set to c / lambda_max of the mini-batch Hessian
+  by Lanczos, and the lambda_inf + c/B law over batch sizes (Granziol et al., JMLR 2022);
 * :class:`LLPBeliefPropagation` -- learning from label proportions: belief-propagation
   pseudo-labels and embedding refinement (Havaldar et al., ICLR 2024);
 * :class:`ScalingLaw` / :func:`fit_scaling_law` -- loss, steps and critical batch size laws
@@ -23,6 +25,16 @@ from probtheory.training.convex_relu import (
 )
 from probtheory.training.hard_batches import HardBatches
 from probtheory.training.label_proportions import LLPBeliefPropagation, bag_marginals, knn_edges
+from probtheory.training.lanczos_lr import (
+    BatchSizeLaw,
+    LanczosLR,
+    LanczosUpdate,
+    batch_top_eigenvalues,
+    fit_batch_size_law,
+    hessian_matvec,
+    hessian_top_eigenvalue,
+    hessian_vector_product,
+)
 from probtheory.training.rank_pruning import (
     TrainedRankPruning,
     decompose_low_rank,
@@ -33,6 +45,14 @@ from probtheory.training.rank_pruning import (
 from probtheory.training.scaling_laws import RunLog, ScalingLaw, fit_scaling_law
 
 __all__ = [
+    "BatchSizeLaw",
+    "LanczosLR",
+    "LanczosUpdate",
+    "batch_top_eigenvalues",
+    "fit_batch_size_law",
+    "hessian_matvec",
+    "hessian_top_eigenvalue",
+    "hessian_vector_product",
     "ConvexReLUResult",
     "HardBatches",
     "LLPBeliefPropagation",

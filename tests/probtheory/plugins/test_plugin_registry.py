@@ -26,6 +26,7 @@ ISSUE_9_METHODS = {
 }
 IMPLEMENTED = {
     "snnk",
+    "lanczos-lr-batch",
     "polycom",
     "biper",
     "quadratic-relinear",

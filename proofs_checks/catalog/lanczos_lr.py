@@ -1,0 +1,173 @@
+"""Claim ``lanczos_lr.stable_step`` (the Lanczos learning rate of Granziol, Zohren & Roberts).
+
+Granziol, Zohren, Roberts, *Learning rates as a function of batch size: a random matrix theory
+approach to neural network training* (JMLR 2022); shared/research/theory.md H. The learner sets
+the SGD step to c / lambda_max(H_B), lambda_max from Lanczos on double-backward Hessian-vector
+products, because gradient descent on the batch's quadratic model is stable exactly when
+alpha < 2 / lambda_max(H_B). Two exact consequences are checked:
+
+* with a Krylov dimension equal to the parameter count, the Lanczos value equals the largest
+  eigenvalue of the explicit (autograd) Hessian of a small tanh network's cross-entropy, to
+  float64 round-off;
+* on least squares (an exact quadratic) the step c / lambda_max computed that way decreases the
+  batch loss after T steps for c < 2 and increases it for 4 - c > 2.
+
+Mutants: a single Lanczos step (the Rayleigh quotient of the random start vector) and the
+largest diagonal entry of the Hessian (a diagonal curvature estimate); both underestimate
+lambda_max.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from hypothesis import strategies as st
+from torch import nn
+from torch.func import functional_call
+
+from probtheory.plugins.training import classification_loss
+from probtheory.training.lanczos_lr import hessian_matvec, hessian_top_eigenvalue
+from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.registry import register
+from proofs_checks.strategies import seeds
+
+_STEPS = 300
+_REL_TOL = 1e-8  # float64 Lanczos with full reorthogonalisation vs eigvalsh: round-off only
+
+
+@dataclass(frozen=True)
+class StepInstance:
+    dim: int
+    width: int
+    batch: int
+    safety: float
+    seed: int
+
+
+@st.composite
+def _instances(draw) -> StepInstance:
+    return StepInstance(
+        dim=draw(st.integers(2, 5)),
+        width=draw(st.integers(2, 5)),
+        batch=draw(st.integers(4, 24)),
+        safety=draw(st.floats(0.5, 1.9)),
+        seed=draw(seeds()),
+    )
+
+
+def _explicit_top(net: nn.Module, batch) -> float:
+    names = [n for n, _ in net.named_parameters()]
+    shapes = [p.shape for p in net.parameters()]
+    sizes = [p.numel() for p in net.parameters()]
+    flat = torch.cat([p.detach().reshape(-1) for p in net.parameters()])
+
+    def loss(theta):
+        params = {n: t.reshape(s) for n, t, s in zip(names, torch.split(theta, sizes), shapes, strict=True)}
+        return classification_loss(lambda x: functional_call(net, params, (x,)), batch)
+
+    return float(torch.linalg.eigvalsh(torch.autograd.functional.hessian(loss, flat))[-1])
+
+
+def _squared_loss(model, batch):
+    x, y = batch
+    return ((model(x)[:, 0] - y) ** 2).mean()
+
+
+def _loss_ratio(x, y, w0, lr) -> float:
+    """Batch loss after ``_STEPS`` gradient steps over the initial loss (an exact quadratic)."""
+    w = w0.clone()
+    loss0 = float(((x @ w - y) ** 2).mean())
+    for _ in range(_STEPS):
+        w = w - lr * 2.0 * x.T @ (x @ w - y) / x.shape[0]
+    return float(((x @ w - y) ** 2).mean()) / loss0
+
+
+def _check(inst: StepInstance, top_eigenvalue) -> list[Evidence]:
+    g = torch.Generator().manual_seed(inst.seed)
+    torch.manual_seed(inst.seed)
+    net = nn.Sequential(nn.Linear(inst.dim, inst.width), nn.Tanh(), nn.Linear(inst.width, 3)).double()
+    x = torch.randn(inst.batch, inst.dim, generator=g, dtype=torch.float64)
+    batch = (x, torch.randint(0, 3, (inst.batch,), generator=g))
+    params = sum(p.numel() for p in net.parameters())
+    exact = _explicit_top(net, batch)
+    lanczos = top_eigenvalue(net, classification_loss, batch, params, inst.seed)
+    evidence = [
+        Evidence.within(
+            "Lanczos lambda_max(H_B) / eigvalsh lambda_max(H_B) - 1 (tanh MLP, cross-entropy, k = P)",
+            lanczos / exact - 1.0, 0.0, _REL_TOL,
+            "float64 round-off: with k = P the Krylov space is the whole parameter space",
+            exact=exact, lanczos=lanczos, parameters=params,
+        )
+    ]  # fmt: skip
+    # least squares: the loss is its own quadratic model, H_B = 2 X^T X / B
+    linear = nn.Linear(inst.dim, 1, bias=False).double()
+    w0 = torch.randn(inst.dim, generator=g, dtype=torch.float64)
+    with torch.no_grad():
+        linear.weight.copy_(w0[None])
+    y = torch.randn(inst.batch, generator=g, dtype=torch.float64)
+    top = top_eigenvalue(linear, _squared_loss, (x, y), inst.dim, inst.seed)
+    for safety, stable in ((inst.safety, True), (4.0 - inst.safety, False)):
+        ratio = _loss_ratio(x, y, w0, safety / top)
+        quantity = f"batch loss after {_STEPS} steps / initial, lr = {safety:.3g} / lambda_max"
+        if stable:
+            evidence.append(
+                Evidence.at_most(quantity, ratio, 1.0, "GD on a quadratic with lr < 2/lambda_max")
+            )
+        else:
+            evidence.append(
+                Evidence.at_least(quantity, ratio, 1.0, "GD on a quadratic with lr > 2/lambda_max")
+            )
+    return evidence
+
+
+def _rayleigh_quotient(model, loss, batch, k, seed) -> float:
+    return hessian_top_eigenvalue(model, loss, batch, k=1, seed=seed)
+
+
+def _largest_diagonal(model, loss, batch, k, seed) -> float:
+    matvec = hessian_matvec(model, loss, batch)
+    n = sum(p.numel() for p in model.parameters())
+    return max(float(matvec(e)[i]) for i, e in enumerate(torch.eye(n, dtype=torch.float64)))
+
+
+def _top_eigenvalue(model, loss, batch, k, seed) -> float:
+    return hessian_top_eigenvalue(model, loss, batch, k=k, seed=seed)
+
+
+register(
+    Claim(
+        id="lanczos_lr.stable_step",
+        title="The Lanczos learning rate c / lambda_max(H_B) is exact and stable exactly for c < 2",
+        paper=(
+            "Granziol, Zohren, Roberts, Learning rates as a function of batch size: a random matrix "
+            "theory approach to neural network training, JMLR 2022"
+        ),
+        statement=(
+            "Lanczos with double-backward Hessian-vector products and Krylov dimension P returns the "
+            "largest eigenvalue of the batch Hessian; gradient descent on a quadratic with the step "
+            "c / lambda_max(H_B) decreases the loss for c < 2 and blows up for c > 2."
+        ),
+        formula=(
+            "lanczos_P(v -> H_B v) = lambda_max(H_B);  L(theta_T)/L(theta_0) <= 1 for alpha = c/lambda_max, "
+            "c < 2, and >= 1 for c > 2"
+        ),
+        strategy=_instances,
+        check=_check,
+        subject=_top_eigenvalue,
+        mutants=(
+            Mutant(
+                "rayleigh-quotient",
+                "a single Lanczos step: the random start's Rayleigh quotient",
+                _rayleigh_quotient,
+            ),
+            Mutant(
+                "diagonal",
+                "the largest diagonal entry of H_B (a diagonal curvature estimate)",
+                _largest_diagonal,
+            ),
+        ),
+        examples={"ci": 4, "thorough": 40},
+        mutant_examples=3,
+    )
+)
