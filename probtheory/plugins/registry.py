@@ -226,8 +226,17 @@ _ENTRIES: tuple[PluginEntry, ...] = (
             arxiv="2211.03989",
         ),
         kind="training-method",
-        status="planned",
+        status="implemented",
         summary="new embeddings compatible with the old ones through an orthonormal basis transformation",
+        implementation=(
+            "probtheory.training.BasisTransform",
+            "probtheory.training.CompatibleEmbedder",
+            "probtheory.training.BackwardCompatibleLoss",
+            "probtheory.training.old_class_means",
+            "probtheory.training.nearest_neighbour_accuracy",
+            "probtheory.training.nearest_mean_accuracy",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.bt2:reproduce",
     ),
     PluginEntry(
         name="llp-bp",

@@ -2,6 +2,8 @@
 
 * :class:`TrainedRankPruning` / :func:`decompose_low_rank` -- low-rank weights reached during
   training (Xu et al., IJCAI 2020);
+* :class:`BasisTransform` / :class:`BackwardCompatibleLoss` -- backward-compatible embeddings
+  through an orthogonal basis change with extra dimensions (BT², Zhou et al., ICCV 2023);
 * :func:`fit_convex_relu` / :func:`fit_convex_relu_adversarial` -- two-layer ReLU networks
   trained to global optimality through their convex (group-lasso) reformulation (Pilanci &
   Ergen 2020; Bai et al. 2023);
@@ -15,6 +17,15 @@
   fitted on small runs (Su et al., 2024).
 """
 
+from probtheory.training.bt2 import (
+    BackwardCompatibleLoss,
+    BasisTransform,
+    CompatibleEmbedder,
+    Embeddings,
+    nearest_mean_accuracy,
+    nearest_neighbour_accuracy,
+    old_class_means,
+)
 from probtheory.training.convex_relu import (
     ConvexReLUResult,
     activation_patterns,
@@ -45,6 +56,13 @@ from probtheory.training.rank_pruning import (
 from probtheory.training.scaling_laws import RunLog, ScalingLaw, fit_scaling_law
 
 __all__ = [
+    "BackwardCompatibleLoss",
+    "BasisTransform",
+    "CompatibleEmbedder",
+    "Embeddings",
+    "nearest_mean_accuracy",
+    "nearest_neighbour_accuracy",
+    "old_class_means",
     "BatchSizeLaw",
     "LanczosLR",
     "LanczosUpdate",
