@@ -204,8 +204,16 @@ _ENTRIES: tuple[PluginEntry, ...] = (
             arxiv="2409.06633",
         ),
         kind="training-method",
-        status="planned",
+        status="implemented",
         summary="fine-tune only the smallest-magnitude weights, sparse and nuclear-norm regularised",
+        implementation=(
+            "probtheory.training.SaRA",
+            "probtheory.training.load_state_delta",
+            "probtheory.training.magnitude_threshold",
+            "probtheory.training.ineffective_mask",
+            "probtheory.training.masked_nuclear_norm",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.sara:reproduce",
     ),
     PluginEntry(
         name="bt2",

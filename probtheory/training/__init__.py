@@ -13,6 +13,8 @@
   by Lanczos, and the lambda_inf + c/B law over batch sizes (Granziol et al., JMLR 2022);
 * :class:`LLPBeliefPropagation` -- learning from label proportions: belief-propagation
   pseudo-labels and embedding refinement (Havaldar et al., ICLR 2024);
+* :class:`SaRA` -- fine-tuning only the smallest-magnitude weights with a nuclear-norm penalty
+  and progressive re-selection, saved as a sparse adapter (Hu et al., ICLR 2025);
 * :class:`ScalingLaw` / :func:`fit_scaling_law` -- loss, steps and critical batch size laws
   fitted on small runs (Su et al., 2024).
 """
@@ -53,9 +55,21 @@ from probtheory.training.rank_pruning import (
     low_rank_matrix,
     matricize,
 )
+from probtheory.training.sara import (
+    SaRA,
+    ineffective_mask,
+    load_state_delta,
+    magnitude_threshold,
+    masked_nuclear_norm,
+)
 from probtheory.training.scaling_laws import RunLog, ScalingLaw, fit_scaling_law
 
 __all__ = [
+    "SaRA",
+    "ineffective_mask",
+    "load_state_delta",
+    "magnitude_threshold",
+    "masked_nuclear_norm",
     "BackwardCompatibleLoss",
     "BasisTransform",
     "CompatibleEmbedder",
