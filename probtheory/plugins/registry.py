@@ -122,8 +122,16 @@ _ENTRIES: tuple[PluginEntry, ...] = (
             arxiv="1903.03088",
         ),
         kind="training-method",
-        status="planned",
+        status="implemented",
         summary="online hyperparameter schedules from a best-response approximation, in one training run",
+        implementation=(
+            "probtheory.training.SelfTuning",
+            "probtheory.training.STNMLP",
+            "probtheory.training.STNLinear",
+            "probtheory.training.STNHyperparameters",
+            "probtheory.training.Hyperparameter",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.stn:reproduce",
     ),
     PluginEntry(
         name="trained-rank-pruning",

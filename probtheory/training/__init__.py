@@ -15,6 +15,8 @@
   pseudo-labels and embedding refinement (Havaldar et al., ICLR 2024);
 * :class:`SaRA` -- fine-tuning only the smallest-magnitude weights with a nuclear-norm penalty
   and progressive re-selection, saved as a sparse adapter (Hu et al., ICLR 2025);
+* :class:`SelfTuning` / :class:`STNMLP` -- Self-Tuning Networks: hyperparameters (dropout,
+  input noise) tuned online by structured best-response layers (MacKay et al., ICLR 2019);
 * :class:`ScalingLaw` / :func:`fit_scaling_law` -- loss, steps and critical batch size laws
   fitted on small runs (Su et al., 2024).
 """
@@ -63,8 +65,14 @@ from probtheory.training.sara import (
     masked_nuclear_norm,
 )
 from probtheory.training.scaling_laws import RunLog, ScalingLaw, fit_scaling_law
+from probtheory.training.self_tuning import STNMLP, Hyperparameter, SelfTuning, STNHyperparameters, STNLinear
 
 __all__ = [
+    "Hyperparameter",
+    "STNHyperparameters",
+    "STNLinear",
+    "STNMLP",
+    "SelfTuning",
     "SaRA",
     "ineffective_mask",
     "load_state_delta",

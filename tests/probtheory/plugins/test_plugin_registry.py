@@ -25,6 +25,7 @@ ISSUE_9_METHODS = {
     "scaling-laws-part1",
 }
 IMPLEMENTED = {
+    "self-tuning-networks",
     "sara",
     "bt2",
     "snnk",
