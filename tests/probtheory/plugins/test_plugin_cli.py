@@ -50,9 +50,13 @@ def test_reproduce_one_method_quick_writes_json_and_figure(tmp_path, capsys):
         (["reproduce"], "names or --all"),
         (["reproduce", "polycom", "--all"], "names or --all"),
         (["reproduce", "no-such-method"], "registered method"),
-        (["reproduce", "snnk"], "planned"),
+        (["reproduce", "planned-method"], "planned"),
     ],
 )
-def test_reproduce_rejects_bad_requests(argv, message, tmp_path, capsys):
+def test_reproduce_rejects_bad_requests(argv, message, tmp_path, capsys, monkeypatch):
+    from probtheory.plugins import Paper, PluginEntry, registry
+
+    planned = PluginEntry("planned-method", Paper("T", ("A B",), "ICLR", 2024, "u"), "solver", "planned", "s")
+    monkeypatch.setitem(registry._BY_NAME, planned.name, planned)
     assert _run([*argv, "--out", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err

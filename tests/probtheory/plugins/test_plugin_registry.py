@@ -71,11 +71,12 @@ def test_implemented_entries_resolve_to_code_and_a_reproduction(entry):
     assert all(o.__doc__ for o in objects)
 
 
-@pytest.mark.parametrize("entry", methods(status="planned"), ids=lambda e: e.name)
-def test_planned_entries_refuse_to_reproduce(entry):
-    assert entry.implementation == () and entry.reproduction is None
-    with pytest.raises(UnsupportedError, match="planned"):
-        entry.reproduce(quick=True)
+def test_planned_entries_refuse_to_reproduce():
+    # every method of this issue is implemented now; a later issue's planned entry looks like this
+    for entry in [*methods(status="planned"), PluginEntry("x", PAPER, "solver", "planned", "s")]:
+        assert entry.implementation == () and entry.reproduction is None
+        with pytest.raises(UnsupportedError, match="planned"):
+            entry.reproduce(quick=True)
 
 
 def test_filters_and_lookups():
