@@ -28,7 +28,10 @@ def test_list_prints_every_method_with_paper_kind_and_status(capsys):
 def test_list_filters(capsys):
     assert _run(["list", "--status", "implemented", "--kind", "layer"]) == 0
     out = capsys.readouterr().out
-    assert "polycom" in out and "self-tuning-networks" not in out and "snnk" not in out
+    assert "polycom" in out and "snnk" in out  # implemented layers
+    assert "self-tuning-networks" not in out  # a training method
+    assert _run(["list", "--status", "planned"]) == 0
+    assert "polycom" not in capsys.readouterr().out
 
 
 def test_reproduce_one_method_quick_writes_json_and_figure(tmp_path, capsys):
