@@ -251,12 +251,7 @@ def interval_jacobian_bound(
     lo, hi = v, v
     intervals = [(lo, hi)]
     for k in range(len(chain.activations) - 1, -1, -1):
-        dl, du = ranges[k]
-        products = torch.stack([lo * dl, lo * du, hi * dl, hi * du])
-        gl, gh = products.min(0).values, products.max(0).values
-        w = chain.weights[k]
-        wp, wn = w.clamp(min=0), w.clamp(max=0)
-        lo, hi = gl @ wp + gh @ wn, gh @ wp + gl @ wn
+        lo, hi = _interval_step(lo, hi, *ranges[k], chain.weights[k])
         intervals.append((lo, hi))
     return dual_norm(_abs_max(lo, hi), norm), intervals
 
@@ -342,13 +337,9 @@ def crown_jacobian_bound(
     magnitude = top.abs()  # the absolute chain |V_k|, for the rounding error of a refined bound
     m = 4 * sum(w.shape[1] + 2 for w in chain.weights) + 16
     for k in range(num_act - 1, -1, -1):
-        lo, hi = vint[k + 1]
         dl, du = ranges[k]
-        products = torch.stack([lo * dl, lo * du, hi * dl, hi * du])
-        gl, gh = products.min(0).values, products.max(0).values
         w = chain.weights[k]
-        wp, wn = w.clamp(min=0), w.clamp(max=0)
-        lo, hi = gl @ wp + gh @ wn, gh @ wp + gl @ wn
+        lo, hi = _interval_step(*vint[k + 1], dl, du, w)
         magnitude = (magnitude * _abs_max(dl, du)) @ w.abs()
         if refine and k < num_act - 1:  # V_{L-2} is exact already: independent d's, exact V_{L-1}
             n = lo.shape[-1]
@@ -410,3 +401,11 @@ def rounding_slack(
         v = (v * top) @ chain.weights[k].abs()
     m = 4 * sum(w.shape[1] + 2 for w in chain.weights) + 16
     return 2 * _gamma(m) * dual_norm(v, norm) * (1 + _gamma(m))
+
+
+def _interval_step(lo: Tensor, hi: Tensor, dl: Tensor, du: Tensor, w: Tensor) -> tuple[Tensor, Tensor]:
+    """Interval of ``(g * d) @ w`` for ``g`` in [lo, hi] and derivatives ``d`` in [dl, du] (elementwise)."""
+    products = torch.stack([lo * dl, lo * du, hi * dl, hi * du])
+    gl, gh = products.min(0).values, products.max(0).values
+    wp, wn = w.clamp(min=0), w.clamp(max=0)
+    return gl @ wp + gh @ wn, gh @ wp + gl @ wn
