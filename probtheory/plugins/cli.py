@@ -104,8 +104,8 @@ def _reproduce(args: argparse.Namespace) -> int:
     print(_table(["method", "metric", "value", "baseline", "baseline value", "gain", "seconds"], rows))
     for r in results:
         print(f"\n{r.method}: {r.verdict}")
-    if args.all:
-        planned = [e.name for e in methods(status="planned")]
+    planned = [e.name for e in methods(status="planned")]
+    if args.all and planned:
         print(f"\nno reproduction yet (planned): {', '.join(planned)}")
     print(f"\nresults: {out / 'results.json'}")
     return 0
