@@ -167,9 +167,22 @@ class DKL(GP):
             loss = -mll(self(inputs), targets).sum()
             loss.backward()
             optimizer.step()
+            self._project_onto_constraints()
             trace.append(loss.item())
         self.loss_trace = trace
         self.eval()
+
+    def _project_onto_constraints(self) -> None:
+        """Clamp parameters whose constraint has no transform into their bounds.
+
+        BoTorch's default likelihood bounds the noise by ``GreaterThan(1e-4)`` without a
+        transform, leaving the bound to L-BFGS-B; an Adam step can cross it (the noise then turns
+        negative and its log-normal prior fails), so every step is followed by this projection.
+        """
+        with torch.no_grad():
+            for _, parameter, constraint in self.named_parameters_and_constraints():
+                if constraint is not None and not constraint.enforced:
+                    parameter.clamp_(min=constraint.lower_bound, max=constraint.upper_bound)
 
 
 def _feature_network(d: int, config: DKLConfig, k: int) -> nn.Sequential:

@@ -97,3 +97,13 @@ def test_bad_options_raise():
     with pytest.raises(ConfigurationError):
         DKL(X, Y, steps=3)
     assert DKL(X, Y, config=DKLConfig(width=4)).config.width == 4
+
+
+def test_noise_stays_above_its_bound_on_noise_free_data():
+    # BoTorch's noise constraint has no transform: without the projection after each Adam step the
+    # noise of this noise-free fit crossed 1e-4 and turned negative (a NotPSDError, or the
+    # log-normal noise prior raising, as in a BO benchmark run on Branin)
+    X = torch.rand(20, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    model = DKL(X, X.sum(-1, keepdim=True), width=8, train_steps=600, lr=0.1, seed=0).fit()
+    assert (model.likelihood.noise >= 1e-4).all()
+    assert torch.isfinite(torch.tensor(model.loss_trace)).all()
