@@ -53,6 +53,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "lcpfn.json"
 CUTOFFS = (10, 20, 40)
 MCMC = {"walkers": 64, "steps": 600, "burn_in": 300, "thin": 6}
+# The paper's largest MCMC configuration (shared/research/bayes.md 2(d): about 4000 samples x 100
+# walkers after 500 burn-in steps), for the time ratio only (``--paper-mcmc-timing``).
+PAPER_MCMC = {"walkers": 100, "steps": 4500, "burn_in": 500, "thin": 40}
 CHUNK = {"lcpfn": 250, "mcmc": 100, "importance": 50}
 TIMING_CURVES = 100
 DELTAS = (0.95, 0.99)  # the paper's delta, and a more cautious one
@@ -89,7 +92,7 @@ def _score(model, curves: torch.Tensor, cutoff: int, chunk: int) -> dict:
     n = len(per_curve)
     out = {
         "log_likelihood": statistics.fmean(per_curve),
-        "log_likelihood_se": statistics.stdev(per_curve) / math.sqrt(n),
+        "log_likelihood_se": statistics.stdev(per_curve) / math.sqrt(n) if n > 1 else math.nan,
         "coverage_90": torch.cat(covered).mean().item(),
         "seconds_per_curve": seconds / n,
         "curves": n,
@@ -120,6 +123,27 @@ def _side_by_side_timing(model: LCPFN, curves: torch.Tensor) -> dict:
             times[name] = _score(method, curves, cutoff, len(curves))["seconds_per_curve"]
         out[str(cutoff)] = {**times, "mcmc_over_lcpfn": times["mcmc"] / times["lcpfn"]}
     return out
+
+
+def _paper_mcmc_timing(model: LCPFN, curves: torch.Tensor, single: int) -> dict:
+    """Seconds per curve of the LC-PFN and of the MCMC at the paper's configuration, back to back:
+    the MCMC batched over all ``curves`` (our vectorised sampler) and one curve at a time (as the
+    paper's per-curve emcee runs) on the first ``single`` curves; cutoff T' = 20."""
+    mcmc = MCMCExtrapolator(**PAPER_MCMC)
+    lcpfn = _score(model, curves, 20, CHUNK["lcpfn"])["seconds_per_curve"]
+    batched = _score(mcmc, curves, 20, len(curves))["seconds_per_curve"]
+    one_at_a_time = statistics.median(
+        _score(mcmc, curves[i : i + 1], 20, 1)["seconds_per_curve"] for i in range(single)
+    )
+    return {
+        "mcmc_settings": PAPER_MCMC,
+        "curves": len(curves),
+        "lcpfn_seconds_per_curve": lcpfn,
+        "mcmc_batched_seconds_per_curve": batched,
+        "mcmc_one_curve_seconds_per_curve": one_at_a_time,
+        "batched_mcmc_over_lcpfn": batched / lcpfn,
+        "one_curve_mcmc_over_lcpfn": one_at_a_time / lcpfn,
+    }
 
 
 def _early_stopping(model: LCPFN, seeds: int, delta: float) -> dict:
@@ -177,8 +201,33 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--fresh", action="store_true", help="ignore cells of an earlier run")
     parser.add_argument("--baselines-only", action="store_true", help="only the MCMC / IS cells")
+    parser.add_argument(
+        "--paper-mcmc-timing", type=int, metavar="N", default=0,
+        help="only time the paper's MCMC configuration against the LC-PFN on N prior curves",
+    )  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.paper_mcmc_timing:
+        results = json.loads(RESULTS.read_text())
+        model = LCPFN.load(args.model) if args.model else LCPFN.from_pretrained()
+        curves = _prior_curves(args.curves)[: args.paper_mcmc_timing]
+        timing = _paper_mcmc_timing(model, curves, single=min(3, len(curves)))
+        results["timing_paper_mcmc"] = timing
+        results["timing_paper_mcmc_table"] = [
+            {
+                "MCMC (paper's configuration)": mode,
+                "MCMC s / curve": f"{timing[f'mcmc_{key}_seconds_per_curve']:.3g}",
+                "LC-PFN s / curve": f"{timing['lcpfn_seconds_per_curve']:.3g}",
+                "MCMC / LC-PFN": f"{timing[f'{key}_mcmc_over_lcpfn']:.0f}x",
+            }
+            for mode, key in (
+                (f"batched over {len(curves)} curves", "batched"),
+                ("one curve at a time", "one_curve"),
+            )
+        ]
+        RESULTS.write_text(json.dumps(results, indent=1))
+        print(json.dumps(results["timing_paper_mcmc"], indent=1))
+        return
     settings = {"curves": args.curves, "mcmc": MCMC, "cutoffs": list(CUTOFFS)}
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() and not args.fresh else {}
     if results.get("settings") != settings:
