@@ -146,6 +146,38 @@ def _paper_mcmc_timing(model: LCPFN, curves: torch.Tensor, single: int) -> dict:
     }
 
 
+def _paper_mcmc_accuracy(model: LCPFN, curves: torch.Tensor) -> list[dict]:
+    """Tail log-likelihood of the LC-PFN and of the MCMC at the paper's configuration on the
+    same prior curves (batched), per cutoff, with the paired difference and its standard error."""
+    rows = []
+    for cutoff in CUTOFFS:
+        lcpfn = _per_curve_log_likelihood(model, curves, cutoff, CHUNK["lcpfn"])
+        mcmc = _per_curve_log_likelihood(MCMCExtrapolator(**PAPER_MCMC), curves, cutoff, len(curves))
+        diff = [a - b for a, b in zip(lcpfn, mcmc, strict=True)]
+        se = statistics.stdev(diff) / math.sqrt(len(diff))
+        rows.append(
+            {
+                "T'": cutoff,
+                "curves": len(diff),
+                "LC-PFN log-lik": f"{statistics.fmean(lcpfn):.3f}",
+                "MCMC (paper's config) log-lik": f"{statistics.fmean(mcmc):.3f}",
+                "LC-PFN - MCMC (paired)": f"{statistics.fmean(diff):+.3f} ± {se:.3f}",
+            }
+        )
+    return rows
+
+
+def _per_curve_log_likelihood(model, curves: torch.Tensor, cutoff: int, chunk: int) -> list[float]:
+    epochs = torch.arange(1, curves.shape[1] + 1, dtype=torch.float64)
+    out = []
+    for start in range(0, curves.shape[0], chunk):
+        y = curves[start : start + chunk]
+        xs = epochs[:cutoff].expand(y.shape[0], cutoff).unsqueeze(-1)
+        xq = epochs[cutoff:].expand(y.shape[0], curves.shape[1] - cutoff).unsqueeze(-1)
+        out += model.predict_normalized(xs, y[:, :cutoff], xq).log_prob(y[:, cutoff:]).mean(-1).tolist()
+    return out
+
+
 def _early_stopping(model: LCPFN, seeds: int, delta: float) -> dict:
     out = {}
     for curve_set in load_real_curves():
@@ -202,11 +234,23 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="ignore cells of an earlier run")
     parser.add_argument("--baselines-only", action="store_true", help="only the MCMC / IS cells")
     parser.add_argument(
+        "--paper-mcmc-accuracy", type=int, metavar="N", default=0,
+        help="only compare the LC-PFN with the paper's MCMC configuration on N prior curves",
+    )  # fmt: skip
+    parser.add_argument(
         "--paper-mcmc-timing", type=int, metavar="N", default=0,
         help="only time the paper's MCMC configuration against the LC-PFN on N prior curves",
     )  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.paper_mcmc_accuracy:
+        results = json.loads(RESULTS.read_text())
+        model = LCPFN.load(args.model) if args.model else LCPFN.from_pretrained()
+        curves = _prior_curves(args.curves)[: args.paper_mcmc_accuracy]
+        results["paper_mcmc_accuracy_table"] = _paper_mcmc_accuracy(model, curves)
+        RESULTS.write_text(json.dumps(results, indent=1))
+        print(json.dumps(results["paper_mcmc_accuracy_table"], indent=1))
+        return
     if args.paper_mcmc_timing:
         results = json.loads(RESULTS.read_text())
         model = LCPFN.load(args.model) if args.model else LCPFN.from_pretrained()
