@@ -69,8 +69,9 @@ def _real_curves() -> torch.Tensor:
     return torch.cat([s.curves for s in load_real_curves()]).to(torch.float64)
 
 
-def _score(model, curves: torch.Tensor, cutoff: int, chunk: int) -> dict:
-    """Mean tail log-likelihood, 90% coverage and seconds per curve of ``model``."""
+def _score(model, curves: torch.Tensor, cutoff: int, chunk: int, *, keep_per_curve: bool = False) -> dict:
+    """Mean tail log-likelihood, 90% coverage and seconds per curve of ``model`` (and, with
+    ``keep_per_curve``, every curve's tail log-likelihood under ``"per_curve"``)."""
     epochs = torch.arange(1, curves.shape[1] + 1, dtype=torch.float64)
     per_curve, covered, seconds, ess = [], [], 0.0, []
     for start in tqdm(
@@ -99,6 +100,8 @@ def _score(model, curves: torch.Tensor, cutoff: int, chunk: int) -> dict:
     }
     if ess:
         out["median_ess"] = statistics.median(ess)
+    if keep_per_curve:
+        out["per_curve"] = per_curve
     return out
 
 
@@ -151,8 +154,9 @@ def _paper_mcmc_accuracy(model: LCPFN, curves: torch.Tensor) -> list[dict]:
     same prior curves (batched), per cutoff, with the paired difference and its standard error."""
     rows = []
     for cutoff in CUTOFFS:
-        lcpfn = _per_curve_log_likelihood(model, curves, cutoff, CHUNK["lcpfn"])
-        mcmc = _per_curve_log_likelihood(MCMCExtrapolator(**PAPER_MCMC), curves, cutoff, len(curves))
+        lcpfn = _score(model, curves, cutoff, CHUNK["lcpfn"], keep_per_curve=True)["per_curve"]
+        mcmc = _score(MCMCExtrapolator(**PAPER_MCMC), curves, cutoff, len(curves), keep_per_curve=True)
+        mcmc = mcmc["per_curve"]
         diff = [a - b for a, b in zip(lcpfn, mcmc, strict=True)]
         se = statistics.stdev(diff) / math.sqrt(len(diff))
         rows.append(
@@ -165,17 +169,6 @@ def _paper_mcmc_accuracy(model: LCPFN, curves: torch.Tensor) -> list[dict]:
             }
         )
     return rows
-
-
-def _per_curve_log_likelihood(model, curves: torch.Tensor, cutoff: int, chunk: int) -> list[float]:
-    epochs = torch.arange(1, curves.shape[1] + 1, dtype=torch.float64)
-    out = []
-    for start in range(0, curves.shape[0], chunk):
-        y = curves[start : start + chunk]
-        xs = epochs[:cutoff].expand(y.shape[0], cutoff).unsqueeze(-1)
-        xq = epochs[cutoff:].expand(y.shape[0], curves.shape[1] - cutoff).unsqueeze(-1)
-        out += model.predict_normalized(xs, y[:, :cutoff], xq).log_prob(y[:, cutoff:]).mean(-1).tolist()
-    return out
 
 
 def _early_stopping(model: LCPFN, seeds: int, delta: float) -> dict:

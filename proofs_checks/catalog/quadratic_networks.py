@@ -89,13 +89,6 @@ class _AffineGateLayer(QuadraticLinear):
         return self.r(x) * self.g.bias + self.b(x)
 
 
-class _LinearNeuron(nn.Linear):
-    """Mutant: a conventional neuron (the XOR mutant of the paper's introduction)."""
-
-    def __init__(self, in_features: int, out_features: int) -> None:
-        super().__init__(in_features, out_features)
-
-
 register(
     Claim(
         id="quadratic.degree",
@@ -130,7 +123,7 @@ register(
         strategy=seeds,
         check=_check_xor,
         subject=QuadraticLinear,
-        mutants=(Mutant("linear-neuron", "a conventional (affine) neuron", _LinearNeuron),),
+        mutants=(Mutant("linear-neuron", "a conventional (affine) neuron", nn.Linear),),
         examples={"ci": 2, "thorough": 20},
         mutant_examples=2,
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
+import scipy.optimize
 from hypothesis import strategies as st
 
 from probtheory.training.scaling_laws import ScalingLaw, fit_scaling_law
@@ -101,8 +102,6 @@ class _SwappedExamplesLaw(ScalingLaw):
 
 def _fit_ignoring_batch_size(runs) -> ScalingLaw:
     """Mutant: the fitter of a law without the critical batch size (S_min = S)."""
-    import scipy.optimize
-
     params = np.concatenate([np.full(len(r.steps), r.params) for r in runs])
     steps = np.concatenate([np.asarray(r.steps, float) for r in runs])
     log_loss = np.log(np.concatenate([np.asarray(r.losses, float) for r in runs]))

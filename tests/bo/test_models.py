@@ -217,7 +217,14 @@ def test_ensemble_is_reproducible_under_its_seed():
 
 @pytest.mark.parametrize(
     "options",
-    [{"n_models": 0}, {"train_prop": 1.5}, {"activation": "gelu"}, {"prior_var": -1.0}, {"steps": 2.5}],
+    [
+        {"n_models": 0},
+        {"train_prop": 1.5},
+        {"activation": "gelu"},
+        {"prior_var": -1.0},
+        {"steps": 2.5},
+        {"select_hyperparameters": "yes"},
+    ],
 )
 def test_ensemble_rejects_bad_options(options):
     X, Y = _data()
