@@ -31,7 +31,8 @@ from pathlib import Path
 
 import torch
 
-from probtheory.energy.monotone_dbm import MonotoneDBM, default_step, solve_mean_field
+from probtheory.energy.categorical_mean_field import default_step, solve_mean_field
+from probtheory.energy.monotone_dbm import MonotoneDBM
 
 ROOT = Path(__file__).resolve().parent.parent
 TOL = 1e-6

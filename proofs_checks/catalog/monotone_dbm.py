@@ -19,14 +19,13 @@ from dataclasses import dataclass
 import torch
 from hypothesis import strategies as st
 
-from probtheory.energy.monotone_dbm import (
-    MonotoneDBM,
+from probtheory.energy.categorical_mean_field import (
     _ImplicitMeanField,
-    _prox_jacobian_apply,
-    block_softmax,
     mean_field_free_energy,
     solve_mean_field,
 )
+from probtheory.energy.monotone_dbm import MonotoneDBM
+from probtheory.energy.proximal_softmax import _prox_jacobian_apply, block_softmax
 from proofs_checks.claim import Claim, Evidence, Mutant
 from proofs_checks.registry import register
 from proofs_checks.strategies import seeds

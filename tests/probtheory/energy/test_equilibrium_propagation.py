@@ -106,7 +106,7 @@ def test_equilibrium_propagation_one_and_two_points_are_finite_differences():
 def test_equilibrium_propagation_closed_form_jacobian_matches_autodiff():
     model, x, _ = _problem(symmetric=False, layered=False)
     s = torch.randn(3, 8, dtype=torch.complex128, generator=torch.Generator().manual_seed(1))
-    from probtheory.energy.equilibrium_propagation import _batch_jacobian
+    from probtheory.energy.hopfield_network import _batch_jacobian
 
     auto = _batch_jacobian(lambda z: model.vector_field(z, x), s)
     torch.testing.assert_close(model.state_jacobian(s, x), auto, rtol=1e-12, atol=1e-14)

@@ -17,15 +17,14 @@ from hypothesis import strategies as st
 
 import probtheory.energy.monotone_dbm as monotone_dbm_module
 from probtheory.energy._anderson import solve_fixed_point
-from probtheory.energy.monotone_dbm import (
-    MonotoneDBM,
-    block_softmax,
+from probtheory.energy.categorical_mean_field import (
     default_step,
     mean_field_free_energy,
     mean_field_residual,
-    prox_softmax,
     solve_mean_field,
 )
+from probtheory.energy.monotone_dbm import MonotoneDBM
+from probtheory.energy.proximal_softmax import block_softmax, prox_softmax
 from probtheory.errors import ConfigurationError, InputDataError
 
 F64 = torch.float64
