@@ -34,7 +34,8 @@ import torch
 
 from probtheory.recurrent.data import pattern_switching_sequences, switching_rate
 from probtheory.recurrent.error_regression import ErrorRegression
-from probtheory.recurrent.pvrnn import PVRNN, PVRNNLayerConfig
+from probtheory.recurrent.pvrnn import PVRNN
+from probtheory.recurrent.pvrnn_layer_config import PVRNNLayerConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 BAR = 5.0

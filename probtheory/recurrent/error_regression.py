@@ -23,7 +23,8 @@ Example::
 
     from probtheory.recurrent.data import pattern_switching_sequences
     from probtheory.recurrent.error_regression import ErrorRegression
-    from probtheory.recurrent.pvrnn import PVRNN, PVRNNLayerConfig
+    from probtheory.recurrent.pvrnn import PVRNN
+    from probtheory.recurrent.pvrnn_layer_config import PVRNNLayerConfig
 
     model = PVRNN(2, [PVRNNLayerConfig(16, 2, 2.0, w=0.01)], seed=0)
     model.fit(pattern_switching_sequences(8, 40, seed=0).values, epochs=50, lr=0.01, seed=0,

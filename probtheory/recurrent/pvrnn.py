@@ -28,12 +28,15 @@ dimension; ``"gaussian"`` uses the negative log-density of :math:`N(\hat x_t, s^
 (``output_std``) or learned (``"gaussian_learned"``) :math:`s`. Large :math:`w` pins the posterior
 to the prior (near-deterministic dynamics); small :math:`w` lets the adaptive vectors absorb
 everything (a random process that generalises poorly); the paper finds intermediate :math:`w`
-best. Online recognition is :class:`probtheory.recurrent.error_regression.ErrorRegression`.
+best. Online recognition is :class:`probtheory.recurrent.error_regression.ErrorRegression`; a
+layer is configured by :class:`~probtheory.recurrent.pvrnn_layer_config.PVRNNLayerConfig`, the
+KL is :func:`~probtheory.recurrent.gaussian_kl.gaussian_kl`.
 
 Example::
 
     from probtheory.recurrent.data import pattern_switching_sequences
-    from probtheory.recurrent.pvrnn import PVRNN, PVRNNLayerConfig
+    from probtheory.recurrent.pvrnn import PVRNN
+    from probtheory.recurrent.pvrnn_layer_config import PVRNNLayerConfig
 
     data = pattern_switching_sequences(8, 40, seed=0).values
     model = PVRNN(2, [PVRNNLayerConfig(d_size=16, z_size=2, tau=2.0, w=0.01),
@@ -54,68 +57,14 @@ from tqdm.auto import tqdm
 
 from probtheory._checks import check_finite, check_int, check_real
 from probtheory.errors import InputDataError, NotFittedError
+from probtheory.recurrent.gaussian_kl import gaussian_kl
+from probtheory.recurrent.pvrnn_layer_config import PVRNNLayerConfig
 
-__all__ = ["LIKELIHOODS", "PVRNN", "PVRNNLayerConfig", "UnrollResult", "gaussian_kl"]
+__all__ = ["LIKELIHOODS", "PVRNN", "UnrollResult"]
 
 LIKELIHOODS = ("mse", "gaussian", "gaussian_learned")
 # pre-activation clamp of the posterior / prior log-std: exp(+-10) keeps the KL finite in float32
 _LOG_STD_LIMIT = 10.0
-
-
-def gaussian_kl(mu_q: Tensor, sigma_q: Tensor, mu_p: Tensor, sigma_p: Tensor) -> Tensor:
-    r"""Elementwise :math:`\mathrm{KL}(N(\mu_q, \sigma_q^2) \,\|\, N(\mu_p, \sigma_p^2))`.
-
-    :math:`\log\sigma_p - \log\sigma_q - 1/2 + (\sigma_q^2 + (\mu_q - \mu_p)^2) / (2\sigma_p^2)`.
-
-    Args:
-        mu_q: Posterior means (any shape, broadcast with the others).
-        sigma_q: Posterior standard deviations (> 0).
-        mu_p: Prior means.
-        sigma_p: Prior standard deviations (> 0).
-
-    Returns:
-        The KL per coordinate, in the broadcast shape.
-    """
-    return (
-        torch.log(sigma_p)
-        - torch.log(sigma_q)
-        - 0.5
-        + (sigma_q.square() + (mu_q - mu_p).square()) / (2 * sigma_p.square())
-    )
-
-
-@dataclass(frozen=True)
-class PVRNNLayerConfig:
-    """One MTRNN layer of a PV-RNN.
-
-    Attributes:
-        d_size: Number of deterministic units (>= 1).
-        z_size: Number of stochastic units (>= 1).
-        tau: Time constant (>= 1; 1 is an ordinary RNN, large is slow).
-        w: Meta-prior weight of the KL for t > 1 (>= 0).
-        w1: Meta-prior weight of the KL to N(0, I) at t = 1 (>= 0; None: same as ``w``).
-    """
-
-    d_size: int
-    z_size: int
-    tau: float
-    w: float = 0.01
-    w1: float | None = None
-
-    def __post_init__(self) -> None:
-        check_int("d_size", self.d_size, minimum=1)
-        check_int("z_size", self.z_size, minimum=1)
-        tau = check_real("tau", self.tau)
-        if tau < 1:
-            raise InputDataError("tau", "a time constant >= 1", tau)
-        check_real("w", self.w, nonnegative=True)
-        if self.w1 is not None:
-            check_real("w1", self.w1, nonnegative=True)
-
-    @property
-    def first_w(self) -> float:
-        """The KL weight at t = 1."""
-        return self.w if self.w1 is None else self.w1
 
 
 @dataclass

@@ -30,7 +30,8 @@ from hypothesis import strategies as st
 from torch.distributions import Normal, kl_divergence
 
 from probtheory.recurrent.data import classify_segments, pattern_switching_sequences
-from probtheory.recurrent.pvrnn import PVRNN, PVRNNLayerConfig
+from probtheory.recurrent.pvrnn import PVRNN
+from probtheory.recurrent.pvrnn_layer_config import PVRNNLayerConfig
 from proofs_checks.claim import Claim, Evidence, Mutant
 from proofs_checks.registry import register
 from proofs_checks.strategies import seeds

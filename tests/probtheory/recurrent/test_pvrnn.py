@@ -12,7 +12,9 @@ from probtheory.recurrent import error_regression as er_module
 from probtheory.recurrent import pvrnn as pvrnn_module
 from probtheory.recurrent.data import pattern_switching_sequences, pattern_templates, switching_rate
 from probtheory.recurrent.error_regression import ErrorRegression
-from probtheory.recurrent.pvrnn import PVRNN, PVRNNLayerConfig, gaussian_kl
+from probtheory.recurrent.gaussian_kl import gaussian_kl
+from probtheory.recurrent.pvrnn import PVRNN
+from probtheory.recurrent.pvrnn_layer_config import PVRNNLayerConfig
 
 F64 = torch.float64
 

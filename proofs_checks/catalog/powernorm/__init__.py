@@ -1,0 +1,30 @@
+r"""Claims ``powernorm.*``: PowerNorm's gradients (Shen, Yao, Gholami, Mahoney, Keutzer, ICML 2020).
+
+theory.md F.2/F.3:
+
+* ``powernorm.gradient_identities``: the closed-form input gradients of batch normalisation
+  and of PN-V (batch quadratic mean) agree with central finite differences of the forward
+  passes (float64), and their squared norms are the projected energies of F.2(a);
+* ``powernorm.smaller_gradient_norm``: PN's loss-gradient norm is below BN's exactly when the
+  projected-energy condition of F.2(a) holds, and the fraction of cases where it holds rises
+  with the batch mean shift (Monte Carlo, z = 5 standard errors);
+* ``powernorm.approximate_backward``: the layer's training-mode forward/backward follow
+  Algorithm 1 (to 1e-12 against an independent recursion) and :math:`\nu` stays below the
+  horizon-free bound max_t |Lambda_t| / Gamma_t over a long run (10^4 steps in the
+  ``thorough`` profile, 10^3 in ``ci``; F.2(b)).
+
+The claims live one module each in this package, with what they share in ``_norm_formulas``;
+importing the package registers all three, in the order above.
+"""
+
+# isort: off
+# importing a claim module registers its claim: this order is the order of the claim list
+from proofs_checks.catalog.powernorm import gradient_identities  # noqa: F401
+from proofs_checks.catalog.powernorm import smaller_gradient_norm  # noqa: F401
+from proofs_checks.catalog.powernorm import approximate_backward  # noqa: F401
+
+# isort: on
+from proofs_checks.catalog.powernorm._norm_formulas import NormFormulas
+from proofs_checks.catalog.powernorm.smaller_gradient_norm import plot
+
+__all__ = ["NormFormulas", "plot"]
