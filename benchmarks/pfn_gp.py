@@ -1,13 +1,16 @@
 """Shipped GP PFNs against exact and MCMC Bayesian inference, in the same run.
 
-Run:  python benchmarks/pfn_gp.py [--model PATH] [--datasets 2000] [--nuts-datasets 20]
-      (writes benchmarks/results/pfn_gp.json and docs/images/pfn_gp.png)
+Run:  python benchmarks/pfn_gp.py [--model PATH] [--datasets 2000] [--nuts-datasets 32]
+      (writes benchmarks/results/pfn_gp.json, docs/images/pfn_gp.png and pfn_gp_hyper.png)
 
 * ``gp-rbf-1d`` vs the exact GP posterior with the true hyperparameters: mean NLL gap over fresh
   prior datasets with context sizes 1..50 (one query each), PIT calibration (KS statistic), and
   the time for a batch of 256 datasets x 50 context x 50 queries, as a ratio to the exact GP.
-* ``gp-hyper-1d`` (if shipped) vs NUTS over the GP hyperparameters (Pyro): NLL on the same
-  datasets and wall time per dataset.
+* ``gp-hyper-1d`` (if shipped) vs NUTS over the GP hyperparameters (Pyro) and vs the Bayes
+  predictive by importance sampling from the hyper-prior (4096 draws): NLL of 10 queries per
+  dataset on the same datasets (context sizes 5, 10, 20, 50 in turn; standard errors with the
+  datasets as units) and wall time per dataset; and, on 128 more datasets, the PFN's NLL gap to
+  the importance-sampled Bayes predictive at each context size 0..50.
 """
 
 from __future__ import annotations
@@ -26,9 +29,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
+from torch import Tensor  # noqa: E402
 
 from probtheory.pfn import PFN, GPHyperPrior, GPPrior, pretrained_names  # noqa: E402
-from probtheory.pfn.evaluation import exact_gp_predictive, ks_uniform  # noqa: E402
+from probtheory.pfn.evaluation import (  # noqa: E402
+    exact_gp_predictive,
+    hyperprior_gp_predictive,
+    ks_uniform,
+)
 from probtheory.pfn.recipes import get_recipe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,24 +97,36 @@ def timing(model: PFN, repeats: int = 5) -> dict:
     }
 
 
-def evaluate_hyper(model: PFN, datasets: int, seed: int, num_samples: int = 200) -> dict:
-    """NLL of the PFN vs NUTS over (lengthscale, outputscale, noise), one query per dataset."""
+def _dataset_mean_se(values: Tensor) -> tuple[float, float]:
+    """Mean and standard error of a `D x Q` tensor, with the D datasets as the independent units."""
+    per_dataset = values.mean(-1)
+    return float(per_dataset.mean()), float(per_dataset.std() / math.sqrt(len(per_dataset)))
+
+
+def evaluate_hyper(model: PFN, datasets: int, seed: int, queries: int = 10, num_samples: int = 200) -> dict:
+    """NLL of the PFN, NUTS over (lengthscale, outputscale, noise) and the importance-sampled
+    Bayes predictive on the same datasets and queries; wall time per dataset of PFN and NUTS."""
     import pyro
     import pyro.distributions as pdist
     from pyro.infer import MCMC, NUTS
 
     prior = GPHyperPrior()
     hp = prior.hyperprior()
-    batch = prior.sample(datasets, MAX_CONTEXT + 1, torch.Generator().manual_seed(seed))
-    pfn_nll, nuts_nll, pfn_time, nuts_time = [], [], [], []
+    batch = prior.sample(datasets, MAX_CONTEXT + queries, torch.Generator().manual_seed(seed))
+    pfn_nll, nuts_nll, is_nll, pfn_time, nuts_time, contexts = [], [], [], [], [], []
     for i in range(datasets):
         c = [5, 10, 20, 50][i % 4]
+        contexts.append(c)
         x, y = batch.x[i, :c, 0], batch.y[i, :c]
-        xq, yq = batch.x[i, c : c + 1, 0], batch.y[i, c : c + 1]
+        xq, yq = batch.x[i, MAX_CONTEXT:, 0], batch.y[i, MAX_CONTEXT:]
         start = time.perf_counter()
         nll = -model.predict(x[:, None], y, xq[:, None]).log_prob(yq)
         pfn_time.append(time.perf_counter() - start)
-        pfn_nll.append(float(nll))
+        pfn_nll.append(nll.double())
+        reference = hyperprior_gp_predictive(
+            x[None, :, None], y[None], xq[None, :, None], prior, 4096, torch.Generator().manual_seed(seed + i)
+        )
+        is_nll.append(-reference.log_prob(yq[None].double())[0])
 
         def gp_model(x=x, y=y):
             ls = pyro.sample(
@@ -133,19 +153,47 @@ def evaluate_hyper(model: PFN, datasets: int, seed: int, num_samples: int = 200)
             pred = exact_gp_predictive(
                 x[None, :, None], y[None], xq[None, :, None], float(ls), float(os_), float(nz)
             )
-            log_p.append(pred.log_prob(yq[None]).squeeze())
-        nuts_nll.append(float(-(torch.logsumexp(torch.stack(log_p), 0) - math.log(len(log_p)))))
+            log_p.append(pred.log_prob(yq[None].double())[0])
+        nuts_nll.append(-(torch.logsumexp(torch.stack(log_p), 0) - math.log(len(log_p))))
         nuts_time.append(time.perf_counter() - start)
+        print(f"gp-hyper-1d dataset {i}: context {c}, NUTS {nuts_time[-1]:.1f} s", flush=True)
+    pfn, nuts, ref = torch.stack(pfn_nll), torch.stack(nuts_nll), torch.stack(is_nll)
+    by_context = {}
+    for c in sorted(set(contexts)):
+        rows = [i for i, ci in enumerate(contexts) if ci == c]
+        by_context[c] = {
+            "pfn_minus_nuts": _dataset_mean_se(pfn[rows] - nuts[rows]),
+            "pfn_minus_bayes_is": _dataset_mean_se(pfn[rows] - ref[rows]),
+        }
     return {
         "datasets": datasets,
-        "pfn_mean_nll": statistics.fmean(pfn_nll),
-        "nuts_mean_nll": statistics.fmean(nuts_nll),
-        "nll_difference_se": statistics.stdev(a - b for a, b in zip(pfn_nll, nuts_nll, strict=True))
-        / math.sqrt(datasets),
+        "queries_per_dataset": queries,
+        "pfn_mean_nll": float(pfn.mean()),
+        "nuts_mean_nll": float(nuts.mean()),
+        "bayes_is_mean_nll": float(ref.mean()),
+        "pfn_minus_nuts": _dataset_mean_se(pfn - nuts),
+        "nuts_minus_bayes_is": _dataset_mean_se(nuts - ref),
+        "by_context": by_context,
         "pfn_s_per_dataset": statistics.median(pfn_time),
         "nuts_s_per_dataset": statistics.median(nuts_time),
         "speedup": statistics.median(nuts_time) / statistics.median(pfn_time),
     }
+
+
+def hyper_gap_by_context(model: PFN, datasets: int, seed: int, queries: int = 10) -> dict:
+    """Mean NLL gap of the PFN to the importance-sampled Bayes predictive at each context size."""
+    prior = GPHyperPrior()
+    batch = prior.sample(datasets, MAX_CONTEXT + queries, torch.Generator().manual_seed(seed))
+    xq, yq = batch.x[:, MAX_CONTEXT:], batch.y[:, MAX_CONTEXT:].double()
+    out = {}
+    for c in (0, 1, 2, 3, 5, 10, 20, 30, 40, 50):
+        x, y = batch.x[:, :c], batch.y[:, :c]
+        pfn = -model.predict(x, y, xq).log_prob(yq).double()
+        reference = hyperprior_gp_predictive(x, y, xq, prior, 4096, torch.Generator().manual_seed(seed + c))
+        ess = 1 / reference.mixture_distribution.probs[:, 0].square().sum(-1)
+        mean, se = _dataset_mean_se(pfn + reference.log_prob(yq))
+        out[c] = {"gap": mean, "se": se, "median_ess": float(ess.median())}
+    return out
 
 
 def main() -> None:
@@ -153,7 +201,7 @@ def main() -> None:
     parser.add_argument("--model", help="gp-rbf-1d checkpoint path (default: the shipped one)")
     parser.add_argument("--hyper-model", help="gp-hyper-1d checkpoint path (default: the shipped one)")
     parser.add_argument("--datasets", type=int, default=2000)
-    parser.add_argument("--nuts-datasets", type=int, default=16)
+    parser.add_argument("--nuts-datasets", type=int, default=32)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "pfn_gp.json")
     args = parser.parse_args()
     result: dict = {
@@ -208,22 +256,38 @@ def main() -> None:
     if hyper is not None:
         result["gp-hyper-1d"] = evaluate_hyper(hyper, args.nuts_datasets, seed=2027)
         h = result["gp-hyper-1d"]
-        table.append(
+        h["gap_by_context"] = hyper_gap_by_context(hyper, 128, seed=2028)
+        diff, se = h["pfn_minus_nuts"]
+        table += [
             {
                 "model": "gp-hyper-1d",
-                "metric": "mean NLL: PFN / NUTS",
-                "value": f"{h['pfn_mean_nll']:.3f} / {h['nuts_mean_nll']:.3f}",
+                "metric": f"mean NLL ({h['datasets']} datasets x {h['queries_per_dataset']} queries): "
+                "PFN / NUTS / Bayes (IS)",
+                "value": f"{h['pfn_mean_nll']:.3f} / {h['nuts_mean_nll']:.3f} / {h['bayes_is_mean_nll']:.3f}",
                 "bar": "PFN <= NUTS",
-            }
-        )
-        table.append(
+            },
+            {
+                "model": "gp-hyper-1d",
+                "metric": "NLL PFN - NUTS (paired)",
+                "value": f"{diff:+.3f} ± {se:.3f}",
+                "bar": "<= 0 (within noise)",
+            },
             {
                 "model": "gp-hyper-1d",
                 "metric": "speed-up per dataset over NUTS",
                 "value": f"{h['speedup']:.0f}x",
                 "bar": ">= 100x",
-            }
-        )
+            },
+        ]
+        gaps = h["gap_by_context"]
+        fig, ax = plt.subplots(figsize=(5.5, 3.5))
+        ax.errorbar(list(gaps), [g["gap"] for g in gaps.values()], [g["se"] for g in gaps.values()], fmt="o-")
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xlabel("context size")
+        ax.set_ylabel("NLL(PFN) - NLL(Bayes, IS)")
+        ax.set_title("gp-hyper-1d vs Bayes predictive under the hyper-prior")
+        fig.tight_layout()
+        fig.savefig(ROOT / "docs" / "images" / "pfn_gp_hyper.png", dpi=110)
     result["table"] = table
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(table, indent=2))

@@ -1,21 +1,73 @@
-"""Reference posteriors for evaluating GP-prior PFNs: the exact GP predictive and calibration.
+"""Reference posteriors for evaluating GP-prior PFNs: exact GP predictives and calibration.
 
 The exact posterior predictive of GP regression with known hyperparameters is Gaussian:
 mean ``k_*^T (K + s^2 I)^{-1} y`` and variance ``k_** - k_*^T (K + s^2 I)^{-1} k_* + s^2``
 (Rasmussen & Williams 2006, eq. 2.23-2.24), computed here batched over datasets in float64.
+With hyper-priors on the hyperparameters (:class:`~probtheory.pfn.priors.GPHyperPrior`) the
+Bayes predictive averages these over the posterior of the hyperparameters;
+:func:`hyperprior_gp_predictive` does so by self-normalised importance sampling from the
+hyper-prior, the weights being the marginal likelihoods (eq. 2.30).
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
-from gpytorch.kernels import RBFKernel, ScaleKernel
 from scipy import stats
 from torch import Tensor
 
-from probtheory._checks import check_finite, check_real
+from probtheory._checks import check_finite, check_int, check_real
 from probtheory.errors import InputDataError
+from probtheory.pfn.priors import GPHyperPrior
 
-__all__ = ["exact_gp_predictive", "ks_uniform"]
+__all__ = ["exact_gp_predictive", "hyperprior_gp_predictive", "ks_uniform"]
+
+
+def _check_shapes(x_train: Tensor, y_train: Tensor, x_test: Tensor) -> None:
+    for name, t in (("x_train", x_train), ("y_train", y_train), ("x_test", x_test)):
+        check_finite(name, t)
+    if x_train.dim() != 3 or y_train.shape != x_train.shape[:2]:
+        raise InputDataError("y_train", "`B x S` matching x_train `B x S x F`", tuple(y_train.shape))
+    if x_test.dim() != 3 or x_test.shape[0] != x_train.shape[0] or x_test.shape[-1] != x_train.shape[-1]:
+        raise InputDataError(
+            "x_test", f"a `{x_train.shape[0]} x Q x {x_train.shape[-1]}` tensor", tuple(x_test.shape)
+        )
+
+
+def _rbf(a: Tensor, b: Tensor, lengthscale: Tensor, outputscale: Tensor) -> Tensor:
+    """``outputscale * exp(-|a - b|^2 / (2 lengthscale^2))`` for `N x A x F` and `N x B x F` inputs."""
+    sq = torch.cdist(a, b).square()
+    return outputscale[:, None, None] * torch.exp(-sq / (2 * lengthscale[:, None, None] ** 2))
+
+
+def _gp_predictive(
+    x_train: Tensor, y_train: Tensor, x_test: Tensor, lengthscale: Tensor, outputscale: Tensor, noise: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Predictive mean and variance (`N x Q`) and log marginal likelihood (`N`), one GP per row.
+
+    Inputs are float64 and batched over N rows, each with its own hyperparameters (`N` tensors).
+    """
+    prior_var = (outputscale + noise)[:, None].expand(x_test.shape[:2])
+    if x_train.shape[1] == 0:
+        return torch.zeros_like(prior_var), prior_var, torch.zeros_like(outputscale)
+    n = x_train.shape[1]
+    k_tt = _rbf(x_train, x_train, lengthscale, outputscale) + noise[:, None, None] * torch.eye(
+        n, dtype=x_train.dtype
+    )
+    chol = torch.linalg.cholesky(k_tt)
+    k_qt = _rbf(x_test, x_train, lengthscale, outputscale)
+    alpha = torch.cholesky_solve(y_train.unsqueeze(-1), chol)
+    mean = (k_qt @ alpha).squeeze(-1)
+    v = torch.linalg.solve_triangular(chol, k_qt.transpose(-2, -1), upper=False)
+    var = (prior_var - v.square().sum(-2)).clamp_min(1e-12)
+    white = torch.linalg.solve_triangular(chol, y_train.unsqueeze(-1), upper=False).squeeze(-1)
+    log_evidence = (
+        -0.5 * white.square().sum(-1)
+        - torch.diagonal(chol, dim1=-2, dim2=-1).log().sum(-1)
+        - 0.5 * n * math.log(2 * math.pi)
+    )
+    return mean, var, log_evidence
 
 
 def exact_gp_predictive(
@@ -34,32 +86,75 @@ def exact_gp_predictive(
     Returns:
         A Normal of batch shape `B x Q` (float64).
     """
-    for name, t in (("x_train", x_train), ("y_train", y_train), ("x_test", x_test)):
-        check_finite(name, t)
-    if x_train.dim() != 3 or y_train.shape != x_train.shape[:2]:
-        raise InputDataError("y_train", "`B x S` matching x_train `B x S x F`", tuple(y_train.shape))
-    if x_test.dim() != 3 or x_test.shape[0] != x_train.shape[0] or x_test.shape[-1] != x_train.shape[-1]:
-        raise InputDataError(
-            "x_test", f"a `{x_train.shape[0]} x Q x {x_train.shape[-1]}` tensor", tuple(x_test.shape)
-        )
+    _check_shapes(x_train, y_train, x_test)
     for name, value in (("lengthscale", lengthscale), ("outputscale", outputscale), ("noise", noise)):
         check_real(name, value, positive=True)
-    x_train, y_train, x_test = x_train.double(), y_train.double(), x_test.double()
-    kernel = ScaleKernel(RBFKernel()).double()
-    kernel.base_kernel.lengthscale = lengthscale
-    kernel.outputscale = outputscale
+    b = x_train.shape[0]
+    hyper = [torch.full((b,), float(v), dtype=torch.float64) for v in (lengthscale, outputscale, noise)]
     with torch.no_grad():
-        prior_var = torch.full(x_test.shape[:2], outputscale + noise, dtype=torch.float64)
-        if x_train.shape[1] == 0:
-            return torch.distributions.Normal(torch.zeros_like(prior_var), prior_var.sqrt())
-        k_tt = kernel(x_train).to_dense() + noise * torch.eye(x_train.shape[1], dtype=torch.float64)
-        k_qt = kernel(x_test, x_train).to_dense()
-        chol = torch.linalg.cholesky(k_tt)
-        alpha = torch.cholesky_solve(y_train.unsqueeze(-1), chol)
-        mean = (k_qt @ alpha).squeeze(-1)
-        v = torch.linalg.solve_triangular(chol, k_qt.transpose(-2, -1), upper=False)
-        var = prior_var - (v**2).sum(-2)
-    return torch.distributions.Normal(mean, var.clamp_min(1e-12).sqrt())
+        mean, var, _ = _gp_predictive(x_train.double(), y_train.double(), x_test.double(), *hyper)
+    return torch.distributions.Normal(mean, var.sqrt())
+
+
+def hyperprior_gp_predictive(
+    x_train: Tensor,
+    y_train: Tensor,
+    x_test: Tensor,
+    prior: GPHyperPrior,
+    num_samples: int = 2048,
+    generator: torch.Generator | None = None,
+) -> torch.distributions.MixtureSameFamily:
+    """Bayes predictive under a GP hyper-prior, by importance sampling from the hyper-prior.
+
+    Draws ``num_samples`` hyperparameter triples from ``prior.hyperprior()`` (the same draws
+    for every dataset), weights draw s of dataset b by its marginal likelihood
+    ``p(y_b | x_b, theta_s)``, and mixes the exact GP predictives with the normalised weights.
+    This is consistent as ``num_samples`` grows; the effective sample size
+    ``1 / sum(w^2)`` of the weights (``mixture_distribution.probs``) says how well the draws
+    cover the posterior, and falls as the context grows.
+
+    Args:
+        x_train: A `B x S x F` tensor (S may be 0: the prior predictive).
+        y_train: A `B x S` tensor.
+        x_test: A `B x Q x F` tensor.
+        prior: The hyper-prior the data come from.
+        num_samples: Number of hyperparameter draws.
+        generator: Random generator of the draws (None: torch's global one).
+
+    Returns:
+        A mixture of ``num_samples`` Normals per query, batch shape `B x Q` (float64).
+
+    Example:
+        >>> import torch
+        >>> from probtheory.pfn import GPHyperPrior
+        >>> prior = GPHyperPrior()
+        >>> batch = prior.sample(4, 11, torch.Generator().manual_seed(0))
+        >>> pred = hyperprior_gp_predictive(batch.x[:, :10], batch.y[:, :10], batch.x[:, 10:], prior, 256)
+        >>> pred.log_prob(batch.y[:, 10:]).shape
+        torch.Size([4, 1])
+    """
+    _check_shapes(x_train, y_train, x_test)
+    check_int("num_samples", num_samples, minimum=1)
+    if not isinstance(prior, GPHyperPrior):
+        raise InputDataError("prior", "a GPHyperPrior", type(prior).__name__)
+    z = torch.randn(3, num_samples, generator=generator, dtype=torch.float64)
+    hyper = [
+        torch.exp(d.loc.double() + d.scale.double() * z[i])
+        for i, d in enumerate(prior.hyperprior().values())  # lengthscale, outputscale, noise
+    ]
+    means, variances, log_weights = [], [], []
+    with torch.no_grad():
+        for b in range(x_train.shape[0]):  # one dataset at a time: S x n x n at most in memory
+            rows = [
+                t[b : b + 1].double().expand(num_samples, *t.shape[1:]) for t in (x_train, y_train, x_test)
+            ]
+            mean, var, log_evidence = _gp_predictive(*rows, *hyper)
+            means.append(mean.T)
+            variances.append(var.T)
+            log_weights.append(log_evidence.expand(x_test.shape[1], num_samples))
+    mixing = torch.distributions.Categorical(logits=torch.stack(log_weights))
+    components = torch.distributions.Normal(torch.stack(means), torch.stack(variances).sqrt())
+    return torch.distributions.MixtureSameFamily(mixing, components)
 
 
 def ks_uniform(pit: Tensor) -> float:

@@ -1,5 +1,7 @@
 """The exact GP reference used to evaluate GP-prior PFNs."""
 
+import math
+
 import torch
 
 from probtheory.pfn import GPPrior
@@ -37,3 +39,77 @@ def test_exact_gp_rejects_bad_input():
         exact_gp_predictive(x, torch.zeros(2, 4), x, 0.3, 1.0, 0.1)
     with pytest.raises(InputDataError, match="noise"):
         exact_gp_predictive(x, torch.zeros(2, 3), x, 0.3, 1.0, 0.0)
+
+
+def test_hyperprior_predictive_with_a_point_mass_hyperprior_is_the_exact_gp():
+    """Hyper-priors of width ~0 leave one hyperparameter triple: the mixture is that GP's predictive."""
+    from probtheory.pfn import GPHyperPrior
+    from probtheory.pfn.evaluation import hyperprior_gp_predictive
+
+    prior = GPHyperPrior(log_lengthscale_scale=1e-9, log_outputscale_scale=1e-9, log_noise_scale=1e-9)
+    batch = prior.sample(3, 12, torch.Generator().manual_seed(1))
+    args = (batch.x[:, :8], batch.y[:, :8], batch.x[:, 8:])
+    mixture = hyperprior_gp_predictive(
+        *args, prior, num_samples=16, generator=torch.Generator().manual_seed(0)
+    )
+    exact = exact_gp_predictive(*args, math.exp(-1.6), 1.0, math.exp(-4.6))
+    target = batch.y[:, 8:].double()
+    assert torch.allclose(mixture.log_prob(target), exact.log_prob(target), atol=1e-6)
+
+
+def test_hyperprior_predictive_weights_are_the_marginal_likelihoods():
+    """Two draws: the mixture weight ratio equals the ratio of the two GPs' evidences."""
+    from probtheory.pfn import GPHyperPrior
+    from probtheory.pfn.evaluation import hyperprior_gp_predictive
+
+    prior = GPHyperPrior()
+    batch = prior.sample(1, 7, torch.Generator().manual_seed(2))
+    x, y = batch.x[:, :6].double(), batch.y[:, :6].double()
+    mixture = hyperprior_gp_predictive(
+        x, y, batch.x[:, 6:], prior, num_samples=2, generator=torch.Generator().manual_seed(3)
+    )
+    z = torch.randn(3, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    hp = prior.hyperprior()
+    ls, os_, nz = (torch.exp(d.loc.double() + d.scale.double() * z[i]) for i, d in enumerate(hp.values()))
+    evidence = []
+    for s in range(2):
+        k = os_[s] * torch.exp(-((x[0] - x[0].T) ** 2) / (2 * ls[s] ** 2)) + nz[s] * torch.eye(
+            6, dtype=torch.float64
+        )
+        evidence.append(
+            torch.distributions.MultivariateNormal(torch.zeros(6, dtype=torch.float64), k).log_prob(y[0])
+        )
+    logits = mixture.mixture_distribution.logits[0, 0]
+    assert torch.allclose(logits[0] - logits[1], evidence[0] - evidence[1], atol=1e-8)
+
+
+def test_hyperprior_predictive_is_calibrated_on_its_own_prior():
+    """PIT values of fresh draws from the hyper-prior under the Bayes predictive are U(0, 1)."""
+    from probtheory.pfn import GPHyperPrior
+    from probtheory.pfn.evaluation import hyperprior_gp_predictive
+
+    prior = GPHyperPrior()
+    batch = prior.sample(600, 6, torch.Generator().manual_seed(4))
+    pred = hyperprior_gp_predictive(
+        batch.x[:, :5], batch.y[:, :5], batch.x[:, 5:], prior, 512, torch.Generator().manual_seed(5)
+    )
+    pit = (
+        pred.mixture_distribution.probs * pred.component_distribution.cdf(batch.y[:, 5:, None].double())
+    ).sum(-1)
+    assert ks_uniform(pit) < 1.63 / 600**0.5  # KS critical value at the 1% level
+
+
+def test_hyperprior_predictive_rejects_bad_input():
+    import pytest
+
+    from probtheory.errors import InputDataError
+    from probtheory.pfn import GPHyperPrior, GPPrior
+    from probtheory.pfn.evaluation import hyperprior_gp_predictive
+
+    x = torch.rand(2, 3, 1)
+    with pytest.raises(InputDataError, match="prior"):
+        hyperprior_gp_predictive(x, torch.zeros(2, 3), x, GPPrior())
+    with pytest.raises(InputDataError, match="num_samples"):
+        hyperprior_gp_predictive(x, torch.zeros(2, 3), x, GPHyperPrior(), num_samples=0)
+    with pytest.raises(InputDataError, match="y_train"):
+        hyperprior_gp_predictive(x, torch.zeros(2, 4), x, GPHyperPrior())
