@@ -18,9 +18,9 @@ def _benchmark_table(name: str, key: str | None = None) -> str:
     path = ROOT / "benchmarks" / "results" / f"{name}.json"
     data = json.loads(path.read_text())
     rows = data[key or "table"]
-    header = list(rows[0])
+    header = list(dict.fromkeys(h for r in rows for h in r))  # every column any row has, in order
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(r[h]) for h in header) + " |" for r in rows]
+    lines += ["| " + " | ".join(str(r.get(h, "")) for h in header) + " |" for r in rows]
     meta = data.get("meta", {})
     lines.append("")
     lines.append(
