@@ -1,0 +1,120 @@
+"""How well each BO surrogate fits its objective, apart from the optimisation loop.
+
+Run:  OMP_NUM_THREADS=1 python benchmarks/bo_model_fit.py [--problems branin,hartmann6,ackley10]
+          [--surrogates gp,ibnn,...] [--points 30] [--seeds 3]
+      (writes benchmarks/results/bo_model_fit.json)
+
+Every surrogate is fitted on ``--points`` scrambled-Sobol points of a problem (unit cube, as in
+``bo.run``) and scored on 500 uniform test points: RMSE of the posterior mean and Gaussian NLL
+of the posterior mean and variance, both in units of the training outputs' standard deviation
+(so they are comparable across problems; a constant predictor has RMSE about 1), and the
+correlation of mean and truth. The regret of a BO run mixes model quality with exploration;
+this separates the first. A surrogate name may carry options, ``name:key=value;key=value``
+(e.g. ``hmc:max_tree_depth=6``), to compare settings of one surrogate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import statistics
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.quasirandom import SobolEngine
+
+from bo.loop import make_surrogate
+from bo.problems import get_problem
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SURROGATES = "gp,ibnn,tp,ensemble,laplace,dkl,svi,hmc,hmc:max_tree_depth=6"
+
+
+def _parse(spec: str) -> tuple[str, dict[str, Any]]:
+    name, _, options = spec.partition(":")
+    parsed: dict[str, Any] = {}
+    for item in filter(None, options.split(";")):
+        key, value = item.split("=")
+        parsed[key] = float(value) if "." in value else int(value)
+    return name, parsed
+
+
+def score(problem: str, spec: str, points: int, seed: int) -> dict:
+    """Fit one surrogate on one design and score it on fresh uniform points."""
+    prob = get_problem(problem)
+    X = SobolEngine(prob.dim, scramble=True, seed=seed).draw(points).to(torch.float64)
+    X_test = torch.rand(
+        500, prob.dim, generator=torch.Generator().manual_seed(1000 + seed), dtype=torch.float64
+    )
+    Y, Y_test = prob.evaluate_unit(X), prob.evaluate_unit(X_test)
+    scale = Y.std()
+    name, options = _parse(spec)
+    start = time.perf_counter()
+    model = make_surrogate(name, X, Y, seed=seed, options=options)
+    with torch.no_grad():
+        posterior = model.posterior(X_test)
+        mean, var = posterior.mean, posterior.variance.clamp_min(1e-12)
+    seconds = time.perf_counter() - start
+    nll = (0.5 * (Y_test - mean).square() / var + 0.5 * var.log() + 0.5 * math.log(2 * math.pi)).mean()
+    return {
+        "rmse": float((Y_test - mean).square().mean().sqrt() / scale),
+        "nll": float(nll - scale.log()),
+        "correlation": float(torch.corrcoef(torch.stack([mean.flatten(), Y_test.flatten()]))[0, 1]),
+        "fit_seconds": seconds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--problems", default="branin,hartmann6,ackley10")
+    parser.add_argument("--surrogates", default=DEFAULT_SURROGATES)
+    parser.add_argument("--points", type=int, default=30)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bo_model_fit.json")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    cells: dict[str, dict[str, list[dict]]] = {}
+    for problem in args.problems.split(","):
+        for spec in args.surrogates.split(","):
+            for seed in range(args.seeds):
+                cell = score(problem, spec, args.points, seed)
+                cells.setdefault(problem, {}).setdefault(spec, []).append(cell)
+                print(problem, spec, seed, json.dumps(cell), flush=True)
+    table = []
+    for problem, by_spec in cells.items():
+        for spec, runs in by_spec.items():
+            med = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+            table.append(
+                {
+                    "problem": problem,
+                    "surrogate": spec,
+                    "RMSE / sd (median)": f"{med['rmse']:.3f}",
+                    "NLL (median)": f"{med['nll']:.3f}",
+                    "correlation (median)": f"{med['correlation']:.3f}",
+                    "fit s (median)": f"{med['fit_seconds']:.1f}",
+                }
+            )
+    command = (
+        f"OMP_NUM_THREADS=1 python benchmarks/bo_model_fit.py --problems {args.problems} "
+        f"--surrogates {args.surrogates} --points {args.points} --seeds {args.seeds}"
+    )
+    data = {
+        "table": table,
+        "cells": cells,
+        "meta": {
+            "command": command,
+            "machine": f"{platform.machine()}, 1 torch thread (shared host)",
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        },
+    }
+    args.out.write_text(json.dumps(data, indent=1) + "\n")
+    print(json.dumps(table, indent=1))
+
+
+if __name__ == "__main__":
+    main()
