@@ -1,7 +1,8 @@
 r"""Deep kernel learning: a GP whose kernel acts on the features of an MLP.
 
 Wilson, Hu, Salakhutdinov & Xing, "Deep Kernel Learning" (AISTATS 2016): with a feature
-map :math:`g_w: \mathbb R^d \to \mathbb R^k` (here a tanh MLP) and a base kernel
+map :math:`g_w: \mathbb R^d \to \mathbb R^k` (here a tanh MLP whose training features are
+rescaled to [-0.95, 0.95], GPyTorch's ``ScaleToBounds``) and a base kernel
 :math:`k_\gamma` (Matérn-5/2 or RBF with ARD lengthscales, times an output scale),
 
 .. math::
@@ -28,6 +29,7 @@ from typing import Any
 import torch
 from gpytorch.kernels import Kernel, MaternKernel, RBFKernel, ScaleKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.utils.grid import ScaleToBounds
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
@@ -199,4 +201,9 @@ def _feature_network(d: int, config: DKLConfig, k: int) -> nn.Sequential:
             linear.bias.copy_((torch.rand(linear.bias.shape, generator=generator) * 2 - 1) * bound)
         layers.append(linear)
         layers.append(nn.Tanh())  # the features are bounded too, which keeps lengthscales sane
+    # GPyTorch's DKL recipe: stretch the training features over [-0.95, 0.95] (one affine map
+    # for all features, from the training batch; later inputs reuse it and are clamped). Without
+    # it the tanh features of trained networks crowd into a small region, where the kernel
+    # takes every point for a near neighbour of the data and the posterior is overconfident.
+    layers.append(ScaleToBounds(-1.0, 1.0).to(torch.float64))
     return nn.Sequential(*layers)
