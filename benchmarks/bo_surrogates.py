@@ -13,7 +13,8 @@ whether the surrogate's median final regret is below random search's.
 
 The runs of different surrogates happen minutes apart on a shared machine, so their times are
 not comparable. The ratio to SingleTaskGP is therefore measured separately, side by side
-(``--timing-only`` adds it to an existing results file): on each problem, one BO iteration
+(``--timing-only`` re-measures the ratios of the listed surrogates in an existing results file,
+keeping the others, e.g. on a quiet machine): on each problem, one BO iteration
 (fit on 30 points + qLogEI proposal) of every surrogate and of the GP, interleaved in a
 shuffled order, repeated; the median over repeats of each surrogate's time divided by the GP's
 time in the same repeat.
@@ -143,9 +144,13 @@ def main() -> None:
     results_path = ROOT / "benchmarks" / "results" / "bo_surrogates.json"
     timing = _side_by_side_timing(args.problems.split(","), args.surrogates.split(","), args.timing_repeats)
     if args.timing_only:
+        # re-measure some ratios (e.g. on a quiet machine); the others stay as they were
         data = json.loads(results_path.read_text())
-        _add_timing(data, timing)
-        data["meta"]["timing_command"] = (
+        merged = data.get("timing", {})
+        for problem, ratios in timing.items():
+            merged.setdefault(problem, {}).update(ratios)
+        _add_timing(data, merged)
+        data["meta"].setdefault("timing_commands", []).append(
             f"python benchmarks/bo_surrogates.py --timing-only --problems {args.problems} "
             f"--surrogates {args.surrogates} --timing-repeats {args.timing_repeats}"
         )
