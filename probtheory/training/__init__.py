@@ -65,7 +65,9 @@ from probtheory.training.sara import (
     masked_nuclear_norm,
 )
 from probtheory.training.scaling_laws import RunLog, ScalingLaw, fit_scaling_law
-from probtheory.training.self_tuning import STNMLP, Hyperparameter, SelfTuning, STNHyperparameters, STNLinear
+from probtheory.training.self_tuning import SelfTuning
+from probtheory.training.self_tuning_hyperparameters import Hyperparameter, STNHyperparameters
+from probtheory.training.self_tuning_networks import STNMLP, STNLinear
 
 __all__ = [
     "Hyperparameter",

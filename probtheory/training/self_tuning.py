@@ -27,12 +27,15 @@ and perturbed per example, :math:`h_b = h + s \odot \varepsilon`, with the learn
 :class:`STNLinear` is the layer, :class:`STNHyperparameters` holds :math:`h, \rho` and draws
 :math:`h_b`, :class:`STNMLP` is an MLP whose per-layer dropout rates and input-noise std are
 tuned, and :class:`SelfTuning` is the callback that runs the hyper steps inside
-:func:`probtheory.plugins.fit` and records the online hyperparameter schedule.
+:func:`probtheory.plugins.fit` and records the online hyperparameter schedule. The layer and the
+MLP live in :mod:`probtheory.training.self_tuning_networks`, the hyperparameters in
+:mod:`probtheory.training.self_tuning_hyperparameters`; this module holds the callback.
 
 Example:
     >>> import torch
     >>> from probtheory.plugins import fit
     >>> from probtheory.plugins.data import Minibatches
+    >>> from probtheory.training.self_tuning_networks import STNMLP
     >>> g = torch.Generator().manual_seed(0)
     >>> x, y = torch.randn(96, 4, generator=g), torch.randint(0, 3, (96,), generator=g)
     >>> net = STNMLP(4, (16,), 3, seed=0)
@@ -45,268 +48,18 @@ Example:
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from probtheory._checks import check_finite, check_inputs, check_int, check_real
+from probtheory._checks import check_int, check_real
 from probtheory.errors import ConfigurationError, InputDataError
 from probtheory.plugins.training import LossFn, TrainingCallback, TrainState, classification_loss
+from probtheory.training.self_tuning_hyperparameters import STNHyperparameters
 
-__all__ = ["Hyperparameter", "STNHyperparameters", "STNLinear", "STNMLP", "SelfTuning"]
-
-#: Stages of :class:`STNHyperparameters`: ``"train"`` (weight step) or ``"hyper"`` (hyper step).
-STAGES = ("train", "hyper")
-_MAX_DROPOUT = 0.99  # keeps the inverted-dropout rescaling 1 / (1 - p) bounded
-
-
-class STNLinear(nn.Module):
-    r"""A linear layer that is an approximate best response, affine in the hyperparameter embedding.
-
-    ``y = W_e x + b_e + (U h)[:out] * (W_h x) + (U h)[out:] * b_h`` (MacKay et al., Sec. 4.2).
-
-    Args:
-        in_features: Input dimension ``d_in``.
-        out_features: Output dimension ``d_out``.
-        num_hyperparameters: Dimension ``n_h`` of the hypernet input ``h``.
-        hnet_std: Standard deviation of ``U``'s Gaussian initialisation (reference code: 0.01).
-    """
-
-    def __init__(
-        self, in_features: int, out_features: int, num_hyperparameters: int, *, hnet_std: float = 0.01
-    ) -> None:
-        super().__init__()
-        self.in_features = check_int("in_features", in_features, minimum=1)
-        self.out_features = check_int("out_features", out_features, minimum=1)
-        self.num_hyperparameters = check_int("num_hyperparameters", num_hyperparameters, minimum=1)
-        hnet_std = check_real("hnet_std", hnet_std, nonnegative=True)
-        self.elementary = nn.Linear(in_features, out_features)
-        self.response = nn.Linear(in_features, out_features)  # W_h, b_h: the hyperparameter-scaled part
-        self.hnet = nn.Linear(num_hyperparameters, 2 * out_features, bias=False)  # U
-        with torch.no_grad():
-            self.hnet.weight.normal_(0.0, hnet_std)
-
-    def forward(self, x: Tensor, h: Tensor) -> Tensor:
-        """Apply the layer.
-
-        Args:
-            x: A `b x d_in` tensor of inputs.
-            h: A `b x n_h` tensor (one hypernet input per example) or an `n_h` tensor (shared).
-
-        Returns:
-            A `b x d_out` tensor.
-        """
-        check_inputs("x", x, feature_dim=self.in_features)
-        check_finite("h", h)
-        batch_ok = h.dim() == 1 or (h.dim() == x.dim() and h.shape[0] == x.shape[0])
-        if h.shape[-1] != self.num_hyperparameters or not batch_ok:
-            raise InputDataError(
-                "h", f"an `n_h` or `b x n_h` tensor with n_h = {self.num_hyperparameters}", tuple(h.shape)
-            )
-        scales = self.hnet(h)
-        weight_scale, bias_scale = scales[..., : self.out_features], scales[..., self.out_features :]
-        response = weight_scale * F.linear(x, self.response.weight) + bias_scale * self.response.bias
-        return self.elementary(x) + response
-
-
-@dataclass(frozen=True)
-class Hyperparameter:
-    """One tunable hyperparameter with values in the open interval ``(low, high)``.
-
-    Attributes:
-        name: Its name (``"dropout_0"``, ``"input_noise"``).
-        low: Lower end of its range.
-        high: Upper end, ``> low``.
-        init: Initial value, strictly inside ``(low, high)``.
-    """
-
-    name: str
-    low: float
-    high: float
-    init: float
-
-    def __post_init__(self) -> None:
-        low, high = check_real("low", self.low), check_real("high", self.high)
-        if high <= low:
-            raise InputDataError("high", f"a number > low = {low}", high)
-        if not low < check_real("init", self.init) < high:
-            raise InputDataError("init", f"a value strictly inside ({low}, {high})", self.init)
-
-
-class STNHyperparameters(nn.Module):
-    r"""The unconstrained hyperparameters ``h``, their perturbation scales, and the per-example draws.
-
-    Args:
-        specs: The tuned hyperparameters (unique names).
-        perturb_scale: Initial perturbation scale ``s`` of every ``h_j`` (reference code: 0.5).
-
-    Attributes:
-        unconstrained: The ``n_h`` parameter ``h``, with ``h_j = logit((init_j - low_j) / (high_j - low_j))``.
-        raw_scale: The ``n_h`` parameter ``rho`` with ``s = softplus(rho)``.
-        stage: ``"train"`` or ``"hyper"``, set by :class:`SelfTuning`; see :meth:`sample`.
-        perturb_hyper: Whether :meth:`sample` perturbs ``h`` in the hyper stage (needed to tune ``s``).
-    """
-
-    def __init__(self, specs: Sequence[Hyperparameter], *, perturb_scale: float = 0.5) -> None:
-        super().__init__()
-        specs = tuple(specs)
-        if not specs:
-            raise InputDataError("specs", "at least one Hyperparameter", "none")
-        for i, spec in enumerate(specs):
-            if not isinstance(spec, Hyperparameter):
-                raise InputDataError(f"specs[{i}]", "a Hyperparameter", type(spec).__name__)
-        names = [spec.name for spec in specs]
-        if len(set(names)) != len(names):
-            raise InputDataError("specs", "unique names", names)
-        perturb_scale = check_real("perturb_scale", perturb_scale, positive=True)
-        self.specs = specs
-        self.register_buffer("low", torch.tensor([s.low for s in specs]))
-        self.register_buffer("width", torch.tensor([s.high - s.low for s in specs]))
-        fractions = torch.tensor([(s.init - s.low) / (s.high - s.low) for s in specs])
-        self.unconstrained = nn.Parameter(torch.logit(fractions))
-        # inverse softplus: log(exp(s) - 1), written stably as s + log(1 - exp(-s))
-        self.raw_scale = nn.Parameter(
-            torch.full((len(specs),), perturb_scale + math.log(-math.expm1(-perturb_scale)))
-        )
-        self.stage = "train"
-        self.perturb_hyper = True
-
-    @property
-    def names(self) -> list[str]:
-        """The hyperparameters' names, in the order of the ``n_h`` coordinates."""
-        return [spec.name for spec in self.specs]
-
-    @property
-    def num_hyperparameters(self) -> int:
-        """``n_h``."""
-        return len(self.specs)
-
-    def scale(self) -> Tensor:
-        """The `n_h` perturbation scales ``s = softplus(rho)``."""
-        return F.softplus(self.raw_scale)
-
-    def entropy(self) -> Tensor:
-        r"""Entropy of the perturbation distribution ``N(h, diag(s^2))``: ``sum_j log(s_j sqrt(2 pi e))``."""
-        return (self.scale().log() + 0.5 * math.log(2 * math.pi * math.e)).sum()
-
-    def constrain(self, h: Tensor) -> Tensor:
-        """Map unconstrained `... x n_h` values to hyperparameter values ``low + (high - low) sigmoid(h)``."""
-        return self.low + self.width * torch.sigmoid(h)
-
-    def values(self) -> dict[str, float]:
-        """The current (unperturbed) hyperparameter values by name."""
-        with torch.no_grad():
-            return dict(zip(self.names, self.constrain(self.unconstrained).tolist(), strict=True))
-
-    def scales(self) -> dict[str, float]:
-        """The current perturbation scales ``s`` by name (in unconstrained units)."""
-        with torch.no_grad():
-            return dict(zip(self.names, self.scale().tolist(), strict=True))
-
-    def sample(self, batch_size: int) -> Tensor:
-        """One unconstrained hyperparameter vector per example: a `batch_size x n_h` tensor.
-
-        In eval mode: ``h`` for every example (no perturbation). In the ``"train"`` stage:
-        ``h + s * eps`` detached, so weight steps never move ``h`` or ``s``. In the ``"hyper"``
-        stage: ``h + s * eps`` (``h`` if ``perturb_hyper`` is False), differentiable in both.
-        The noise ``eps ~ N(0, I)`` comes from the global torch RNG (seeded by ``fit(seed=...)``).
-        """
-        batch_size = check_int("batch_size", batch_size, minimum=1)
-        if self.stage not in STAGES:
-            raise InputDataError("stage", f"one of {STAGES}", repr(self.stage))
-        h = self.unconstrained.expand(batch_size, -1)
-        if not self.training or (self.stage == "hyper" and not self.perturb_hyper):
-            return h
-        eps = torch.randn(h.shape, dtype=h.dtype, device=h.device)
-        drawn = h + self.scale() * eps
-        return drawn.detach() if self.stage == "train" else drawn
-
-
-class STNMLP(nn.Module):
-    """An MLP of :class:`STNLinear` layers with tuned per-layer dropout rates and input-noise std.
-
-    The regularisers act only in the ``"train"`` stage of training mode (inverted dropout with a
-    per-example rate, additive Gaussian input noise with a per-example std); the hyper stage and
-    eval mode run the network without them, as the paper's validation step does.
-
-    Args:
-        in_features: Input dimension ``d``.
-        hidden_sizes: Widths of the ReLU hidden layers (at least one).
-        out_features: Number of outputs (logits).
-        dropout: Initial dropout rate of every hidden layer's output, in (0, 1); ``None`` tunes no dropout.
-        input_noise: Initial std of the input noise, in (0, ``max_input_noise``); ``None`` tunes none.
-        max_input_noise: Upper end of the input-noise range.
-        perturb_scale: Initial perturbation scale of :class:`STNHyperparameters`.
-        hnet_std: Initialisation std of each layer's hypernet map ``U``.
-        seed: Seed of the initialisation; ``None`` uses the global RNG.
-    """
-
-    def __init__(
-        self,
-        in_features: int,
-        hidden_sizes: Sequence[int],
-        out_features: int,
-        *,
-        dropout: float | None = 0.05,
-        input_noise: float | None = 0.05,
-        max_input_noise: float = 1.0,
-        perturb_scale: float = 0.5,
-        hnet_std: float = 0.01,
-        seed: int | None = None,
-    ) -> None:
-        super().__init__()
-        sizes = [check_int(f"hidden_sizes[{i}]", w, minimum=1) for i, w in enumerate(hidden_sizes)]
-        if not sizes:
-            raise InputDataError("hidden_sizes", "at least one hidden width", "an empty sequence")
-        specs = []
-        if dropout is not None:
-            specs += [Hyperparameter(f"dropout_{i}", 0.0, 1.0, dropout) for i in range(len(sizes))]
-        if input_noise is not None:
-            specs.append(Hyperparameter("input_noise", 0.0, max_input_noise, input_noise))
-        if not specs:
-            raise ConfigurationError("STNMLP needs at least one tuned hyperparameter: dropout or input_noise")
-        self.tune_dropout, self.tune_noise = dropout is not None, input_noise is not None
-        widths = [check_int("in_features", in_features, minimum=1), *sizes, out_features]
-        check_int("out_features", out_features, minimum=1)
-        with torch.random.fork_rng(devices=[], enabled=seed is not None):
-            if seed is not None:
-                torch.manual_seed(check_int("seed", seed, minimum=0))
-            self.hyperparameters = STNHyperparameters(specs, perturb_scale=perturb_scale)
-            self.layers = nn.ModuleList(
-                STNLinear(a, b, len(specs), hnet_std=hnet_std)
-                for a, b in zip(widths[:-1], widths[1:], strict=True)
-            )
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Logits: a `b x out_features` tensor for a `b x in_features` tensor ``x``."""
-        check_inputs("x", x, feature_dim=self.layers[0].in_features)
-        if x.dim() != 2:
-            raise InputDataError("x", "a `b x d` tensor", tuple(x.shape))
-        hp = self.hyperparameters
-        h = hp.sample(x.shape[0])
-        regularise = self.training and hp.stage == "train"
-        values = hp.constrain(h)  # b x n_h, detached in the train stage
-        if regularise and self.tune_noise:
-            x = x + values[:, -1:] * torch.randn_like(x)
-        for i, layer in enumerate(self.layers):
-            x = layer(x, h)
-            if i < len(self.layers) - 1:
-                x = F.relu(x)
-                if regularise and self.tune_dropout:
-                    x = _dropout(x, values[:, i])
-        return x
-
-
-def _dropout(z: Tensor, rate: Tensor) -> Tensor:
-    """Inverted dropout of a `b x w` tensor with one rate per row (a `b` tensor)."""
-    keep = (1.0 - rate).clamp_min(1.0 - _MAX_DROPOUT).unsqueeze(-1)
-    mask = torch.bernoulli(keep.detach().expand_as(z))
-    return z * mask / keep
+__all__ = ["SelfTuning"]
 
 
 class SelfTuning(TrainingCallback):

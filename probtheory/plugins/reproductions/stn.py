@@ -5,7 +5,7 @@ hyperparameters online, reaches a validation/test performance at least as good a
 hyperparameters found by search at several times the compute, and the dropout rates it learns
 *rise* over training (a schedule, not a constant). Set-up of the research notes: an MLP
 ``64 - 256 - 256 - 10`` overfits 300 digits images; 300 more are the validation set and the
-rest (1197) the test set. The STN (:class:`probtheory.training.self_tuning.STNMLP` with
+rest (1197) the test set. The STN (:class:`probtheory.training.self_tuning_networks.STNMLP` with
 :class:`~probtheory.training.self_tuning.SelfTuning`) tunes both hidden layers' dropout rates and
 the input-noise std from 0.05 each. Baselines:
 
@@ -35,7 +35,8 @@ from probtheory.plugins.entry import ReproductionResult
 from probtheory.plugins.evaluation import accuracy
 from probtheory.plugins.reproductions.classification import Score, build_seeded, digits_result
 from probtheory.plugins.training import TrainingCallback, fit
-from probtheory.training.self_tuning import STNMLP, SelfTuning
+from probtheory.training.self_tuning import SelfTuning
+from probtheory.training.self_tuning_networks import STNMLP
 
 __all__ = ["reproduce"]
 

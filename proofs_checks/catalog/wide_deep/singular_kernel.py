@@ -1,0 +1,124 @@
+"""Claim ``wide_deep.singular_kernel``: duals with 0 < dual'(0) < 1 < dual'(1) give singular kernels.
+
+Radhakrishnan, Belkin, Uhler, *Wide and deep neural networks achieve consistency for
+classification* (PNAS 2023; arXiv 2204.14126); shared/research/theory.md I. The deep kernel
+behaves like eps^-alpha near xi = 1 - eps, alpha = ln(1/dual'(0))/ln dual'(1) for the NNGP and
+alpha + 1 for the NTK, when 0 < dual'(0) < 1 < dual'(1).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from hypothesis import assume
+from hypothesis import strategies as st
+
+from probtheory.theory.wide_deep import DeepKernels, deep_kernel_path, polynomial_dual, singular_exponent
+from proofs_checks.catalog.wide_deep._kernel_subjects import (
+    _PAPER,
+    KernelSubject,
+    SphereData,
+    _dual_for,
+    _rescaled_path,
+)
+from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.registry import register
+from proofs_checks.strategies import seeds
+
+
+def _ntk_is_nngp_path(xi, depths, dual, *, complement=None):
+    """Mutant recursion: the dual'(Sigma) factor dropped, i.e. the NNGP returned as the NTK."""
+    path = deep_kernel_path(xi, depths, dual, complement=complement)
+    return {d: DeepKernels(k.nngp, k.nngp, 1.0) for d, k in path.items()}
+
+
+_EPS = torch.logspace(-6, -2, 9, dtype=torch.float64)
+
+
+@dataclass(frozen=True)
+class SingularInstance:
+    linear: float  # p = dual'(0)
+    power: int  # k
+    data: SphereData
+
+    @property
+    def slope_at_one(self) -> float:
+        return self.linear + (1.0 - self.linear) * self.power
+
+
+def _slope(x: torch.Tensor, y: torch.Tensor) -> float:
+    design = torch.stack([x, torch.ones_like(x)], dim=1)
+    return float(torch.linalg.lstsq(design, y[:, None]).solution[0, 0])
+
+
+def _check_singular(inst: SingularInstance, subject: KernelSubject) -> list[Evidence]:
+    assume(inst.slope_at_one >= 1.5)  # for dual'(1) -> 1 the depth needed diverges (theory.md I.2.3)
+    dual = _dual_for(subject, inst)
+    alpha = singular_exponent(dual)
+    depth = math.ceil(3 * math.log(1e6) / math.log(inst.slope_at_one)) + 20
+    k = subject.path(1.0 - _EPS, [depth], dual, complement=_EPS)[depth]
+    nngp_slope = _slope(_EPS.log(), k.nngp.log())
+    ntk_slope = _slope(_EPS.log(), k.ntk.log())
+    evidence = [
+        Evidence.within(
+            "log-log slope of the depth-L NNGP near xi = 1", nngp_slope, -alpha, 0.02,
+            "alpha = ln(1/dual'(0))/ln dual'(1); fit over eps in [1e-6, 1e-2] (theory.md I.2.3: measured "
+            "error <= 0.002)", depth=depth, alpha=alpha,
+        ),
+        Evidence.within(
+            "log-log slope of the depth-L NTK near xi = 1", ntk_slope, -(alpha + 1.0), 0.08,
+            "NTK exponent alpha + 1; finite-depth bias 0.01-0.05 measured (theory.md I.2.3)",
+        ),
+    ]  # fmt: skip
+    return evidence
+
+
+register(
+    Claim(
+        id="wide_deep.singular_kernel",
+        title="Duals with 0 < dual'(0) < 1 < dual'(1) give singular kernels eps^-alpha (NTK: alpha + 1)",
+        paper=_PAPER,
+        statement=(
+            "For dual(xi) = p xi + (1-p) xi^k the deep NNGP behaves like eps^-alpha near xi = 1 - eps with "
+            "alpha = ln(1/p)/ln(p + (1-p)k), and the NTK like eps^-(alpha+1)."
+        ),
+        formula="Sigma_L(1-eps) ~ eps^-a, K_L(1-eps) ~ eps^-(a+1), a = ln(1/dual'(0))/ln(dual'(1))",
+        strategy=lambda: st.builds(
+            SingularInstance,
+            st.floats(0.05, 0.95),
+            st.sampled_from([2, 3, 5, 7]),
+            st.builds(SphereData, st.just(60), st.just(200), seeds()),
+        ),  # fmt: skip
+        check=_check_singular,
+        subject=KernelSubject(
+            deep_kernel_path,
+            lambda inst: polynomial_dual([0.0, inst.linear] + [0.0] * (inst.power - 2) + [1.0 - inst.linear]),
+        ),
+        mutants=(
+            Mutant(
+                "ntk-without-derivative-factor",
+                "the dual'(Sigma_l) factor dropped: the NTK equals the NNGP (exponent off by 1)",
+                KernelSubject(
+                    _ntk_is_nngp_path,
+                    lambda inst: polynomial_dual(
+                        [0.0, inst.linear] + [0.0] * (inst.power - 2) + [1.0 - inst.linear]
+                    ),
+                ),
+            ),
+            Mutant(
+                "rescale-by-max",
+                "K divided by its maximum inside the loop",
+                KernelSubject(
+                    _rescaled_path,
+                    lambda inst: polynomial_dual(
+                        [0.0, inst.linear] + [0.0] * (inst.power - 2) + [1.0 - inst.linear]
+                    ),
+                ),
+            ),
+        ),
+        examples={"ci": 3, "thorough": 30},
+        mutant_examples=2,
+    )
+)
