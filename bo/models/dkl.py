@@ -171,6 +171,8 @@ class DKL(GP):
             optimizer.step()
             self._project_onto_constraints()
             trace.append(loss.item())
+        with torch.no_grad():  # the feature scaling from the final weights, not the last step's
+            self.covar_module.feature_extractor(inputs)
         self.loss_trace = trace
         self.eval()
 

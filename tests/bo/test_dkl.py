@@ -107,3 +107,17 @@ def test_noise_stays_above_its_bound_on_noise_free_data():
     model = DKL(X, X.sum(-1, keepdim=True), width=8, train_steps=600, lr=0.1, seed=0).fit()
     assert (model.likelihood.noise >= 1e-4).all()
     assert torch.isfinite(torch.tensor(model.loss_trace)).all()
+
+
+def test_features_are_rescaled_with_the_bounds_of_the_final_network():
+    """The stored scaling is the range of the final network's training features, not the last step's."""
+    X = torch.rand(12, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    model = DKL(X, X.sum(-1, keepdim=True), width=8, train_steps=20, seed=0).fit()
+    network, scaling = model.covar_module.feature_extractor[:-1], model.covar_module.feature_extractor[-1]
+    raw = network(model.train_inputs[0]).detach()
+    assert scaling.min_val.item() == raw.min().item() and scaling.max_val.item() == raw.max().item()
+    features = model.covar_module.feature_extractor(model.train_inputs[0]).detach()
+    assert features.min().item() == pytest.approx(-0.95, abs=1e-12)
+    assert features.max().item() == pytest.approx(0.95, abs=1e-12)
+    far = model.covar_module.feature_extractor(torch.full((1, 3), 5.0, dtype=torch.float64)).detach()
+    assert far.abs().max().item() <= 0.95 + 1e-12  # inputs outside the data are clamped to the same range
