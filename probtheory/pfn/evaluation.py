@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 import torch
+from gpytorch.kernels import RBFKernel, ScaleKernel
 from scipy import stats
 from torch import Tensor
 
@@ -35,10 +36,13 @@ def _check_shapes(x_train: Tensor, y_train: Tensor, x_test: Tensor) -> None:
         )
 
 
-def _rbf(a: Tensor, b: Tensor, lengthscale: Tensor, outputscale: Tensor) -> Tensor:
-    """``outputscale * exp(-|a - b|^2 / (2 lengthscale^2))`` for `N x A x F` and `N x B x F` inputs."""
-    sq = torch.cdist(a, b).square()
-    return outputscale[:, None, None] * torch.exp(-sq / (2 * lengthscale[:, None, None] ** 2))
+def _rbf_kernels(lengthscale: Tensor, outputscale: Tensor) -> ScaleKernel:
+    """N batched RBF kernels (GPyTorch's, as the priors use), one per row of the `N` hyperparameters."""
+    n = lengthscale.shape[0]
+    kernel = ScaleKernel(RBFKernel(batch_shape=torch.Size([n])), batch_shape=torch.Size([n])).to(lengthscale)
+    kernel.base_kernel.lengthscale = lengthscale.reshape(n, 1, 1)
+    kernel.outputscale = outputscale
+    return kernel
 
 
 def _gp_predictive(
@@ -52,11 +56,10 @@ def _gp_predictive(
     if x_train.shape[1] == 0:
         return torch.zeros_like(prior_var), prior_var, torch.zeros_like(outputscale)
     n = x_train.shape[1]
-    k_tt = _rbf(x_train, x_train, lengthscale, outputscale) + noise[:, None, None] * torch.eye(
-        n, dtype=x_train.dtype
-    )
+    kernel = _rbf_kernels(lengthscale, outputscale)
+    k_tt = kernel(x_train).to_dense() + noise[:, None, None] * torch.eye(n, dtype=x_train.dtype)
     chol = torch.linalg.cholesky(k_tt)
-    k_qt = _rbf(x_test, x_train, lengthscale, outputscale)
+    k_qt = kernel(x_test, x_train).to_dense()
     alpha = torch.cholesky_solve(y_train.unsqueeze(-1), chol)
     mean = (k_qt @ alpha).squeeze(-1)
     v = torch.linalg.solve_triangular(chol, k_qt.transpose(-2, -1), upper=False)
