@@ -45,8 +45,20 @@ def _parse(spec: str) -> tuple[str, dict[str, Any]]:
     parsed: dict[str, Any] = {}
     for item in filter(None, options.split(";")):
         key, value = item.split("=")
-        parsed[key] = float(value) if "." in value else int(value)
+        parsed[key] = _option_value(value)
     return name, parsed
+
+
+def _option_value(text: str) -> Any:
+    """``"True"``/``"False"`` as bools, numbers as int or float, anything else as the string."""
+    if text in ("True", "False"):
+        return text == "True"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def score(problem: str, spec: str, points: int, seed: int) -> dict:
