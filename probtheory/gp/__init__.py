@@ -1,8 +1,8 @@
 """Nonparametric Bayesian regression built on the infinite-width kernels."""
 
 from probtheory.gp.datasets import RegressionSplit, regression_dataset, synthetic_regression
-from probtheory.gp.dkm import (
-    DeepKernelMachine,
+from probtheory.gp.dkm import DeepKernelMachine
+from probtheory.gp.gram_kernels import (
     GramKernel,
     LinearGramKernel,
     ReluGramKernel,

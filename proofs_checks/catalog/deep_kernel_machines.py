@@ -18,7 +18,7 @@ import torch
 from hypothesis import strategies as st
 
 from probtheory.gp import DeepKernelMachine
-from probtheory.gp.dkm import ReluGramKernel, StructuredGram
+from probtheory.gp.gram_kernels import ReluGramKernel, StructuredGram
 from probtheory.kernels import NNGPKernel
 from proofs_checks.claim import Claim, Evidence, Mutant
 from proofs_checks.registry import register
