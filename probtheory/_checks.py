@@ -73,6 +73,17 @@ def check_same_feature_dim(name1: str, x1: Tensor, name2: str, x2: Tensor) -> No
         )
 
 
+def check_class_labels(name: str, y: object, n: int, num_classes: int | None = None) -> Tensor:
+    """Require a 1-d integer tensor of ``n`` class indices, in [0, num_classes) when given; as int64."""
+    if not isinstance(y, Tensor) or y.dim() != 1 or y.shape[0] != n or y.is_floating_point():
+        raise InputDataError(name, f"an integer tensor of {n} labels", getattr(y, "shape", type(y).__name__))
+    too_large = num_classes is not None and n and y.max() >= num_classes
+    if n and (y.min() < 0 or too_large):
+        expected = "non-negative labels" if num_classes is None else f"labels in [0, {num_classes})"
+        raise InputDataError(name, expected, f"range [{y.min()}, {y.max()}]")
+    return y.long()
+
+
 def check_elementwise(name: str, fn: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
     """Require ``fn`` to act elementwise: same shape out, and commuting with reshapes/permutations.
 

@@ -26,8 +26,6 @@ from probtheory.training.bt2 import (
     BasisTransform,
     CompatibleEmbedder,
     Embeddings,
-    nearest_mean_accuracy,
-    nearest_neighbour_accuracy,
     old_class_means,
 )
 from probtheory.training.convex_relu import (
@@ -57,6 +55,7 @@ from probtheory.training.rank_pruning import (
     low_rank_matrix,
     matricize,
 )
+from probtheory.training.retrieval import nearest_mean_accuracy, nearest_neighbour_accuracy
 from probtheory.training.sara import (
     SaRA,
     ineffective_mask,

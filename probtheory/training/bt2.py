@@ -62,7 +62,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import orthogonal
 
-from probtheory._checks import check_finite, check_inputs, check_int, check_real
+from probtheory._checks import check_class_labels, check_finite, check_inputs, check_int, check_real
 from probtheory.errors import ConfigurationError, InputDataError, UnsupportedError
 from probtheory.plugins.training import TrainingCallback, TrainState
 
@@ -71,8 +71,6 @@ __all__ = [
     "BasisTransform",
     "CompatibleEmbedder",
     "Embeddings",
-    "nearest_mean_accuracy",
-    "nearest_neighbour_accuracy",
     "old_class_means",
 ]
 
@@ -279,7 +277,7 @@ def old_class_means(old_model: nn.Module | Embedder, x: Tensor, y: Tensor, num_c
         A `c x d_old` tensor.
     """
     num_classes = check_int("num_classes", num_classes, minimum=1)
-    y = _check_labels("y", y, x.shape[0], num_classes)
+    y = check_class_labels("y", y, x.shape[0], num_classes)
     counts = torch.bincount(y, minlength=num_classes)
     if (counts == 0).any():
         missing = torch.nonzero(counts == 0).flatten().tolist()
@@ -419,76 +417,3 @@ class BackwardCompatibleLoss(TrainingCallback):
 def _check_width(name: str, tensor: Tensor, width: int) -> None:
     if tensor.shape[-1] != width:
         raise InputDataError(name, f"embeddings of width {width}", f"shape {tuple(tensor.shape)}")
-
-
-def _check_labels(name: str, y: Tensor, n: int, num_classes: int) -> Tensor:
-    if not isinstance(y, Tensor) or y.dim() != 1 or y.shape[0] != n or y.is_floating_point():
-        raise InputDataError(name, f"an integer tensor of {n} labels", getattr(y, "shape", type(y).__name__))
-    if n and (y.min() < 0 or y.max() >= num_classes):
-        raise InputDataError(name, f"labels in [0, {num_classes})", f"range [{y.min()}, {y.max()}]")
-    return y.long()
-
-
-def nearest_neighbour_accuracy(
-    query: Tensor, query_labels: Tensor, gallery: Tensor, gallery_labels: Tensor
-) -> float:
-    """1-NN retrieval accuracy (cosine): share of queries whose nearest gallery item has their label.
-
-    Cross-model retrieval uses one model's embeddings for the queries and another's for the
-    gallery (new query vs old gallery: ``compatible`` vs the old ``embedding``). Ties go to the
-    first gallery item.
-
-    Args:
-        query: An `m x e` tensor of query embeddings.
-        query_labels: An `m` tensor of their class indices.
-        gallery: An `n x e` tensor of gallery embeddings.
-        gallery_labels: An `n` tensor of their class indices.
-
-    Returns:
-        The accuracy in [0, 1].
-    """
-    query, gallery = _check_retrieval(query, query_labels, gallery, gallery_labels)
-    nearest = (F.normalize(query, dim=-1) @ F.normalize(gallery, dim=-1).T).argmax(dim=-1)
-    return float((gallery_labels[nearest] == query_labels).double().mean())
-
-
-def nearest_mean_accuracy(
-    query: Tensor, query_labels: Tensor, gallery: Tensor, gallery_labels: Tensor
-) -> float:
-    """Classification by the nearest class mean of the (normalised) gallery, by cosine similarity.
-
-    Classes absent from the gallery are never predicted.
-
-    Args:
-        query: An `m x e` tensor of query embeddings.
-        query_labels: An `m` tensor of their class indices.
-        gallery: An `n x e` tensor of gallery embeddings, whose class means are the prototypes.
-        gallery_labels: An `n` tensor of their class indices.
-
-    Returns:
-        The accuracy in [0, 1].
-    """
-    query, gallery = _check_retrieval(query, query_labels, gallery, gallery_labels)
-    classes = torch.unique(gallery_labels)
-    unit = F.normalize(gallery, dim=-1)
-    means = torch.stack([unit[gallery_labels == c].mean(0) for c in classes])
-    predicted = classes[(F.normalize(query, dim=-1) @ F.normalize(means, dim=-1).T).argmax(dim=-1)]
-    return float((predicted == query_labels).double().mean())
-
-
-def _check_retrieval(query: Tensor, query_labels: Tensor, gallery: Tensor, gallery_labels: Tensor):
-    check_inputs("query", query)
-    check_inputs("gallery", gallery)
-    if query.dim() != 2 or gallery.dim() != 2:
-        raise InputDataError(
-            "query", "2-d `m x e` and `n x e` tensors", (tuple(query.shape), tuple(gallery.shape))
-        )
-    if query.shape[-1] != gallery.shape[-1]:
-        raise InputDataError(
-            "gallery", f"the query's embedding width {query.shape[-1]}", f"shape {tuple(gallery.shape)}"
-        )
-    if gallery.shape[0] == 0 or query.shape[0] == 0:
-        raise InputDataError("gallery", "at least one query and one gallery item", "an empty tensor")
-    _check_labels("query_labels", query_labels, query.shape[0], torch.iinfo(torch.int64).max)
-    _check_labels("gallery_labels", gallery_labels, gallery.shape[0], torch.iinfo(torch.int64).max)
-    return query, gallery.to(query.dtype)

@@ -39,10 +39,9 @@ from probtheory.training.bt2 import (
     BackwardCompatibleLoss,
     BasisTransform,
     CompatibleEmbedder,
-    nearest_mean_accuracy,
-    nearest_neighbour_accuracy,
     old_class_means,
 )
+from probtheory.training.retrieval import nearest_mean_accuracy, nearest_neighbour_accuracy
 
 __all__ = ["reproduce"]
 

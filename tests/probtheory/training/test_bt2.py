@@ -1,4 +1,4 @@
-"""BT²: the basis transformation is an exact isometry, the compatibility losses, retrieval helpers, errors."""
+"""BT²: the basis transformation is an exact isometry, the compatibility losses, errors."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from probtheory.training.bt2 import (
     BackwardCompatibleLoss,
     BasisTransform,
     CompatibleEmbedder,
-    nearest_mean_accuracy,
-    nearest_neighbour_accuracy,
     old_class_means,
 )
 
@@ -133,24 +131,6 @@ def test_training_makes_the_new_model_compatible_and_keeps_rotations_orthogonal(
         torch.testing.assert_close(rotation @ rotation.T, eye, rtol=0, atol=1e-10)
 
 
-def test_retrieval_accuracies_on_hand_made_embeddings():
-    gallery = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.1]], dtype=DTYPE)
-    labels = torch.tensor([0, 1, 2])
-    # nearest by cosine: [0.9, 0.2] -> 0, [0.1, 3] -> 1, [-1, -0.5] -> 2 (cos .89 vs 0 vs ...), [0.2, 1] -> 1
-    query = torch.tensor([[0.9, 0.2], [0.1, 3.0], [-1.0, -0.5], [0.2, 1.0]], dtype=DTYPE)
-    assert nearest_neighbour_accuracy(query, torch.tensor([0, 1, 2, 0]), gallery, labels) == 0.75
-    assert nearest_neighbour_accuracy(gallery, labels, gallery, labels) == 1.0
-    rotation = torch.linalg.qr(_randn(2, 2))[0]
-    assert (
-        nearest_neighbour_accuracy(query @ rotation, torch.tensor([0, 1, 2, 0]), gallery @ rotation, labels)
-        == 0.75
-    )
-    # class means of two items of class 0 ([1,0] and [0,1] -> mean direction [1,1]) and one of class 1
-    gallery = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]], dtype=DTYPE)
-    query = torch.tensor([[1.0, 1.2], [-1.0, 0.9], [0.1, 1.0]], dtype=DTYPE)
-    assert nearest_mean_accuracy(query, torch.tensor([0, 1, 1]), gallery, torch.tensor([0, 0, 1])) == 2 / 3
-
-
 def test_bad_input_raises():
     with pytest.raises(ConfigurationError, match="old_dim"):
         BasisTransform(10, 4, 2)
@@ -194,9 +174,3 @@ def test_bad_input_raises():
         )
     with pytest.raises(InputDataError, match="y"):
         old_class_means(old, torch.randn(4, 5), torch.tensor([0, 0, 1, 1]), 3)
-    with pytest.raises(InputDataError, match="gallery"):
-        nearest_neighbour_accuracy(torch.randn(3, 2), torch.zeros(3, dtype=torch.long), torch.randn(4, 3),
-                                   torch.zeros(4, dtype=torch.long))  # fmt: skip
-    with pytest.raises(InputDataError, match="query_labels"):
-        nearest_mean_accuracy(torch.randn(3, 2), torch.zeros(2, dtype=torch.long), torch.randn(4, 2),
-                              torch.zeros(4, dtype=torch.long))  # fmt: skip
