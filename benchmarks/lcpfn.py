@@ -1,33 +1,39 @@
 """LC-PFN against MCMC and importance sampling, and predictive early stopping, in one run.
 
-Run:  python benchmarks/lcpfn.py [--curves 1000] [--model PATH]
+Run:  python benchmarks/lcpfn.py [--curves 1000] [--model PATH] [--out lcpfn-runs]
       (writes benchmarks/results/lcpfn.json and docs/images/lcpfn_*.png)
 
 1. Extrapolation. On ``--curves`` fresh curves from the LC-PFN prior and on the 120 recorded
    real curves (``probtheory.lcpfn.real_curves``), observe epochs 1..T' for T' in 10/20/40
    and score the predictive of every later epoch: mean log-likelihood per held-out point
    (averaged per curve, then over curves, with its standard error), coverage of the central
-   90% interval, and wall time per curve. Methods: the LC-PFN; the ensemble MCMC over the same
-   parametric model (the paper's MCMC-PP baseline); importance sampling from the prior with
-   100k draws (near exact only where its effective sample size is large).
-   The time ratio is measured separately, both methods back to back on the same 100 prior
-   curves in the final run (``timing``), since cells may come from runs under other loads.
-2. Early stopping. Random search over each real-curve set in 10 seeded orders, with and
+   90% interval, and wall time per curve (batched). Methods: the LC-PFN; the ensemble MCMC
+   over the same parametric model at the paper's largest configuration (its MCMC-PP
+   baseline: 100 walkers, 4000 kept steps after 500 of burn-in); importance sampling from
+   the prior with 100k draws (near exact only where its effective sample size is large).
+   The LC-PFN and the MCMC are also compared curve by curve (paired differences).
+2. Time. Both methods back to back on the same prior curves in the final run, at each T':
+   batched over 20 curves, and one curve at a time as in the paper's per-curve runs (median
+   over 3 curves). The cells of part 1 may come from runs under other loads.
+3. Early stopping. Random search over each real-curve set in 10 seeded orders, with and
    without the LC-PFN stopping rule (delta 0.95 as in the paper, and 0.99): total epochs and
    whether the same best configuration is found.
 
-Cells are written to the results file as they finish, so an interrupted run resumes (the
-MCMC cells are the slow ones); ``--fresh`` starts over.
+Per-curve scores are saved under ``--out`` (git-ignored) chunk by chunk as they finish, so an
+interrupted run resumes (the MCMC chunks take about 3 s per curve); ``--fresh`` starts over,
+and the LC-PFN's cells are recomputed whenever its checkpoint changes.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -52,12 +58,13 @@ from probtheory.lcpfn.real_curves import load_real_curves  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "lcpfn.json"
 CUTOFFS = (10, 20, 40)
-MCMC = {"walkers": 64, "steps": 600, "burn_in": 300, "thin": 6}
-# The paper's largest MCMC configuration (shared/research/bayes.md 2(d): about 4000 samples x 100
-# walkers after 500 burn-in steps), for the time ratio only (``--paper-mcmc-timing``).
-PAPER_MCMC = {"walkers": 100, "steps": 4500, "burn_in": 500, "thin": 40}
-CHUNK = {"lcpfn": 250, "mcmc": 100, "importance": 50}
-TIMING_CURVES = 100
+# The paper's largest MCMC configuration (shared/research/bayes.md 2(d)): 100 walkers, about 4000
+# samples after 500 burn-in steps; every 40th step kept.
+MCMC = {"walkers": 100, "steps": 4500, "burn_in": 500, "thin": 40}
+IMPORTANCE = {"num_samples": 100_000, "num_components": 2_000}
+CHUNK = {"lcpfn": 250, "mcmc": 50, "importance": 50}
+TIMING_CURVES = 20  # batched timing
+SINGLE_CURVES = 3  # one-curve-at-a-time timing
 DELTAS = (0.95, 0.99)  # the paper's delta, and a more cautious one
 
 
@@ -69,39 +76,59 @@ def _real_curves() -> torch.Tensor:
     return torch.cat([s.curves for s in load_real_curves()]).to(torch.float64)
 
 
-def _score(model, curves: torch.Tensor, cutoff: int, chunk: int, *, keep_per_curve: bool = False) -> dict:
-    """Mean tail log-likelihood, 90% coverage and seconds per curve of ``model`` (and, with
-    ``keep_per_curve``, every curve's tail log-likelihood under ``"per_curve"``)."""
+def _score(model, curves: torch.Tensor, cutoff: int) -> dict:
+    """Every curve's mean tail log-likelihood and share of tail points inside the central 90%
+    interval, the seconds the batch took, and (importance sampling) every curve's ESS."""
     epochs = torch.arange(1, curves.shape[1] + 1, dtype=torch.float64)
-    per_curve, covered, seconds, ess = [], [], 0.0, []
-    for start in tqdm(
-        range(0, curves.shape[0], chunk), desc=f"{type(model).__name__} T'={cutoff}", leave=False
-    ):
-        y = curves[start : start + chunk]
-        b = y.shape[0]
-        xs = epochs[:cutoff].expand(b, cutoff).unsqueeze(-1)
-        xq = epochs[cutoff:].expand(b, curves.shape[1] - cutoff).unsqueeze(-1)
-        tick = time.perf_counter()
-        dist = model.predict_normalized(xs, y[:, :cutoff], xq)
-        seconds += time.perf_counter() - tick
-        target = y[:, cutoff:]
-        per_curve += dist.log_prob(target).mean(-1).tolist()
-        pit = dist.cdf(target)  # in the central 90% interval <=> PIT in [0.05, 0.95]
-        covered.append(((pit >= 0.05) & (pit <= 0.95)).double().flatten())
-        if getattr(model, "last_ess", None) is not None:
-            ess += model.last_ess.tolist()
-    n = len(per_curve)
+    b = curves.shape[0]
+    xs = epochs[:cutoff].expand(b, cutoff).unsqueeze(-1)
+    xq = epochs[cutoff:].expand(b, curves.shape[1] - cutoff).unsqueeze(-1)
+    tick = time.perf_counter()
+    dist = model.predict_normalized(xs, curves[:, :cutoff], xq)
+    seconds = time.perf_counter() - tick
+    target = curves[:, cutoff:]
+    pit = dist.cdf(target)  # in the central 90% interval <=> PIT in [0.05, 0.95]
     out = {
-        "log_likelihood": statistics.fmean(per_curve),
-        "log_likelihood_se": statistics.stdev(per_curve) / math.sqrt(n) if n > 1 else math.nan,
-        "coverage_90": torch.cat(covered).mean().item(),
-        "seconds_per_curve": seconds / n,
-        "curves": n,
+        "log_likelihood": [round(v, 6) for v in dist.log_prob(target).mean(-1).tolist()],
+        "coverage_90": [round(v, 6) for v in ((pit >= 0.05) & (pit <= 0.95)).double().mean(-1).tolist()],
+        "seconds": seconds,
     }
-    if ess:
-        out["median_ess"] = statistics.median(ess)
-    if keep_per_curve:
-        out["per_curve"] = per_curve
+    if getattr(model, "last_ess", None) is not None:
+        out["ess"] = [round(v, 2) for v in model.last_ess.tolist()]
+    return out
+
+
+def _cell(
+    chunks: dict, model: Callable[[], object], curves: torch.Tensor, cutoff: int, chunk: int, save
+) -> dict:
+    """The scores of all ``curves``, computed chunk by chunk into ``chunks`` (saved after each)."""
+    for start in tqdm(range(0, curves.shape[0], chunk), desc=f"T'={cutoff}", leave=False):
+        if str(start) not in chunks:
+            chunks[str(start)] = _score(model(), curves[start : start + chunk], cutoff)
+            save()
+    parts = [chunks[str(start)] for start in range(0, curves.shape[0], chunk)]
+    merged = {key: [v for part in parts for v in part[key]] for key in ("log_likelihood", "coverage_90")}
+    merged["seconds_per_curve"] = sum(part["seconds"] for part in parts) / curves.shape[0]
+    if "ess" in parts[0]:
+        merged["median_ess"] = statistics.median(v for part in parts for v in part["ess"])
+    return merged
+
+
+def _mean_se(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.stdev(values) / math.sqrt(len(values))
+
+
+def _summary(cell: dict) -> dict:
+    mean, se = _mean_se(cell["log_likelihood"])
+    out = {
+        "log_likelihood": mean,
+        "log_likelihood_se": se,
+        "coverage_90": statistics.fmean(cell["coverage_90"]),
+        "seconds_per_curve": cell["seconds_per_curve"],
+        "curves": len(cell["log_likelihood"]),
+    }
+    if "median_ess" in cell:
+        out["median_ess"] = cell["median_ess"]
     return out
 
 
@@ -116,59 +143,21 @@ def _single_curve_latency(model: LCPFN, curve: torch.Tensor, repeats: int = 20) 
 
 
 def _side_by_side_timing(model: LCPFN, curves: torch.Tensor) -> dict:
-    """Seconds per curve of the LC-PFN and the MCMC on the same curves, back to back in this
-    process (the cells above may come from runs on a differently loaded machine)."""
+    """Seconds per curve of the LC-PFN and the MCMC back to back in this process, at every T':
+    batched over ``TIMING_CURVES`` curves, and one curve at a time (median over
+    ``SINGLE_CURVES`` curves)."""
+    methods = {"lcpfn": model, "mcmc": MCMCExtrapolator(**MCMC)}
     out = {}
-    mcmc = MCMCExtrapolator(**MCMC)
     for cutoff in CUTOFFS:
-        times = {}
-        for name, method in (("lcpfn", model), ("mcmc", mcmc)):
-            times[name] = _score(method, curves, cutoff, len(curves))["seconds_per_curve"]
-        out[str(cutoff)] = {**times, "mcmc_over_lcpfn": times["mcmc"] / times["lcpfn"]}
+        row = {}
+        for name, method in methods.items():
+            batch = curves[:TIMING_CURVES]
+            row[f"{name}_batched"] = _score(method, batch, cutoff)["seconds"] / len(batch)
+            row[f"{name}_single"] = statistics.median(
+                _score(method, curves[i : i + 1], cutoff)["seconds"] for i in range(SINGLE_CURVES)
+            )
+        out[str(cutoff)] = row
     return out
-
-
-def _paper_mcmc_timing(model: LCPFN, curves: torch.Tensor, single: int) -> dict:
-    """Seconds per curve of the LC-PFN and of the MCMC at the paper's configuration, back to back:
-    the MCMC batched over all ``curves`` (our vectorised sampler) and one curve at a time (as the
-    paper's per-curve emcee runs) on the first ``single`` curves; cutoff T' = 20."""
-    mcmc = MCMCExtrapolator(**PAPER_MCMC)
-    lcpfn = _score(model, curves, 20, CHUNK["lcpfn"])["seconds_per_curve"]
-    batched = _score(mcmc, curves, 20, len(curves))["seconds_per_curve"]
-    one_at_a_time = statistics.median(
-        _score(mcmc, curves[i : i + 1], 20, 1)["seconds_per_curve"] for i in range(single)
-    )
-    return {
-        "mcmc_settings": PAPER_MCMC,
-        "curves": len(curves),
-        "lcpfn_seconds_per_curve": lcpfn,
-        "mcmc_batched_seconds_per_curve": batched,
-        "mcmc_one_curve_seconds_per_curve": one_at_a_time,
-        "batched_mcmc_over_lcpfn": batched / lcpfn,
-        "one_curve_mcmc_over_lcpfn": one_at_a_time / lcpfn,
-    }
-
-
-def _paper_mcmc_accuracy(model: LCPFN, curves: torch.Tensor) -> list[dict]:
-    """Tail log-likelihood of the LC-PFN and of the MCMC at the paper's configuration on the
-    same prior curves (batched), per cutoff, with the paired difference and its standard error."""
-    rows = []
-    for cutoff in CUTOFFS:
-        lcpfn = _score(model, curves, cutoff, CHUNK["lcpfn"], keep_per_curve=True)["per_curve"]
-        mcmc = _score(MCMCExtrapolator(**PAPER_MCMC), curves, cutoff, len(curves), keep_per_curve=True)
-        mcmc = mcmc["per_curve"]
-        diff = [a - b for a, b in zip(lcpfn, mcmc, strict=True)]
-        se = statistics.stdev(diff) / math.sqrt(len(diff))
-        rows.append(
-            {
-                "T'": cutoff,
-                "curves": len(diff),
-                "LC-PFN log-lik": f"{statistics.fmean(lcpfn):.3f}",
-                "MCMC (paper's config) log-lik": f"{statistics.fmean(mcmc):.3f}",
-                "LC-PFN - MCMC (paired)": f"{statistics.fmean(diff):+.3f} ± {se:.3f}",
-            }
-        )
-    return rows
 
 
 def _early_stopping(model: LCPFN, seeds: int, delta: float) -> dict:
@@ -224,101 +213,68 @@ def main() -> None:
     parser.add_argument("--curves", type=int, default=1000)
     parser.add_argument("--model", help="LC-PFN checkpoint (default: the shipped model)")
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=ROOT / "lcpfn-runs", help="folder of the per-curve cells")
     parser.add_argument("--fresh", action="store_true", help="ignore cells of an earlier run")
     parser.add_argument("--baselines-only", action="store_true", help="only the MCMC / IS cells")
-    parser.add_argument(
-        "--paper-mcmc-accuracy", type=int, metavar="N", default=0,
-        help="only compare the LC-PFN with the paper's MCMC configuration on N prior curves",
-    )  # fmt: skip
-    parser.add_argument(
-        "--paper-mcmc-timing", type=int, metavar="N", default=0,
-        help="only time the paper's MCMC configuration against the LC-PFN on N prior curves",
-    )  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(1)
-    if args.paper_mcmc_accuracy:
-        results = json.loads(RESULTS.read_text())
-        model = LCPFN.load(args.model) if args.model else LCPFN.from_pretrained()
-        curves = _prior_curves(args.curves)[: args.paper_mcmc_accuracy]
-        results["paper_mcmc_accuracy_table"] = _paper_mcmc_accuracy(model, curves)
-        RESULTS.write_text(json.dumps(results, indent=1))
-        print(json.dumps(results["paper_mcmc_accuracy_table"], indent=1))
-        return
-    if args.paper_mcmc_timing:
-        results = json.loads(RESULTS.read_text())
-        model = LCPFN.load(args.model) if args.model else LCPFN.from_pretrained()
-        curves = _prior_curves(args.curves)[: args.paper_mcmc_timing]
-        timing = _paper_mcmc_timing(model, curves, single=min(3, len(curves)))
-        results["timing_paper_mcmc"] = timing
-        results["timing_paper_mcmc_table"] = [
-            {
-                "MCMC (paper's configuration)": mode,
-                "MCMC s / curve": f"{timing[f'mcmc_{key}_seconds_per_curve']:.3g}",
-                "LC-PFN s / curve": f"{timing['lcpfn_seconds_per_curve']:.3g}",
-                "MCMC / LC-PFN": f"{timing[f'{key}_mcmc_over_lcpfn']:.0f}x",
-            }
-            for mode, key in (
-                (f"batched over {len(curves)} curves", "batched"),
-                ("one curve at a time", "one_curve"),
-            )
-        ]
-        RESULTS.write_text(json.dumps(results, indent=1))
-        print(json.dumps(results["timing_paper_mcmc"], indent=1))
-        return
-    settings = {"curves": args.curves, "mcmc": MCMC, "cutoffs": list(CUTOFFS)}
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() and not args.fresh else {}
-    if results.get("settings") != settings:
-        results = {"settings": settings, "cells": {}}
+    settings = {"curves": args.curves, "mcmc": MCMC, "importance": IMPORTANCE, "cutoffs": list(CUTOFFS)}
+    cells_path = args.out / "cells.json"
+    store = json.loads(cells_path.read_text()) if cells_path.exists() and not args.fresh else {}
+    if store.get("settings") != settings:
+        store = {"settings": settings, "cells": {}}
     data = {"prior": _prior_curves(args.curves), "real": _real_curves()}
 
     def save() -> None:
-        results["machine"] = f"{platform.machine()}, {torch.get_num_threads()} thread"
-        results["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        RESULTS.write_text(json.dumps(results, indent=1))
+        args.out.mkdir(parents=True, exist_ok=True)
+        cells_path.write_text(json.dumps(store))
 
-    methods = {
-        "mcmc": lambda: MCMCExtrapolator(**MCMC),
-        "importance": lambda: ImportanceSamplingExtrapolator(num_samples=100_000, num_components=2_000),
+    methods: dict[str, Callable[[], object]] = {
+        "mcmc": functools.cache(lambda: MCMCExtrapolator(**MCMC)),
+        "importance": functools.cache(lambda: ImportanceSamplingExtrapolator(**IMPORTANCE)),
     }
     if not args.baselines_only:
         model = LCPFN.load(args.model) if args.model else LCPFN.from_pretrained()
+        if store.get("lcpfn_sha256") != model.metadata.get("sha256"):
+            store["cells"] = {k: v for k, v in store["cells"].items() if not k.startswith("lcpfn/")}
+            store["lcpfn_sha256"] = model.metadata.get("sha256")
         methods = {"lcpfn": lambda: model, **methods}
-        results["model"] = {
-            k: model.metadata.get(k) for k in ("training_command", "training_seconds", "machine")
-        }
+    cells = {}
     for name, make in methods.items():
-        built = None
         for dataset, curves in data.items():
             if name == "importance" and dataset == "real":
                 continue  # the prior-sample oracle is only meaningful on prior curves
             for cutoff in CUTOFFS:
                 key = f"{name}/{dataset}/{cutoff}"
-                if key in results["cells"]:
-                    continue
-                built = built or make()
-                results["cells"][key] = _score(built, curves, cutoff, CHUNK[name])
-                save()
-                print(key, json.dumps(results["cells"][key]))
+                chunks = store["cells"].setdefault(key, {})
+                cells[key] = _cell(chunks, make, curves, cutoff, CHUNK[name], save)
+                print(key, json.dumps(_summary(cells[key])))
     if args.baselines_only:
         return
-    results["lcpfn_single_curve_seconds"] = _single_curve_latency(model, data["prior"][0])
-    results["timing"] = _side_by_side_timing(model, data["prior"][:TIMING_CURVES])
-    save()
-    stopping = results.setdefault("early_stopping", {})
-    for delta in DELTAS:
-        done = stopping.get(str(delta))
-        if not done or any(len(v["runs"]) != args.seeds for v in done.values()):
-            stopping[str(delta)] = _early_stopping(model, args.seeds, delta)
-            save()
-    cells = results["cells"]
-    results["summary"] = {
-        f"{dataset}/{cutoff}": {
-            "lcpfn_minus_mcmc_log_likelihood": cells[f"lcpfn/{dataset}/{cutoff}"]["log_likelihood"]
-            - cells[f"mcmc/{dataset}/{cutoff}"]["log_likelihood"],
-        }
-        for dataset in data
-        for cutoff in CUTOFFS
+
+    results: dict = {"settings": settings}
+    results["model"] = {
+        k: model.metadata.get(k) for k in ("training_command", "training_seconds", "machine", "sha256")
     }
+    results["cells"] = {key: _summary(cell) for key, cell in cells.items()}
+    results["lcpfn_single_curve_seconds"] = _single_curve_latency(model, data["prior"][0])
+    results["timing"] = _side_by_side_timing(model, data["prior"])
+    results["early_stopping"] = {str(delta): _early_stopping(model, args.seeds, delta) for delta in DELTAS}
+    results["summary"] = {}
+    for dataset in data:
+        for cutoff in CUTOFFS:
+            lcpfn, mcmc = (
+                cells[f"{name}/{dataset}/{cutoff}"]["log_likelihood"] for name in ("lcpfn", "mcmc")
+            )
+            diff, se = _mean_se([a - b for a, b in zip(lcpfn, mcmc, strict=True)])
+            results["summary"][f"{dataset}/{cutoff}"] = {
+                "lcpfn_minus_mcmc_log_likelihood": diff,
+                "lcpfn_minus_mcmc_se": se,
+                "lcpfn_better_on_share_of_curves": statistics.fmean(
+                    float(a >= b) for a, b in zip(lcpfn, mcmc, strict=True)
+                ),
+            }
+    summaries = results["cells"]
     results["table"] = [
         {
             "curves": dataset,
@@ -326,13 +282,23 @@ def main() -> None:
             "method": name,
             "log-lik (± se)": f"{c['log_likelihood']:.3f} ± {c['log_likelihood_se']:.3f}",
             "90% coverage": f"{c['coverage_90']:.3f}",
-            "s / curve": f"{c['seconds_per_curve']:.2e}",
+            "s / curve (batched)": f"{c['seconds_per_curve']:.2e}",
             "median ESS": f"{c['median_ess']:.0f}" if "median_ess" in c else "",
         }
         for dataset in data
         for cutoff in CUTOFFS
         for name in ("lcpfn", "mcmc", "importance")
-        if (c := cells.get(f"{name}/{dataset}/{cutoff}"))
+        if (c := summaries.get(f"{name}/{dataset}/{cutoff}"))
+    ]
+    results["comparison_table"] = [
+        {
+            "curves": key.split("/")[0],
+            "T'": key.split("/")[1],
+            "LC-PFN - MCMC (paired ± se)": f"{s['lcpfn_minus_mcmc_log_likelihood']:+.3f}"
+            f" ± {s['lcpfn_minus_mcmc_se']:.3f}",
+            "LC-PFN at least as good on": f"{s['lcpfn_better_on_share_of_curves']:.0%} of curves",
+        }
+        for key, s in results["summary"].items()
     ]
     results["early_stopping_table"] = [
         {
@@ -349,20 +315,28 @@ def main() -> None:
     results["timing_table"] = [
         {
             "T'": cutoff,
-            "LC-PFN s / curve": f"{t['lcpfn']:.2e}",
-            "MCMC s / curve": f"{t['mcmc']:.2e}",
-            "MCMC / LC-PFN": f"{t['mcmc_over_lcpfn']:.0f}x",
+            "mode": mode,
+            "LC-PFN s / curve": f"{t[f'lcpfn_{key}']:.2e}",
+            "MCMC s / curve": f"{t[f'mcmc_{key}']:.2e}",
+            "MCMC / LC-PFN": f"{t[f'mcmc_{key}'] / t[f'lcpfn_{key}']:.0f}x",
         }
         for cutoff, t in results["timing"].items()
+        for mode, key in (
+            (f"batched over {TIMING_CURVES} curves", "batched"),
+            ("one curve at a time", "single"),
+        )
     ]
+    machine = f"{platform.machine()}, {torch.get_num_threads()} thread"
+    date = datetime.now(timezone.utc).isoformat(timespec="seconds")
     results["meta"] = {
         "command": f"python benchmarks/lcpfn.py --curves {args.curves} --seeds {args.seeds}",
-        "machine": results["machine"],
-        "date": results["date"],
+        "machine": machine,
+        "date": date,
     }
-    save()
+    RESULTS.write_text(json.dumps(results, indent=1))
     _plots(model, data["prior"], data["real"])
-    print(json.dumps(results["summary"], indent=1))
+    print(json.dumps(results["comparison_table"], indent=1))
+    print(json.dumps(results["timing_table"], indent=1))
     print(json.dumps(results["early_stopping_table"], indent=1))
 
 
