@@ -3,13 +3,16 @@
 Run:  python benchmarks/bo_surrogates.py [--problems branin,hartmann6,ackley10]
                               [--surrogates gp,ibnn,tp,ensemble,laplace,dkl,svi,hmc,random]
                               [--seeds 5] [--n-init 10] [--budget 40] [--out bo-runs]
+                              [--runs-only | --timing-only]
       (writes benchmarks/results/bo_surrogates.json and docs/images/bo_regret.png)
 
 Every (problem, surrogate, seed) is a ``bo.run`` with qLogEI and q = 1, checkpointed under
 ``--out`` so an interrupted benchmark resumes (``probtheory bo`` runs one problem the same
-way). Reported per problem and surrogate: median and quartiles of the final simple regret
-over seeds, the median wall time of one BO iteration (fit + acquisition) in those runs, and
-whether the surrogate's median final regret is below random search's.
+way); ``--runs-only`` makes or resumes those runs and nothing else (no timing, table or
+plot), e.g. in the background. Reported per problem and surrogate: median and quartiles of
+the final simple regret over seeds, the median wall time of one BO iteration (fit +
+acquisition) in those runs, and whether the surrogate's median final regret is below random
+search's.
 
 The runs of different surrogates happen minutes apart on a shared machine, so their times are
 not comparable. The ratio to SingleTaskGP is therefore measured separately, side by side
@@ -139,9 +142,15 @@ def main() -> None:
     parser.add_argument(
         "--timing-only", action="store_true", help="only (re)measure the side-by-side time ratios"
     )
+    parser.add_argument(
+        "--runs-only", action="store_true", help="only the resumable BO runs: no timing, table or plot"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     results_path = ROOT / "benchmarks" / "results" / "bo_surrogates.json"
+    if args.runs_only:
+        _run_all(args)
+        return
     timing = _side_by_side_timing(args.problems.split(","), args.surrogates.split(","), args.timing_repeats)
     if args.timing_only:
         # re-measure some ratios (e.g. on a quiet machine); the others stay as they were
