@@ -21,13 +21,15 @@ Run:  python benchmarks/lcpfn.py [--curves 1000] [--model PATH] [--out lcpfn-run
 
 Per-curve scores are saved under ``--out`` (git-ignored) chunk by chunk as they finish, so an
 interrupted run resumes (the MCMC chunks take about 3 s per curve); ``--fresh`` starts over,
-and the LC-PFN's cells are recomputed whenever its checkpoint changes.
+and the LC-PFN's cells are recomputed whenever its weights change. Two runs must not share
+``--out`` at the same time (each would overwrite the other's chunks).
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import json
 import math
 import platform
@@ -112,6 +114,15 @@ def _cell(
     if "ess" in parts[0]:
         merged["median_ess"] = statistics.median(v for part in parts for v in part["ess"])
     return merged
+
+
+def _weights_sha256(model: LCPFN) -> str:
+    """sha256 of the model's tensors in state-dict order: which checkpoint the LC-PFN cells belong to."""
+    digest = hashlib.sha256()
+    for name, tensor in model.pfn.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _mean_se(values: list[float]) -> tuple[float, float]:
@@ -235,9 +246,9 @@ def main() -> None:
     }
     if not args.baselines_only:
         model = LCPFN.load(args.model) if args.model else LCPFN.from_pretrained()
-        if store.get("lcpfn_sha256") != model.metadata.get("sha256"):
+        if store.get("lcpfn_weights_sha256") != _weights_sha256(model):
             store["cells"] = {k: v for k, v in store["cells"].items() if not k.startswith("lcpfn/")}
-            store["lcpfn_sha256"] = model.metadata.get("sha256")
+            store["lcpfn_weights_sha256"] = _weights_sha256(model)
         methods = {"lcpfn": lambda: model, **methods}
     cells = {}
     for name, make in methods.items():
@@ -254,7 +265,8 @@ def main() -> None:
 
     results: dict = {"settings": settings}
     results["model"] = {
-        k: model.metadata.get(k) for k in ("training_command", "training_seconds", "machine", "sha256")
+        **{k: model.metadata.get(k) for k in ("training_command", "training_seconds", "machine")},
+        "weights_sha256": _weights_sha256(model),
     }
     results["cells"] = {key: _summary(cell) for key, cell in cells.items()}
     results["lcpfn_single_curve_seconds"] = _single_curve_latency(model, data["prior"][0])
