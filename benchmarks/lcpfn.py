@@ -22,7 +22,8 @@ Run:  python benchmarks/lcpfn.py [--curves 1000] [--model PATH] [--out lcpfn-run
 Per-curve scores are saved under ``--out`` (git-ignored) chunk by chunk as they finish, so an
 interrupted run resumes (the MCMC chunks take about 3 s per curve); ``--fresh`` starts over,
 and the LC-PFN's cells are recomputed whenever its weights change. Two runs must not share
-``--out`` at the same time (each would overwrite the other's chunks).
+``--out`` at the same time (each would overwrite the other's chunks); ``--partial`` only reads
+them, and prints the paired LC-PFN - MCMC difference on the chunks saved so far.
 """
 
 from __future__ import annotations
@@ -123,6 +124,22 @@ def _weights_sha256(model: LCPFN) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
+
+
+def _partial_comparison(model: LCPFN, cells: dict, data: dict[str, torch.Tensor]) -> None:
+    """Print the paired LC-PFN - MCMC log-likelihood on the curves of every saved MCMC chunk."""
+    for key, chunks in cells.items():
+        name, dataset, cutoff = key.split("/")
+        if name != "mcmc" or not chunks:
+            continue
+        diffs = []
+        for start, part in chunks.items():
+            curves = data[dataset][int(start) : int(start) + len(part["log_likelihood"])]
+            ours = _score(model, curves, int(cutoff))["log_likelihood"]
+            diffs += [a - b for a, b in zip(ours, part["log_likelihood"], strict=True)]
+        if len(diffs) > 1:
+            mean, se = _mean_se(diffs)
+            print(f"{dataset} T'={cutoff}: {len(diffs)} curves, LC-PFN - MCMC = {mean:+.4f} ± {se:.4f}")
 
 
 def _mean_se(values: list[float]) -> tuple[float, float]:
@@ -227,6 +244,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "lcpfn-runs", help="folder of the per-curve cells")
     parser.add_argument("--fresh", action="store_true", help="ignore cells of an earlier run")
     parser.add_argument("--baselines-only", action="store_true", help="only the MCMC / IS cells")
+    parser.add_argument(
+        "--partial", action="store_true", help="only print LC-PFN - MCMC on the MCMC chunks saved so far"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     settings = {"curves": args.curves, "mcmc": MCMC, "importance": IMPORTANCE, "cutoffs": list(CUTOFFS)}
@@ -235,6 +255,10 @@ def main() -> None:
     if store.get("settings") != settings:
         store = {"settings": settings, "cells": {}}
     data = {"prior": _prior_curves(args.curves), "real": _real_curves()}
+    if args.partial:
+        model = LCPFN.load(args.model) if args.model else LCPFN.from_pretrained()
+        _partial_comparison(model, store["cells"], data)
+        return
 
     def save() -> None:
         args.out.mkdir(parents=True, exist_ok=True)
