@@ -270,9 +270,10 @@ def main() -> None:
     }
     if not args.baselines_only:
         model = LCPFN.load(args.model) if args.model else LCPFN.from_pretrained()
-        if store.get("lcpfn_weights_sha256") != _weights_sha256(model):
+        weights_sha256 = _weights_sha256(model)
+        if store.get("lcpfn_weights_sha256") != weights_sha256:
             store["cells"] = {k: v for k, v in store["cells"].items() if not k.startswith("lcpfn/")}
-            store["lcpfn_weights_sha256"] = _weights_sha256(model)
+            store["lcpfn_weights_sha256"] = weights_sha256
         methods = {"lcpfn": lambda: model, **methods}
     cells = {}
     for name, make in methods.items():
@@ -290,7 +291,7 @@ def main() -> None:
     results: dict = {"settings": settings}
     results["model"] = {
         **{k: model.metadata.get(k) for k in ("training_command", "training_seconds", "machine")},
-        "weights_sha256": _weights_sha256(model),
+        "weights_sha256": weights_sha256,
     }
     results["cells"] = {key: _summary(cell) for key, cell in cells.items()}
     results["lcpfn_single_curve_seconds"] = _single_curve_latency(model, data["prior"][0])
