@@ -3,16 +3,17 @@
 Run:  python benchmarks/bo_surrogates.py [--problems branin,hartmann6,ackley10]
                               [--surrogates gp,ibnn,tp,ensemble,laplace,dkl,svi,hmc,random]
                               [--seeds 5] [--n-init 10] [--budget 40] [--out bo-runs]
-                              [--runs-only | --timing-only]
+                              [--runs-only | --timing-only | --saved-only]
       (writes benchmarks/results/bo_surrogates.json and docs/images/bo_regret.png)
 
 Every (problem, surrogate, seed) is a ``bo.run`` with qLogEI and q = 1, checkpointed under
 ``--out`` so an interrupted benchmark resumes (``probtheory bo`` runs one problem the same
 way); ``--runs-only`` makes or resumes those runs and nothing else (no timing, table or
-plot), e.g. in the background. Reported per problem and surrogate: median and quartiles of
-the final simple regret over seeds, the median wall time of one BO iteration (fit +
-acquisition) in those runs, and whether the surrogate's median final regret is below random
-search's.
+plot), e.g. in the background; ``--saved-only`` makes the table and plot from the completed
+runs saved so far, starting none (each row says how many seeds it has). Reported per problem
+and surrogate: median and quartiles of the final simple regret over seeds, the median wall
+time of one BO iteration (fit + acquisition) in those runs, and whether the surrogate's median
+final regret is below random search's.
 
 The runs of different surrogates happen minutes apart on a shared machine, so their times are
 not comparable. The ratio to SingleTaskGP is therefore measured separately, side by side
@@ -54,6 +55,8 @@ def _run_all(args: argparse.Namespace) -> dict[str, dict[str, list[BOResult]]]:
                 previous = BOResult.load(path) if path.is_file() else None
                 if previous is not None and previous.complete and previous.budget == args.budget:
                     result = previous
+                elif args.saved_only:
+                    continue
                 else:
                     result = run(
                         get_problem(problem),
@@ -82,6 +85,7 @@ def _row(problem: str, name: str, runs: list[BOResult], random_regret: float | N
     return {
         "problem": problem,
         "surrogate": name,
+        "seeds": len(runs),
         "final regret (median [q1, q3])": f"{q[1]:.3g} [{q[0]:.3g}, {q[2]:.3g}]",
         "s / iteration (median)": f"{seconds:.3g}",
         "beats random": ""
@@ -145,6 +149,9 @@ def main() -> None:
     parser.add_argument(
         "--runs-only", action="store_true", help="only the resumable BO runs: no timing, table or plot"
     )
+    parser.add_argument(
+        "--saved-only", action="store_true", help="table and plot from the completed runs saved so far"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     results_path = ROOT / "benchmarks" / "results" / "bo_surrogates.json"
@@ -187,6 +194,7 @@ def main() -> None:
     command = (
         f"python benchmarks/bo_surrogates.py --problems {args.problems} --surrogates {args.surrogates} "
         f"--seeds {args.seeds} --n-init {args.n_init} --budget {args.budget}"
+        + (" --saved-only" if args.saved_only else "")
     )
     data = {
         "table": table,
