@@ -39,7 +39,7 @@ class Recipe:
 def _lcpfn_training() -> TrainConfig:
     # curves of 1..100 epochs; the context is the observed prefix, s uniform on 0..99
     return TrainConfig(
-        steps=6_000,
+        steps=16_000,
         batch_size=64,
         seq_len=100,
         max_context=99,
