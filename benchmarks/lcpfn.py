@@ -293,6 +293,13 @@ def main() -> None:
         **{k: model.metadata.get(k) for k in ("training_command", "training_seconds", "machine")},
         "weights_sha256": weights_sha256,
     }
+    results["model_table"] = [
+        {
+            "training command": model.metadata.get("training_command", ""),
+            "training time": f"{model.metadata.get('training_seconds', math.nan) / 60:.0f} min",
+            "machine": model.metadata.get("machine", ""),
+        }
+    ]
     results["cells"] = {key: _summary(cell) for key, cell in cells.items()}
     results["lcpfn_single_curve_seconds"] = _single_curve_latency(model, data["prior"][0])
     results["timing"] = _side_by_side_timing(model, data["prior"])
