@@ -7,19 +7,24 @@ import torch.distributed as dist
 
 from probtheory.pfn import GPPrior, TrainConfig, TransformerConfig, train_pfn
 
-out = sys.argv[1]
-config = TrainConfig(
-    steps=4,
-    batch_size=4,
-    seq_len=8,
-    max_context=5,
-    border_samples=2000,
-    checkpoint_every=2,
-    transformer=TransformerConfig(num_buckets=20, emsize=8, nhead=2, nhid=16, nlayers=1),
-)
-result = train_pfn(GPPrior(), config, out_dir=out, progress=False)
-rank = dist.get_rank()
-checksum = float(sum(p.double().sum() for p in result.model.parameters()))
-with open(f"{out}/rank{rank}.json", "w") as f:
-    json.dump({"rank": rank, "world": dist.get_world_size(), "checksum": checksum}, f)
-dist.destroy_process_group()
+
+def main(out: str) -> None:
+    config = TrainConfig(
+        steps=4,
+        batch_size=4,
+        seq_len=8,
+        max_context=5,
+        border_samples=2000,
+        checkpoint_every=2,
+        transformer=TransformerConfig(num_buckets=20, emsize=8, nhead=2, nhid=16, nlayers=1),
+    )
+    result = train_pfn(GPPrior(), config, out_dir=out, progress=False)
+    rank = dist.get_rank()
+    checksum = float(sum(p.double().sum() for p in result.model.parameters()))
+    with open(f"{out}/rank{rank}.json", "w") as f:
+        json.dump({"rank": rank, "world": dist.get_world_size(), "checksum": checksum}, f)
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":  # importing this file (e.g. pytest --doctest-modules) runs nothing
+    main(sys.argv[1])
