@@ -84,7 +84,9 @@ class _Layer(nn.Module):
         return t.reshape(b, n, self.nhead, e // self.nhead).transpose(1, 2)
 
     def keys_values(self, h_context: Tensor) -> tuple[Tensor, Tensor]:
-        _, k, v = self.qkv(h_context).chunk(3, dim=-1)
+        # rows e: of the fused projection: only the context needs keys and values
+        e = h_context.shape[-1]
+        k, v = F.linear(h_context, self.qkv.weight[e:], self.qkv.bias[e:]).chunk(2, dim=-1)
         return self._split(k), self._split(v)
 
     def forward(self, h: Tensor, keys: Tensor, values: Tensor) -> Tensor:
@@ -92,7 +94,8 @@ class _Layer(nn.Module):
         if keys.shape[-2] == 0:  # no context: attention contributes nothing
             attended = torch.zeros_like(h)
         else:
-            q = self._split(self.qkv(h).chunk(3, dim=-1)[0])
+            e = h.shape[-1]
+            q = self._split(F.linear(h, self.qkv.weight[:e], self.qkv.bias[:e]))  # queries only
             a = F.scaled_dot_product_attention(q, keys, values)
             attended = self.out(a.transpose(1, 2).reshape(h.shape))
         h = self.norm1(h + attended)
