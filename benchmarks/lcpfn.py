@@ -372,7 +372,8 @@ def main() -> None:
     machine = f"{platform.machine()}, {torch.get_num_threads()} thread"
     date = datetime.now(timezone.utc).isoformat(timespec="seconds")
     results["meta"] = {
-        "command": f"python benchmarks/lcpfn.py --curves {args.curves} --seeds {args.seeds}",
+        "command": f"python benchmarks/lcpfn.py --curves {args.curves} --seeds {args.seeds}"
+        + (f" --model {args.model}" if args.model else ""),
         "machine": machine,
         "date": date,
     }
