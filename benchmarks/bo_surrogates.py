@@ -143,13 +143,14 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=40)
     parser.add_argument("--out", default="bo-runs")
     parser.add_argument("--timing-repeats", type=int, default=7)
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--timing-only", action="store_true", help="only (re)measure the side-by-side time ratios"
     )
-    parser.add_argument(
+    mode.add_argument(
         "--runs-only", action="store_true", help="only the resumable BO runs: no timing, table or plot"
     )
-    parser.add_argument(
+    mode.add_argument(
         "--saved-only", action="store_true", help="table and plot from the completed runs saved so far"
     )
     args = parser.parse_args()

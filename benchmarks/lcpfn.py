@@ -255,9 +255,9 @@ def main() -> None:
     if store.get("settings") != settings:
         store = {"settings": settings, "cells": {}}
     data = {"prior": _prior_curves(args.curves), "real": _real_curves()}
+    load_model = functools.partial(LCPFN.load, args.model) if args.model else LCPFN.from_pretrained
     if args.partial:
-        model = LCPFN.load(args.model) if args.model else LCPFN.from_pretrained()
-        _partial_comparison(model, store["cells"], data)
+        _partial_comparison(load_model(), store["cells"], data)
         return
 
     def save() -> None:
@@ -269,7 +269,7 @@ def main() -> None:
         "importance": functools.cache(lambda: ImportanceSamplingExtrapolator(**IMPORTANCE)),
     }
     if not args.baselines_only:
-        model = LCPFN.load(args.model) if args.model else LCPFN.from_pretrained()
+        model = load_model()
         weights_sha256 = _weights_sha256(model)
         # the LC-PFN's cells take seconds: always recomputed, so they are this code's and weights'
         store["cells"] = {k: v for k, v in store["cells"].items() if not k.startswith("lcpfn/")}
