@@ -19,6 +19,7 @@ import math
 import torch
 from torch import Tensor
 from torch.distributions import Distribution, constraints
+from torch.distributions.utils import lazy_property
 
 from probtheory._checks import check_finite, check_int
 from probtheory.errors import InputDataError
@@ -91,8 +92,6 @@ class BarDistribution(Distribution):
         self.logits = logits
         self.full_support = full_support
         self.widths = self.borders[1:] - self.borders[:-1]
-        self.log_masses = torch.log_softmax(logits, dim=-1)
-        self.masses = self.log_masses.exp()
         if full_support:
             self.left_scale = self.widths[0] / _HALF_NORMAL_MEDIAN
             self.right_scale = self.widths[-1] / _HALF_NORMAL_MEDIAN
@@ -103,6 +102,19 @@ class BarDistribution(Distribution):
         if self.full_support:
             return constraints.real
         return constraints.interval(self.borders[0], self.borders[-1])
+
+    # log_prob needs only the log masses and the moments only the masses: each is computed on
+    # first use, since a `batch x K` tensor costs more than the arithmetic for large batches
+
+    @lazy_property
+    def log_masses(self) -> Tensor:
+        """Log bucket masses, `batch_shape x K` (normalised logits)."""
+        return torch.log_softmax(self.logits, dim=-1)
+
+    @lazy_property
+    def masses(self) -> Tensor:
+        """Bucket masses, `batch_shape x K`, summing to one."""
+        return torch.softmax(self.logits, dim=-1)
 
     # ------------------------------------------------------------------ helpers
 
