@@ -180,6 +180,7 @@ def train_pfn(
     rank, world = _distributed()
     out = None if out_dir is None else Path(out_dir)
     start_step, losses, elapsed = 0, [], 0.0
+    window: list[float] = []  # losses of the steps since the last logged mean
     state = None
     if out is not None and resume and out.joinpath("checkpoint.json").exists():
         state, saved = read_checkpoint(out / "checkpoint")
@@ -189,6 +190,7 @@ def train_pfn(
                 "use another out_dir or resume=False"
             )
         start_step, losses, elapsed = saved["step"], saved["losses"], saved["seconds"]
+        window = saved.get("window", [])  # absent in checkpoints written before it was saved
         borders = state["model.borders"]
     else:
         borders = _borders(prior, config)
@@ -221,10 +223,10 @@ def train_pfn(
                 "step": step,
                 "losses": losses,
                 "seconds": elapsed,
+                "window": window,
             },
         )
 
-    window: list[float] = []
     bar = tqdm(total=config.steps, initial=start_step, disable=not progress or rank != 0, desc="train_pfn")
     tick = time.perf_counter()
     model.train()

@@ -69,8 +69,9 @@ def test_resume_refuses_a_different_config(tmp_path):
 
 
 def test_resume_continues_from_checkpoint(tmp_path):
-    straight = train_pfn(GPPrior(), _config(), progress=False)
-    config = _config()
+    # losses are logged every 2 steps and the checkpoint falls mid-window, after step 3
+    straight = train_pfn(GPPrior(), _config(log_every=2), progress=False)
+    config = _config(log_every=2)
     # run the full config but stop early by simulating an interruption after the first checkpoint
     import probtheory.pfn.training as training
 
@@ -91,6 +92,7 @@ def test_resume_continues_from_checkpoint(tmp_path):
         training.write_checkpoint = original
     resumed = train_pfn(GPPrior(), config, out_dir=tmp_path, progress=False)
     assert torch.allclose(_params(resumed.model), _params(straight.model), atol=1e-6)
+    assert len(resumed.losses) == 3 and resumed.losses == pytest.approx(straight.losses, abs=1e-5)
     assert (tmp_path / "model.safetensors").exists()
 
 
