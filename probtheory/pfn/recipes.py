@@ -6,7 +6,7 @@ command, the training time and the machine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from probtheory.errors import InputDataError
 from probtheory.lcpfn.curves import CurvePrior
@@ -73,7 +73,7 @@ RECIPES: dict[str, Recipe] = {
     "gp-hyper-1d": Recipe(
         "gp-hyper-1d",
         GPHyperPrior(num_features=1),
-        _TRAINING,
+        replace(_TRAINING, steps=64_000),  # inferring the hyperparameters needs longer training
         "GP regression on [0, 1], RBF kernel with log-normal hyper-priors on lengthscale (median 0.2), "
         "outputscale (median 1) and noise variance (median 0.01); up to 50 context points",
     ),
