@@ -64,7 +64,7 @@ from torch.nn.utils.parametrizations import orthogonal
 
 from probtheory._checks import check_class_labels, check_finite, check_inputs, check_int, check_real
 from probtheory.errors import ConfigurationError, InputDataError, UnsupportedError
-from probtheory.plugins.training import TrainingCallback, TrainState
+from probtheory.training.loop import TrainingCallback, TrainState
 
 __all__ = [
     "BackwardCompatibleLoss",
@@ -182,7 +182,7 @@ class CompatibleEmbedder(nn.Module):
     columns, split into :math:`f` and :math:`g`. The classifier is a bias-free linear map of
     :math:`\hat f`, as in the reference code.
 
-    ``forward`` returns logits, so :func:`probtheory.plugins.training.classification_loss` trains
+    ``forward`` returns logits, so :func:`probtheory.training.loop.classification_loss` trains
     it, and keeps the batch's :class:`Embeddings` in :attr:`last_embeddings` for
     :class:`BackwardCompatibleLoss` (one forward pass serves both losses).
 
@@ -296,7 +296,7 @@ class BackwardCompatibleLoss(TrainingCallback):
 
     (batch means). The model trained must be a :class:`CompatibleEmbedder` and the loss of
     :func:`probtheory.plugins.fit` must call its ``forward`` on the batch's inputs (the default
-    :func:`~probtheory.plugins.training.classification_loss` does), since the terms are computed
+    :func:`~probtheory.training.loop.classification_loss` does), since the terms are computed
     from the embeddings of that forward pass. Batches are ``(x, y)``. Setting weights to zero
     gives the baselines: BCT is ``compatibility_weight=0, transfer_weight=0`` with the influence
     loss; L2 compatibility is the first term alone on a model without transform.

@@ -16,8 +16,8 @@ Example:
     >>> import torch
     >>> from torch import nn
     >>> from probtheory.plugins import fit
-    >>> from probtheory.plugins.data import Minibatches
-    >>> from probtheory.plugins.training import classification_loss
+    >>> from probtheory.training.minibatches import Minibatches
+    >>> from probtheory.training.loop import classification_loss
     >>> x, y = torch.randn(256, 4), torch.randint(0, 2, (256,))
     >>> net = nn.Linear(4, 2)
     >>> data = HardBatches(Minibatches(x, y, batch_size=32), net, classification_loss, delta=0.25)
@@ -37,7 +37,7 @@ from torch import nn
 
 from probtheory._checks import check_int, check_real
 from probtheory.errors import InputDataError
-from probtheory.plugins.training import LossFn
+from probtheory.training.loop import LossFn
 
 __all__ = ["HardBatches"]
 

@@ -44,8 +44,8 @@ from torch import Tensor, nn
 
 from probtheory._checks import check_finite, check_int, check_real
 from probtheory.errors import InputDataError, NotFittedError
-from probtheory.plugins.data import Minibatches
-from probtheory.plugins.training import fit
+from probtheory.training.loop import fit
+from probtheory.training.minibatches import Minibatches
 
 __all__ = ["LLPBeliefPropagation", "bag_marginals", "knn_edges"]
 

@@ -30,7 +30,7 @@ reorthogonalisation); this module supplies the Hessian-vector products of an ``n
 Example:
     >>> import torch
     >>> from torch import nn
-    >>> from probtheory.plugins.training import classification_loss, fit
+    >>> from probtheory.training.loop import classification_loss, fit
     >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
     <torch._C.Generator object at ...>
     >>> net = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 3))
@@ -59,8 +59,8 @@ from tqdm.auto import tqdm
 
 from probtheory._checks import check_finite, check_int, check_real
 from probtheory.errors import InputDataError
-from probtheory.plugins.training import LossFn, TrainingCallback, TrainState, classification_loss
 from probtheory.theory.batch_hessian import lanczos_top_eigenvalue
+from probtheory.training.loop import LossFn, TrainingCallback, TrainState, classification_loss
 
 __all__ = [
     "BatchSizeLaw",
@@ -105,7 +105,7 @@ def hessian_matvec(model: nn.Module, loss_fn: LossFn, batch: Any) -> Callable[[T
     Args:
         model: The model; ``P`` is its number of trainable scalars.
         loss_fn: ``loss_fn(model, batch) -> scalar tensor`` (e.g.
-            :func:`probtheory.plugins.training.classification_loss`).
+            :func:`probtheory.training.loop.classification_loss`).
         batch: Whatever ``loss_fn`` takes, e.g. ``(x, y)``.
 
     Returns:

@@ -44,7 +44,7 @@ from torch import Tensor, nn
 
 from probtheory._checks import check_int, check_real
 from probtheory.errors import InputDataError, UnsupportedError
-from probtheory.plugins.training import TrainingCallback, TrainState
+from probtheory.training.loop import TrainingCallback, TrainState
 
 __all__ = ["TrainedRankPruning", "decompose_low_rank", "energy_rank", "low_rank_matrix", "matricize"]
 

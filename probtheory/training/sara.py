@@ -69,7 +69,7 @@ from torch import Tensor, nn
 
 from probtheory._checks import check_int, check_real
 from probtheory.errors import ConfigurationError, InputDataError, UnsupportedError
-from probtheory.plugins.training import TrainingCallback, TrainState
+from probtheory.training.loop import TrainingCallback, TrainState
 
 __all__ = ["SaRA", "ineffective_mask", "load_state_delta", "magnitude_threshold", "masked_nuclear_norm"]
 

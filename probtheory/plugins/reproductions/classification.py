@@ -15,11 +15,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from probtheory.plugins.data import ClassificationSplit, Minibatches, digits_split
+from probtheory.plugins.data import ClassificationSplit, digits_split
 from probtheory.plugins.entry import ReproductionResult
 from probtheory.plugins.evaluation import accuracy, accuracy_verdict
 from probtheory.plugins.reproductions.figures import bar_chart
-from probtheory.plugins.training import TrainingCallback, fit
+from probtheory.training.loop import TrainingCallback, fit
+from probtheory.training.minibatches import Minibatches
 
 __all__ = [
     "Budget",

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from probtheory.plugins.data import ClassificationSplit, Minibatches
+from probtheory.plugins.data import ClassificationSplit
 from probtheory.plugins.entry import ReproductionResult
 from probtheory.plugins.evaluation import accuracy
 from probtheory.plugins.reproductions.classification import (
@@ -27,8 +27,9 @@ from probtheory.plugins.reproductions.classification import (
     compare_on_digits,
     digits_result,
 )
-from probtheory.plugins.training import classification_loss, fit
 from probtheory.training import HardBatches
+from probtheory.training.loop import classification_loss, fit
+from probtheory.training.minibatches import Minibatches
 
 __all__ = ["reproduce"]
 

@@ -44,8 +44,8 @@ from probtheory.plugins.reproductions.classification import (
     digits_result,
     train_and_score,
 )
-from probtheory.plugins.training import classification_loss, fit
 from probtheory.training.lanczos_lr import BatchSizeLaw, LanczosLR, batch_top_eigenvalues, fit_batch_size_law
+from probtheory.training.loop import classification_loss, fit
 
 __all__ = ["reproduce"]
 

@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from probtheory.plugins.data import Minibatches
 from probtheory.plugins.entry import ReproductionResult
-from probtheory.plugins.training import fit
 from probtheory.training import LLPBeliefPropagation
+from probtheory.training.loop import fit
+from probtheory.training.minibatches import Minibatches
 
 __all__ = ["reproduce"]
 

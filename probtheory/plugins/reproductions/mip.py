@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from probtheory.layers import HyperNetwork
-from probtheory.plugins.data import ClassificationSplit, Minibatches
+from probtheory.plugins.data import ClassificationSplit
 from probtheory.plugins.entry import ReproductionResult
 from probtheory.plugins.reproductions.classification import (
     Score,
@@ -28,7 +28,8 @@ from probtheory.plugins.reproductions.classification import (
     compare_on_digits,
     digits_result,
 )
-from probtheory.plugins.training import fit
+from probtheory.training.loop import fit
+from probtheory.training.minibatches import Minibatches
 
 __all__ = ["reproduce"]
 

@@ -21,8 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from probtheory.plugins.entry import ReproductionResult
-from probtheory.plugins.training import TrainingCallback, TrainState, fit
-from probtheory.training import RunLog, fit_scaling_law
+from probtheory.training import fit_scaling_law
+from probtheory.training.loop import TrainingCallback, TrainState, fit
+from probtheory.training.scaling_laws import RunLog
 
 __all__ = ["reproduce"]
 

@@ -5,7 +5,7 @@ hyperparameters online, reaches a validation/test performance at least as good a
 hyperparameters found by search at several times the compute, and the dropout rates it learns
 *rise* over training (a schedule, not a constant). Set-up of the research notes: an MLP
 ``64 - 256 - 256 - 10`` overfits 300 digits images; 300 more are the validation set and the
-rest (1197) the test set. The STN (:class:`probtheory.training.self_tuning_networks.STNMLP` with
+rest (1197) the test set. The STN (:class:`probtheory.training.self_tuning.networks.STNMLP` with
 :class:`~probtheory.training.self_tuning.SelfTuning`) tunes both hidden layers' dropout rates and
 the input-noise std from 0.05 each. Baselines:
 
@@ -30,13 +30,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from probtheory.plugins.data import ClassificationSplit, Minibatches, digits_split
+from probtheory.plugins.data import ClassificationSplit, digits_split
 from probtheory.plugins.entry import ReproductionResult
 from probtheory.plugins.evaluation import accuracy
 from probtheory.plugins.reproductions.classification import Score, build_seeded, digits_result
-from probtheory.plugins.training import TrainingCallback, fit
+from probtheory.training.loop import TrainingCallback, fit
+from probtheory.training.minibatches import Minibatches
 from probtheory.training.self_tuning import SelfTuning
-from probtheory.training.self_tuning_networks import STNMLP
+from probtheory.training.self_tuning.networks import STNMLP
 
 __all__ = ["reproduce"]
 

@@ -3,8 +3,9 @@ import torch
 from torch import nn
 
 from probtheory.errors import InputDataError
-from probtheory.plugins.data import Minibatches, digits_split
+from probtheory.plugins.data import digits_split
 from probtheory.plugins.evaluation import accuracy, accuracy_verdict, count_parameters, matched_width
+from probtheory.training.minibatches import Minibatches
 
 
 def test_digits_split_is_standardised_stratified_and_reproducible():

@@ -10,8 +10,8 @@ from torch import nn
 
 from probtheory.errors import InputDataError
 from probtheory.plugins import fit
-from probtheory.plugins.training import classification_loss
 from probtheory.training import HardBatches
+from probtheory.training.loop import classification_loss
 
 
 def _batches(n_batches=10, seed=0):

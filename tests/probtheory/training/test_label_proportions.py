@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from probtheory.errors import InputDataError, NotFittedError
-from probtheory.training import LLPBeliefPropagation, bag_marginals, knn_edges
+from probtheory.training import LLPBeliefPropagation
+from probtheory.training.label_proportions import bag_marginals, knn_edges
 
 DTYPE = torch.float64
 

@@ -11,7 +11,6 @@ from torch.func import functional_call
 
 import probtheory.training.lanczos_lr as lanczos_lr_module
 from probtheory.errors import InputDataError
-from probtheory.plugins.training import classification_loss, fit
 from probtheory.training.lanczos_lr import (
     LanczosLR,
     batch_top_eigenvalues,
@@ -20,6 +19,7 @@ from probtheory.training.lanczos_lr import (
     hessian_top_eigenvalue,
     hessian_vector_product,
 )
+from probtheory.training.loop import classification_loss, fit
 
 
 def _tiny(seed=0):

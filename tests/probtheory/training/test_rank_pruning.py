@@ -8,8 +8,8 @@ from torch import nn
 
 from probtheory.errors import InputDataError, UnsupportedError
 from probtheory.plugins import fit
-from probtheory.training import TrainedRankPruning, decompose_low_rank, energy_rank, matricize
-from probtheory.training.rank_pruning import _unmatricize
+from probtheory.training import TrainedRankPruning, decompose_low_rank
+from probtheory.training.rank_pruning import _unmatricize, energy_rank, matricize
 
 DTYPE = torch.float64
 

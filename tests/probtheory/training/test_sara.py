@@ -10,7 +10,7 @@ from torch import nn
 
 from probtheory.errors import ConfigurationError, InputDataError, UnsupportedError
 from probtheory.plugins import fit
-from probtheory.plugins.training import TrainingCallback
+from probtheory.training.loop import TrainingCallback
 from probtheory.training.sara import (
     SaRA,
     ineffective_mask,

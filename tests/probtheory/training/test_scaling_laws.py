@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from probtheory.errors import InputDataError
-from probtheory.training import RunLog, ScalingLaw, fit_scaling_law
+from probtheory.training import ScalingLaw, fit_scaling_law
+from probtheory.training.scaling_laws import RunLog
 
 LAW = ScalingLaw(n_c=1e4, alpha_n=0.3, s_c=50.0, alpha_s=0.6, b_star=20.0, alpha_b=0.4)
 

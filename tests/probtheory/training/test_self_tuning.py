@@ -10,11 +10,11 @@ from torch import nn
 
 from probtheory.errors import ConfigurationError, InputDataError
 from probtheory.plugins import fit
-from probtheory.plugins.data import Minibatches
-from probtheory.plugins.training import classification_loss
+from probtheory.training.loop import classification_loss
+from probtheory.training.minibatches import Minibatches
 from probtheory.training.self_tuning import SelfTuning
-from probtheory.training.self_tuning_hyperparameters import Hyperparameter, STNHyperparameters
-from probtheory.training.self_tuning_networks import STNMLP, STNLinear, _dropout
+from probtheory.training.self_tuning.hyperparameters import Hyperparameter, STNHyperparameters
+from probtheory.training.self_tuning.networks import STNMLP, STNLinear, _dropout
 
 
 def _layer(n_h=3, seed=0):

@@ -12,7 +12,7 @@ affine in an embedding of the hyperparameters; with :math:`\tilde h` the hyperne
 
 :class:`STNLinear` is the layer and :class:`STNMLP` an MLP of them whose per-layer dropout
 rates and input-noise std are tuned (the hyperparameters are
-:class:`~probtheory.training.self_tuning_hyperparameters.STNHyperparameters`; the callback that
+:class:`~probtheory.training.self_tuning.hyperparameters.STNHyperparameters`; the callback that
 tunes them is :class:`~probtheory.training.self_tuning.SelfTuning`).
 """
 
@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from probtheory._checks import check_finite, check_inputs, check_int, check_real
 from probtheory.errors import ConfigurationError, InputDataError
-from probtheory.training.self_tuning_hyperparameters import Hyperparameter, STNHyperparameters
+from probtheory.training.self_tuning.hyperparameters import Hyperparameter, STNHyperparameters
 
 __all__ = ["STNLinear", "STNMLP"]
 

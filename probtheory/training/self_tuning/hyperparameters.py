@@ -10,7 +10,7 @@ and entropy :math:`H = \sum_j \log(s_j \sqrt{2\pi e})`.
 
 :class:`Hyperparameter` declares one tuned hyperparameter and its range;
 :class:`STNHyperparameters` holds :math:`h, \rho` and draws :math:`h_b`. The layers that read
-them are in :mod:`probtheory.training.self_tuning_networks`, the callback that tunes them in
+them are in :mod:`probtheory.training.self_tuning.networks`, the callback that tunes them in
 :mod:`probtheory.training.self_tuning`.
 """
 

@@ -28,14 +28,14 @@ and perturbed per example, :math:`h_b = h + s \odot \varepsilon`, with the learn
 :math:`h_b`, :class:`STNMLP` is an MLP whose per-layer dropout rates and input-noise std are
 tuned, and :class:`SelfTuning` is the callback that runs the hyper steps inside
 :func:`probtheory.plugins.fit` and records the online hyperparameter schedule. The layer and the
-MLP live in :mod:`probtheory.training.self_tuning_networks`, the hyperparameters in
-:mod:`probtheory.training.self_tuning_hyperparameters`; this module holds the callback.
+MLP live in :mod:`probtheory.training.self_tuning.networks`, the hyperparameters in
+:mod:`probtheory.training.self_tuning.hyperparameters`; this module holds the callback.
 
 Example:
     >>> import torch
     >>> from probtheory.plugins import fit
-    >>> from probtheory.plugins.data import Minibatches
-    >>> from probtheory.training.self_tuning_networks import STNMLP
+    >>> from probtheory.training.minibatches import Minibatches
+    >>> from probtheory.training.self_tuning.networks import STNMLP
     >>> g = torch.Generator().manual_seed(0)
     >>> x, y = torch.randn(96, 4, generator=g), torch.randint(0, 3, (96,), generator=g)
     >>> net = STNMLP(4, (16,), 3, seed=0)
@@ -56,8 +56,8 @@ from torch import Tensor, nn
 
 from probtheory._checks import check_int, check_real
 from probtheory.errors import ConfigurationError, InputDataError
-from probtheory.plugins.training import LossFn, TrainingCallback, TrainState, classification_loss
-from probtheory.training.self_tuning_hyperparameters import STNHyperparameters
+from probtheory.training.loop import LossFn, TrainingCallback, TrainState, classification_loss
+from probtheory.training.self_tuning.hyperparameters import STNHyperparameters
 
 __all__ = ["SelfTuning"]
 
