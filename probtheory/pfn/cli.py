@@ -41,10 +41,10 @@ def _train(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     from probtheory.pfn.model import pretrained_names
-    from probtheory.pfn.recipes import RECIPES
+    from probtheory.pfn.recipes import recipes
 
     shipped = set(pretrained_names())
-    for name, recipe in RECIPES.items():
+    for name, recipe in recipes().items():
         print(f"{name:14s} {'shipped' if name in shipped else 'not shipped':12s} {recipe.description}")
     return 0
 

@@ -2,19 +2,27 @@
 
 ``probtheory pfn train RECIPE`` trains one; the shipped checkpoint records the recipe, the
 command, the training time and the machine.
+
+Recipes are found through the ``probtheory.pfn_recipes`` entry-point group (name -> a
+:class:`Recipe` object), so a package built on :mod:`probtheory.pfn` registers its own recipe
+(:mod:`probtheory.lcpfn` registers ``lcpfn``) without pfn importing it. The GP recipes of this
+module are registered the same way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from importlib.metadata import EntryPoint, entry_points
 
-from probtheory.errors import InputDataError
-from probtheory.lcpfn.curves import CurvePrior
+from probtheory.errors import ConfigurationError, InputDataError
 from probtheory.pfn.priors import GPHyperPrior, GPPrior, Prior
 from probtheory.pfn.training import TrainConfig
 from probtheory.pfn.transformer import TransformerConfig
 
-__all__ = ["RECIPES", "Recipe", "get_recipe"]
+__all__ = ["GP_HYPER_1D", "GP_RBF_1D", "RECIPE_GROUP", "Recipe", "get_recipe", "recipes"]
+
+#: The entry-point group that names every recipe.
+RECIPE_GROUP = "probtheory.pfn_recipes"
 
 
 @dataclass(frozen=True)
@@ -36,21 +44,6 @@ class Recipe:
         }
 
 
-def _lcpfn_training() -> TrainConfig:
-    # curves of 1..100 epochs; the context is the observed prefix, s uniform on 0..99
-    return TrainConfig(
-        steps=16_000,
-        batch_size=64,
-        seq_len=100,
-        max_context=99,
-        lr=7e-4,
-        checkpoint_every=250,
-        transformer=TransformerConfig(
-            num_features=1, num_buckets=500, emsize=128, nhead=4, nhid=256, nlayers=4
-        ),
-    )
-
-
 _ARCHITECTURE = TransformerConfig(num_features=1, num_buckets=500, emsize=128, nhead=4, nhid=256, nlayers=4)
 _TRAINING = TrainConfig(
     steps=16_000,
@@ -62,33 +55,51 @@ _TRAINING = TrainConfig(
     transformer=_ARCHITECTURE,
 )
 
-RECIPES: dict[str, Recipe] = {
-    "gp-rbf-1d": Recipe(
-        "gp-rbf-1d",
-        GPPrior(lengthscale=0.2, outputscale=1.0, noise=0.01, num_features=1),
-        _TRAINING,
-        "GP regression on [0, 1], RBF kernel with lengthscale 0.2, outputscale 1, noise variance 0.01; "
-        "up to 50 context points",
-    ),
-    "gp-hyper-1d": Recipe(
-        "gp-hyper-1d",
-        GPHyperPrior(num_features=1),
-        replace(_TRAINING, steps=64_000),  # inferring the hyperparameters needs longer training
-        "GP regression on [0, 1], RBF kernel with log-normal hyper-priors on lengthscale (median 0.2), "
-        "outputscale (median 1) and noise variance (median 0.01); up to 50 context points",
-    ),
-    "lcpfn": Recipe(
-        "lcpfn",
-        CurvePrior(),
-        _lcpfn_training(),
-        "LC-PFN: learning curves of up to 100 epochs from the reference prior (pow3 + ilog2 + janoschek, "
-        "peaked parameter priors, log sigma ~ N(-4, 1)); x = epoch / 100",
-    ),
-}
+GP_RBF_1D = Recipe(
+    "gp-rbf-1d",
+    GPPrior(lengthscale=0.2, outputscale=1.0, noise=0.01, num_features=1),
+    _TRAINING,
+    "GP regression on [0, 1], RBF kernel with lengthscale 0.2, outputscale 1, noise variance 0.01; "
+    "up to 50 context points",
+)
+GP_HYPER_1D = Recipe(
+    "gp-hyper-1d",
+    GPHyperPrior(num_features=1),
+    replace(_TRAINING, steps=64_000),  # inferring the hyperparameters needs longer training
+    "GP regression on [0, 1], RBF kernel with log-normal hyper-priors on lengthscale (median 0.2), "
+    "outputscale (median 1) and noise variance (median 0.01); up to 50 context points",
+)
+
+
+def _load(entry: EntryPoint) -> Recipe:
+    recipe = entry.load()
+    if not isinstance(recipe, Recipe) or recipe.name != entry.name:
+        raise ConfigurationError(
+            f"entry point {entry.name!r} of group {RECIPE_GROUP!r} ({entry.value}) must load a Recipe "
+            f"named {entry.name!r}; got {recipe!r}"
+        )
+    return recipe
+
+
+def recipes() -> dict[str, Recipe]:
+    """Every installed recipe by name (the ``probtheory.pfn_recipes`` entry points), sorted by name.
+
+    Raises:
+        ConfigurationError: If an entry point does not load to a :class:`Recipe` of its own name.
+    """
+    return {
+        entry.name: _load(entry) for entry in sorted(entry_points(group=RECIPE_GROUP), key=lambda e: e.name)
+    }
 
 
 def get_recipe(name: str) -> Recipe:
-    """The recipe called ``name``."""
-    if name not in RECIPES:
-        raise InputDataError("recipe", f"one of {sorted(RECIPES)}", repr(name))
-    return RECIPES[name]
+    """The recipe called ``name`` (loads only that entry point).
+
+    Raises:
+        InputDataError: If no installed recipe has that name.
+    """
+    found = entry_points(group=RECIPE_GROUP, name=name)
+    if not found:
+        known = sorted(entry.name for entry in entry_points(group=RECIPE_GROUP))
+        raise InputDataError("recipe", f"one of {known}", repr(name))
+    return _load(next(iter(found)))
