@@ -248,7 +248,9 @@ def test_a_planted_cycle_is_reported_and_type_checking_imports_are_not(tmp_path)
         {
             "probtheory/gp/a.py": "from probtheory.gp.b import g\n",
             "probtheory/gp/b.py": "def g():\n    from probtheory.gp import a\n",
-            "probtheory/gp/c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from probtheory.gp.a import f\n",
+            "probtheory/gp/c.py": (
+                "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from probtheory.gp.a import f\n"
+            ),
         },
     )
     graph = import_graph(root)
