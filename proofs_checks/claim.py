@@ -13,6 +13,9 @@ from typing import Any
 
 from hypothesis.strategies import SearchStrategy
 
+from probtheory.errors import InputDataError
+from probtheory.papers import Paper
+
 __all__ = ["Claim", "Evidence", "Mutant"]
 
 
@@ -124,7 +127,7 @@ class Claim:
     Attributes:
         id: Stable identifier, e.g. ``"ntk.psd"``.
         title: One line.
-        paper: The source of the claim.
+        paper: The paper the claim comes from.
         statement: The claim in words.
         formula: The claim as a formula (plain text / LaTeX).
         strategy: Builds the hypothesis strategy that draws instances.
@@ -135,11 +138,15 @@ class Claim:
         examples: Number of instances per hypothesis profile.
         mutant_examples: Instances tried per mutant before it counts as not rejected.
         plot: Optional ``plot(records, axes)`` drawing the evidence of a run for the report.
+        section: Where in the paper the claim is stated (``"Thm. 1"``, ``"Sec. 3, Eq. (12)"``);
+            empty when the claim is the paper's headline result.
+        related: Further papers the claim or its check relies on (a classical result the
+            check uses, the method a bound is compared with).
     """
 
     id: str
     title: str
-    paper: str
+    paper: Paper
     statement: str
     formula: str
     strategy: Callable[[], SearchStrategy]
@@ -149,6 +156,20 @@ class Claim:
     examples: dict[str, int] = field(default_factory=lambda: {"ci": 3, "thorough": 25})
     mutant_examples: int = 3
     plot: Callable[[list, Any], None] | None = None
+    section: str = ""
+    related: tuple[Paper, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.paper, Paper):
+            raise InputDataError(
+                "paper", "a probtheory.papers.Paper (title, authors, venue, year, url)", repr(self.paper)
+            )
+        if not all(isinstance(p, Paper) for p in self.related):
+            raise InputDataError("related", "a tuple of probtheory.papers.Paper", repr(self.related))
+
+    def citation(self) -> str:
+        """The short citation shown in tables: ``"Jacot et al., NeurIPS 2018, Thm. 1"``."""
+        return f"{self.paper.short()}, {self.section}" if self.section else self.paper.short()
 
     def evidence(self, instance: Any, subject: Any = None) -> list[Evidence]:
         """Run the check on one instance (on ``subject``, default the claim's own)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 
 __all__ = ["main", "register"]
 
@@ -26,8 +27,8 @@ def _run(args: argparse.Namespace) -> int:
     from proofs_checks.runner import run
 
     if args.list:
-        for c in claims():
-            print(f"{c.id:24s} {c.title}  [{len(c.mutants)} mutants]")
+        rows = [[c.id, c.paper.short(), str(len(c.mutants)), c.title] for c in claims()]
+        print(_table(["claim", "paper", "mutants", "title"], rows))
         return 0
     profile = args.profile or active_profile()
     try:
@@ -37,15 +38,31 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     page = write_report(reports, args.out, profile)
     rows = summary_rows(reports)
-    width = max(len(r["claim"]) for r in rows)
-    print(f"\n{'claim':{width}s}  verdict  examples  mutants rejected  seconds")
-    for r in rows:
-        print(
-            f"{r['claim']:{width}s}  {r['verdict']:7s}  {r['examples']:8d}  "
-            f"{r['mutants_rejected']:>16s}  {r['seconds']:7.1f}"
-        )
+    header = ["claim", "paper", "verdict", "examples", "mutants rejected", "seconds"]
+    table = [
+        [
+            r["claim"],
+            r["paper"],
+            r["verdict"],
+            str(r["examples"]),
+            r["mutants_rejected"],
+            f"{r['seconds']:.1f}",
+        ]
+        for r in rows
+    ]
+    print("\n" + _table(header, table))
     print(f"\nreport: {page}  (and report.md, results.json)")
     return 0 if all(r["ok"] for r in rows) else 1
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns separated by two spaces, under a header and a rule."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

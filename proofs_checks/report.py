@@ -13,7 +13,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from proofs_checks.claim import Evidence  # noqa: E402
+from probtheory.papers import Paper  # noqa: E402
+from proofs_checks.claim import Claim, Evidence  # noqa: E402
 from proofs_checks.runner import ClaimReport, Verdict  # noqa: E402
 
 __all__ = ["summary_rows", "write_report"]
@@ -30,10 +31,11 @@ def _worst(verdict: Verdict) -> list[Evidence]:
 
 
 def summary_rows(reports: list[ClaimReport]) -> list[dict]:
-    """One row per claim: id, verdict, examples, mutants rejected, seconds."""
+    """One row per claim: id, paper (short citation), verdict, examples, mutants rejected, seconds."""
     return [
         {
             "claim": r.claim.id,
+            "paper": r.claim.paper.short(),
             "verdict": "PASS" if r.verdict.passed else "FAIL",
             "examples": r.verdict.examples,
             "mutants_rejected": f"{r.mutants_rejected}/{len(r.mutants)}" if r.mutants else "not run",
@@ -92,6 +94,30 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _md_source(claim: Claim) -> str:
+    """``Source: Jacot et al., NeurIPS 2018, Thm. 1: [title](url).`` plus the related papers."""
+
+    def link(paper: Paper) -> str:
+        return f"[{paper.title}]({paper.url})"
+
+    text = f"Source: {claim.citation()}: {link(claim.paper)}."
+    if claim.related:
+        text += " See also " + "; ".join(f"{p.short()}: {link(p)}" for p in claim.related) + "."
+    return text
+
+
+def _html_source(claim: Claim) -> str:
+    """:func:`_md_source` as HTML links."""
+
+    def link(paper: Paper) -> str:
+        return f"<a href='{html.escape(paper.url)}'>{html.escape(paper.title)}</a>"
+
+    text = f"Source: {html.escape(claim.citation())}: {link(claim.paper)}."
+    if claim.related:
+        text += " See also " + "; ".join(f"{html.escape(p.short())}: {link(p)}" for p in claim.related) + "."
+    return text
+
+
 _EVIDENCE_HEADER = ["quantity", "worst measured", "theory", "margin", "tolerance (why)"]
 _MUTANT_HEADER = ["mutant", "what is broken", "verdict", "caught by"]
 _STYLE = (
@@ -111,8 +137,11 @@ def write_report(reports: list[ClaimReport], out: str | Path, profile: str) -> P
     (folder / "plots").mkdir(parents=True, exist_ok=True)
     rows = summary_rows(reports)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    header = ["claim", "verdict", "examples", "mutants rejected", "seconds"]
-    table = [[r["claim"], r["verdict"], r["examples"], r["mutants_rejected"], r["seconds"]] for r in rows]
+    header = ["claim", "paper", "verdict", "examples", "mutants rejected", "seconds"]
+    table = [
+        [r["claim"], r["paper"], r["verdict"], r["examples"], r["mutants_rejected"], r["seconds"]]
+        for r in rows
+    ]
     md = [
         "# probtheory theory-check report",
         f"Profile `{profile}`, {stamp}, Python {platform.python_version()}.",
@@ -131,11 +160,11 @@ def write_report(reports: list[ClaimReport], out: str | Path, profile: str) -> P
         verdict = "PASS" if report.verdict.passed else "FAIL"
         image = _plot(report, folder / "plots")
         md += ["", f"## `{c.id}`: {c.title}", "", f"**{verdict}** on {report.verdict.examples} instances. "
-               f"Source: {c.paper}.", "", c.statement, "", f"`{c.formula}`", "",
+               f"{_md_source(c)}", "", c.statement, "", f"`{c.formula}`", "",
                _md_table(_EVIDENCE_HEADER, _evidence_rows(report))]  # fmt: skip
         page += [f"<h2><code>{c.id}</code>: {html.escape(c.title)}</h2>",
                  f"<p><b class='{verdict}'>{verdict}</b> on {report.verdict.examples} instances. "
-                 f"Source: {html.escape(c.paper)}.</p><p>{html.escape(c.statement)}</p>",
+                 f"{_html_source(c)}</p><p>{html.escape(c.statement)}</p>",
                  f"<p><code>{html.escape(c.formula)}</code></p>",
                  _html_table(_EVIDENCE_HEADER, _evidence_rows(report))]  # fmt: skip
         if report.verdict.failure is not None:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from probtheory._checks import check_int
 from probtheory.errors import InputDataError, UnsupportedError
+from probtheory.papers import Paper  # re-exported: it lived here before probtheory.papers
 
 __all__ = ["KINDS", "STATUSES", "Kind", "Paper", "PluginEntry", "ReproductionResult", "Status", "resolve"]
 
@@ -31,41 +32,6 @@ Status = Literal["implemented", "planned"]
 #: loop; ``solver``: a scientific-ML solver; ``analysis``: a fitter or estimator that trains nothing.
 KINDS: tuple[str, ...] = ("layer", "training-method", "learning-rule", "solver", "analysis")
 STATUSES: tuple[str, ...] = ("implemented", "planned")
-
-
-@dataclass(frozen=True)
-class Paper:
-    """The publication a method comes from.
-
-    Attributes:
-        title: The paper's title.
-        authors: Author names in the paper's order.
-        venue: Where it appeared (``"ICLR"``, ``"IEEE TNNLS"``, ``"arXiv preprint"``, ...).
-        year: Year of that appearance.
-        url: A stable link (arXiv abstract, proceedings page or OpenReview).
-        arxiv: The arXiv identifier, when there is one.
-        first_surname: The first author's surname when it is not the last word of the name
-            (``"Gonzalez Ortiz"``).
-    """
-
-    title: str
-    authors: tuple[str, ...]
-    venue: str
-    year: int
-    url: str
-    arxiv: str | None = None
-    first_surname: str | None = None
-
-    def short(self) -> str:
-        """``"Zhuo et al., ICLR 2025"``: first author's surname, venue and year."""
-        surnames = [author.split()[-1] for author in self.authors]
-        if self.first_surname:
-            surnames[0] = self.first_surname
-        if len(surnames) > 2:
-            lead = f"{surnames[0]} et al."
-        else:
-            lead = " & ".join(surnames)
-        return f"{lead}, {self.venue} {self.year}"
 
 
 @dataclass(frozen=True)

@@ -29,14 +29,10 @@ from probtheory.theory.bandlimited import (
     sample_sinc_features,
     window_least_squares,
 )
+from proofs_checks.catalog.bibliography import LI_SONODA_2023
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
 
-_PAPER = (
-    "Li, Sonoda, Cao, Wang, Liang, Shallow random neural networks with bandlimited random weights, "
-    "ICML 2023 (bound in the exact sinc/Fourier surrogate of theory.md E.2)"
-)
 # Float64 round-off of the least-squares residual and of the Gauss-Legendre quadrature of the
 # Gaussian spectrum (~1e-13, see tests/probtheory/theory/test_theory_bandlimited.py).
 _ROUNDOFF = 1e-9
@@ -138,37 +134,35 @@ def plot_bound(records, ax) -> None:
     ax.legend(fontsize=6)
 
 
-register(
-    Claim(
-        id="bandlimited.out_of_band_bound",
-        title="Random features with |a| <= lambda cannot beat the out-of-band energy (sinc surrogate)",
-        paper=_PAPER,
-        statement=(
-            "For g(x) = sum_j c_j sinc(a_j x - b_j) with |a_j| <= lambda, the squared relative L2(R) "
-            "error on f(x) = exp(-x^2/2) cos(Kx) is at least the energy fraction of f outside "
-            "|omega| <= pi*lambda, for every choice of the c_j; the least-squares fit approaches it "
-            "as features are added."
+OUT_OF_BAND_BOUND_CLAIM = Claim(
+    id="bandlimited.out_of_band_bound",
+    title="Random features with |a| <= lambda cannot beat the out-of-band energy (sinc surrogate)",
+    paper=LI_SONODA_2023,
+    statement=(
+        "For g(x) = sum_j c_j sinc(a_j x - b_j) with |a_j| <= lambda, the squared relative L2(R) "
+        "error on f(x) = exp(-x^2/2) cos(Kx) is at least the energy fraction of f outside "
+        "|omega| <= pi*lambda, for every choice of the c_j; the least-squares fit approaches it "
+        "as features are added."
+    ),
+    formula="||f - g||^2 / ||f||^2 >= int_{|w|>pi*lambda} |f^(w)|^2 dw / int |f^(w)|^2 dw",
+    strategy=_bound_strategy,
+    check=_check_bound,
+    subject=SincFitter(_sample, _fourier_error),
+    mutants=(
+        Mutant(
+            "weights-outside-band",
+            "hidden weights drawn from U[-3 lambda, 3 lambda]: the fit beats the lambda bound",
+            SincFitter(_sample_outside_band, _fourier_error),
         ),
-        formula="||f - g||^2 / ||f||^2 >= int_{|w|>pi*lambda} |f^(w)|^2 dw / int |f^(w)|^2 dw",
-        strategy=_bound_strategy,
-        check=_check_bound,
-        subject=SincFitter(_sample, _fourier_error),
-        mutants=(
-            Mutant(
-                "weights-outside-band",
-                "hidden weights drawn from U[-3 lambda, 3 lambda]: the fit beats the lambda bound",
-                SincFitter(_sample_outside_band, _fourier_error),
-            ),
-            Mutant(
-                "window-least-squares",
-                "error measured on the window [-40, 40] (ignores the 1/x tails; theory.md E.2 pitfall)",
-                SincFitter(_sample, _window_error),
-            ),
+        Mutant(
+            "window-least-squares",
+            "error measured on the window [-40, 40] (ignores the 1/x tails; theory.md E.2 pitfall)",
+            SincFitter(_sample, _window_error),
         ),
-        examples={"ci": 3, "thorough": 30},
-        mutant_examples=3,
-        plot=plot_bound,
-    )
+    ),
+    examples={"ci": 3, "thorough": 30},
+    mutant_examples=3,
+    plot=plot_bound,
 )
 
 
@@ -252,32 +246,30 @@ def plot_curve(records, ax) -> None:
     ax.legend(fontsize=6)
 
 
-register(
-    Claim(
-        id="bandlimited.error_vs_bandwidth",
-        title="Error vs weight range: ~1 below the target frequency, sharp drop, non-increasing",
-        paper=_PAPER,
-        statement=(
-            "With a fixed feature budget and a ridge penalty, tanh random features whose weights are "
-            "bounded far below the target's frequency K leave the error near 1; once the range "
-            "reaches K the error drops sharply; for tanh and ReLU it is non-increasing in the range on "
-            "average (the needed range of random weights grows with the target's complexity). ReLU's curve "
-            "is nearly flat: its kinks make every feature broadband and it is positively homogeneous, so "
-            "with centres in the window the bound only acts through the ridge penalty."
+ERROR_VS_BANDWIDTH_CLAIM = Claim(
+    id="bandlimited.error_vs_bandwidth",
+    title="Error vs weight range: ~1 below the target frequency, sharp drop, non-increasing",
+    paper=LI_SONODA_2023,
+    statement=(
+        "With a fixed feature budget and a ridge penalty, tanh random features whose weights are "
+        "bounded far below the target's frequency K leave the error near 1; once the range "
+        "reaches K the error drops sharply; for tanh and ReLU it is non-increasing in the range on "
+        "average (the needed range of random weights grows with the target's complexity). ReLU's curve "
+        "is nearly flat: its kinks make every feature broadband and it is positively homogeneous, so "
+        "with centres in the window the bound only acts through the ridge penalty."
+    ),
+    formula="E err(lambda) ~ 1 for lambda << K, small for lambda ~ K, non-increasing in lambda",
+    strategy=lambda: st.builds(CurveInstance, st.floats(3.0, 8.0), seeds()),
+    check=_check_curve,
+    subject=random_feature_error_curve,
+    mutants=(
+        Mutant(
+            "bandwidth-ignored",
+            "hidden weights drawn at unit scale whatever lambda: the curve is flat",
+            _curve_ignoring_bandwidth,
         ),
-        formula="E err(lambda) ~ 1 for lambda << K, small for lambda ~ K, non-increasing in lambda",
-        strategy=lambda: st.builds(CurveInstance, st.floats(3.0, 8.0), seeds()),
-        check=_check_curve,
-        subject=random_feature_error_curve,
-        mutants=(
-            Mutant(
-                "bandwidth-ignored",
-                "hidden weights drawn at unit scale whatever lambda: the curve is flat",
-                _curve_ignoring_bandwidth,
-            ),
-        ),
-        examples={"ci": 2, "thorough": 20},
-        mutant_examples=2,
-        plot=plot_curve,
-    )
+    ),
+    examples={"ci": 2, "thorough": 20},
+    mutant_examples=2,
+    plot=plot_curve,
 )

@@ -29,14 +29,14 @@ from probtheory.theory.batch_hessian import (
     spiked_covariance_sample,
     spiked_top_eigenvalue,
 )
+from proofs_checks.catalog.bibliography import (
+    BAIK_BEN_AROUS_PECHE_2005,
+    GRANZIOL_ZOHREN_ROBERTS_2022,
+    PAUL_2007,
+)
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
 
-_PAPER = (
-    "Granziol, Zohren, Roberts, Learning rates as a function of batch size: a random matrix theory "
-    "approach to neural network training, JMLR 2022"
-)
 _Z = 5.0
 _NUM_BATCHES = 200
 
@@ -132,39 +132,37 @@ def plot_jensen(records, ax) -> None:
     ax.legend(fontsize=6)
 
 
-register(
-    Claim(
-        id="batch_size.jensen_monotone",
-        title="Mini-batch Hessians: E lambda_max(H_B) >= lambda_max(H), non-increasing in B",
-        paper=_PAPER,
-        statement=(
-            "For batches drawn uniformly without replacement, the mean top eigenvalue of the batch "
-            "Hessian is at least the full Hessian's and does not increase with the batch size (the "
-            "bottom eigenvalue mirrors it); at small batches the excess is strict - hence the largest "
-            "stable SGD step 2/lambda_max(H_B) grows with B."
+JENSEN_MONOTONE_CLAIM = Claim(
+    id="batch_size.jensen_monotone",
+    title="Mini-batch Hessians: E lambda_max(H_B) >= lambda_max(H), non-increasing in B",
+    paper=GRANZIOL_ZOHREN_ROBERTS_2022,
+    statement=(
+        "For batches drawn uniformly without replacement, the mean top eigenvalue of the batch "
+        "Hessian is at least the full Hessian's and does not increase with the batch size (the "
+        "bottom eigenvalue mirrors it); at small batches the excess is strict - hence the largest "
+        "stable SGD step 2/lambda_max(H_B) grows with B."
+    ),
+    formula="E lambda_max(H_B) >= E lambda_max(H_{B+1}) >= lambda_max(H_full) (mirror for lambda_min)",
+    strategy=lambda: st.builds(
+        HessianInstance, st.integers(64, 128), st.integers(2, 4), st.integers(4, 8), seeds()
+    ),
+    check=_check_jensen,
+    subject=batch_hessian,
+    mutants=(
+        Mutant(
+            "full-hessian-always",
+            "the full-data Hessian for every batch (flat in B)",
+            _full_hessian_always,
         ),
-        formula="E lambda_max(H_B) >= E lambda_max(H_{B+1}) >= lambda_max(H_full) (mirror for lambda_min)",
-        strategy=lambda: st.builds(
-            HessianInstance, st.integers(64, 128), st.integers(2, 4), st.integers(4, 8), seeds()
+        Mutant(
+            "summed-batch-loss",
+            "the batch Hessian of the summed loss (grows with B)",
+            _summed_batch_hessian,
         ),
-        check=_check_jensen,
-        subject=batch_hessian,
-        mutants=(
-            Mutant(
-                "full-hessian-always",
-                "the full-data Hessian for every batch (flat in B)",
-                _full_hessian_always,
-            ),
-            Mutant(
-                "summed-batch-loss",
-                "the batch Hessian of the summed loss (grows with B)",
-                _summed_batch_hessian,
-            ),
-        ),  # fmt: skip
-        examples={"ci": 3, "thorough": 30},
-        mutant_examples=2,
-        plot=plot_jensen,
-    )
+    ),  # fmt: skip
+    examples={"ci": 3, "thorough": 30},
+    mutant_examples=2,
+    plot=plot_jensen,
 )
 
 
@@ -264,35 +262,37 @@ def plot_spiked(records, ax) -> None:
     ax.legend(fontsize=6)
 
 
-register(
-    Claim(
-        id="batch_size.spiked_prediction",
-        title="Top batch-Hessian eigenvalue follows the spiked (BBP) random-matrix prediction",
-        paper=_PAPER + "; Baik, Ben Arous, Peche 2005; Paul 2007",
-        statement=(
-            "For least squares on x ~ N(0, I + theta vv^T), lambda_max of the batch Hessian X_B^T X_B / B "
-            "tends to (1+theta)(1+gamma/theta) when theta > sqrt(gamma), gamma = d/B, and to the "
-            "Marchenko-Pastur edge (1+sqrt(gamma))^2 below the transition; so eta_max = 2/lambda_max "
-            "grows with B (linearly for B << d) and saturates."
+SPIKED_PREDICTION_CLAIM = Claim(
+    id="batch_size.spiked_prediction",
+    title="Top batch-Hessian eigenvalue follows the spiked (BBP) random-matrix prediction",
+    paper=GRANZIOL_ZOHREN_ROBERTS_2022,
+    related=(
+        BAIK_BEN_AROUS_PECHE_2005,
+        PAUL_2007,
+    ),
+    statement=(
+        "For least squares on x ~ N(0, I + theta vv^T), lambda_max of the batch Hessian X_B^T X_B / B "
+        "tends to (1+theta)(1+gamma/theta) when theta > sqrt(gamma), gamma = d/B, and to the "
+        "Marchenko-Pastur edge (1+sqrt(gamma))^2 below the transition; so eta_max = 2/lambda_max "
+        "grows with B (linearly for B << d) and saturates."
+    ),
+    formula="lambda_max(H_B) -> (1+theta)(1+gamma/theta) if theta > sqrt(gamma) else (1+sqrt(gamma))^2",
+    strategy=lambda: st.builds(SpikedInstance, st.floats(0.5, 1.5), seeds()),
+    check=_check_spiked,
+    subject=SpikedSubject(_lanczos, spiked_top_eigenvalue),
+    mutants=(
+        Mutant(
+            "lanczos-3-steps",
+            "3 Lanczos steps without re-orthogonalisation (underestimates)",
+            SpikedSubject(_lanczos_three_steps, spiked_top_eigenvalue),
         ),
-        formula="lambda_max(H_B) -> (1+theta)(1+gamma/theta) if theta > sqrt(gamma) else (1+sqrt(gamma))^2",
-        strategy=lambda: st.builds(SpikedInstance, st.floats(0.5, 1.5), seeds()),
-        check=_check_spiked,
-        subject=SpikedSubject(_lanczos, spiked_top_eigenvalue),
-        mutants=(
-            Mutant(
-                "lanczos-3-steps",
-                "3 Lanczos steps without re-orthogonalisation (underestimates)",
-                SpikedSubject(_lanczos_three_steps, spiked_top_eigenvalue),
-            ),
-            Mutant(
-                "outlier-branch-always",
-                "the outlier formula applied below the transition",
-                SpikedSubject(_lanczos, _outlier_formula_always),
-            ),
-        ),  # fmt: skip
-        examples={"ci": 2, "thorough": 20},
-        mutant_examples=3,
-        plot=plot_spiked,
-    )
+        Mutant(
+            "outlier-branch-always",
+            "the outlier formula applied below the transition",
+            SpikedSubject(_lanczos, _outlier_formula_always),
+        ),
+    ),  # fmt: skip
+    examples={"ci": 2, "thorough": 20},
+    mutant_examples=3,
+    plot=plot_spiked,
 )

@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from probtheory.training.bt2 import BasisTransform, Embeddings
+from proofs_checks.catalog.bibliography import BT2
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
 
 _EPS = torch.finfo(torch.float64).eps
@@ -106,38 +106,31 @@ class _UnnormalisedFeatureTransform(BasisTransform):
         return Embeddings(compatible, torch.cat([compatible, z[..., self.old_dim :]], dim=-1), feature)
 
 
-register(
-    Claim(
-        id="bt2.basis_transform_isometry",
-        title="BT²'s basis transformation is an isometry of [g, C f]: the new embedding loses nothing",
-        paper=(
-            "Zhou, Li, Shrivastava, Zhao, Torralba, Tian, Lim, BT^2: Backward-compatible Training with "
-            "Basis Transformation, ICCV 2023"
+BASIS_TRANSFORM_ISOMETRY_CLAIM = Claim(
+    id="bt2.basis_transform_isometry",
+    title="BT²'s basis transformation is an isometry of [g, C f]: the new embedding loses nothing",
+    paper=BT2,
+    statement=(
+        "With O1, O2 orthogonal, z_new = diag(O2, I) [g_hat, O1 C f_hat]: inner products of new "
+        "embeddings are those of [g_hat, C f_hat], and the compatible embedding z_bct is the first "
+        "d_old coordinates of z_new."
+    ),
+    formula=("<z_new(a), z_new(b)> = <g_hat(a), g_hat(b)> + C^2 <f_hat(a), f_hat(b)>, z_new[:d_old] = z_bct"),
+    strategy=_instances,
+    check=_check,
+    subject=BasisTransform,
+    mutants=(
+        Mutant(
+            "unconstrained-o2",
+            "the map into the old space is a generic linear map instead of an orthogonal one",
+            _UnconstrainedBasisTransform,
         ),
-        statement=(
-            "With O1, O2 orthogonal, z_new = diag(O2, I) [g_hat, O1 C f_hat]: inner products of new "
-            "embeddings are those of [g_hat, C f_hat], and the compatible embedding z_bct is the first "
-            "d_old coordinates of z_new."
+        Mutant(
+            "unnormalised-feature",
+            "the new feature f is used without normalisation",
+            _UnnormalisedFeatureTransform,
         ),
-        formula=(
-            "<z_new(a), z_new(b)> = <g_hat(a), g_hat(b)> + C^2 <f_hat(a), f_hat(b)>, z_new[:d_old] = z_bct"
-        ),
-        strategy=_instances,
-        check=_check,
-        subject=BasisTransform,
-        mutants=(
-            Mutant(
-                "unconstrained-o2",
-                "the map into the old space is a generic linear map instead of an orthogonal one",
-                _UnconstrainedBasisTransform,
-            ),
-            Mutant(
-                "unnormalised-feature",
-                "the new feature f is used without normalisation",
-                _UnnormalisedFeatureTransform,
-            ),
-        ),
-        examples={"ci": 10, "thorough": 100},
-        mutant_examples=10,
-    )
+    ),
+    examples={"ci": 10, "thorough": 100},
+    mutant_examples=10,
 )

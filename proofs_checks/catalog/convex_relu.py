@@ -36,18 +36,10 @@ from probtheory.training.convex_relu import (
     rebuild_network,
     two_layer_objective,
 )
+from proofs_checks.catalog.bibliography import BAI_GAUTAM_SOJOUDI_2023, PILANCI_ERGEN_2020
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
 
-_PAPER = (
-    "Pilanci & Ergen, Neural Networks are Convex Regularizers: Exact Polynomial-time Convex Optimization "
-)
-_PAPER += "Formulations for Two-layer Networks, ICML 2020"
-_ADV_PAPER = (
-    "Bai, Gautam & Sojoudi, Efficient Global Optimization of Two-Layer ReLU Networks: Quadratic-Time "
-    "Algorithms and Adversarial Training, SIAM J. Math. Data Sci. 2023"
-)
 _F64 = torch.float64
 
 
@@ -139,40 +131,38 @@ def _replace(result, network, objective, v, w, first, second) -> ConvexReLUResul
     return ConvexReLUResult(**fields)
 
 
-register(
-    Claim(
-        id="convex_relu.attained",
-        title="The network rebuilt from the convex program attains its optimum",
-        paper=_PAPER,
-        statement=(
-            "Solving the cone-constrained group lasso over all activation patterns and rebuilding "
-            "u = v_i/sqrt(||v_i||), alpha = sqrt(||v_i||) (and alpha = -sqrt(||w_i||)) gives a two-layer "
-            "ReLU network whose regularised squared loss equals the convex optimum."
+ATTAINED_CLAIM = Claim(
+    id="convex_relu.attained",
+    title="The network rebuilt from the convex program attains its optimum",
+    paper=PILANCI_ERGEN_2020,
+    statement=(
+        "Solving the cone-constrained group lasso over all activation patterns and rebuilding "
+        "u = v_i/sqrt(||v_i||), alpha = sqrt(||v_i||) (and alpha = -sqrt(||w_i||)) gives a two-layer "
+        "ReLU network whose regularised squared loss equals the convex optimum."
+    ),
+    formula=(
+        "1/2 ||sum_j (X u_j)_+ alpha_j - y||^2 + beta/2 sum_j (||u_j||^2 + alpha_j^2) = "
+        "min 1/2 ||sum_i D_i X (v_i - w_i) - y||^2 + beta sum_i (||v_i|| + ||w_i||)  "
+        "s.t. (2D_i - I) X v_i, w_i >= 0"
+    ),
+    strategy=_strategy,
+    check=_check_attained,
+    subject=fit_convex_relu,
+    mutants=(
+        Mutant(
+            "no-cone-constraints",
+            "the group lasso without (2D_i - I) X v_i >= 0",
+            _fit_without_cone_constraints,
         ),
-        formula=(
-            "1/2 ||sum_j (X u_j)_+ alpha_j - y||^2 + beta/2 sum_j (||u_j||^2 + alpha_j^2) = "
-            "min 1/2 ||sum_i D_i X (v_i - w_i) - y||^2 + beta sum_i (||v_i|| + ||w_i||)  "
-            "s.t. (2D_i - I) X v_i, w_i >= 0"
+        Mutant(
+            "rebuilt-without-sqrt",
+            "u = v_i, alpha = +-1 instead of the sqrt(||v_i||) rescaling",
+            _fit_rebuilt_without_sqrt,
         ),
-        strategy=_strategy,
-        check=_check_attained,
-        subject=fit_convex_relu,
-        mutants=(
-            Mutant(
-                "no-cone-constraints",
-                "the group lasso without (2D_i - I) X v_i >= 0",
-                _fit_without_cone_constraints,
-            ),
-            Mutant(
-                "rebuilt-without-sqrt",
-                "u = v_i, alpha = +-1 instead of the sqrt(||v_i||) rescaling",
-                _fit_rebuilt_without_sqrt,
-            ),
-            Mutant("half-beta", "the convex program uses beta/2 on the group norms", _fit_with_half_beta),
-        ),  # fmt: skip
-        examples={"ci": 5, "thorough": 60},
-        mutant_examples=3,
-    )
+        Mutant("half-beta", "the convex program uses beta/2 on the group norms", _fit_with_half_beta),
+    ),  # fmt: skip
+    examples={"ci": 5, "thorough": 60},
+    mutant_examples=3,
 )
 
 # ------------------------------------------------------------------------ global lower bound
@@ -233,28 +223,24 @@ def _fit_with_few_patterns(x, y, beta) -> ConvexReLUResult:
     return fit_convex_relu(x, y, beta, patterns=3, seed=0)
 
 
-register(
-    Claim(
-        id="convex_relu.global_lower_bound",
-        title="No gradient-descent run beats the convex optimum",
-        paper=_PAPER,
-        statement=(
-            "With every activation pattern enumerated, the convex optimum is the global minimum of the "
-            "non-convex weight-decayed training loss: Adam from random starts, with more than n + 1 neurons, "
-            "never ends below it (it may end above: local minima and finite steps)."
-        ),
-        formula="min over runs of L(u, alpha) >= p*_convex - tol",
-        strategy=_strategy,
-        check=_check_lower_bound,
-        subject=fit_convex_relu,
-        mutants=(
-            Mutant(
-                "three-patterns", "the convex program over 3 sampled patterns only", _fit_with_few_patterns
-            ),
-        ),
-        examples={"ci": 3, "thorough": 40},
-        mutant_examples=3,
-    )
+GLOBAL_LOWER_BOUND_CLAIM = Claim(
+    id="convex_relu.global_lower_bound",
+    title="No gradient-descent run beats the convex optimum",
+    paper=PILANCI_ERGEN_2020,
+    statement=(
+        "With every activation pattern enumerated, the convex optimum is the global minimum of the "
+        "non-convex weight-decayed training loss: Adam from random starts, with more than n + 1 neurons, "
+        "never ends below it (it may end above: local minima and finite steps)."
+    ),
+    formula="min over runs of L(u, alpha) >= p*_convex - tol",
+    strategy=_strategy,
+    check=_check_lower_bound,
+    subject=fit_convex_relu,
+    mutants=(
+        Mutant("three-patterns", "the convex program over 3 sampled patterns only", _fit_with_few_patterns),
+    ),
+    examples={"ci": 3, "thorough": 40},
+    mutant_examples=3,
 )
 
 # --------------------------------------------------------------------------- adversarial
@@ -333,43 +319,47 @@ def _robust_constraints_standard_loss(x, y, beta, epsilon) -> ConvexReLUResult:
     return _replace(result, network, nominal, result.v, result.w, result.first_layer, result.second_layer)
 
 
-register(
-    Claim(
-        id="convex_relu.adversarial_attained",
-        title="The robust convex program's network attains its worst-case loss",
-        paper=_ADV_PAPER,
-        statement=(
-            "With robust cone constraints (2D_i - I) X v_i >= epsilon ||v_i||_1 every neuron keeps its "
-            "activation pattern on each l_inf ball, so the rebuilt network is linear there and its "
-            "worst-case squared loss is (|r_k| + epsilon ||a_k||_1)^2: the rebuilt network's worst-case "
-            "regularised loss equals the robust optimum, which is at least the standard optimum."
+ADVERSARIAL_ATTAINED_CLAIM = Claim(
+    id="convex_relu.adversarial_attained",
+    title="The robust convex program's network attains its worst-case loss",
+    paper=BAI_GAUTAM_SOJOUDI_2023,
+    statement=(
+        "With robust cone constraints (2D_i - I) X v_i >= epsilon ||v_i||_1 every neuron keeps its "
+        "activation pattern on each l_inf ball, so the rebuilt network is linear there and its "
+        "worst-case squared loss is (|r_k| + epsilon ||a_k||_1)^2: the rebuilt network's worst-case "
+        "regularised loss equals the robust optimum, which is at least the standard optimum."
+    ),
+    formula=("max_{||delta_k||_inf <= eps} L_reg(network; X + Delta) = p*_robust >= p*_standard"),
+    strategy=lambda: st.builds(
+        AdversarialInstance,
+        st.integers(3, 10),
+        st.integers(1, 2),
+        st.floats(-2.0, 0.0).map(lambda e: 10.0**e),
+        st.floats(0.01, 0.3),
+        seeds(),
+    ),  # fmt: skip
+    check=_check_adversarial,
+    subject=fit_convex_relu_adversarial,
+    mutants=(
+        Mutant(
+            "patterns-not-locked",
+            "plain cone constraints: patterns may flip inside the ball",
+            _robust_without_locked_patterns,
         ),
-        formula=("max_{||delta_k||_inf <= eps} L_reg(network; X + Delta) = p*_robust >= p*_standard"),
-        strategy=lambda: st.builds(
-            AdversarialInstance,
-            st.integers(3, 10),
-            st.integers(1, 2),
-            st.floats(-2.0, 0.0).map(lambda e: 10.0**e),
-            st.floats(0.01, 0.3),
-            seeds(),
-        ),  # fmt: skip
-        check=_check_adversarial,
-        subject=fit_convex_relu_adversarial,
-        mutants=(
-            Mutant(
-                "patterns-not-locked",
-                "plain cone constraints: patterns may flip inside the ball",
-                _robust_without_locked_patterns,
-            ),
-            Mutant(
-                "nominal-loss",
-                "reports the nominal loss instead of the worst case",
-                _robust_constraints_standard_loss,
-            ),
-        ),  # fmt: skip
-        examples={"ci": 4, "thorough": 40},
-        mutant_examples=3,
-    )
+        Mutant(
+            "nominal-loss",
+            "reports the nominal loss instead of the worst case",
+            _robust_constraints_standard_loss,
+        ),
+    ),  # fmt: skip
+    examples={"ci": 4, "thorough": 40},
+    mutant_examples=3,
 )
 
-__all__ = ["adam_two_layer", "worst_case_loss"]
+__all__ = [
+    "ADVERSARIAL_ATTAINED_CLAIM",
+    "ATTAINED_CLAIM",
+    "GLOBAL_LOWER_BOUND_CLAIM",
+    "adam_two_layer",
+    "worst_case_loss",
+]

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from probtheory.gp import DeepKernelMachine
 from probtheory.gp.gram_kernels import ReluGramKernel, StructuredGram
 from probtheory.kernels import NNGPKernel
+from proofs_checks.catalog.bibliography import YANG_DKM_2023
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
 
 
@@ -106,58 +106,50 @@ _STRATEGY = lambda: st.builds(  # noqa: E731
     seeds(),
 )
 
-_PAPER = (
-    "Yang, Robeyns, Milsom, Anson, Schoots, Aitchison, A theory of representation learning gives a "
-    "deep generalisation of kernel methods, ICML 2023"
+
+NNGP_LIMIT_CLAIM = Claim(
+    id="dkm.nngp_limit",
+    title="With nu -> infinity the DKM objective is the NNGP marginal likelihood",
+    paper=YANG_DKM_2023,
+    statement=(
+        "Infinite degrees of freedom pin every Gram matrix to the kernel of the previous layer, "
+        "G_l = K(G_{l-1}); the DKM objective is then the log marginal likelihood of the GP with "
+        "the NNGP kernel (one layer deeper: the input layer is dense)."
+    ),
+    formula="L(G_1..G_L; nu = inf) = log N(y; 0, K_NNGP^{(L+1)} + sigma^2 I)",
+    strategy=_STRATEGY,
+    check=_check_nngp_limit,
+    subject=DeepKernelMachine,
+    mutants=(
+        Mutant(
+            "no-log-determinant",
+            "the top GP likelihood without its log-determinant term",
+            _WithoutLogDeterminant,
+        ),
+    ),  # fmt: skip
+    examples={"ci": 4, "thorough": 40},
+    mutant_examples=2,
 )
 
-register(
-    Claim(
-        id="dkm.nngp_limit",
-        title="With nu -> infinity the DKM objective is the NNGP marginal likelihood",
-        paper=_PAPER,
-        statement=(
-            "Infinite degrees of freedom pin every Gram matrix to the kernel of the previous layer, "
-            "G_l = K(G_{l-1}); the DKM objective is then the log marginal likelihood of the GP with "
-            "the NNGP kernel (one layer deeper: the input layer is dense)."
+SPARSE_EQUALS_EXACT_CLAIM = Claim(
+    id="dkm.sparse_equals_exact",
+    title="The sparse DKM with every point inducing equals the exact DKM",
+    paper=YANG_DKM_2023,
+    statement=(
+        "Propagating Gram matrices to data points through inducing points is the GP conditional; "
+        "with all training inputs as inducing points it is exact, and so is the sparse objective."
+    ),
+    formula="L_sparse(Z = X) = L_exact",
+    strategy=_STRATEGY,
+    check=_check_sparse_equals_exact,
+    subject=DeepKernelMachine,
+    mutants=(
+        Mutant(
+            "cross-block-without-solve",
+            "G_ti = K_ti G_ii instead of K_ti K_ii^-1 G_ii",
+            _CrossBlockWithoutSolve,
         ),
-        formula="L(G_1..G_L; nu = inf) = log N(y; 0, K_NNGP^{(L+1)} + sigma^2 I)",
-        strategy=_STRATEGY,
-        check=_check_nngp_limit,
-        subject=DeepKernelMachine,
-        mutants=(
-            Mutant(
-                "no-log-determinant",
-                "the top GP likelihood without its log-determinant term",
-                _WithoutLogDeterminant,
-            ),
-        ),  # fmt: skip
-        examples={"ci": 4, "thorough": 40},
-        mutant_examples=2,
-    )
-)
-
-register(
-    Claim(
-        id="dkm.sparse_equals_exact",
-        title="The sparse DKM with every point inducing equals the exact DKM",
-        paper=_PAPER,
-        statement=(
-            "Propagating Gram matrices to data points through inducing points is the GP conditional; "
-            "with all training inputs as inducing points it is exact, and so is the sparse objective."
-        ),
-        formula="L_sparse(Z = X) = L_exact",
-        strategy=_STRATEGY,
-        check=_check_sparse_equals_exact,
-        subject=DeepKernelMachine,
-        mutants=(
-            Mutant(
-                "cross-block-without-solve",
-                "G_ti = K_ti G_ii instead of K_ti K_ii^-1 G_ii",
-                _CrossBlockWithoutSolve,
-            ),
-        ),  # fmt: skip
-        examples={"ci": 4, "thorough": 40},
-        mutant_examples=2,
-    )
+    ),  # fmt: skip
+    examples={"ci": 4, "thorough": 40},
+    mutant_examples=2,
 )

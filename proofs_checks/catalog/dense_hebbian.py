@@ -23,14 +23,10 @@ from hypothesis import strategies as st
 
 from probtheory.energy.hebbian import DenseHebbian, HebbianChain
 from probtheory.energy.hebbian_theory import zero_temperature_overlaps
+from proofs_checks.catalog.bibliography import AGLIARI_2023
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
 
-_PAPER = (
-    "Agliari, Albanese, Alemanno, Alessandrelli, Barra, Giannotti, Lotito, Pedreschi, Dense Hebbian "
-    "neural networks: a replica symmetric picture of supervised learning, Physica A 2023 (arXiv 2212.00606)"
-)
 _EPS = float(np.finfo(np.float64).eps)
 
 # ----------------------------------------------------------------- (a) zero-temperature overlaps
@@ -115,43 +111,38 @@ _RETRIEVAL_STRATEGY = lambda: st.builds(  # noqa: E731
     st.integers(0, 2**30),
 )
 
-register(
-    Claim(
-        id="hebbian.zero_temperature_overlap",
-        title="Zero-temperature low-load retrieval overlaps equal the exact binomial formulas",
-        paper=_PAPER,
-        statement=(
-            "For the supervised dense Hebbian network (P >= 4, K finite) the greedy zero-temperature "
-            "dynamics started at an example of class 1 ends at sigma = sign(eta_hat^1); its archetype "
-            "overlap is m = E sign(2k - M) = 2 P[k > M/2] - 1 (odd M) and its overlap with the normalised "
-            "prototype eta_hat = (2k - M)/sqrt(M(1 + (M-1) r^2)) is n = E|eta_hat|, k ~ Bin(M, (1+r)/2). "
-            "Checked at r = 0.2 for M = 5, 25 and 125 on every instance."
+ZERO_TEMPERATURE_OVERLAP_CLAIM = Claim(
+    id="hebbian.zero_temperature_overlap",
+    title="Zero-temperature low-load retrieval overlaps equal the exact binomial formulas",
+    paper=AGLIARI_2023,
+    statement=(
+        "For the supervised dense Hebbian network (P >= 4, K finite) the greedy zero-temperature "
+        "dynamics started at an example of class 1 ends at sigma = sign(eta_hat^1); its archetype "
+        "overlap is m = E sign(2k - M) = 2 P[k > M/2] - 1 (odd M) and its overlap with the normalised "
+        "prototype eta_hat = (2k - M)/sqrt(M(1 + (M-1) r^2)) is n = E|eta_hat|, k ~ Bin(M, (1+r)/2). "
+        "Checked at r = 0.2 for M = 5, 25 and 125 on every instance."
+    ),
+    formula=(
+        "m = 2 sum_{k > M/2} C(M,k) p^k (1-p)^(M-k) - 1,  p = (1+r)/2;  n = E|2k - M| / sqrt(M(1+(M-1)r^2))"
+    ),
+    strategy=_RETRIEVAL_STRATEGY,
+    check=_check_zero_temperature,
+    subject=DenseHebbian,
+    mutants=(
+        Mutant("no-example-normalisation", "couplings from raw class sums (no 1/c)", _NoExampleNormalisation),
+        Mutant(
+            "quality-factor-rM",
+            "prototypes divided by r M, missing sqrt(1 + rho)",
+            _QualityFactorWithoutEntropy,
         ),
-        formula=(
-            "m = 2 sum_{k > M/2} C(M,k) p^k (1-p)^(M-k) - 1,  p = (1+r)/2;  "
-            "n = E|2k - M| / sqrt(M(1+(M-1)r^2))"
+        Mutant(
+            "flip-probability-1-r",
+            "example bits flipped with probability 1 - r",
+            _FlipProbabilityOneMinusR,
         ),
-        strategy=_RETRIEVAL_STRATEGY,
-        check=_check_zero_temperature,
-        subject=DenseHebbian,
-        mutants=(
-            Mutant(
-                "no-example-normalisation", "couplings from raw class sums (no 1/c)", _NoExampleNormalisation
-            ),
-            Mutant(
-                "quality-factor-rM",
-                "prototypes divided by r M, missing sqrt(1 + rho)",
-                _QualityFactorWithoutEntropy,
-            ),
-            Mutant(
-                "flip-probability-1-r",
-                "example bits flipped with probability 1 - r",
-                _FlipProbabilityOneMinusR,
-            ),
-        ),  # fmt: skip
-        examples={"ci": 4, "thorough": 25},
-        mutant_examples=2,
-    )
+    ),  # fmt: skip
+    examples={"ci": 4, "thorough": 25},
+    mutant_examples=2,
 )
 
 # ------------------------------------------------------------- (b) incremental == brute force
@@ -250,28 +241,24 @@ def _flip_instances(draw: st.DrawFn) -> FlipInstance:
     )
 
 
-register(
-    Claim(
-        id="hebbian.incremental_energy",
-        title="O(K) incremental flip energies equal the explicit P-index sums",
-        paper=_PAPER,
-        statement=(
-            "Keeping the overlaps n_mu and updating them by -2 sigma_i eta_hat^mu_i / N per flip gives "
-            "dH = -(N/2) sum_mu [(n_mu + delta_mu)^P - n_mu^P] exactly: along any chain of flips, the "
-            "incremental energy differences and energies equal those of the explicit coupling tensor "
-            "J_{i1..iP} (supervised and unsupervised rules)."
-        ),
-        formula=(
-            "H(sigma) = -(1/(2 N^(P-1))) sum_{i1..iP} J_{i1..iP} sigma_i1..sigma_iP = -(N/2) sum_mu n_mu^P"
-        ),
-        strategy=_flip_instances,
-        check=_check_incremental,
-        subject=DenseHebbian,
-        mutants=(
-            Mutant("stale-overlaps", "a flip does not update the kept overlaps", _StaleOverlaps),
-            Mutant("wrong-sign-update", "overlaps updated with +2 sigma_i eta_i", _WrongSign),
-        ),
-        examples={"ci": 20, "thorough": 200},
-        mutant_examples=4,
-    )
+INCREMENTAL_ENERGY_CLAIM = Claim(
+    id="hebbian.incremental_energy",
+    title="O(K) incremental flip energies equal the explicit P-index sums",
+    paper=AGLIARI_2023,
+    statement=(
+        "Keeping the overlaps n_mu and updating them by -2 sigma_i eta_hat^mu_i / N per flip gives "
+        "dH = -(N/2) sum_mu [(n_mu + delta_mu)^P - n_mu^P] exactly: along any chain of flips, the "
+        "incremental energy differences and energies equal those of the explicit coupling tensor "
+        "J_{i1..iP} (supervised and unsupervised rules)."
+    ),
+    formula=("H(sigma) = -(1/(2 N^(P-1))) sum_{i1..iP} J_{i1..iP} sigma_i1..sigma_iP = -(N/2) sum_mu n_mu^P"),
+    strategy=_flip_instances,
+    check=_check_incremental,
+    subject=DenseHebbian,
+    mutants=(
+        Mutant("stale-overlaps", "a flip does not update the kept overlaps", _StaleOverlaps),
+        Mutant("wrong-sign-update", "overlaps updated with +2 sigma_i eta_i", _WrongSign),
+    ),
+    examples={"ci": 20, "thorough": 200},
+    mutant_examples=4,
 )

@@ -25,8 +25,8 @@ import torch
 from hypothesis import strategies as st
 
 from probtheory.energy.equilibrium_propagation import EquilibriumPropagation, asymmetry_bias
+from proofs_checks.catalog.bibliography import LABORIEUX_ZENKE_2024
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
 
 # relaxation tolerance of the checks; a fixed-point error eps enters a nudge difference as eps/beta
@@ -233,87 +233,73 @@ _STRATEGY = lambda: st.builds(  # noqa: E731
     seeds(),
 )
 
-_PAPER = (
-    "Laborieux & Zenke, Improving equilibrium propagation without weight symmetry through Jacobian "
-    "homeostasis, ICLR 2024 (arXiv 2309.02214)"
+
+SYMMETRIC_EQUALS_BACKPROP_CLAIM = Claim(
+    id="ep.symmetric_equals_backprop",
+    title="With symmetric weights EP's gradient tends to the backprop gradient",
+    paper=LABORIEUX_ZENKE_2024,
+    statement=(
+        "For an energy-based network with symmetric weights the fixed-point Jacobian is symmetric, "
+        "so EP's neuronal error vector ds_beta/dbeta = J^-1 dC equals backprop's J^-T dC: the "
+        "symmetric-nudge estimate converges to the backprop gradient as O(beta^2), and the "
+        "holomorphic estimate agrees within its own O(r^N) error."
+    ),
+    formula="||g_EP^sym(beta) - grad_theta C(s*)|| = O(beta^2);  g_hEP(r, N) = grad_theta C(s*) + O(r^N)",
+    strategy=_STRATEGY,
+    check=_check_symmetric,
+    subject=EquilibriumPropagation,
+    mutants=(
+        Mutant("one-sided-as-symmetric", "a one-sided nudge passed off as symmetric", _OneSidedAsSymmetric),
+        Mutant(
+            "non-energy-form",
+            "F = -s + W rho(s) + Ux + b: symmetric weights but an asymmetric Jacobian",
+            _NonEnergyForm,
+        ),
+    ),  # fmt: skip
+    examples={"ci": 4, "thorough": 40},
+    mutant_examples=2,
 )
 
-register(
-    Claim(
-        id="ep.symmetric_equals_backprop",
-        title="With symmetric weights EP's gradient tends to the backprop gradient",
-        paper=_PAPER,
-        statement=(
-            "For an energy-based network with symmetric weights the fixed-point Jacobian is symmetric, "
-            "so EP's neuronal error vector ds_beta/dbeta = J^-1 dC equals backprop's J^-T dC: the "
-            "symmetric-nudge estimate converges to the backprop gradient as O(beta^2), and the "
-            "holomorphic estimate agrees within its own O(r^N) error."
+ASYMMETRY_BIAS_CLAIM = Claim(
+    id="ep.asymmetry_bias",
+    title="With asymmetric weights EP's bias is -(d_theta F)^T J^-1 (J^T - J) J^-T d_s C",
+    paper=LABORIEUX_ZENKE_2024,
+    statement=(
+        "By the implicit function theorem EP's beta -> 0 error vector is J^-1 dC while backprop's "
+        "is J^-T dC, so with an asymmetric Jacobian EP's gradient differs from the true one by the "
+        "closed-form bias."
+    ),
+    formula="g_EP - g_BP = -(d_theta F)^T J^-1 (J^T - J) J^-T d_s C",
+    strategy=_STRATEGY,
+    check=_check_bias,
+    subject=asymmetry_bias,
+    mutants=(
+        Mutant(
+            "transpose-dropped", "J^-1 (J^T - J) J^-1 dC (J^-T replaced by J^-1)", _bias_transpose_dropped
         ),
-        formula="||g_EP^sym(beta) - grad_theta C(s*)|| = O(beta^2);  g_hEP(r, N) = grad_theta C(s*) + O(r^N)",
-        strategy=_STRATEGY,
-        check=_check_symmetric,
-        subject=EquilibriumPropagation,
-        mutants=(
-            Mutant(
-                "one-sided-as-symmetric", "a one-sided nudge passed off as symmetric", _OneSidedAsSymmetric
-            ),
-            Mutant(
-                "non-energy-form",
-                "F = -s + W rho(s) + Ux + b: symmetric weights but an asymmetric Jacobian",
-                _NonEnergyForm,
-            ),
-        ),  # fmt: skip
-        examples={"ci": 4, "thorough": 40},
-        mutant_examples=2,
-    )
+        Mutant("weight-symmetry-assumed", "zero bias", _bias_assumes_weight_symmetry),
+    ),  # fmt: skip
+    examples={"ci": 4, "thorough": 40},
+    mutant_examples=2,
 )
 
-register(
-    Claim(
-        id="ep.asymmetry_bias",
-        title="With asymmetric weights EP's bias is -(d_theta F)^T J^-1 (J^T - J) J^-T d_s C",
-        paper=_PAPER,
-        statement=(
-            "By the implicit function theorem EP's beta -> 0 error vector is J^-1 dC while backprop's "
-            "is J^-T dC, so with an asymmetric Jacobian EP's gradient differs from the true one by the "
-            "closed-form bias."
-        ),
-        formula="g_EP - g_BP = -(d_theta F)^T J^-1 (J^T - J) J^-T d_s C",
-        strategy=_STRATEGY,
-        check=_check_bias,
-        subject=asymmetry_bias,
-        mutants=(
-            Mutant(
-                "transpose-dropped", "J^-1 (J^T - J) J^-1 dC (J^-T replaced by J^-1)", _bias_transpose_dropped
-            ),
-            Mutant("weight-symmetry-assumed", "zero bias", _bias_assumes_weight_symmetry),
-        ),  # fmt: skip
-        examples={"ci": 4, "thorough": 40},
-        mutant_examples=2,
-    )
-)
-
-register(
-    Claim(
-        id="ep.holomorphic_geometric",
-        title="Holomorphic EP's error shrinks geometrically with the number of points",
-        paper=_PAPER,
-        statement=(
-            "The mean of (s_beta_k - s*)/beta_k over beta_k = r e^{2 pi i k/N} is the first Fourier "
-            "coefficient of the analytic map beta -> s_beta on the circle; aliasing leaves an error "
-            "c_{N+1} r^N + c_{2N+1} r^{2N} + ..., which is O(r^N) and shrinks geometrically in N."
-        ),
-        formula="||(1/N) sum_k (s_{beta_k} - s*)/beta_k - J^-1 d_s C|| = O(r^N) ~ (r/R)^N",
-        strategy=_STRATEGY,
-        check=_check_geometric,
-        subject=EquilibriumPropagation,
-        mutants=(
-            Mutant(
-                "real-part-only", "nudged phases relax with Re(beta_k) instead of beta_k", _RealPartNudges
-            ),
-            Mutant("half-circle", "points beta e^{i pi k/N} on a half circle", _HalfCircle),
-        ),  # fmt: skip
-        examples={"ci": 3, "thorough": 30},
-        mutant_examples=2,
-    )
+HOLOMORPHIC_GEOMETRIC_CLAIM = Claim(
+    id="ep.holomorphic_geometric",
+    title="Holomorphic EP's error shrinks geometrically with the number of points",
+    paper=LABORIEUX_ZENKE_2024,
+    statement=(
+        "The mean of (s_beta_k - s*)/beta_k over beta_k = r e^{2 pi i k/N} is the first Fourier "
+        "coefficient of the analytic map beta -> s_beta on the circle; aliasing leaves an error "
+        "c_{N+1} r^N + c_{2N+1} r^{2N} + ..., which is O(r^N) and shrinks geometrically in N."
+    ),
+    formula="||(1/N) sum_k (s_{beta_k} - s*)/beta_k - J^-1 d_s C|| = O(r^N) ~ (r/R)^N",
+    strategy=_STRATEGY,
+    check=_check_geometric,
+    subject=EquilibriumPropagation,
+    mutants=(
+        Mutant("real-part-only", "nudged phases relax with Re(beta_k) instead of beta_k", _RealPartNudges),
+        Mutant("half-circle", "points beta e^{i pi k/N} on a half circle", _HalfCircle),
+    ),  # fmt: skip
+    examples={"ci": 3, "thorough": 30},
+    mutant_examples=2,
 )

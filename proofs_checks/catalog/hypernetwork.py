@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from probtheory.layers import HyperNetwork
+from proofs_checks.catalog.bibliography import MIP_HYPERNETWORKS
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
 
 _INITS = 200
@@ -71,31 +71,26 @@ def _check(inst: MIPInstance, make) -> Evidence:
     )  # fmt: skip
 
 
-register(
-    Claim(
-        id="mip.magnitude_invariance",
-        title="MIP hypernetworks generate weights whose magnitude does not depend on the input",
-        paper=(
-            "Ortiz, Guttag, Dalca, Magnitude Invariant Parametrizations Improve Hypernetwork "
-            "Learning, ICLR 2024"
+MAGNITUDE_INVARIANCE_CLAIM = Claim(
+    id="mip.magnitude_invariance",
+    title="MIP hypernetworks generate weights whose magnitude does not depend on the input",
+    paper=MIP_HYPERNETWORKS,
+    statement=(
+        "With the encoding E(gamma) = [cos(pi gamma/2), sin(pi gamma/2)] (constant norm) and a "
+        "bias-free Kaiming-normal LeakyReLU backbone, the distribution over initialisations of "
+        "the generated weights is the same for every conditioning input gamma."
+    ),
+    formula="E_init ||H(E(gamma_1))||^2 = E_init ||H(E(gamma_2))||^2 for all gamma_1, gamma_2 in [0,1]^h",
+    strategy=_instances,
+    check=_check,
+    subject=HyperNetwork,
+    mutants=(
+        Mutant(
+            "raw-input",
+            "the conventional parametrization: gamma fed in as it is (identity encoding)",
+            partial(HyperNetwork, encoding="identity"),
         ),
-        statement=(
-            "With the encoding E(gamma) = [cos(pi gamma/2), sin(pi gamma/2)] (constant norm) and a "
-            "bias-free Kaiming-normal LeakyReLU backbone, the distribution over initialisations of "
-            "the generated weights is the same for every conditioning input gamma."
-        ),
-        formula="E_init ||H(E(gamma_1))||^2 = E_init ||H(E(gamma_2))||^2 for all gamma_1, gamma_2 in [0,1]^h",
-        strategy=_instances,
-        check=_check,
-        subject=HyperNetwork,
-        mutants=(
-            Mutant(
-                "raw-input",
-                "the conventional parametrization: gamma fed in as it is (identity encoding)",
-                partial(HyperNetwork, encoding="identity"),
-            ),
-        ),
-        examples={"ci": 2, "thorough": 20},
-        mutant_examples=2,
-    )
+    ),
+    examples={"ci": 2, "thorough": 20},
+    mutant_examples=2,
 )

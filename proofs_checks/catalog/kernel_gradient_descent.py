@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from probtheory.kernels import gradient_descent_mse, nngp_and_ntk
 from probtheory.networks import MLP
+from proofs_checks.catalog.bibliography import JACOT_GABRIEL_HONGLER_2018, LEE_LINEAR_MODELS_2019
 from proofs_checks.claim import Claim, Evidence, Mutant
 from proofs_checks.plotting import width_axes
-from proofs_checks.registry import register
 from proofs_checks.statistics import fit_loglog_slope
 from proofs_checks.strategies import seeds
 
@@ -146,32 +146,29 @@ def plot(records, ax) -> None:
     width_axes(ax, WIDTHS, f"max |network - kernel GD| after {STEPS} steps")
 
 
-CLAIM = register(
-    Claim(
-        id="ntk.kernel_gd",
-        title="Kernel gradient descent with the NTK predicts the training of wide networks",
-        paper=(
-            "Jacot, Gabriel, Hongler 2018 (Thm. 2); "
-            "Lee et al., Wide Neural Networks ... Evolve as Linear Models, 2019"
+KERNEL_GD_CLAIM = Claim(
+    id="ntk.kernel_gd",
+    title="Kernel gradient descent with the NTK predicts the training of wide networks",
+    paper=JACOT_GABRIEL_HONGLER_2018,
+    section="Thm. 2",
+    related=(LEE_LINEAR_MODELS_2019,),
+    statement=(
+        "Full-batch gradient descent on the MSE moves a wide network's outputs on training "
+        "and test inputs as kernel gradient descent with its NTK; the mismatch shrinks with width."
+    ),
+    formula="f_{k+1}(x) = f_k(x) - eta/(NK) Theta(x, X) (f_k(X) - Y) + O(n^{-1/2})",
+    strategy=_strategy,
+    check=_check,
+    subject=kernel_dynamics,
+    mutants=(
+        Mutant(
+            "missing-1/N",
+            "kernel dynamics without the 1/(NK) of the mean-squared-error loss",
+            _without_normalisation,
         ),
-        statement=(
-            "Full-batch gradient descent on the MSE moves a wide network's outputs on training "
-            "and test inputs as kernel gradient descent with its NTK; the mismatch shrinks with width."
-        ),
-        formula="f_{k+1}(x) = f_k(x) - eta/(NK) Theta(x, X) (f_k(X) - Y) + O(n^{-1/2})",
-        strategy=_strategy,
-        check=_check,
-        subject=kernel_dynamics,
-        mutants=(
-            Mutant(
-                "missing-1/N",
-                "kernel dynamics without the 1/(NK) of the mean-squared-error loss",
-                _without_normalisation,
-            ),
-            Mutant("nngp-dynamics", "the NNGP in place of the NTK in the dynamics", _dynamics_with("nngp")),
-        ),
-        examples={"ci": 2, "thorough": 20},
-        mutant_examples=1,
-        plot=plot,
-    )
+        Mutant("nngp-dynamics", "the NNGP in place of the NTK in the dynamics", _dynamics_with("nngp")),
+    ),
+    examples={"ci": 2, "thorough": 20},
+    mutant_examples=1,
+    plot=plot,
 )

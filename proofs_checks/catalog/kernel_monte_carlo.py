@@ -12,13 +12,13 @@ import torch
 from hypothesis import strategies as st
 
 from probtheory.kernels import empirical_ntk, monte_carlo_nngp, nngp_and_ntk
+from proofs_checks.catalog.bibliography import JACOT_GABRIEL_HONGLER_2018, LEE_DNN_GP_2018
 from proofs_checks.catalog.mutant_kernels import (
     MisscaledExpectations,
     with_activation,
     without_input_normalisation,
 )
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.statistics import Z
 from proofs_checks.strategies import (
     NetworkInstance,
@@ -77,33 +77,32 @@ def _check(inst: NetworkInstance, kernels) -> list[Evidence]:
     ]  # fmt: skip
 
 
-CLAIM = register(
-    Claim(
-        id="kernels.monte_carlo",
-        title="Analytic NNGP and NTK equal Monte-Carlo means over random finite networks",
-        paper="Lee et al., Deep Neural Networks as Gaussian Processes, ICLR 2018; Jacot et al. 2018",
-        statement=(
-            "For a one-hidden-layer network of any width in NTK parameterisation, the mean of "
-            "f(x) f(x') and of the empirical NTK over random initialisations equal the analytic "
-            "NNGP and NTK kernels."
+MONTE_CARLO_CLAIM = Claim(
+    id="kernels.monte_carlo",
+    title="Analytic NNGP and NTK equal Monte-Carlo means over random finite networks",
+    paper=LEE_DNN_GP_2018,
+    related=(JACOT_GABRIEL_HONGLER_2018,),
+    statement=(
+        "For a one-hidden-layer network of any width in NTK parameterisation, the mean of "
+        "f(x) f(x') and of the empirical NTK over random initialisations equal the analytic "
+        "NNGP and NTK kernels."
+    ),
+    formula="E[f(x) f(x')] = Sigma^2(x, x'),  E[Theta_hat(x, x')] = Theta^2(x, x')",
+    strategy=_strategy,
+    check=_check,
+    subject=nngp_and_ntk,
+    mutants=(
+        Mutant(
+            "derivative-expectation-doubled",
+            "E[phi'(u) phi'(v)] twice too large (the dropped 1/2 of the ReLU formula)",
+            with_activation(lambda a: MisscaledExpectations(a, derivative_factor=2.0)),
         ),
-        formula="E[f(x) f(x')] = Sigma^2(x, x'),  E[Theta_hat(x, x')] = Theta^2(x, x')",
-        strategy=_strategy,
-        check=_check,
-        subject=nngp_and_ntk,
-        mutants=(
-            Mutant(
-                "derivative-expectation-doubled",
-                "E[phi'(u) phi'(v)] twice too large (the dropped 1/2 of the ReLU formula)",
-                with_activation(lambda a: MisscaledExpectations(a, derivative_factor=2.0)),
-            ),
-            Mutant(
-                "no-input-normalisation",
-                "first layer sigma_w^2 x.x' + sigma_b^2 instead of sigma_w^2 x.x'/d + sigma_b^2",
-                without_input_normalisation,
-            ),
+        Mutant(
+            "no-input-normalisation",
+            "first layer sigma_w^2 x.x' + sigma_b^2 instead of sigma_w^2 x.x'/d + sigma_b^2",
+            without_input_normalisation,
         ),
-        examples={"ci": 3, "thorough": 40},
-        mutant_examples=3,
-    )
+    ),
+    examples={"ci": 3, "thorough": 40},
+    mutant_examples=3,
 )

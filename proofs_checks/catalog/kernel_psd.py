@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from probtheory.kernels import empirical_ntk, nngp_and_ntk
 from proofs_checks.assertions import min_eigenvalue_ratio
+from proofs_checks.catalog.bibliography import JACOT_GABRIEL_HONGLER_2018
 from proofs_checks.catalog.mutant_kernels import ReLUAngleForCosine, with_activation
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import NetworkInstance, depths, network_instances, sphere_inputs
 
 # eigvalsh is backward stable: a PSD matrix's computed spectrum is >= -O(n eps ||K||);
@@ -38,27 +38,26 @@ def _check(inst: NetworkInstance, kernels) -> list[Evidence]:
     ]
 
 
-CLAIM = register(
-    Claim(
-        id="kernels.psd",
-        title="NNGP and NTK Gram matrices are positive semi-definite",
-        paper="Jacot, Gabriel, Hongler, Neural Tangent Kernel, NeurIPS 2018 (Prop. 2, Thm. 3)",
-        statement=(
-            "For any inputs, depth, activation and variances, the analytic NNGP and NTK Gram "
-            "matrices and the empirical NTK J J^T of a finite network are PSD."
+PSD_CLAIM = Claim(
+    id="kernels.psd",
+    title="NNGP and NTK Gram matrices are positive semi-definite",
+    paper=JACOT_GABRIEL_HONGLER_2018,
+    section="Prop. 2, Thm. 3",
+    statement=(
+        "For any inputs, depth, activation and variances, the analytic NNGP and NTK Gram "
+        "matrices and the empirical NTK J J^T of a finite network are PSD."
+    ),
+    formula="lambda_min(K(X, X)) >= 0 for K in {Sigma^{L+1}, Theta^{L+1}, J J^T}",
+    strategy=_strategy,
+    check=_check,
+    subject=nngp_and_ntk,
+    mutants=(
+        Mutant(
+            "angle-for-cosine",
+            "ReLU layer map with theta written where cos(theta) belongs (any activation)",
+            with_activation(lambda _: ReLUAngleForCosine()),
         ),
-        formula="lambda_min(K(X, X)) >= 0 for K in {Sigma^{L+1}, Theta^{L+1}, J J^T}",
-        strategy=_strategy,
-        check=_check,
-        subject=nngp_and_ntk,
-        mutants=(
-            Mutant(
-                "angle-for-cosine",
-                "ReLU layer map with theta written where cos(theta) belongs (any activation)",
-                with_activation(lambda _: ReLUAngleForCosine()),
-            ),
-        ),
-        examples={"ci": 25, "thorough": 300},
-        mutant_examples=25,
-    )
+    ),
+    examples={"ci": 25, "thorough": 300},
+    mutant_examples=25,
 )

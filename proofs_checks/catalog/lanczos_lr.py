@@ -28,8 +28,8 @@ from torch.func import functional_call
 
 from probtheory.plugins.training import classification_loss
 from probtheory.training.lanczos_lr import hessian_matvec, hessian_top_eigenvalue
+from proofs_checks.catalog.bibliography import GRANZIOL_ZOHREN_ROBERTS_2022
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
 
 _STEPS = 300
@@ -135,39 +135,34 @@ def _top_eigenvalue(model, loss, batch, k, seed) -> float:
     return hessian_top_eigenvalue(model, loss, batch, k=k, seed=seed)
 
 
-register(
-    Claim(
-        id="lanczos_lr.stable_step",
-        title="The Lanczos learning rate c / lambda_max(H_B) is exact and stable exactly for c < 2",
-        paper=(
-            "Granziol, Zohren, Roberts, Learning rates as a function of batch size: a random matrix "
-            "theory approach to neural network training, JMLR 2022"
+STABLE_STEP_CLAIM = Claim(
+    id="lanczos_lr.stable_step",
+    title="The Lanczos learning rate c / lambda_max(H_B) is exact and stable exactly for c < 2",
+    paper=GRANZIOL_ZOHREN_ROBERTS_2022,
+    statement=(
+        "Lanczos with double-backward Hessian-vector products and Krylov dimension P returns the "
+        "largest eigenvalue of the batch Hessian; gradient descent on a quadratic with the step "
+        "c / lambda_max(H_B) decreases the loss for c < 2 and blows up for c > 2."
+    ),
+    formula=(
+        "lanczos_P(v -> H_B v) = lambda_max(H_B);  L(theta_T)/L(theta_0) <= 1 for alpha = c/lambda_max, "
+        "c < 2, and >= 1 for c > 2"
+    ),
+    strategy=_instances,
+    check=_check,
+    subject=_top_eigenvalue,
+    mutants=(
+        Mutant(
+            "rayleigh-quotient",
+            "a single Lanczos step: the random start's Rayleigh quotient",
+            _rayleigh_quotient,
         ),
-        statement=(
-            "Lanczos with double-backward Hessian-vector products and Krylov dimension P returns the "
-            "largest eigenvalue of the batch Hessian; gradient descent on a quadratic with the step "
-            "c / lambda_max(H_B) decreases the loss for c < 2 and blows up for c > 2."
+        Mutant(
+            "diagonal",
+            "the largest diagonal entry of H_B (a diagonal curvature estimate)",
+            _largest_diagonal,
         ),
-        formula=(
-            "lanczos_P(v -> H_B v) = lambda_max(H_B);  L(theta_T)/L(theta_0) <= 1 for alpha = c/lambda_max, "
-            "c < 2, and >= 1 for c > 2"
-        ),
-        strategy=_instances,
-        check=_check,
-        subject=_top_eigenvalue,
-        mutants=(
-            Mutant(
-                "rayleigh-quotient",
-                "a single Lanczos step: the random start's Rayleigh quotient",
-                _rayleigh_quotient,
-            ),
-            Mutant(
-                "diagonal",
-                "the largest diagonal entry of H_B (a diagonal curvature estimate)",
-                _largest_diagonal,
-            ),
-        ),
-        examples={"ci": 4, "thorough": 40},
-        mutant_examples=3,
-    )
+    ),
+    examples={"ci": 4, "thorough": 40},
+    mutant_examples=3,
 )

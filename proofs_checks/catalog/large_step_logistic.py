@@ -35,14 +35,9 @@ from probtheory.theory.logistic import (
     small_step_separation_bound,
     smooth_step_limit,
 )
+from proofs_checks.catalog.bibliography import TYURIN_2024
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
-
-_PAPER = (
-    "Tyurin, From logistic regression to the perceptron algorithm: exploring gradient descent with "
-    "large step sizes, arXiv 2412.08424 (2024)"
-)
 
 
 @dataclass(frozen=True)
@@ -142,35 +137,33 @@ def _gd_sum_loss(a, y, step, iterations, **kwargs) -> GDTrajectory:
     return logistic_gd(a, y, step * a64.shape[0], iterations, **kwargs)
 
 
-register(
-    Claim(
-        id="logistic.perceptron_limit",
-        title="LR+GD iterates divided by the step converge to the batch perceptron",
-        paper=_PAPER,
-        statement=(
-            "From w_0 = 0, u_t = w_t / gamma under gradient descent on the mean logistic loss follows "
-            "u_{t+1} = u_t + mean_i y_i a_i sigma(-gamma y_i a_i.u_t), which tends to the batch "
-            "perceptron (ties weighted 1/2) exponentially fast in gamma for a fixed horizon."
+PERCEPTRON_LIMIT_CLAIM = Claim(
+    id="logistic.perceptron_limit",
+    title="LR+GD iterates divided by the step converge to the batch perceptron",
+    paper=TYURIN_2024,
+    statement=(
+        "From w_0 = 0, u_t = w_t / gamma under gradient descent on the mean logistic loss follows "
+        "u_{t+1} = u_t + mean_i y_i a_i sigma(-gamma y_i a_i.u_t), which tends to the batch "
+        "perceptron (ties weighted 1/2) exponentially fast in gamma for a fixed horizon."
+    ),
+    formula="max_{t<=T} ||w_t/gamma - u_t|| <= (T-1) R exp(-gamma m/2), m = min_{i,t>=1} |y_i a_i.u_t|",
+    strategy=_data_strategy,
+    check=_check_limit,
+    subject=LogisticSubject(logistic_gd, batch_perceptron),
+    mutants=(
+        Mutant(
+            "tie-weight-one",
+            "the limit perceptron weighs ties 1, not 1/2",
+            LogisticSubject(logistic_gd, _perceptron_tie_one),
         ),
-        formula="max_{t<=T} ||w_t/gamma - u_t|| <= (T-1) R exp(-gamma m/2), m = min_{i,t>=1} |y_i a_i.u_t|",
-        strategy=_data_strategy,
-        check=_check_limit,
-        subject=LogisticSubject(logistic_gd, batch_perceptron),
-        mutants=(
-            Mutant(
-                "tie-weight-one",
-                "the limit perceptron weighs ties 1, not 1/2",
-                LogisticSubject(logistic_gd, _perceptron_tie_one),
-            ),
-            Mutant(
-                "sum-loss",
-                "gradient descent on the summed loss (the limit is scaled by n)",
-                LogisticSubject(_gd_sum_loss, batch_perceptron),
-            ),
-        ),  # fmt: skip
-        examples={"ci": 4, "thorough": 40},
-        mutant_examples=2,
-    )
+        Mutant(
+            "sum-loss",
+            "gradient descent on the summed loss (the limit is scaled by n)",
+            LogisticSubject(_gd_sum_loss, batch_perceptron),
+        ),
+    ),  # fmt: skip
+    examples={"ci": 4, "thorough": 40},
+    mutant_examples=2,
 )
 
 
@@ -231,29 +224,27 @@ def _gd_squared_loss(a, y, step, iterations, *, initial=None) -> GDTrajectory:
     return GDTrajectory(torch.stack(out), step)
 
 
-register(
-    Claim(
-        id="logistic.separation_all_steps",
-        title="On separable data LR+GD separates for every step size; the batch perceptron terminates",
-        paper=_PAPER,
-        statement=(
-            "If the data are linearly separable (certified by an LP; otherwise the assumption is not "
-            "met and the instance is discarded), gradient descent on the logistic loss reaches a "
-            "separating iterate for every step size, small or huge, and the batch perceptron "
-            "separates within 2 n R^2 / rho^2 updates."
+SEPARATION_ALL_STEPS_CLAIM = Claim(
+    id="logistic.separation_all_steps",
+    title="On separable data LR+GD separates for every step size; the batch perceptron terminates",
+    paper=TYURIN_2024,
+    statement=(
+        "If the data are linearly separable (certified by an LP; otherwise the assumption is not "
+        "met and the instance is discarded), gradient descent on the logistic loss reaches a "
+        "separating iterate for every step size, small or huge, and the batch perceptron "
+        "separates within 2 n R^2 / rho^2 updates."
+    ),
+    formula="for every gamma > 0 some t has y_i a_i.w_t > 0 for all i; perceptron updates <= 2nR^2/rho^2",
+    strategy=_data_strategy,
+    check=_check_separation,
+    subject=LogisticSubject(logistic_gd, batch_perceptron),
+    mutants=(
+        Mutant(
+            "squared-loss",
+            "gradient descent on the squared loss: diverges once gamma exceeds 2/lambda_max",
+            LogisticSubject(_gd_squared_loss, batch_perceptron),
         ),
-        formula="for every gamma > 0 some t has y_i a_i.w_t > 0 for all i; perceptron updates <= 2nR^2/rho^2",
-        strategy=_data_strategy,
-        check=_check_separation,
-        subject=LogisticSubject(logistic_gd, batch_perceptron),
-        mutants=(
-            Mutant(
-                "squared-loss",
-                "gradient descent on the squared loss: diverges once gamma exceeds 2/lambda_max",
-                LogisticSubject(_gd_squared_loss, batch_perceptron),
-            ),
-        ),
-        examples={"ci": 3, "thorough": 30},
-        mutant_examples=2,
-    )
+    ),
+    examples={"ci": 3, "thorough": 30},
+    mutant_examples=2,
 )

@@ -38,16 +38,19 @@ from probtheory.bounds.propagation import (
     preactivation_bounds,
     rounding_slack,
 )
+from proofs_checks.catalog.bibliography import SHI_LIPSCHITZ_2022, WENG_FAST_LIN_2018, ZHANG_RECURJAC_2019
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
 
-__all__ = ["LipschitzInstance", "lipschitz_instances"]
+__all__ = [
+    "HIERARCHY_CLAIM",
+    "LipschitzInstance",
+    "MONOTONE_RADIUS_CLAIM",
+    "SMALL_RADIUS_CLAIM",
+    "SOUNDNESS_CLAIM",
+    "lipschitz_instances",
+]
 
-_PAPER = (
-    "Shi, Wang, Zhang, Kolter, Hsieh, Efficiently Computing Local Lipschitz Constants of Neural "
-    "Networks via Bound Propagation, NeurIPS 2022"
-)
 _ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.1), "tanh": nn.Tanh}
 
 
@@ -217,41 +220,37 @@ def plot_soundness(records, ax) -> None:
     ax.legend(fontsize=7)
 
 
-register(
-    Claim(
-        id="lipschitz.soundness",
-        title="Local Lipschitz upper bounds are >= every attained gradient norm and the exact value",
-        paper=_PAPER,
-        statement=(
-            "For f(x) = A_L s(... s(A_1 x)) and the box B = {||x - x0||_inf <= r}, the bound-propagation, "
-            "interval and global upper bounds are >= max_j ||grad f_j(x)||_1 at every x in B (uniform "
-            "samples, vertices, gradient ascent) and >= the exact constant of ReLU/LeakyReLU nets."
+SOUNDNESS_CLAIM = Claim(
+    id="lipschitz.soundness",
+    title="Local Lipschitz upper bounds are >= every attained gradient norm and the exact value",
+    paper=SHI_LIPSCHITZ_2022,
+    statement=(
+        "For f(x) = A_L s(... s(A_1 x)) and the box B = {||x - x0||_inf <= r}, the bound-propagation, "
+        "interval and global upper bounds are >= max_j ||grad f_j(x)||_1 at every x in B (uniform "
+        "samples, vertices, gradient ascent) and >= the exact constant of ReLU/LeakyReLU nets."
+    ),
+    formula="U(f, B) >= L(f, B) = max_j sup_{x in B, J in Clarke df(x)} ||J_j||_1 >= ||grad f_j(x)||_1",
+    strategy=lambda: lipschitz_instances(in_features=(2, 3), radius=(0.05, 1.0)),
+    check=_check_soundness,
+    subject=local_lipschitz_bound,
+    mutants=(
+        Mutant(
+            "centre-pattern",
+            "derivative ranges collapsed to the activation pattern at the centre (unsound when a "
+            "neuron straddles 0 in the box)",
+            _mutant_bound(_centre_pattern),
         ),
-        formula="U(f, B) >= L(f, B) = max_j sup_{x in B, J in Clarke df(x)} ||J_j||_1 >= ||grad f_j(x)||_1",
-        strategy=lambda: lipschitz_instances(in_features=(2, 3), radius=(0.05, 1.0)),
-        check=_check_soundness,
-        subject=local_lipschitz_bound,
-        mutants=(
-            Mutant(
-                "centre-pattern",
-                "derivative ranges collapsed to the activation pattern at the centre (unsound when a "
-                "neuron straddles 0 in the box)",
-                _mutant_bound(_centre_pattern),
-            ),
-            Mutant(
-                "drop-straddling",
-                "interval arithmetic that gives straddling ReLU neurons the inactive slope only",
-                _mutant_bound(_drop_straddling),
-            ),
-            Mutant(
-                "sampled-estimate", "max of 16 sampled gradient norms reported as a bound", _sampled_estimate
-            ),
-            Mutant("primal-norm", "gradient rows in l-inf instead of the dual l1 norm", _wrong_dual_norm),
+        Mutant(
+            "drop-straddling",
+            "interval arithmetic that gives straddling ReLU neurons the inactive slope only",
+            _mutant_bound(_drop_straddling),
         ),
-        examples={"ci": 6, "thorough": 300},
-        mutant_examples=8,
-        plot=plot_soundness,
-    )
+        Mutant("sampled-estimate", "max of 16 sampled gradient norms reported as a bound", _sampled_estimate),
+        Mutant("primal-norm", "gradient rows in l-inf instead of the dual l1 norm", _wrong_dual_norm),
+    ),
+    examples={"ci": 6, "thorough": 300},
+    mutant_examples=8,
+    plot=plot_soundness,
 )
 
 
@@ -289,33 +288,35 @@ def _column_global(model, center, radius, method="propagation", output_index=Non
     return LipschitzBound(0.0, value, "global", 0.0)
 
 
-register(
-    Claim(
-        id="lipschitz.hierarchy",
-        title="exact <= bound propagation <= interval <= global on tiny ReLU nets",
-        paper=_PAPER + "; theory.md D.2 (Fast-Lip / RecurJac hierarchy)",
-        statement=(
-            "On piecewise-linear nets the exact local Lipschitz constant (activation-region "
-            "enumeration) is below the bound-propagation bound, which is below interval arithmetic on "
-            "the Jacobian product (|D| bounded entrywise), which is below the product of the layers' "
-            "induced l-inf norms."
+HIERARCHY_CLAIM = Claim(
+    id="lipschitz.hierarchy",
+    title="exact <= bound propagation <= interval <= global on tiny ReLU nets",
+    paper=SHI_LIPSCHITZ_2022,
+    related=(
+        WENG_FAST_LIN_2018,
+        ZHANG_RECURJAC_2019,
+    ),
+    statement=(
+        "On piecewise-linear nets the exact local Lipschitz constant (activation-region "
+        "enumeration) is below the bound-propagation bound, which is below interval arithmetic on "
+        "the Jacobian product (|D| bounded entrywise), which is below the product of the layers' "
+        "induced l-inf norms."
+    ),
+    formula="L_exact <= U_propagation <= U_interval <= prod_k ||W_k||_inf",
+    strategy=lambda: lipschitz_instances(activations=("relu", "leaky_relu"), radius=(0.05, 1.0)),
+    check=_check_hierarchy,
+    subject=local_lipschitz_bound,
+    mutants=(
+        Mutant("column-norm-global", "global bound from max column sums", _column_global),
+        Mutant(
+            "drop-straddling",
+            "straddling neurons get the inactive slope only",
+            _mutant_bound(_drop_straddling),
         ),
-        formula="L_exact <= U_propagation <= U_interval <= prod_k ||W_k||_inf",
-        strategy=lambda: lipschitz_instances(activations=("relu", "leaky_relu"), radius=(0.05, 1.0)),
-        check=_check_hierarchy,
-        subject=local_lipschitz_bound,
-        mutants=(
-            Mutant("column-norm-global", "global bound from max column sums", _column_global),
-            Mutant(
-                "drop-straddling",
-                "straddling neurons get the inactive slope only",
-                _mutant_bound(_drop_straddling),
-            ),
-        ),
-        examples={"ci": 8, "thorough": 300},
-        # the column-norm product is below the interval bound on about 1 instance in 4
-        mutant_examples=24,
-    )
+    ),
+    examples={"ci": 8, "thorough": 300},
+    # the column-norm product is below the interval bound on about 1 instance in 4
+    mutant_examples=24,
 )
 
 
@@ -364,24 +365,22 @@ def _check_small_radius(inst: LipschitzInstance, bound) -> list[Evidence]:
     ]  # fmt: skip
 
 
-register(
-    Claim(
-        id="lipschitz.small_radius",
-        title="As the radius shrinks the bound reaches the gradient norm at the centre",
-        paper=_PAPER + "; theory.md D.3.3 (auto_LiRPA examples/vision/jacobian.py)",
-        statement=(
-            "At a centre where every pre-activation of a ReLU/LeakyReLU net is nonzero, for radii "
-            "below the stability radius of every neuron the net is affine on the box and the "
-            "bound-propagation bound equals ||grad f(x0)||_1 (max over outputs)."
-        ),
-        formula="lim_{r -> 0} U(f, B(x0, r)) = max_j ||grad f_j(x0)||_1",
-        strategy=lambda: lipschitz_instances(in_features=(2, 3), activations=("relu", "leaky_relu")),
-        check=_check_small_radius,
-        subject=local_lipschitz_bound,
-        mutants=(Mutant("primal-norm", "gradient rows in l-inf instead of l1", _wrong_dual_norm),),
-        examples={"ci": 8, "thorough": 300},
-        mutant_examples=4,
-    )
+SMALL_RADIUS_CLAIM = Claim(
+    id="lipschitz.small_radius",
+    title="As the radius shrinks the bound reaches the gradient norm at the centre",
+    paper=SHI_LIPSCHITZ_2022,
+    statement=(
+        "At a centre where every pre-activation of a ReLU/LeakyReLU net is nonzero, for radii "
+        "below the stability radius of every neuron the net is affine on the box and the "
+        "bound-propagation bound equals ||grad f(x0)||_1 (max over outputs)."
+    ),
+    formula="lim_{r -> 0} U(f, B(x0, r)) = max_j ||grad f_j(x0)||_1",
+    strategy=lambda: lipschitz_instances(in_features=(2, 3), activations=("relu", "leaky_relu")),
+    check=_check_small_radius,
+    subject=local_lipschitz_bound,
+    mutants=(Mutant("primal-norm", "gradient rows in l-inf instead of l1", _wrong_dual_norm),),
+    examples={"ci": 8, "thorough": 300},
+    mutant_examples=4,
 )
 
 
@@ -416,22 +415,20 @@ def _check_monotone(inst: LipschitzInstance, bound) -> list[Evidence]:
     return out
 
 
-register(
-    Claim(
-        id="lipschitz.monotone_radius",
-        title="Local Lipschitz bounds grow with the radius of the box",
-        paper=_PAPER + "; theory.md D.3.4",
-        statement=(
-            "Boxes with a common centre are nested, so the true local constant grows with the radius; "
-            "interval bounds are inclusion-monotone, and the bound-propagation bound (the minimum of "
-            "its CROWN bound and the interval bound) is checked to grow as well over 8 radii."
-        ),
-        formula="r1 <= r2  =>  U(f, B(x0, r1)) <= U(f, B(x0, r2))",
-        strategy=lipschitz_instances,
-        check=_check_monotone,
-        subject=local_lipschitz_bound,
-        mutants=(Mutant("sampled-estimate", "max of 16 sampled gradient norms", _sampled_estimate),),
-        examples={"ci": 6, "thorough": 300},
-        mutant_examples=6,
-    )
+MONOTONE_RADIUS_CLAIM = Claim(
+    id="lipschitz.monotone_radius",
+    title="Local Lipschitz bounds grow with the radius of the box",
+    paper=SHI_LIPSCHITZ_2022,
+    statement=(
+        "Boxes with a common centre are nested, so the true local constant grows with the radius; "
+        "interval bounds are inclusion-monotone, and the bound-propagation bound (the minimum of "
+        "its CROWN bound and the interval bound) is checked to grow as well over 8 radii."
+    ),
+    formula="r1 <= r2  =>  U(f, B(x0, r1)) <= U(f, B(x0, r2))",
+    strategy=lipschitz_instances,
+    check=_check_monotone,
+    subject=local_lipschitz_bound,
+    mutants=(Mutant("sampled-estimate", "max of 16 sampled gradient norms", _sampled_estimate),),
+    examples={"ci": 6, "thorough": 300},
+    mutant_examples=6,
 )

@@ -26,8 +26,8 @@ from probtheory.energy.categorical_mean_field import (
 )
 from probtheory.energy.monotone_dbm import MonotoneDBM
 from probtheory.energy.proximal_softmax import _prox_jacobian_apply, block_softmax
+from proofs_checks.catalog.bibliography import FENG_WINSTON_KOLTER_2023
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
 
 F64 = torch.float64
@@ -225,60 +225,55 @@ _STRATEGY = lambda: st.builds(  # noqa: E731
     seeds(),
 )
 
-_PAPER = "Feng, Winston, Kolter, Monotone deep Boltzmann machines, TMLR 2023 (arXiv 2307.04990)"
 
-register(
-    Claim(
-        id="dbm.unique_fixed_point",
-        title="The monotone parameterisation gives one mean-field fixed point, the free-energy minimiser",
-        paper=_PAPER,
-        statement=(
-            "With W = -s (A^T A - blkdiag(A^T A)), s = min(1, (1 - m) / max_i |(A^T A)_ii|), I - W >= m I, "
-            "so the mean-field free energy is m-strongly convex on the product of simplices (also with "
-            "some variables clamped): forward-backward splitting reaches the same fixed point from every "
-            "start, it solves q = softmax(W q + b), and F grows at least quadratically away from it."
+UNIQUE_FIXED_POINT_CLAIM = Claim(
+    id="dbm.unique_fixed_point",
+    title="The monotone parameterisation gives one mean-field fixed point, the free-energy minimiser",
+    paper=FENG_WINSTON_KOLTER_2023,
+    statement=(
+        "With W = -s (A^T A - blkdiag(A^T A)), s = min(1, (1 - m) / max_i |(A^T A)_ii|), I - W >= m I, "
+        "so the mean-field free energy is m-strongly convex on the product of simplices (also with "
+        "some variables clamped): forward-backward splitting reaches the same fixed point from every "
+        "start, it solves q = softmax(W q + b), and F grows at least quadratically away from it."
+    ),
+    formula=(
+        "q* = softmax(W q* + b) unique;  F(z) >= F(q*) + m/2 |z - q*|^2,  "
+        "F(q) = -q^T W q / 2 - b^T q - sum_i H(q_i)"
+    ),
+    strategy=_STRATEGY,
+    check=_check_unique_fixed_point,
+    subject=monotone_coupling,
+    mutants=(
+        Mutant(
+            "ferromagnetic-potts",
+            "an unconstrained hollow coupling J [a = b], J (n - 1) = 8: several fixed points",
+            ferromagnetic_coupling,
         ),
-        formula=(
-            "q* = softmax(W q* + b) unique;  F(z) >= F(q*) + m/2 |z - q*|^2,  "
-            "F(q) = -q^T W q / 2 - b^T q - sum_i H(q_i)"
-        ),
-        strategy=_STRATEGY,
-        check=_check_unique_fixed_point,
-        subject=monotone_coupling,
-        mutants=(
-            Mutant(
-                "ferromagnetic-potts",
-                "an unconstrained hollow coupling J [a = b], J (n - 1) = 8: several fixed points",
-                ferromagnetic_coupling,
-            ),
-        ),  # fmt: skip
-        examples={"ci": 10, "thorough": 100},
-        mutant_examples=5,
-    )
+    ),  # fmt: skip
+    examples={"ci": 10, "thorough": 100},
+    mutant_examples=5,
 )
 
-register(
-    Claim(
-        id="dbm.implicit_gradient",
-        title="Implicit-function gradients through the mean-field fixed point equal finite differences",
-        paper=_PAPER,
-        statement=(
-            "Differentiating q* = T(q*, theta) gives dL/dtheta = u^T dT/dtheta with u = J^T u + dL/dq*; "
-            "solving this adjoint fixed-point equation reproduces the central finite differences of the "
-            "solved fixed point (float64)."
+IMPLICIT_GRADIENT_CLAIM = Claim(
+    id="dbm.implicit_gradient",
+    title="Implicit-function gradients through the mean-field fixed point equal finite differences",
+    paper=FENG_WINSTON_KOLTER_2023,
+    statement=(
+        "Differentiating q* = T(q*, theta) gives dL/dtheta = u^T dT/dtheta with u = J^T u + dL/dq*; "
+        "solving this adjoint fixed-point equation reproduces the central finite differences of the "
+        "solved fixed point (float64)."
+    ),
+    formula="d/de L(q*(theta + e d)) = <dL/dtheta, d>,  dL/dtheta = u^T dT/dtheta,  u = J^T u + dL/dq*",
+    strategy=_STRATEGY,
+    check=_check_implicit_gradient,
+    subject=MonotoneDBM,
+    mutants=(
+        Mutant(
+            "direct-gradient-only",
+            "backward returns u = dL/dq* (the Jacobian term of the adjoint equation dropped)",
+            _DirectGradientDBM,
         ),
-        formula="d/de L(q*(theta + e d)) = <dL/dtheta, d>,  dL/dtheta = u^T dT/dtheta,  u = J^T u + dL/dq*",
-        strategy=_STRATEGY,
-        check=_check_implicit_gradient,
-        subject=MonotoneDBM,
-        mutants=(
-            Mutant(
-                "direct-gradient-only",
-                "backward returns u = dL/dq* (the Jacobian term of the adjoint equation dropped)",
-                _DirectGradientDBM,
-            ),
-        ),  # fmt: skip
-        examples={"ci": 6, "thorough": 60},
-        mutant_examples=3,
-    )
+    ),  # fmt: skip
+    examples={"ci": 6, "thorough": 60},
+    mutant_examples=3,
 )

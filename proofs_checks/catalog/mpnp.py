@@ -30,8 +30,8 @@ from hypothesis import strategies as st
 
 from probtheory.processes.mpnp import MPNP, MPNPConfig
 from probtheory.processes.tasks import GPTaskSampler
+from proofs_checks.catalog.bibliography import FONG_HOLMES_WALKER_2023, LEE_MPNP_2023
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
 
 SIZES = (8, 16, 32, 64)
@@ -86,34 +86,30 @@ class _SeparateMeans(MPNP):
         return context_r.mean(-2) + pseudo_r.mean(-2)
 
 
-register(
-    Claim(
-        id="mpnp.contraction",
-        title="The MPNP martingale posterior of theta contracts as the context grows",
-        paper=(
-            "Lee, Yun, Nam, Fong, Lee, Martingale Posterior Neural Processes, ICLR 2023; "
-            "Fong, Holmes, Walker, Martingale posterior distributions, JRSS-B 2023"
-        ),
-        statement=(
-            "The spread over k of theta_k = theta(Z_c u Z'^{(k)}), the function parameters given the real "
-            "context and K generated pseudo contexts, shrinks at least like n^{-1/2} in the context size n "
-            "(pooled pseudo representations weigh m / (n + m))."
-        ),
-        formula="slope of log sd_k(theta_k) vs log n over n in {8, 16, 32, 64} <= -1/2",
-        strategy=lambda: st.builds(
-            ContractionInstance,
-            st.sampled_from(["rbf", "matern52", "periodic"]),
-            st.sampled_from([8, 16]),
-            st.integers(2, 12),
-            seeds(),
-        ),
-        check=_check_contraction,
-        subject=MPNP,
-        mutants=(
-            Mutant("pseudo-contexts-only", "theta_k from the pseudo contexts alone", _PseudoContextsOnly),
-            Mutant("separate-means", "theta_k = mean(R_c) + mean(R'_k), pseudo weight fixed", _SeparateMeans),
-        ),
-        examples={"ci": 3, "thorough": 30},
-        mutant_examples=2,
-    )
+CONTRACTION_CLAIM = Claim(
+    id="mpnp.contraction",
+    title="The MPNP martingale posterior of theta contracts as the context grows",
+    paper=LEE_MPNP_2023,
+    related=(FONG_HOLMES_WALKER_2023,),
+    statement=(
+        "The spread over k of theta_k = theta(Z_c u Z'^{(k)}), the function parameters given the real "
+        "context and K generated pseudo contexts, shrinks at least like n^{-1/2} in the context size n "
+        "(pooled pseudo representations weigh m / (n + m))."
+    ),
+    formula="slope of log sd_k(theta_k) vs log n over n in {8, 16, 32, 64} <= -1/2",
+    strategy=lambda: st.builds(
+        ContractionInstance,
+        st.sampled_from(["rbf", "matern52", "periodic"]),
+        st.sampled_from([8, 16]),
+        st.integers(2, 12),
+        seeds(),
+    ),
+    check=_check_contraction,
+    subject=MPNP,
+    mutants=(
+        Mutant("pseudo-contexts-only", "theta_k from the pseudo contexts alone", _PseudoContextsOnly),
+        Mutant("separate-means", "theta_k = mean(R_c) + mean(R'_k), pseudo weight fixed", _SeparateMeans),
+    ),
+    examples={"ci": 3, "thorough": 30},
+    mutant_examples=2,
 )

@@ -18,9 +18,9 @@ import torch
 from hypothesis import strategies as st
 
 from probtheory.networks import MLP, LayerScaling, mup
+from proofs_checks.catalog.bibliography import YANG_HU_TP4_2021
 from proofs_checks.claim import Claim, Evidence, Mutant
 from proofs_checks.plotting import width_axes
-from proofs_checks.registry import register
 from proofs_checks.statistics import fit_loglog_slope
 from proofs_checks.strategies import seeds
 
@@ -140,34 +140,32 @@ def plot(records, ax) -> None:
     width_axes(ax, WIDTHS, "RMS coordinate change of h^2")
 
 
-CLAIM = register(
-    Claim(
-        id="mup.coordinate_check",
-        title="muP feature updates are width-independent; NTK/standard ones are not",
-        paper="Yang & Hu, Tensor Programs IV: Feature Learning in Infinite-Width Neural Networks, ICML 2021",
-        statement=(
-            "Under muP with SGD, the per-coordinate change of every hidden pre-activation after "
-            "each of the first steps is Theta(1) in the width; under NTK parameterisation it "
-            "decays like n^{-1/2}, under standard parameterisation with fixed lr it grows like n^{1/2}."
+COORDINATE_CHECK_CLAIM = Claim(
+    id="mup.coordinate_check",
+    title="muP feature updates are width-independent; NTK/standard ones are not",
+    paper=YANG_HU_TP4_2021,
+    statement=(
+        "Under muP with SGD, the per-coordinate change of every hidden pre-activation after "
+        "each of the first steps is Theta(1) in the width; under NTK parameterisation it "
+        "decays like n^{-1/2}, under standard parameterisation with fixed lr it grows like n^{1/2}."
+    ),
+    formula="RMS(h^l_t - h^l_0) = Theta(n^0) (muP), Theta(n^{-1/2}) (NTP), Theta(n^{1/2}) (SP, l >= 2)",
+    strategy=_strategy,
+    check=_check,
+    subject=mup,
+    mutants=(
+        Mutant(
+            "ntk-readout",
+            "muP with the readout of the NTK parameterisation (1/sqrt(n), not 1/n)",
+            _mup_with_ntk_readout,
         ),
-        formula="RMS(h^l_t - h^l_0) = Theta(n^0) (muP), Theta(n^{-1/2}) (NTP), Theta(n^{1/2}) (SP, l >= 2)",
-        strategy=_strategy,
-        check=_check,
-        subject=mup,
-        mutants=(
-            Mutant(
-                "ntk-readout",
-                "muP with the readout of the NTK parameterisation (1/sqrt(n), not 1/n)",
-                _mup_with_ntk_readout,
-            ),
-            Mutant(
-                "standard-input-layer",
-                "muP with the input layer in NTK/standard form (a_1 = b_1 = 0)",
-                _mup_with_standard_input_layer,
-            ),
-        ),  # fmt: skip
-        examples={"ci": 2, "thorough": 20},
-        mutant_examples=1,
-        plot=plot,
-    )
+        Mutant(
+            "standard-input-layer",
+            "muP with the input layer in NTK/standard form (a_1 = b_1 = 0)",
+            _mup_with_standard_input_layer,
+        ),
+    ),  # fmt: skip
+    examples={"ci": 2, "thorough": 20},
+    mutant_examples=1,
+    plot=plot,
 )

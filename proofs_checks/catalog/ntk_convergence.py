@@ -12,9 +12,9 @@ import torch
 from hypothesis import strategies as st
 
 from probtheory.kernels import empirical_ntk, nngp_and_ntk
+from proofs_checks.catalog.bibliography import JACOT_GABRIEL_HONGLER_2018
 from proofs_checks.claim import Claim, Evidence, Mutant
 from proofs_checks.plotting import width_axes
-from proofs_checks.registry import register
 from proofs_checks.statistics import fit_loglog_slope
 from proofs_checks.strategies import (
     NetworkInstance,
@@ -77,29 +77,28 @@ def plot(records, ax) -> None:
     width_axes(ax, WIDTHS, "RMS(empirical NTK - analytic NTK)")
 
 
-CLAIM = register(
-    Claim(
-        id="ntk.convergence",
-        title="The empirical NTK converges to the analytic NTK at rate n^{-1/2}",
-        paper="Jacot, Gabriel, Hongler, Neural Tangent Kernel, NeurIPS 2018 (Thm. 1)",
-        statement=(
-            "At initialisation in NTK parameterisation, the deviation of the empirical NTK "
-            "from the analytic NTK shrinks with the width n like n^{-1/2}."
+CONVERGENCE_CLAIM = Claim(
+    id="ntk.convergence",
+    title="The empirical NTK converges to the analytic NTK at rate n^{-1/2}",
+    paper=JACOT_GABRIEL_HONGLER_2018,
+    section="Thm. 1",
+    statement=(
+        "At initialisation in NTK parameterisation, the deviation of the empirical NTK "
+        "from the analytic NTK shrinks with the width n like n^{-1/2}."
+    ),
+    formula="RMS(Theta_hat_n - Theta) = O(n^{-1/2})  (log-log slope ~ -1/2)",
+    strategy=_strategy,
+    check=_check,
+    subject="ntk",
+    mutants=(
+        Mutant(
+            "standard-parameterisation",
+            "empirical NTK of a standard-parameterised net (W ~ N(0, s^2/n), no multiplier): "
+            "the weight-gradient term grows with n",
+            "standard",
         ),
-        formula="RMS(Theta_hat_n - Theta) = O(n^{-1/2})  (log-log slope ~ -1/2)",
-        strategy=_strategy,
-        check=_check,
-        subject="ntk",
-        mutants=(
-            Mutant(
-                "standard-parameterisation",
-                "empirical NTK of a standard-parameterised net (W ~ N(0, s^2/n), no multiplier): "
-                "the weight-gradient term grows with n",
-                "standard",
-            ),
-        ),
-        examples={"ci": 2, "thorough": 20},
-        mutant_examples=1,
-        plot=plot,
-    )
+    ),
+    examples={"ci": 2, "thorough": 20},
+    mutant_examples=1,
+    plot=plot,
 )

@@ -32,8 +32,8 @@ from torch.distributions import Normal, kl_divergence
 from probtheory.recurrent.data import classify_segments, pattern_switching_sequences
 from probtheory.recurrent.pvrnn import PVRNN
 from probtheory.recurrent.pvrnn_layer_config import PVRNNLayerConfig
+from proofs_checks.catalog.bibliography import AHMADI_TANI_2019
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
 
 F64 = torch.float64
@@ -124,37 +124,28 @@ class _NoLogVariance(PVRNN):
         return -0.5 + (sigma_q.square() + (mu_q - mu_p).square()) / (2 * sigma_p.square())
 
 
-_PAPER = (
-    "Ahmadi & Tani, A Novel Predictive-Coding-Inspired Variational RNN Model for Online Prediction "
-    "and Recognition, Neural Computation 31(11), 2019"
-)
-
-register(
-    Claim(
-        id="pvrnn.kl_matches_torch",
-        title="The PV-RNN KL term is the Gaussian KL between posterior and prior",
-        paper=_PAPER,
-        statement=(
-            "At every step and layer the model's KL between the adaptive-vector posterior "
-            "N(tanh A_mu, exp(A_sigma)^2) and the prior N(tanh(W_mu d_{t-1}), exp(W_sigma d_{t-1})^2) "
-            "(N(0, I) at t = 1) is the closed-form Gaussian KL, and the loss weighs it by w^l_t / |z^l|."
-        ),
-        formula=(
-            "KL = sum_k log s_p - log s_q - 1/2 + (s_q^2 + (m_q - m_p)^2) / (2 s_p^2) "
-            "= torch.distributions.kl_divergence(N(m_q, s_q), N(m_p, s_p))"
-        ),
-        strategy=_kl_instances,
-        check=_check_kl,
-        subject=PVRNN,
-        mutants=(
-            Mutant(
-                "flipped-log-variance", "log s_q - log s_p instead of log s_p - log s_q", _FlippedLogVariance
-            ),
-            Mutant("no-log-variance", "the log-variance ratio term dropped", _NoLogVariance),
-        ),
-        examples={"ci": 10, "thorough": 100},
-        mutant_examples=5,
-    )
+KL_MATCHES_TORCH_CLAIM = Claim(
+    id="pvrnn.kl_matches_torch",
+    title="The PV-RNN KL term is the Gaussian KL between posterior and prior",
+    paper=AHMADI_TANI_2019,
+    statement=(
+        "At every step and layer the model's KL between the adaptive-vector posterior "
+        "N(tanh A_mu, exp(A_sigma)^2) and the prior N(tanh(W_mu d_{t-1}), exp(W_sigma d_{t-1})^2) "
+        "(N(0, I) at t = 1) is the closed-form Gaussian KL, and the loss weighs it by w^l_t / |z^l|."
+    ),
+    formula=(
+        "KL = sum_k log s_p - log s_q - 1/2 + (s_q^2 + (m_q - m_p)^2) / (2 s_p^2) "
+        "= torch.distributions.kl_divergence(N(m_q, s_q), N(m_p, s_p))"
+    ),
+    strategy=_kl_instances,
+    check=_check_kl,
+    subject=PVRNN,
+    mutants=(
+        Mutant("flipped-log-variance", "log s_q - log s_p instead of log s_p - log s_q", _FlippedLogVariance),
+        Mutant("no-log-variance", "the log-variance ratio term dropped", _NoLogVariance),
+    ),
+    examples={"ci": 10, "thorough": 100},
+    mutant_examples=5,
 )
 
 
@@ -274,32 +265,31 @@ class _StandardNormalPrior(PVRNN):
         return torch.zeros_like(mu), torch.ones_like(sigma)
 
 
-register(
-    Claim(
-        id="pvrnn.meta_prior_switching",
-        title="An intermediate meta-prior w generates the data's switching statistics best",
-        paper=_PAPER,
-        statement=(
-            "PV-RNNs trained on pattern-switching sequences (switch probability 0.3) with meta-prior "
-            f"w = {W_LOW:g}, {W_MID:g}, {W_HIGH:g}: sequences generated from the prior of the w = {W_MID:g} "
-            "network switch pattern at a rate closer to the training data's than those of either "
-            "extreme (cached instance: three trained networks stored in the claim module)."
+META_PRIOR_SWITCHING_CLAIM = Claim(
+    id="pvrnn.meta_prior_switching",
+    title="An intermediate meta-prior w generates the data's switching statistics best",
+    paper=AHMADI_TANI_2019,
+    section="Sec. 3",
+    statement=(
+        "PV-RNNs trained on pattern-switching sequences (switch probability 0.3) with meta-prior "
+        f"w = {W_LOW:g}, {W_MID:g}, {W_HIGH:g}: sequences generated from the prior of the w = {W_MID:g} "
+        "network switch pattern at a rate closer to the training data's than those of either "
+        "extreme (cached instance: three trained networks stored in the claim module)."
+    ),
+    formula="|r_gen(w_mid) - r_data| < min(|r_gen(w_low) - r_data|, |r_gen(w_high) - r_data|)",
+    strategy=lambda: st.builds(SwitchingInstance, seeds()),
+    check=_check_switching,
+    subject=PVRNN,
+    mutants=(
+        Mutant("prior-mean-generator", "generation uses z = prior mean (ignores z)", _PriorMeanGenerator),
+        Mutant(
+            "standard-normal-z",
+            "generation draws z ~ N(0, I), ignoring the learned prior",
+            _StandardNormalPrior,
         ),
-        formula="|r_gen(w_mid) - r_data| < min(|r_gen(w_low) - r_data|, |r_gen(w_high) - r_data|)",
-        strategy=lambda: st.builds(SwitchingInstance, seeds()),
-        check=_check_switching,
-        subject=PVRNN,
-        mutants=(
-            Mutant("prior-mean-generator", "generation uses z = prior mean (ignores z)", _PriorMeanGenerator),
-            Mutant(
-                "standard-normal-z",
-                "generation draws z ~ N(0, I), ignoring the learned prior",
-                _StandardNormalPrior,
-            ),
-        ),  # fmt: skip
-        examples={"ci": 2, "thorough": 10},
-        mutant_examples=1,
-    )
+    ),  # fmt: skip
+    examples={"ci": 2, "thorough": 10},
+    mutant_examples=1,
 )
 
 

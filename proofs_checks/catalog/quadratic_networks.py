@@ -23,11 +23,9 @@ from torch import nn
 
 from probtheory.layers import QuadraticLinear
 from probtheory.plugins import fit
+from proofs_checks.catalog.bibliography import FAN_QUADRATIC_NETWORKS
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
-
-_PAPER = "Fan, Li, Wang, Lai, Wang, On Expressivity and Trainability of Quadratic Networks, IEEE TNNLS 2023"
 
 
 @dataclass(frozen=True)
@@ -89,42 +87,36 @@ class _AffineGateLayer(QuadraticLinear):
         return self.r(x) * self.g.bias + self.b(x)
 
 
-register(
-    Claim(
-        id="quadratic.degree",
-        title="An L-layer quadratic network is a polynomial of degree 2^L",
-        paper=_PAPER,
-        statement=(
-            "Each quadratic layer multiplies two affine maps of its input (plus a weighted square), "
-            "doubling the polynomial degree: L layers give degree exactly 2^L."
-        ),
-        formula="deg f_L = 2^L",
-        strategy=lambda: st.builds(DegreeInstance, st.integers(1, 3), seeds()),
-        check=_check_degree,
-        subject=QuadraticLinear,
-        mutants=(
-            Mutant("affine-gate", "gate and square terms applied as affine maps of x", _AffineGateLayer),
-        ),
-        examples={"ci": 6, "thorough": 60},
-        mutant_examples=3,
-    )
+DEGREE_CLAIM = Claim(
+    id="quadratic.degree",
+    title="An L-layer quadratic network is a polynomial of degree 2^L",
+    paper=FAN_QUADRATIC_NETWORKS,
+    statement=(
+        "Each quadratic layer multiplies two affine maps of its input (plus a weighted square), "
+        "doubling the polynomial degree: L layers give degree exactly 2^L."
+    ),
+    formula="deg f_L = 2^L",
+    strategy=lambda: st.builds(DegreeInstance, st.integers(1, 3), seeds()),
+    check=_check_degree,
+    subject=QuadraticLinear,
+    mutants=(Mutant("affine-gate", "gate and square terms applied as affine maps of x", _AffineGateLayer),),
+    examples={"ci": 6, "thorough": 60},
+    mutant_examples=3,
 )
 
-register(
-    Claim(
-        id="quadratic.xor",
-        title="A single quadratic neuron learns XOR",
-        paper=_PAPER,
-        statement=(
-            "x1 + x2 - 2 x1 x2 is XOR on {0, 1}^2 and is one quadratic neuron; gradient training of "
-            "one neuron finds a separating one, which a linear neuron cannot be."
-        ),
-        formula="sign(q(x)) = XOR(x1, x2) on {0,1}^2 for one trained quadratic neuron",
-        strategy=seeds,
-        check=_check_xor,
-        subject=QuadraticLinear,
-        mutants=(Mutant("linear-neuron", "a conventional (affine) neuron", nn.Linear),),
-        examples={"ci": 2, "thorough": 20},
-        mutant_examples=2,
-    )
+XOR_CLAIM = Claim(
+    id="quadratic.xor",
+    title="A single quadratic neuron learns XOR",
+    paper=FAN_QUADRATIC_NETWORKS,
+    statement=(
+        "x1 + x2 - 2 x1 x2 is XOR on {0, 1}^2 and is one quadratic neuron; gradient training of "
+        "one neuron finds a separating one, which a linear neuron cannot be."
+    ),
+    formula="sign(q(x)) = XOR(x1, x2) on {0,1}^2 for one trained quadratic neuron",
+    strategy=seeds,
+    check=_check_xor,
+    subject=QuadraticLinear,
+    mutants=(Mutant("linear-neuron", "a conventional (affine) neuron", nn.Linear),),
+    examples={"ci": 2, "thorough": 20},
+    mutant_examples=2,
 )

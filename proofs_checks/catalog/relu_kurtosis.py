@@ -16,8 +16,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 from probtheory.networks import relu_fourth_moment_ratio
+from proofs_checks.catalog.bibliography import ROBERTS_YAIDA_HANIN_2022
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.statistics import Z, second_moment_ratio
 from proofs_checks.strategies import seeds
 
@@ -56,28 +56,27 @@ def _check(inst: Instance, law) -> Evidence:
     )  # fmt: skip
 
 
-CLAIM = register(
-    Claim(
-        id="pdlt.relu_kurtosis",
-        title="Exact finite-width fourth moment of critical ReLU networks",
-        paper="Roberts, Yaida, Hanin, The Principles of Deep Learning Theory, 2022 (ch. 5)",
-        statement=(
-            "For a bias-free ReLU network with C_W = 2 and hidden widths n_1..n_L, the output's "
-            "normalised fourth moment is exactly 3 prod (1 + 5/n_k): Gaussian only as n -> infinity."
+RELU_KURTOSIS_CLAIM = Claim(
+    id="pdlt.relu_kurtosis",
+    title="Exact finite-width fourth moment of critical ReLU networks",
+    paper=ROBERTS_YAIDA_HANIN_2022,
+    section="ch. 5",
+    statement=(
+        "For a bias-free ReLU network with C_W = 2 and hidden widths n_1..n_L, the output's "
+        "normalised fourth moment is exactly 3 prod (1 + 5/n_k): Gaussian only as n -> infinity."
+    ),
+    formula="E[z^4] / E[z^2]^2 = 3 prod_k (1 + 5/n_k)",
+    strategy=_strategy,
+    check=_check,
+    subject=relu_fourth_moment_ratio,
+    mutants=(
+        Mutant(
+            "gaussian-gating",
+            "forgetting the ReLU gating (Gaussian fourth moments): 3 prod (1 + 2/n_k)",
+            lambda widths: 3.0 * float(np.prod([1 + 2 / n for n in widths])),
         ),
-        formula="E[z^4] / E[z^2]^2 = 3 prod_k (1 + 5/n_k)",
-        strategy=_strategy,
-        check=_check,
-        subject=relu_fourth_moment_ratio,
-        mutants=(
-            Mutant(
-                "gaussian-gating",
-                "forgetting the ReLU gating (Gaussian fourth moments): 3 prod (1 + 2/n_k)",
-                lambda widths: 3.0 * float(np.prod([1 + 2 / n for n in widths])),
-            ),
-            Mutant("infinite-width", "the infinite-width (Gaussian) value 3", lambda widths: 3.0),
-        ),
-        examples={"ci": 5, "thorough": 50},
-        mutant_examples=5,
-    )
+        Mutant("infinite-width", "the infinite-width (Gaussian) value 3", lambda widths: 3.0),
+    ),
+    examples={"ci": 5, "thorough": 50},
+    mutant_examples=5,
 )

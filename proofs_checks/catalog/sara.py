@@ -23,8 +23,8 @@ from torch import nn
 
 from probtheory.plugins.training import fit
 from probtheory.training.sara import SaRA, load_state_delta
+from proofs_checks.catalog.bibliography import SARA
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
 
 
@@ -125,33 +125,28 @@ class _AbsQuirk(SaRA):
                 p.copy_(torch.where(self.masks[name], p.abs(), p))
 
 
-register(
-    Claim(
-        id="sara.sparse_adapter",
-        title="SaRA changes only the pretrained entries below the threshold; its adapter rebuilds the model",
-        paper=(
-            "Hu, Zhang, Yi, Huang, Wang, Ma, SaRA: High-Efficient Diffusion Model Fine-tuning with "
-            "Progressive Sparse Low-Rank Adaptation, ICLR 2025"
-        ),
-        statement=(
-            "Fine-tuning with SaRA updates only the entries whose pretrained magnitude is below the "
-            "threshold t; all others stay at their pretrained values under any optimizer, the saved "
-            "sparse adapter has exactly #{|theta_0| < t} entries, and pretrained + adapter equals the "
-            "fine-tuned model."
-        ),
-        formula="theta_T = theta_0 + M (.) (theta_T - theta_0),  M = 1[|theta_0| < t]",
-        strategy=_instances,
-        check=_check,
-        subject=SaRA,
-        mutants=(
-            Mutant(
-                "gradient-mask-only",
-                "masked gradients without restoring frozen entries (AdamW decay)",
-                _GradientMaskOnly,
-            ),  # fmt: skip
-            Mutant("abs-quirk", "the reference code's abs() written into the masked slots", _AbsQuirk),
-        ),
-        examples={"ci": 4, "thorough": 40},
-        mutant_examples=4,
-    )
+SPARSE_ADAPTER_CLAIM = Claim(
+    id="sara.sparse_adapter",
+    title="SaRA changes only the pretrained entries below the threshold; its adapter rebuilds the model",
+    paper=SARA,
+    statement=(
+        "Fine-tuning with SaRA updates only the entries whose pretrained magnitude is below the "
+        "threshold t; all others stay at their pretrained values under any optimizer, the saved "
+        "sparse adapter has exactly #{|theta_0| < t} entries, and pretrained + adapter equals the "
+        "fine-tuned model."
+    ),
+    formula="theta_T = theta_0 + M (.) (theta_T - theta_0),  M = 1[|theta_0| < t]",
+    strategy=_instances,
+    check=_check,
+    subject=SaRA,
+    mutants=(
+        Mutant(
+            "gradient-mask-only",
+            "masked gradients without restoring frozen entries (AdamW decay)",
+            _GradientMaskOnly,
+        ),  # fmt: skip
+        Mutant("abs-quirk", "the reference code's abs() written into the masked slots", _AbsQuirk),
+    ),
+    examples={"ci": 4, "thorough": 40},
+    mutant_examples=4,
 )

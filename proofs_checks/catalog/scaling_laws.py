@@ -20,11 +20,9 @@ import scipy.optimize
 from hypothesis import strategies as st
 
 from probtheory.training.scaling_laws import ScalingLaw, fit_scaling_law
+from proofs_checks.catalog.bibliography import SCALING_LAWS_PART1
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
-
-_PAPER = "Su, Tian, Wu, Hu, Guo, Pan, Wang, Unraveling the Mystery of Scaling Laws: Part I, arXiv 2403.06563"
 
 
 @dataclass(frozen=True)
@@ -115,45 +113,41 @@ def _fit_ignoring_batch_size(runs) -> ScalingLaw:
     return ScalingLaw(n_c, alpha_n, s_c, alpha_s, b_star=1e-12, alpha_b=1.0)
 
 
-register(
-    Claim(
-        id="scaling_laws.tradeoff_identity",
-        title="Minimum steps and examples lie on the trade-off curve (S/S_min - 1)(E/E_min - 1) = 1",
-        paper=_PAPER,
-        statement=(
-            "With E = B S, S_min = S / (1 + B_crit(L)/B) and E_min = E / (1 + B/B_crit(L)) satisfy "
-            "(S/S_min - 1)(E/E_min - 1) = 1, and L(N, S, B) solves L = (N_c/N)^a_N + (S_c/S_min)^a_S."
-        ),
-        formula="(S/S_min - 1)(E/E_min - 1) = 1",
-        strategy=_laws,
-        check=_check_identity,
-        subject=ScalingLaw,
-        mutants=(Mutant("swapped-e-min", "E_min with B_crit/B instead of B/B_crit", _SwappedExamplesLaw),),
-        examples={"ci": 10, "thorough": 200},
-        mutant_examples=3,
-    )
+TRADEOFF_IDENTITY_CLAIM = Claim(
+    id="scaling_laws.tradeoff_identity",
+    title="Minimum steps and examples lie on the trade-off curve (S/S_min - 1)(E/E_min - 1) = 1",
+    paper=SCALING_LAWS_PART1,
+    statement=(
+        "With E = B S, S_min = S / (1 + B_crit(L)/B) and E_min = E / (1 + B/B_crit(L)) satisfy "
+        "(S/S_min - 1)(E/E_min - 1) = 1, and L(N, S, B) solves L = (N_c/N)^a_N + (S_c/S_min)^a_S."
+    ),
+    formula="(S/S_min - 1)(E/E_min - 1) = 1",
+    strategy=_laws,
+    check=_check_identity,
+    subject=ScalingLaw,
+    mutants=(Mutant("swapped-e-min", "E_min with B_crit/B instead of B/B_crit", _SwappedExamplesLaw),),
+    examples={"ci": 10, "thorough": 200},
+    mutant_examples=3,
 )
 
-register(
-    Claim(
-        id="scaling_laws.recovery",
-        title="The scaling-law constants are recovered from small simulated runs",
-        paper=_PAPER,
-        statement=(
-            "Runs at two model sizes and two batch sizes around the critical batch size determine "
-            "all six constants (N_c, a_N, S_c, a_S, B_*, a_B): fitting noise-free runs generated "
-            "by the law returns them."
+RECOVERY_CLAIM = Claim(
+    id="scaling_laws.recovery",
+    title="The scaling-law constants are recovered from small simulated runs",
+    paper=SCALING_LAWS_PART1,
+    statement=(
+        "Runs at two model sizes and two batch sizes around the critical batch size determine "
+        "all six constants (N_c, a_N, S_c, a_S, B_*, a_B): fitting noise-free runs generated "
+        "by the law returns them."
+    ),
+    formula="fit(simulate(theta)) = theta",
+    strategy=_laws,
+    check=_check_recovery,
+    subject=fit_scaling_law,
+    mutants=(
+        Mutant(
+            "no-critical-batch", "a fitter whose law has no critical batch size", _fit_ignoring_batch_size
         ),
-        formula="fit(simulate(theta)) = theta",
-        strategy=_laws,
-        check=_check_recovery,
-        subject=fit_scaling_law,
-        mutants=(
-            Mutant(
-                "no-critical-batch", "a fitter whose law has no critical batch size", _fit_ignoring_batch_size
-            ),
-        ),
-        examples={"ci": 2, "thorough": 20},
-        mutant_examples=2,
-    )
+    ),
+    examples={"ci": 2, "thorough": 20},
+    mutant_examples=2,
 )

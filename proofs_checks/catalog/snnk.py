@@ -24,8 +24,8 @@ import torch
 from hypothesis import strategies as st
 
 from probtheory.layers.snnk import SNNKLinear
+from proofs_checks.catalog.bibliography import SNNK
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
 
 _FEATURES = 20000
@@ -98,38 +98,34 @@ class _UniformProjection(SNNKLinear):
         self.psi.data = self.weight_features(weight, bias_init)
 
 
-register(
-    Claim(
-        id="snnk.unbiased_features",
-        title="SNNK random features estimate the activation (URF) or arc-cosine kernel (ReLU) without bias",
-        paper=(
-            "Sehanobish, Choromanski, Zhao, Dubey, Likhosherstov, Scalable Neural Network Kernels, ICLR 2024"
+UNBIASED_FEATURES_CLAIM = Claim(
+    id="snnk.unbiased_features",
+    title="SNNK random features estimate the activation (URF) or arc-cosine kernel (ReLU) without bias",
+    paper=SNNK,
+    statement=(
+        "With rows of G i.i.d. N(0, I), the SNNK layer at initialisation is an unbiased estimate of "
+        "f(w^T x + b) for exponential (URF) features of f = exp, cos, sin, and of the arc-cosine "
+        "kernel k_1([x, 1], [w, b]) for ReLU features."
+    ),
+    formula=(
+        "E_G[Phi([x,1]) . Psi([w,b])] = f(w^T x + b) (URF);  "
+        "E_G[relu(G x~) . relu(G w~)] / m = ||x~|| ||w~|| (sin t + (pi - t) cos t) / (2 pi) (ReLU)"
+    ),
+    strategy=_instances,
+    check=_check,
+    subject=SNNKLinear,
+    mutants=(
+        Mutant(
+            "no-norm-correction",
+            "exponential features without the exp(-a^2 ||z||^2 / 2) factor",
+            _NoNormCorrection,
         ),
-        statement=(
-            "With rows of G i.i.d. N(0, I), the SNNK layer at initialisation is an unbiased estimate of "
-            "f(w^T x + b) for exponential (URF) features of f = exp, cos, sin, and of the arc-cosine "
-            "kernel k_1([x, 1], [w, b]) for ReLU features."
+        Mutant(
+            "uniform-projection",
+            "random matrix drawn U(0, 1) (torch.rand) instead of N(0, 1)",
+            _UniformProjection,
         ),
-        formula=(
-            "E_G[Phi([x,1]) . Psi([w,b])] = f(w^T x + b) (URF);  "
-            "E_G[relu(G x~) . relu(G w~)] / m = ||x~|| ||w~|| (sin t + (pi - t) cos t) / (2 pi) (ReLU)"
-        ),
-        strategy=_instances,
-        check=_check,
-        subject=SNNKLinear,
-        mutants=(
-            Mutant(
-                "no-norm-correction",
-                "exponential features without the exp(-a^2 ||z||^2 / 2) factor",
-                _NoNormCorrection,
-            ),
-            Mutant(
-                "uniform-projection",
-                "random matrix drawn U(0, 1) (torch.rand) instead of N(0, 1)",
-                _UniformProjection,
-            ),
-        ),
-        examples={"ci": 4, "thorough": 30},
-        mutant_examples=2,
-    )
+    ),
+    examples={"ci": 4, "thorough": 30},
+    mutant_examples=2,
 )

@@ -22,8 +22,8 @@ from scipy import stats
 from probtheory.gp import StudentTProcess
 from probtheory.kernels import NNGPKernel
 from probtheory.networks import MLP
+from proofs_checks.catalog.bibliography import LEE_SCALE_MIXTURES_2022
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.statistics import fit_loglog_slope
 from proofs_checks.strategies import seeds
 
@@ -143,61 +143,56 @@ class _ShapeWithoutRatio(StudentTProcess):
         return torch.distributions.StudentT(pred.df, pred.loc, pred.scale * self.concentration.sqrt())
 
 
-register(
-    Claim(
-        id="tp.student_t_readout",
-        title="A shared inverse-gamma readout variance gives exactly Student-t outputs",
-        paper="Lee, Yun, Yang, Lee, Scale Mixtures of Neural Network Gaussian Processes, ICLR 2022",
-        statement=(
-            "Given the hidden features of a network of any width, readout weights with one shared "
-            "variance sigma^2 ~ InvGamma(a, b) make the output exactly Student-t with 2a degrees of "
-            "freedom and scale sqrt((b/a) |x^L|^2 / n)."
+STUDENT_T_READOUT_CLAIM = Claim(
+    id="tp.student_t_readout",
+    title="A shared inverse-gamma readout variance gives exactly Student-t outputs",
+    paper=LEE_SCALE_MIXTURES_2022,
+    statement=(
+        "Given the hidden features of a network of any width, readout weights with one shared "
+        "variance sigma^2 ~ InvGamma(a, b) make the output exactly Student-t with 2a degrees of "
+        "freedom and scale sqrt((b/a) |x^L|^2 / n)."
+    ),
+    formula="f / sqrt((b/a) |x^L|^2 / n) ~ t_{2a}",
+    strategy=lambda: st.builds(
+        ReadoutInstance,
+        st.floats(1.2, 3.0),
+        st.floats(0.5, 2.0),
+        st.integers(1, 2),
+        st.sampled_from(("relu", "erf", "tanh")),
+        seeds(),
+    ),  # fmt: skip
+    check=_check_readout,
+    subject=shared_scale_readout,
+    mutants=(
+        Mutant(
+            "per-weight-scales",
+            "an independent inverse-gamma variance per readout weight (the output averages to a Gaussian)",
+            per_weight_scale_readout,
         ),
-        formula="f / sqrt((b/a) |x^L|^2 / n) ~ t_{2a}",
-        strategy=lambda: st.builds(
-            ReadoutInstance,
-            st.floats(1.2, 3.0),
-            st.floats(0.5, 2.0),
-            st.integers(1, 2),
-            st.sampled_from(("relu", "erf", "tanh")),
-            seeds(),
-        ),  # fmt: skip
-        check=_check_readout,
-        subject=shared_scale_readout,
-        mutants=(
-            Mutant(
-                "per-weight-scales",
-                "an independent inverse-gamma variance per readout weight "
-                "(the output averages to a Gaussian)",
-                per_weight_scale_readout,
-            ),
-        ),  # fmt: skip
-        examples={"ci": 4, "thorough": 40},
-        mutant_examples=2,
-    )
+    ),  # fmt: skip
+    examples={"ci": 4, "thorough": 40},
+    mutant_examples=2,
 )
 
-register(
-    Claim(
-        id="tp.gp_limit",
-        title="The Student-t process tends to the GP as a, b -> infinity with b/a fixed",
-        paper="Lee, Yun, Yang, Lee, Scale Mixtures of Neural Network Gaussian Processes, ICLR 2022",
-        statement=(
-            "The Student-t process predictive with a = b converges to the Gaussian-process "
-            "predictive with kernel K + noise, the log-density gap shrinking like 1/a."
+GP_LIMIT_CLAIM = Claim(
+    id="tp.gp_limit",
+    title="The Student-t process tends to the GP as a, b -> infinity with b/a fixed",
+    paper=LEE_SCALE_MIXTURES_2022,
+    statement=(
+        "The Student-t process predictive with a = b converges to the Gaussian-process "
+        "predictive with kernel K + noise, the log-density gap shrinking like 1/a."
+    ),
+    formula="max_y |log p_TP(y | a = b) - log p_GP(y)| = O(1/a)",
+    strategy=lambda: st.builds(LimitInstance, seeds(), st.integers(3, 12)),
+    check=_check_limit,
+    subject=StudentTProcess,
+    mutants=(
+        Mutant(
+            "shape-b-not-b-over-a",
+            "predictive scale with shape b K instead of (b/a) K",
+            _ShapeWithoutRatio,
         ),
-        formula="max_y |log p_TP(y | a = b) - log p_GP(y)| = O(1/a)",
-        strategy=lambda: st.builds(LimitInstance, seeds(), st.integers(3, 12)),
-        check=_check_limit,
-        subject=StudentTProcess,
-        mutants=(
-            Mutant(
-                "shape-b-not-b-over-a",
-                "predictive scale with shape b K instead of (b/a) K",
-                _ShapeWithoutRatio,
-            ),
-        ),  # fmt: skip
-        examples={"ci": 3, "thorough": 30},
-        mutant_examples=2,
-    )
+    ),  # fmt: skip
+    examples={"ci": 3, "thorough": 30},
+    mutant_examples=2,
 )

@@ -7,6 +7,7 @@ HYPOTHESIS_PROFILE, default ``ci``); the ``slow`` test reruns them in the thorou
 import pytest
 
 import proofs_checks
+from probtheory.papers import Paper
 from proofs_checks.profiles import active_profile
 
 CLAIMS = proofs_checks.claims()
@@ -32,7 +33,7 @@ def test_mutant_is_rejected(claim, mutant):
 def test_every_claim_ships_a_mutant_and_a_source():
     for claim in CLAIMS:
         assert claim.mutants, claim.id
-        assert claim.paper and claim.statement and claim.formula
+        assert isinstance(claim.paper, Paper) and claim.statement and claim.formula
 
 
 @pytest.mark.slow

@@ -1,7 +1,10 @@
 """The claim machinery: evidence semantics, runner, registry, report and command line."""
 
+import dataclasses
+import importlib
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -11,9 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import proofs_checks
+from probtheory.errors import InputDataError
+from probtheory.papers import Paper
 from proofs_checks import Claim, Evidence, Mutant
 from proofs_checks import strategies as pst
 from proofs_checks.assertions import assert_psd, assert_within_standard_errors
+from proofs_checks.registry import BUILTIN_CLAIMS
 from proofs_checks.report import write_report
 from proofs_checks.statistics import fit_loglog_slope, second_moment_ratio
 
@@ -27,11 +33,14 @@ def test_evidence_constructors():
     assert not Evidence.at_most("q", math.nan, 1.0, "r").passed  # NaN never passes
 
 
-def _toy_claim(subject, claim_id="toy.square"):
+FOLKLORE = Paper("Squares are non-negative", ("Ada Lovelace",), "folklore", 1843, "https://example.org")
+
+
+def _toy_claim(subject, claim_id="toy.square", paper=FOLKLORE):
     return Claim(
         id=claim_id,
         title="squares are non-negative",
-        paper="folklore",
+        paper=paper,
         statement="x^2 >= 0",
         formula="x^2 >= 0",
         strategy=lambda: st.floats(-10, 10),
@@ -61,6 +70,62 @@ def test_registry_rejects_duplicate_ids_and_unknown_ids():
         proofs_checks.get_claim("no.such.claim")
 
 
+def test_registry_rejects_a_users_claim_with_a_builtin_id():
+    with pytest.raises(ValueError, match="built-in"):
+        proofs_checks.register(_toy_claim(lambda x: x * x, "pdlt.relu_kurtosis"))
+
+
+def test_builtin_table_points_at_claims_with_its_ids_in_its_order():
+    """Every entry of the table resolves to the Claim object with the entry's id."""
+    for claim_id, path in BUILTIN_CLAIMS.items():
+        module, _, attribute = path.partition(":")
+        claim = getattr(importlib.import_module(module), attribute)
+        assert isinstance(claim, Claim), path
+        assert claim.id == claim_id, path
+        assert proofs_checks.get_claim(claim_id) is claim
+    assert [c.id for c in proofs_checks.claims()][: len(BUILTIN_CLAIMS)] == list(BUILTIN_CLAIMS)
+
+
+def test_get_claim_imports_only_the_claims_module():
+    code = (
+        "import sys, proofs_checks\n"
+        "assert not any(m.startswith('proofs_checks.catalog') for m in sys.modules)\n"
+        "proofs_checks.get_claim('pdlt.relu_kurtosis')\n"
+        "print(sorted(m for m in sys.modules if m.startswith('proofs_checks.catalog.')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    loaded = eval(result.stdout)  # noqa: S307 - a list literal we printed
+    assert loaded == ["proofs_checks.catalog.bibliography", "proofs_checks.catalog.relu_kurtosis"]
+
+
+def test_claims_cite_structured_papers():
+    with pytest.raises(InputDataError, match="paper"):
+        _toy_claim(lambda x: x * x, paper="folklore")
+    with pytest.raises(InputDataError, match="related"):
+        dataclasses.replace(_toy_claim(lambda x: x * x), related=("Cho & Saul 2009",))
+    for claim in map(proofs_checks.get_claim, BUILTIN_CLAIMS):
+        for paper in (claim.paper, *claim.related):
+            assert paper.title and paper.venue and paper.authors and all(a.strip() for a in paper.authors)
+            assert 1990 <= paper.year <= 2026, claim.id
+            assert paper.url.startswith("https://"), claim.id
+            if paper.arxiv is not None:
+                assert re.fullmatch(r"\d{4}\.\d{4,5}|[a-z-]+/\d{7}", paper.arxiv), claim.id
+                assert paper.arxiv in paper.url or "openreview" in paper.url, claim.id
+        assert claim.citation().startswith(claim.paper.short())
+
+
+def test_claims_reuse_the_plugin_registrys_papers():
+    """A paper the plug-in registry cites has one record: the claims cite the same object."""
+    from probtheory.plugins import methods
+
+    registry_papers = {id(e.paper): e.paper for e in methods()}
+    by_arxiv = {p.arxiv: p for p in registry_papers.values() if p.arxiv}
+    for claim in map(proofs_checks.get_claim, BUILTIN_CLAIMS):
+        if claim.paper.arxiv in by_arxiv:
+            assert claim.paper is by_arxiv[claim.paper.arxiv], claim.id
+
+
 def test_report_files(tmp_path):
     reports = proofs_checks.run(["pdlt.relu_kurtosis"], progress=False)
     page = write_report(reports, tmp_path, "ci")
@@ -68,7 +133,13 @@ def test_report_files(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["claims"][0]["claim"] == "pdlt.relu_kurtosis"
     assert results["claims"][0]["ok"] is True
-    assert "2/2" in (tmp_path / "report.md").read_text()
+    markdown = (tmp_path / "report.md").read_text()
+    assert "2/2" in markdown
+    claim = proofs_checks.get_claim("pdlt.relu_kurtosis")
+    assert results["claims"][0]["paper"] == claim.paper.short()
+    assert claim.paper.short() == "Roberts et al., Cambridge University Press 2022"
+    assert f"Source: {claim.citation()}: [{claim.paper.title}]({claim.paper.url})" in markdown
+    assert f"<a href='{claim.paper.url}'>{claim.paper.title}</a>" in (tmp_path / "report.html").read_text()
 
 
 def test_report_plots(tmp_path):
@@ -96,6 +167,7 @@ def test_module_command_line(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "pdlt.relu_kurtosis" in result.stdout and "PASS" in result.stdout
+    assert "Roberts et al., Cambridge University Press 2022" in result.stdout
     assert (out / "report.html").exists()
 
 
@@ -107,6 +179,18 @@ def test_console_script_lists_claims():
     assert info.value.code == 0
     assert main(["check", "--list"]) == 0
     assert main([]) == 2
+
+
+def test_claim_list_cites_papers_like_probtheory_list(capsys):
+    from proofs_checks.cli import main
+
+    assert main(["--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["claim", "paper", "mutants", "title"]
+    claims = proofs_checks.claims()
+    assert len(lines) == 2 + len(claims)
+    for line, claim in zip(lines[2:], claims, strict=True):
+        assert line.startswith(claim.id) and claim.paper.short() in line and claim.title in line
 
 
 def test_command_line_unknown_claim(capsys):

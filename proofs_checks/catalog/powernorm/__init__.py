@@ -13,18 +13,6 @@ theory.md F.2/F.3:
   horizon-free bound max_t |Lambda_t| / Gamma_t over a long run (10^4 steps in the
   ``thorough`` profile, 10^3 in ``ci``; F.2(b)).
 
-The claims live one module each in this package, with what they share in ``_norm_formulas``;
-importing the package registers all three, in the order above.
+The claims live one module each in this package (their order in the claim list is the order of
+:data:`proofs_checks.registry.BUILTIN_CLAIMS`), with what they share in ``_norm_formulas``.
 """
-
-# isort: off
-# importing a claim module registers its claim: this order is the order of the claim list
-from proofs_checks.catalog.powernorm import gradient_identities  # noqa: F401
-from proofs_checks.catalog.powernorm import smaller_gradient_norm  # noqa: F401
-from proofs_checks.catalog.powernorm import approximate_backward  # noqa: F401
-
-# isort: on
-from proofs_checks.catalog.powernorm._norm_formulas import NormFormulas
-from proofs_checks.catalog.powernorm.smaller_gradient_norm import plot
-
-__all__ = ["NormFormulas", "plot"]

@@ -20,10 +20,6 @@ from probtheory.layers.powernorm import (
     power_norm_exact_grad,
 )
 
-_PAPER = (
-    "Shen, Yao, Gholami, Mahoney, Keutzer, PowerNorm: Rethinking Batch Normalization in Transformers, "
-    "ICML 2020"
-)
 _F64 = torch.float64
 
 

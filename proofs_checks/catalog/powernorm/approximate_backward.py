@@ -18,10 +18,10 @@ from torch import Tensor
 from torch.autograd import Function
 
 from probtheory.layers.powernorm import PowerNorm
-from proofs_checks.catalog.powernorm._norm_formulas import _F64, _PAPER
+from proofs_checks.catalog.bibliography import SHEN_POWERNORM_2020
+from proofs_checks.catalog.powernorm._norm_formulas import _F64
 from proofs_checks.claim import Claim, Evidence, Mutant
 from proofs_checks.profiles import active_profile
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
 
 
@@ -187,39 +187,38 @@ def _long_run_strategy():
     )  # fmt: skip
 
 
-register(
-    Claim(
-        id="powernorm.approximate_backward",
-        title="PowerNorm follows Algorithm 1 and its approximate backward stays bounded",
-        paper=_PAPER,
-        statement=(
-            "In training mode the layer normalises by the running quadratic mean psi_{t-1}, "
-            "backpropagates (gamma g - nu_{t-1} x_hat)/psi_{t-1} and updates "
-            "nu_t = nu_{t-1} + (1-alpha) mean(x_tilde x_hat). "
-            "With bounded inputs and upstream gradients, nu (hence dL/dx) stays below a bound that does "
-            "not grow with the number of steps (10^4 steps in the thorough profile, 10^3 in ci)."
+APPROXIMATE_BACKWARD_CLAIM = Claim(
+    id="powernorm.approximate_backward",
+    title="PowerNorm follows Algorithm 1 and its approximate backward stays bounded",
+    paper=SHEN_POWERNORM_2020,
+    section="Algorithm 1",
+    statement=(
+        "In training mode the layer normalises by the running quadratic mean psi_{t-1}, "
+        "backpropagates (gamma g - nu_{t-1} x_hat)/psi_{t-1} and updates "
+        "nu_t = nu_{t-1} + (1-alpha) mean(x_tilde x_hat). "
+        "With bounded inputs and upstream gradients, nu (hence dL/dx) stays below a bound that does "
+        "not grow with the number of steps (10^4 steps in the thorough profile, 10^3 in ci)."
+    ),
+    formula=(
+        "dL/dx = (gamma g - nu_{t-1} x_hat)/psi_{t-1};  |nu_t| <= max_s |Lambda_s|/Gamma_s  "
+        "when 0 <= (1-alpha) Gamma_s <= 1"
+    ),
+    strategy=_long_run_strategy,
+    check=_check_long_run,
+    subject=PowerNorm,
+    mutants=(
+        Mutant(
+            "nu-without-decay",
+            "nu accumulates (1-alpha) mean(g x_hat) with no -nu Gamma term",
+            _layer_with_backward(_NuWithoutDecay, "NuWithoutDecay", _NuWithoutDecay.__doc__),
         ),
-        formula=(
-            "dL/dx = (gamma g - nu_{t-1} x_hat)/psi_{t-1};  |nu_t| <= max_s |Lambda_s|/Gamma_s  "
-            "when 0 <= (1-alpha) Gamma_s <= 1"
+        Mutant(
+            "batch-psi-in-backward",
+            "backward divides by the batch psi_B (official code), not psi_{t-1}",
+            _layer_with_backward(_BatchPsiInBackward, "BatchPsiInBackward", _BatchPsiInBackward.__doc__),
         ),
-        strategy=_long_run_strategy,
-        check=_check_long_run,
-        subject=PowerNorm,
-        mutants=(
-            Mutant(
-                "nu-without-decay",
-                "nu accumulates (1-alpha) mean(g x_hat) with no -nu Gamma term",
-                _layer_with_backward(_NuWithoutDecay, "NuWithoutDecay", _NuWithoutDecay.__doc__),
-            ),
-            Mutant(
-                "batch-psi-in-backward",
-                "backward divides by the batch psi_B (official code), not psi_{t-1}",
-                _layer_with_backward(_BatchPsiInBackward, "BatchPsiInBackward", _BatchPsiInBackward.__doc__),
-            ),
-            Mutant("centring-added", "the training-mode forward centres the batch first", _CentredPowerNorm),
-        ),  # fmt: skip
-        examples={"ci": 2, "thorough": 10},
-        mutant_examples=2,
-    )
+        Mutant("centring-added", "the training-mode forward centres the batch first", _CentredPowerNorm),
+    ),  # fmt: skip
+    examples={"ci": 2, "thorough": 10},
+    mutant_examples=2,
 )

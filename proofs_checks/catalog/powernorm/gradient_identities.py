@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from hypothesis import strategies as st
 from torch import Tensor
 
-from proofs_checks.catalog.powernorm._norm_formulas import _F64, _PAPER, NormFormulas, _pn_forward_centred
+from proofs_checks.catalog.bibliography import SHEN_POWERNORM_2020
+from proofs_checks.catalog.powernorm._norm_formulas import _F64, NormFormulas, _pn_forward_centred
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
 
 _EPS = 1e-3  # large enough that an eps placed inconsistently shows in the gradient (theory.md F.5)
@@ -126,43 +126,41 @@ _IDENTITY_STRATEGY = lambda: st.builds(  # noqa: E731
     seeds(),
 )
 
-register(
-    Claim(
-        id="powernorm.gradient_identities",
-        title="Closed-form BN and PN-V input gradients match finite differences and F.2(a)",
-        paper=_PAPER,
-        statement=(
-            "Per channel, BN's input gradient is (gamma/sigma_B) times the projection of g = dL/dy off "
-            "span{1, x_hat}; PN-V's (normalised by the batch quadratic mean psi_B, no centring) is "
-            "(gamma/psi_B) times the projection off span{x_hat}. Both agree with finite differences "
-            "of the forward pass, and their squared norms are the projected energies."
+GRADIENT_IDENTITIES_CLAIM = Claim(
+    id="powernorm.gradient_identities",
+    title="Closed-form BN and PN-V input gradients match finite differences and F.2(a)",
+    paper=SHEN_POWERNORM_2020,
+    statement=(
+        "Per channel, BN's input gradient is (gamma/sigma_B) times the projection of g = dL/dy off "
+        "span{1, x_hat}; PN-V's (normalised by the batch quadratic mean psi_B, no centring) is "
+        "(gamma/psi_B) times the projection off span{x_hat}. Both agree with finite differences "
+        "of the forward pass, and their squared norms are the projected energies."
+    ),
+    formula=(
+        "dL/dx|_BN = gamma/sigma_B (g - mean g - x_hat mean(g x_hat)),  "
+        "dL/dx|_PN = gamma/psi_B (g - x_hat mean(g x_hat)),  "
+        "||dL/dx||^2_PN = gamma^2/psi_B^2 (||g||^2 - (x_hat.g)^2/B)"
+    ),
+    strategy=_IDENTITY_STRATEGY,
+    check=_check_identities,
+    subject=NormFormulas(),
+    mutants=(
+        Mutant(
+            "centring-added",
+            "PN forward with centring (the BN forward) but PN's backward",
+            NormFormulas(pn_forward=_pn_forward_centred),
         ),
-        formula=(
-            "dL/dx|_BN = gamma/sigma_B (g - mean g - x_hat mean(g x_hat)),  "
-            "dL/dx|_PN = gamma/psi_B (g - x_hat mean(g x_hat)),  "
-            "||dL/dx||^2_PN = gamma^2/psi_B^2 (||g||^2 - (x_hat.g)^2/B)"
+        Mutant(
+            "bn-without-mean-removal",
+            "BN gradient using the PN projection (mean term dropped)",
+            NormFormulas(bn_grad=_bn_grad_without_mean_removal),
         ),
-        strategy=_IDENTITY_STRATEGY,
-        check=_check_identities,
-        subject=NormFormulas(),
-        mutants=(
-            Mutant(
-                "centring-added",
-                "PN forward with centring (the BN forward) but PN's backward",
-                NormFormulas(pn_forward=_pn_forward_centred),
-            ),
-            Mutant(
-                "bn-without-mean-removal",
-                "BN gradient using the PN projection (mean term dropped)",
-                NormFormulas(bn_grad=_bn_grad_without_mean_removal),
-            ),
-            Mutant(
-                "eps-outside-root",
-                "PN forward x / (psi_B + eps) while the gradient uses sqrt(psi_B^2 + eps)",
-                NormFormulas(pn_forward=_pn_forward_eps_outside),
-            ),
-        ),  # fmt: skip
-        examples={"ci": 4, "thorough": 50},
-        mutant_examples=3,
-    )
+        Mutant(
+            "eps-outside-root",
+            "PN forward x / (psi_B + eps) while the gradient uses sqrt(psi_B^2 + eps)",
+            NormFormulas(pn_forward=_pn_forward_eps_outside),
+        ),
+    ),  # fmt: skip
+    examples={"ci": 4, "thorough": 50},
+    mutant_examples=3,
 )

@@ -15,9 +15,9 @@ import torch
 from hypothesis import strategies as st
 from torch import Tensor
 
-from proofs_checks.catalog.powernorm._norm_formulas import _F64, _PAPER, NormFormulas, _pn_forward_centred
+from proofs_checks.catalog.bibliography import SHEN_POWERNORM_2020
+from proofs_checks.catalog.powernorm._norm_formulas import _F64, NormFormulas, _pn_forward_centred
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.statistics import Z
 from proofs_checks.strategies import seeds
 
@@ -106,34 +106,32 @@ def plot(records, ax) -> None:
     ax.set_ylabel("P(||dL/dx||_PN <= ||dL/dx||_BN)")
 
 
-register(
-    Claim(
-        id="powernorm.smaller_gradient_norm",
-        title="PN's loss-gradient norm is below BN's under the projected-energy condition",
-        paper=_PAPER,
-        statement=(
-            "PN's input-gradient norm is at most BN's exactly when (1/psi_B^2)(||g||^2 - (x_hat_PN.g)^2/B) "
-            "<= (1/sigma_B^2)(||g||^2 - (1.g)^2/B - (x_hat_BN.g)^2/B); since psi_B^2 = sigma_B^2 + mu_B^2, "
-            "the fraction of random (x, g) where it holds rises towards 1 with the batch mean shift."
+SMALLER_GRADIENT_NORM_CLAIM = Claim(
+    id="powernorm.smaller_gradient_norm",
+    title="PN's loss-gradient norm is below BN's under the projected-energy condition",
+    paper=SHEN_POWERNORM_2020,
+    statement=(
+        "PN's input-gradient norm is at most BN's exactly when (1/psi_B^2)(||g||^2 - (x_hat_PN.g)^2/B) "
+        "<= (1/sigma_B^2)(||g||^2 - (1.g)^2/B - (x_hat_BN.g)^2/B); since psi_B^2 = sigma_B^2 + mu_B^2, "
+        "the fraction of random (x, g) where it holds rises towards 1 with the batch mean shift."
+    ),
+    formula="||dL/dx||_PN <= ||dL/dx||_BN  <=>  condition;  P(condition) increases with |mu|/sigma",
+    strategy=lambda: st.builds(NormComparisonInstance, st.integers(4, 32), seeds()),
+    check=_check_norm_comparison,
+    subject=NormFormulas(),
+    mutants=(
+        Mutant(
+            "centring-added",
+            "PN forward with centring (the BN forward)",
+            NormFormulas(pn_forward=_pn_forward_centred),
         ),
-        formula="||dL/dx||_PN <= ||dL/dx||_BN  <=>  condition;  P(condition) increases with |mu|/sigma",
-        strategy=lambda: st.builds(NormComparisonInstance, st.integers(4, 32), seeds()),
-        check=_check_norm_comparison,
-        subject=NormFormulas(),
-        mutants=(
-            Mutant(
-                "centring-added",
-                "PN forward with centring (the BN forward)",
-                NormFormulas(pn_forward=_pn_forward_centred),
-            ),
-            Mutant(
-                "std-scaled",
-                "uncentred x divided by the batch standard deviation instead of psi_B",
-                NormFormulas(pn_forward=_pn_forward_std_scaled),
-            ),
-        ),  # fmt: skip
-        examples={"ci": 3, "thorough": 30},
-        mutant_examples=2,
-        plot=plot,
-    )
+        Mutant(
+            "std-scaled",
+            "uncentred x divided by the batch standard deviation instead of psi_B",
+            NormFormulas(pn_forward=_pn_forward_std_scaled),
+        ),
+    ),  # fmt: skip
+    examples={"ci": 3, "thorough": 30},
+    mutant_examples=2,
+    plot=plot,
 )

@@ -19,29 +19,5 @@ theory.md I.2/I.4: rescaling K by its maximum inside the loop, and an un-normali
 The claims ``wide_deep.nearest_neighbour``, ``wide_deep.majority_vote``,
 ``wide_deep.singular_kernel`` and ``wide_deep.hilbert_classifier`` (the singular-kernel
 designs' classifiers are those votes) live one module each in this package, with what they
-share in ``_kernel_subjects``; importing the package registers all four, in that order.
+share in ``_kernel_subjects``.
 """
-
-# isort: off
-# importing a claim module registers its claim: this order is the order of the claim list
-from proofs_checks.catalog.wide_deep import nearest_neighbour  # noqa: F401
-from proofs_checks.catalog.wide_deep import majority_vote  # noqa: F401
-from proofs_checks.catalog.wide_deep import singular_kernel  # noqa: F401
-from proofs_checks.catalog.wide_deep import hilbert_classifier  # noqa: F401
-
-# isort: on
-from proofs_checks.catalog.wide_deep._kernel_subjects import KernelSubject, SphereData
-from proofs_checks.catalog.wide_deep.hilbert_classifier import DesignInstance
-from proofs_checks.catalog.wide_deep.majority_vote import CorrelationInstance, plot_majority
-from proofs_checks.catalog.wide_deep.nearest_neighbour import NNInstance
-from proofs_checks.catalog.wide_deep.singular_kernel import SingularInstance
-
-__all__ = [
-    "CorrelationInstance",
-    "DesignInstance",
-    "KernelSubject",
-    "NNInstance",
-    "SingularInstance",
-    "SphereData",
-    "plot_majority",
-]

@@ -19,11 +19,6 @@ import torch
 
 from probtheory.theory.wide_deep import DeepKernels
 
-_PAPER = (
-    "Radhakrishnan, Belkin, Uhler, Wide and deep neural networks achieve consistency for classification, "
-    "PNAS 2023 (arXiv 2204.14126)"
-)
-
 
 @dataclass(frozen=True)
 class KernelSubject:

@@ -21,9 +21,9 @@ from probtheory.theory.wide_deep import (
     singular_exponent,
     singular_kernel_classifier,
 )
-from proofs_checks.catalog.wide_deep._kernel_subjects import _PAPER, SphereData
+from proofs_checks.catalog.bibliography import DEVROYE_GYORFI_KRZYZAK_1998, RADHAKRISHNAN_BELKIN_UHLER_2023
+from proofs_checks.catalog.wide_deep._kernel_subjects import SphereData
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
 
 _HILBERT_DEPTH = 30
@@ -82,32 +82,31 @@ def _check_hilbert(inst: DesignInstance, exponents) -> list[Evidence]:
     return evidence
 
 
-register(
-    Claim(
-        id="wide_deep.hilbert_classifier",
-        title="The paper's singular-kernel designs classify like ||x - z||^-2alpha votes (NTK: alpha + 1)",
-        paper=_PAPER + "; Devroye, Gyorfi, Krzyzak, The Hilbert kernel regression estimate (1998)",
-        statement=(
-            "For the authors' 'kd_opt' dual activations, the interpolating classifiers of deep NNGP and NTK "
-            "on the sphere agree with the singular-kernel votes sign(sum_i y_i ||x - x_i||^-2a), with "
-            "a = alpha for the NNGP and a = alpha + 1 for the NTK, better than with half or double a."
+HILBERT_CLASSIFIER_CLAIM = Claim(
+    id="wide_deep.hilbert_classifier",
+    title="The paper's singular-kernel designs classify like ||x - z||^-2alpha votes (NTK: alpha + 1)",
+    paper=RADHAKRISHNAN_BELKIN_UHLER_2023,
+    related=(DEVROYE_GYORFI_KRZYZAK_1998,),
+    statement=(
+        "For the authors' 'kd_opt' dual activations, the interpolating classifiers of deep NNGP and NTK "
+        "on the sphere agree with the singular-kernel votes sign(sum_i y_i ||x - x_i||^-2a), with "
+        "a = alpha for the NNGP and a = alpha + 1 for the NTK, better than with half or double a."
+    ),
+    formula="sign f_L(x) = sign sum_i y_i eps(x, x_i)^-a,  a_NNGP = alpha, a_NTK = alpha + 1",
+    strategy=lambda: st.builds(
+        DesignInstance,
+        st.sampled_from(["3d_opt", "5d_opt"]),
+        st.builds(SphereData, st.just(100), st.just(400), seeds()),
+    ),  # fmt: skip
+    check=_check_hilbert,
+    subject=_exponents,
+    mutants=(
+        Mutant(
+            "ntk-exponent-alpha",
+            "the NTK classifier labelled with the NNGP exponent alpha",
+            _exponents_ntk_as_nngp,
         ),
-        formula="sign f_L(x) = sign sum_i y_i eps(x, x_i)^-a,  a_NNGP = alpha, a_NTK = alpha + 1",
-        strategy=lambda: st.builds(
-            DesignInstance,
-            st.sampled_from(["3d_opt", "5d_opt"]),
-            st.builds(SphereData, st.just(100), st.just(400), seeds()),
-        ),  # fmt: skip
-        check=_check_hilbert,
-        subject=_exponents,
-        mutants=(
-            Mutant(
-                "ntk-exponent-alpha",
-                "the NTK classifier labelled with the NNGP exponent alpha",
-                _exponents_ntk_as_nngp,
-            ),
-        ),  # fmt: skip
-        examples={"ci": 2, "thorough": 20},
-        mutant_examples=2,
-    )
+    ),  # fmt: skip
+    examples={"ci": 2, "thorough": 20},
+    mutant_examples=2,
 )

@@ -15,9 +15,9 @@ import torch
 from hypothesis import strategies as st
 
 from probtheory.theory.wide_deep import DeepKernels, deep_kernel_path, named_dual, unnormalised_relu_dual
-from proofs_checks.catalog.wide_deep._kernel_subjects import _PAPER, KernelSubject, _rescaled_path
+from proofs_checks.catalog.bibliography import RADHAKRISHNAN_BELKIN_UHLER_2023
+from proofs_checks.catalog.wide_deep._kernel_subjects import KernelSubject, _rescaled_path
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 
 
 def _unguarded_path(xi, depths, dual, *, complement=None):
@@ -79,36 +79,34 @@ def plot_majority(records, ax) -> None:
     ax.legend(fontsize=6)
 
 
-register(
-    Claim(
-        id="wide_deep.majority_vote",
-        title="Deep ReLU NTK tends to c I + b 11^T (ratio 1/4): the majority-vote classifier",
-        paper=_PAPER,
-        statement=(
-            "For ReLU (dual'(1) = 1) every correlation is driven to 1 and the normalised deep NTK tends to "
-            "1/4 off the diagonal, a kernel c I + b 11^T whose interpolant predicts the majority label."
+MAJORITY_VOTE_CLAIM = Claim(
+    id="wide_deep.majority_vote",
+    title="Deep ReLU NTK tends to c I + b 11^T (ratio 1/4): the majority-vote classifier",
+    paper=RADHAKRISHNAN_BELKIN_UHLER_2023,
+    statement=(
+        "For ReLU (dual'(1) = 1) every correlation is driven to 1 and the normalised deep NTK tends to "
+        "1/4 off the diagonal, a kernel c I + b 11^T whose interpolant predicts the majority label."
+    ),
+    formula="K_L(xi) / K_L(1) -> 1/4 for all xi in (-1, 1)",
+    strategy=lambda: st.builds(
+        CorrelationInstance,
+        st.lists(st.floats(-0.9, 0.9), min_size=3, max_size=6).map(tuple),
+    ),
+    check=_check_majority,
+    subject=KernelSubject(deep_kernel_path, named_dual("relu")),
+    mutants=(
+        Mutant(
+            "rescale-by-max",
+            "K divided by its maximum inside the loop (the affine recursion changes)",
+            KernelSubject(_rescaled_path, named_dual("relu")),
         ),
-        formula="K_L(xi) / K_L(1) -> 1/4 for all xi in (-1, 1)",
-        strategy=lambda: st.builds(
-            CorrelationInstance,
-            st.lists(st.floats(-0.9, 0.9), min_size=3, max_size=6).map(tuple),
+        Mutant(
+            "unnormalised-dual",
+            "the raw ReLU dual E[relu(u)relu(v)] (value 1/2 at xi = 1)",
+            KernelSubject(_unguarded_path, unnormalised_relu_dual()),
         ),
-        check=_check_majority,
-        subject=KernelSubject(deep_kernel_path, named_dual("relu")),
-        mutants=(
-            Mutant(
-                "rescale-by-max",
-                "K divided by its maximum inside the loop (the affine recursion changes)",
-                KernelSubject(_rescaled_path, named_dual("relu")),
-            ),
-            Mutant(
-                "unnormalised-dual",
-                "the raw ReLU dual E[relu(u)relu(v)] (value 1/2 at xi = 1)",
-                KernelSubject(_unguarded_path, unnormalised_relu_dual()),
-            ),
-        ),  # fmt: skip
-        examples={"ci": 2, "thorough": 15},
-        mutant_examples=1,
-        plot=plot_majority,
-    )
+    ),  # fmt: skip
+    examples={"ci": 2, "thorough": 15},
+    mutant_examples=1,
+    plot=plot_majority,
 )

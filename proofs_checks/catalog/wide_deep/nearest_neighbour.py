@@ -22,9 +22,9 @@ from probtheory.theory.wide_deep import (
     nearest_neighbour,
     polynomial_dual,
 )
-from proofs_checks.catalog.wide_deep._kernel_subjects import _PAPER, KernelSubject, SphereData, _dual_for
+from proofs_checks.catalog.bibliography import RADHAKRISHNAN_BELKIN_UHLER_2023
+from proofs_checks.catalog.wide_deep._kernel_subjects import KernelSubject, SphereData, _dual_for
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
 
 _MAX_DEPTH = 12
@@ -85,30 +85,28 @@ def _linear_component(inst: NNInstance):
     return polynomial_dual([0.0, 0.5] + [0.0] * (k - 2) + [0.5], name=f"0.5 xi + 0.5 xi^{k}")
 
 
-register(
-    Claim(
-        id="wide_deep.nearest_neighbour",
-        title="Deep NTK/NNGP classifiers with dual xi^k become 1-nearest neighbour",
-        paper=_PAPER,
-        statement=(
-            "For an activation whose normalised dual has no linear term (dual'(0) = 0, e.g. xi^k, k >= 2), "
-            "the interpolating NTK and NNGP classifiers of a deep network on the sphere agree with the "
-            "1-nearest-neighbour classifier, the kernel row concentrating on the nearest training point."
+NEAREST_NEIGHBOUR_CLAIM = Claim(
+    id="wide_deep.nearest_neighbour",
+    title="Deep NTK/NNGP classifiers with dual xi^k become 1-nearest neighbour",
+    paper=RADHAKRISHNAN_BELKIN_UHLER_2023,
+    statement=(
+        "For an activation whose normalised dual has no linear term (dual'(0) = 0, e.g. xi^k, k >= 2), "
+        "the interpolating NTK and NNGP classifiers of a deep network on the sphere agree with the "
+        "1-nearest-neighbour classifier, the kernel row concentrating on the nearest training point."
+    ),
+    formula="Sigma_L(xi) = xi^(k^L): f_L(x) -> y_{argmax_i xi(x, x_i)}",
+    strategy=lambda: st.builds(
+        NNInstance, st.sampled_from([2, 3, 4]), st.builds(SphereData, st.just(60), st.just(200), seeds())
+    ),
+    check=_check_nearest_neighbour,
+    subject=KernelSubject(deep_kernel_path, lambda inst: named_dual(f"hermite:{inst.power}")),
+    mutants=(
+        Mutant(
+            "linear-component",
+            "dual 0.5 xi + 0.5 xi^k (a singular-kernel activation)",
+            KernelSubject(deep_kernel_path, _linear_component),
         ),
-        formula="Sigma_L(xi) = xi^(k^L): f_L(x) -> y_{argmax_i xi(x, x_i)}",
-        strategy=lambda: st.builds(
-            NNInstance, st.sampled_from([2, 3, 4]), st.builds(SphereData, st.just(60), st.just(200), seeds())
-        ),
-        check=_check_nearest_neighbour,
-        subject=KernelSubject(deep_kernel_path, lambda inst: named_dual(f"hermite:{inst.power}")),
-        mutants=(
-            Mutant(
-                "linear-component",
-                "dual 0.5 xi + 0.5 xi^k (a singular-kernel activation)",
-                KernelSubject(deep_kernel_path, _linear_component),
-            ),
-        ),  # fmt: skip
-        examples={"ci": 3, "thorough": 30},
-        mutant_examples=2,
-    )
+    ),  # fmt: skip
+    examples={"ci": 3, "thorough": 30},
+    mutant_examples=2,
 )

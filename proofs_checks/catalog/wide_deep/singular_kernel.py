@@ -16,15 +16,14 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from probtheory.theory.wide_deep import DeepKernels, deep_kernel_path, polynomial_dual, singular_exponent
+from proofs_checks.catalog.bibliography import RADHAKRISHNAN_BELKIN_UHLER_2023
 from proofs_checks.catalog.wide_deep._kernel_subjects import (
-    _PAPER,
     KernelSubject,
     SphereData,
     _dual_for,
     _rescaled_path,
 )
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.registry import register
 from proofs_checks.strategies import seeds
 
 
@@ -75,50 +74,48 @@ def _check_singular(inst: SingularInstance, subject: KernelSubject) -> list[Evid
     return evidence
 
 
-register(
-    Claim(
-        id="wide_deep.singular_kernel",
-        title="Duals with 0 < dual'(0) < 1 < dual'(1) give singular kernels eps^-alpha (NTK: alpha + 1)",
-        paper=_PAPER,
-        statement=(
-            "For dual(xi) = p xi + (1-p) xi^k the deep NNGP behaves like eps^-alpha near xi = 1 - eps with "
-            "alpha = ln(1/p)/ln(p + (1-p)k), and the NTK like eps^-(alpha+1)."
-        ),
-        formula="Sigma_L(1-eps) ~ eps^-a, K_L(1-eps) ~ eps^-(a+1), a = ln(1/dual'(0))/ln(dual'(1))",
-        strategy=lambda: st.builds(
-            SingularInstance,
-            st.floats(0.05, 0.95),
-            st.sampled_from([2, 3, 5, 7]),
-            st.builds(SphereData, st.just(60), st.just(200), seeds()),
-        ),  # fmt: skip
-        check=_check_singular,
-        subject=KernelSubject(
-            deep_kernel_path,
-            lambda inst: polynomial_dual([0.0, inst.linear] + [0.0] * (inst.power - 2) + [1.0 - inst.linear]),
-        ),
-        mutants=(
-            Mutant(
-                "ntk-without-derivative-factor",
-                "the dual'(Sigma_l) factor dropped: the NTK equals the NNGP (exponent off by 1)",
-                KernelSubject(
-                    _ntk_is_nngp_path,
-                    lambda inst: polynomial_dual(
-                        [0.0, inst.linear] + [0.0] * (inst.power - 2) + [1.0 - inst.linear]
-                    ),
-                ),
-            ),
-            Mutant(
-                "rescale-by-max",
-                "K divided by its maximum inside the loop",
-                KernelSubject(
-                    _rescaled_path,
-                    lambda inst: polynomial_dual(
-                        [0.0, inst.linear] + [0.0] * (inst.power - 2) + [1.0 - inst.linear]
-                    ),
+SINGULAR_KERNEL_CLAIM = Claim(
+    id="wide_deep.singular_kernel",
+    title="Duals with 0 < dual'(0) < 1 < dual'(1) give singular kernels eps^-alpha (NTK: alpha + 1)",
+    paper=RADHAKRISHNAN_BELKIN_UHLER_2023,
+    statement=(
+        "For dual(xi) = p xi + (1-p) xi^k the deep NNGP behaves like eps^-alpha near xi = 1 - eps with "
+        "alpha = ln(1/p)/ln(p + (1-p)k), and the NTK like eps^-(alpha+1)."
+    ),
+    formula="Sigma_L(1-eps) ~ eps^-a, K_L(1-eps) ~ eps^-(a+1), a = ln(1/dual'(0))/ln(dual'(1))",
+    strategy=lambda: st.builds(
+        SingularInstance,
+        st.floats(0.05, 0.95),
+        st.sampled_from([2, 3, 5, 7]),
+        st.builds(SphereData, st.just(60), st.just(200), seeds()),
+    ),  # fmt: skip
+    check=_check_singular,
+    subject=KernelSubject(
+        deep_kernel_path,
+        lambda inst: polynomial_dual([0.0, inst.linear] + [0.0] * (inst.power - 2) + [1.0 - inst.linear]),
+    ),
+    mutants=(
+        Mutant(
+            "ntk-without-derivative-factor",
+            "the dual'(Sigma_l) factor dropped: the NTK equals the NNGP (exponent off by 1)",
+            KernelSubject(
+                _ntk_is_nngp_path,
+                lambda inst: polynomial_dual(
+                    [0.0, inst.linear] + [0.0] * (inst.power - 2) + [1.0 - inst.linear]
                 ),
             ),
         ),
-        examples={"ci": 3, "thorough": 30},
-        mutant_examples=2,
-    )
+        Mutant(
+            "rescale-by-max",
+            "K divided by its maximum inside the loop",
+            KernelSubject(
+                _rescaled_path,
+                lambda inst: polynomial_dual(
+                    [0.0, inst.linear] + [0.0] * (inst.power - 2) + [1.0 - inst.linear]
+                ),
+            ),
+        ),
+    ),
+    examples={"ci": 3, "thorough": 30},
+    mutant_examples=2,
 )

@@ -1,0 +1,58 @@
+"""The publications probtheory's components, plug-ins and theory claims come from.
+
+A :class:`Paper` is the one bibliographic record of the project: the plug-in registry
+(:mod:`probtheory.plugins`) and the theory claims (:mod:`proofs_checks`) cite papers with it,
+so that ``probtheory list``, ``probtheory check`` and the claim report show the same short
+citation (:meth:`Paper.short`) for the same paper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Paper"]
+
+
+@dataclass(frozen=True)
+class Paper:
+    """A publication.
+
+    Attributes:
+        title: The paper's title.
+        authors: Author names in the paper's order.
+        venue: Where it appeared (``"ICLR"``, ``"IEEE TNNLS"``, ``"arXiv preprint"``, ...).
+        year: Year of that appearance.
+        url: A stable link (arXiv abstract, proceedings page, DOI or OpenReview).
+        arxiv: The arXiv identifier, when there is one.
+        first_surname: The first author's surname when it is not the last word of the name
+            (``"Gonzalez Ortiz"``).
+    """
+
+    title: str
+    authors: tuple[str, ...]
+    venue: str
+    year: int
+    url: str
+    arxiv: str | None = None
+    first_surname: str | None = None
+
+    def _surnames(self) -> list[str]:
+        surnames = [author.split()[-1] for author in self.authors]
+        if self.first_surname:
+            surnames[0] = self.first_surname
+        return surnames
+
+    def short(self) -> str:
+        """``"Zhuo et al., ICLR 2025"``: first author's surname, venue and year."""
+        surnames = self._surnames()
+        lead = f"{surnames[0]} et al." if len(surnames) > 2 else " & ".join(surnames)
+        return f"{lead}, {self.venue} {self.year}"
+
+    def cite(self) -> str:
+        """The full citation: ``"Jacot, Gabriel & Hongler, Neural Tangent Kernel: ..., NeurIPS 2018"``."""
+        surnames = self._surnames()
+        names = surnames[0] if len(surnames) == 1 else ", ".join(surnames[:-1]) + " & " + surnames[-1]
+        return f"{names}, {self.title}, {self.venue} {self.year}"
+
+    def __str__(self) -> str:
+        return self.cite()
