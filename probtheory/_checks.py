@@ -25,20 +25,93 @@ def check_int(name: str, value: object, *, minimum: int | None = None) -> int:
     return int(value)
 
 
-def check_real(name: str, value: object, *, positive: bool = False, nonnegative: bool = False) -> float:
-    """Return ``value`` as a finite float, optionally requiring ``> 0`` or ``>= 0``."""
+def check_int_or_inf(name: str, value: object, *, minimum: int | None = None) -> int | float:
+    """Return ``value`` as an int ``>= minimum``, or ``math.inf`` (a limit such as infinite data)."""
+    if isinstance(value, float) and value == math.inf:
+        return math.inf
+    return check_int(name, value, minimum=minimum)
+
+
+def check_real(
+    name: str,
+    value: object,
+    *,
+    positive: bool = False,
+    nonnegative: bool = False,
+    allow_inf: bool = False,
+) -> float:
+    """Return ``value`` as a float, optionally requiring ``> 0`` or ``>= 0``.
+
+    NaN is always refused, infinities unless ``allow_inf`` (then only ``+inf``: a limit such as
+    zero temperature).
+    """
     if isinstance(value, Tensor) and value.numel() == 1:
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, Real):
         raise InputDataError(name, "a real number", f"{value!r} of type {type(value).__name__}")
     value = float(value)
-    if not math.isfinite(value):
-        raise InputDataError(name, "a finite number", value)
+    if not math.isfinite(value) and not (allow_inf and value == math.inf):
+        raise InputDataError(name, "a finite number" if not allow_inf else "a number or +inf", value)
     if positive and value <= 0:
         raise InputDataError(name, "a number > 0", value)
     if nonnegative and value < 0:
         raise InputDataError(name, "a number >= 0", value)
     return value
+
+
+def check_interval(
+    name: str,
+    value: object,
+    low: float,
+    high: float,
+    *,
+    closed: tuple[bool, bool] = (True, True),
+    meaning: str = "a number",
+) -> float:
+    """Return ``value`` as a float in the interval from ``low`` to ``high`` (NaN is refused).
+
+    Args:
+        name: The argument's name, for the error.
+        value: The value to check.
+        low: The lower end.
+        high: The upper end.
+        closed: Whether each end belongs to the interval (``(False, False)``: the open interval).
+        meaning: What the number is, for the error (``"a dataset quality"``).
+    """
+    value = check_real(name, value)
+    low_ok = value >= low if closed[0] else value > low
+    high_ok = value <= high if closed[1] else value < high
+    if not (low_ok and high_ok):
+        interval = f"{'[' if closed[0] else '('}{low:g}, {high:g}{']' if closed[1] else ')'}"
+        raise InputDataError(name, f"{meaning} in {interval}", value)
+    return value
+
+
+def check_floating(name: str, x: object) -> Tensor:
+    """Require a floating-point tensor (type and dtype only: no device sync, cheap in forward passes)."""
+    if not isinstance(x, Tensor):
+        raise InputDataError(name, "a torch.Tensor", type(x).__name__)
+    if not x.is_floating_point():
+        raise InputDataError(name, "a floating-point tensor", f"dtype {x.dtype}")
+    return x
+
+
+def check_spins(name: str, x: object, *, shape: tuple[int | None, ...]) -> Tensor:
+    """Require a non-empty tensor of +-1 entries of the given shape (``None``: any size); as int8."""
+    if not isinstance(x, Tensor):
+        raise InputDataError(name, "a torch.Tensor of +-1 entries", type(x).__name__)
+    if x.dim() != len(shape) or any(s is not None and s != d for s, d in zip(shape, x.shape, strict=True)):
+        expected = " x ".join("any" if s is None else str(s) for s in shape)
+        raise InputDataError(name, f"a tensor of shape {expected}", f"shape {tuple(x.shape)}")
+    if x.numel() == 0:
+        raise InputDataError(name, "a non-empty tensor", f"shape {tuple(x.shape)}")
+    if x.is_complex():
+        raise InputDataError(name, "binary patterns with entries in {-1, +1}", "complex entries")
+    is_spin = (x == 1) | (x == -1)
+    if x.dtype == torch.bool or not is_spin.all():
+        bad = x.reshape(-1)[~is_spin.reshape(-1)][:3].tolist()
+        raise InputDataError(name, "binary patterns with entries in {-1, +1}", f"entries such as {bad}")
+    return x.to(torch.int8)
 
 
 def check_finite(name: str, tensor: Tensor) -> Tensor:

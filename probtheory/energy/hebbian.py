@@ -2,7 +2,8 @@ r"""Dense Hebbian networks trained on examples: supervised and unsupervised P-bo
 
 Agliari, Albanese, Alemanno, Alessandrelli, Barra, Giannotti, Lotito, Pedreschi, *Dense Hebbian
 neural networks: a replica symmetric picture of supervised learning* (Physica A 2023,
-arXiv 2212.00606) and its unsupervised companion (arXiv 2211.14067); shared/research/bayes.md 9.
+arXiv 2212.00606) and its unsupervised companion (arXiv 2211.14067). Our normalisation and the
+low-load formulas are derived in docs/derivations.md, §8.
 
 **Data.** ``K`` archetypes :math:`\xi^\mu \in \{\pm 1\}^N` are never shown; the network sees
 ``M`` examples per archetype, :math:`\eta^{\mu a}_i = \chi^{\mu a}_i \xi^\mu_i` with
@@ -75,17 +76,13 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from probtheory._checks import check_int, check_real
+from probtheory._checks import check_int, check_interval, check_real, check_spins
 from probtheory.errors import InputDataError, UnsupportedError
 
 __all__ = [
     "DenseHebbian",
     "HebbianChain",
     "RetrievalResult",
-    "check_beta",
-    "check_order",
-    "check_quality",
-    "check_spins",
     "prototype_normalisation",
 ]
 
@@ -94,34 +91,11 @@ RULES = ("supervised", "unsupervised")
 BRUTE_FORCE_MAX_ENTRIES = 2**24
 
 
-def check_spins(name: str, x: object, *, shape: tuple[int | None, ...]) -> Tensor:
-    """Require a tensor of +-1 entries with the given shape (``None``: any size); return it as int8."""
-    if not isinstance(x, Tensor):
-        raise InputDataError(name, "a torch.Tensor of +-1 entries", type(x).__name__)
-    if x.dim() != len(shape) or any(s is not None and s != d for s, d in zip(shape, x.shape, strict=True)):
-        expected = " x ".join("any" if s is None else str(s) for s in shape)
-        raise InputDataError(name, f"a tensor of shape {expected}", f"shape {tuple(x.shape)}")
-    if x.numel() == 0:
-        raise InputDataError(name, "a non-empty tensor", f"shape {tuple(x.shape)}")
-    if x.is_complex() or x.dtype == torch.bool or not ((x == 1) | (x == -1)).all():
-        bad = (
-            x.reshape(-1)[~((x == 1) | (x == -1)).reshape(-1)][:3].tolist()
-            if not x.is_complex()
-            else "complex"
-        )
-        raise InputDataError(name, "binary patterns with entries in {-1, +1}", f"entries such as {bad}")
-    return x.to(torch.int8)
+def _check_quality(r: object) -> float:
+    return check_interval("r", r, 0.0, 1.0, meaning="a dataset quality")
 
 
-def check_quality(r: object) -> float:
-    """Require a dataset quality ``r`` in [0, 1]."""
-    r = check_real("r", r)
-    if not 0.0 <= r <= 1.0:
-        raise InputDataError("r", "a dataset quality in [0, 1]", r)
-    return r
-
-
-def check_order(P: object) -> int:
+def _check_order(P: object) -> int:
     """Require an even interaction order ``P >= 2`` (odd P breaks the sigma -> -sigma symmetry)."""
     P = check_int("P", P, minimum=2)
     if P % 2:
@@ -267,11 +241,11 @@ class DenseHebbian:
     ) -> None:
         examples = check_spins("examples", examples, shape=(None, None, None))
         self.K, self.M, self.N = examples.shape
-        self.P = check_order(P)
+        self.P = _check_order(P)
         if rule not in RULES:
             raise InputDataError("rule", f"one of {RULES}", repr(rule))
         self.rule = rule
-        self.r = None if r is None else check_quality(r)
+        self.r = None if r is None else _check_quality(r)
         self.examples = examples
         self.archetypes = (
             None if archetypes is None else check_spins("archetypes", archetypes, shape=(self.K, self.N))
@@ -305,7 +279,7 @@ class DenseHebbian:
         seed: int | None = None,
         generator: torch.Generator | None = None,
     ) -> DenseHebbian:
-        """Random Rademacher archetypes and ``M`` examples of quality ``r`` each (bayes.md 9(b)).
+        """Random Rademacher archetypes and ``M`` examples of quality ``r`` each (docs/derivations.md, §8).
 
         Args:
             K: Number of archetypes (classes), >= 1.
@@ -318,7 +292,7 @@ class DenseHebbian:
             generator: A ``torch.Generator`` to draw from.
         """
         K, N = check_int("K", K, minimum=1), check_int("N", N, minimum=1)
-        M, r = check_int("M", M, minimum=1), check_quality(r)
+        M, r = check_int("M", M, minimum=1), _check_quality(r)
         generator = _generator(seed, generator)
         xi = torch.randint(0, 2, (K, N), generator=generator, dtype=torch.int8) * 2 - 1
         chi = cls._example_noise(K, M, N, r, generator)
@@ -436,7 +410,7 @@ class DenseHebbian:
             A :class:`RetrievalResult`. ``KeyboardInterrupt`` stops the run, keeps the flips
             made so far and returns them with ``interrupted=True``.
         """
-        beta = check_beta(beta)
+        beta = _check_beta(beta)
         sweeps = check_int("sweeps", sweeps, minimum=1)
         if order not in ("random", "sequential"):
             raise InputDataError("order", "'random' or 'sequential'", repr(order))
@@ -471,11 +445,9 @@ class DenseHebbian:
         )
 
 
-def check_beta(beta: object) -> float:
-    """Require an inverse temperature ``beta >= 0``; ``math.inf`` means zero temperature."""
-    if isinstance(beta, (int, float)) and not isinstance(beta, bool) and beta == math.inf:
-        return math.inf
-    return check_real("beta", beta, nonnegative=True)
+def _check_beta(beta: object) -> float:
+    """An inverse temperature ``beta >= 0``; ``math.inf`` means zero temperature."""
+    return check_real("beta", beta, nonnegative=True, allow_inf=True)
 
 
 def _generator(seed: int | None, generator: torch.Generator | None) -> torch.Generator:

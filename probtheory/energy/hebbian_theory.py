@@ -1,7 +1,7 @@
 r"""Low-load theory of dense Hebbian networks trained on examples: exact and mean-field overlaps.
 
 Agliari et al., *Dense Hebbian neural networks: a replica symmetric picture of supervised
-learning* (Physica A 2023, arXiv 2212.00606); formulas derived in shared/research/bayes.md 9(c)
+learning* (Physica A 2023, arXiv 2212.00606); formulas derived in docs/derivations.md, §8,
 for the energy :math:`H = -\frac{N}{2}\sum_\mu n_\mu^P` of :mod:`probtheory.energy.hebbian`.
 
 At low load (``K`` fixed, ``N -> inf``) the model is of Curie-Weiss type and mean field is
@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import optimize, stats
 
-from probtheory._checks import check_int
-from probtheory.energy.hebbian import check_beta, check_order, check_quality, prototype_normalisation
+from probtheory._checks import check_int_or_inf
+from probtheory.energy.hebbian import _check_beta, _check_order, _check_quality, prototype_normalisation
 from probtheory.errors import InputDataError
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ _SCAN_POINTS = 2000
 
 def dataset_entropy(r: float, M: float) -> float:
     r""":math:`\rho = (1 - r^2) / (M r^2)` (``inf`` at ``r = 0``, 0 at ``M = inf``)."""
-    r, M = check_quality(r), _check_quantity(M)
+    r, M = _check_quality(r), check_int_or_inf("M", M, minimum=1)
     if math.isinf(M):
         return 0.0 if r > 0 else math.inf
     return math.inf if r == 0 else (1.0 - r * r) / (M * r * r)
@@ -67,13 +67,6 @@ def erf_overlap(r: float, M: float) -> float:
     r"""Large-``M`` (CLT) zero-temperature overlap :math:`\mathrm{erf}(1/\sqrt{2\rho})`."""
     rho = dataset_entropy(r, M)
     return 1.0 if rho == 0 else math.erf(1.0 / math.sqrt(2.0 * rho))
-
-
-def _check_quantity(M: object) -> float | int:
-    """``M`` as an int >= 1, or ``math.inf`` (the big-data limit)."""
-    if isinstance(M, float) and math.isinf(M) and M > 0:
-        return math.inf
-    return check_int("M", M, minimum=1)
 
 
 def _site_distribution(r: float, M: float) -> tuple[np.ndarray, np.ndarray]:
@@ -111,7 +104,7 @@ def zero_temperature_overlaps(r: float, M: float) -> ZeroTemperatureOverlaps:
     ``m = 2 P[Bin(M, (1+r)/2) > M/2] - 1`` for odd ``M``; for even ``M`` the ties
     :math:`\hat\eta_i = 0` contribute 0 on average, ``m = P[k > M/2] - P[k < M/2]``.
     """
-    r, M = check_quality(r), _check_quantity(M)
+    r, M = _check_quality(r), check_int_or_inf("M", M, minimum=1)
     values, probs = _site_distribution(r, M)
     m = float(probs @ np.sign(values))
     n = float(probs @ np.abs(values))
@@ -167,8 +160,8 @@ def solve_mean_field(
     Returns:
         A :class:`MeanFieldSolution`.
     """
-    r, M, P = check_quality(r), _check_quantity(M), check_order(P)
-    beta = check_beta(beta)
+    r, M, P = _check_quality(r), check_int_or_inf("M", M, minimum=1), _check_order(P)
+    beta = _check_beta(beta)
     if branch not in ("retrieval", "global"):
         raise InputDataError("branch", "'retrieval' or 'global'", repr(branch))
     values, probs = _site_distribution(r, M)
@@ -242,7 +235,7 @@ def phase_diagram(
     (the exact zero-temperature overlaps over quality and quantity) or
     ``phase_diagram(r=0.6, M=Ms, beta=betas)``.
     """
-    P = check_order(P)
+    P = _check_order(P)
     given = {"r": r, "M": M, "beta": beta}
     axes = [k for k, v in given.items() if isinstance(v, (Sequence, np.ndarray))]
     if len(axes) != 2:

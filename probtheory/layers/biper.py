@@ -28,9 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd import Function
 
-from probtheory._checks import check_real
+from probtheory._checks import check_floating, check_real
 from probtheory.errors import InputDataError
-from probtheory.layers._tensor_checks import check_floating
 
 __all__ = ["BiPerConv2d", "BiPerLinear", "approx_sign", "set_biper_stage", "square_wave"]
 

@@ -25,9 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from probtheory._checks import check_int, check_real
+from probtheory._checks import check_floating, check_int, check_real
 from probtheory.errors import InputDataError
-from probtheory.layers._tensor_checks import check_floating
 
 __all__ = ["PolyNorm", "PolyReLU"]
 

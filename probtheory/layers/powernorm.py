@@ -1,7 +1,7 @@
 r"""PowerNorm: batch normalisation by a running quadratic mean, with an approximate backward.
 
 Shen, Yao, Gholami, Mahoney, Keutzer, "PowerNorm: Rethinking Batch Normalization in
-Transformers", ICML 2020, Algorithm 1 (digest: shared/research/theory.md, section F). Per
+Transformers", ICML 2020, Algorithm 1; exact gradients in docs/derivations.md, §3. Per
 feature channel, over the batch :math:`B` (all leading dimensions of a ``... x d`` input):
 
 .. math::
@@ -57,9 +57,8 @@ import torch
 from torch import Tensor, nn
 from torch.autograd import Function
 
-from probtheory._checks import check_int, check_real
+from probtheory._checks import check_floating, check_int, check_interval, check_real
 from probtheory.errors import InputDataError
-from probtheory.layers._tensor_checks import check_floating
 
 __all__ = ["PowerNorm", "batch_norm_exact_grad", "power_norm_batch", "power_norm_exact_grad"]
 
@@ -202,7 +201,7 @@ def power_norm_batch(
 def power_norm_exact_grad(
     x: Tensor, grad_output: Tensor, weight: Tensor | None = None, eps: float = 0.0
 ) -> Tensor:
-    r"""Exact input gradient of :func:`power_norm_batch` (theory.md F.2(a)), in closed form.
+    r"""Exact input gradient of :func:`power_norm_batch` (docs/derivations.md, §3), in closed form.
 
     .. math::
         \frac{\partial L}{\partial x} = \frac{\gamma}{\psi_B}\Big(g - \hat x\,
@@ -237,7 +236,7 @@ def batch_norm_exact_grad(
         - \hat x\, \operatorname{mean}_B(g \odot \hat x)\Big), \qquad
         \hat x = (x - \mu_B) / \sigma_B, \quad \sigma_B = \sqrt{\operatorname{var}_B(x) + \epsilon},
 
-    the projection of :math:`g` off :math:`\operatorname{span}\{1, \hat x\}` (theory.md F.2(a)).
+    the projection of :math:`g` off :math:`\operatorname{span}\{1, \hat x\}` (docs/derivations.md, §3).
 
     Args:
         x: A ``... x d`` input.
@@ -262,10 +261,9 @@ def _affine(x_hat: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor
 
 
 def _check_alpha(name: str, value: object) -> float:
-    value = check_real(name, value)
-    if not 0.0 < value < 1.0:
-        raise InputDataError(name, "a moving-average coefficient in the open interval (0, 1)", value)
-    return value
+    return check_interval(
+        name, value, 0.0, 1.0, closed=(False, False), meaning="a moving-average coefficient"
+    )
 
 
 def _check_features(name: str, x: object, num_features: int) -> Tensor:

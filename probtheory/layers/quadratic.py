@@ -24,9 +24,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from probtheory._checks import check_real
+from probtheory._checks import check_floating, check_real
 from probtheory.errors import InputDataError
-from probtheory.layers._tensor_checks import check_floating
 
 __all__ = ["QuadraticLinear", "relinear_param_groups"]
 

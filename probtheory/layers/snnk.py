@@ -59,9 +59,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from probtheory._checks import check_int
+from probtheory._checks import check_floating, check_int
 from probtheory.errors import ConfigurationError, InputDataError
-from probtheory.layers._tensor_checks import check_floating
 
 __all__ = [
     "KINDS",

@@ -42,7 +42,7 @@ import copy
 import torch
 from torch import Tensor, nn
 
-from probtheory._checks import check_int, check_real
+from probtheory._checks import check_int, check_interval, check_real
 from probtheory.errors import InputDataError, UnsupportedError
 from probtheory.training.loop import TrainingCallback, TrainState
 
@@ -236,10 +236,7 @@ def _split(layer: nn.Module, rank: int) -> nn.Sequential:
 
 
 def _check_energy(energy: float) -> float:
-    energy = check_real("energy", energy)
-    if not 0.0 < energy <= 1.0:
-        raise InputDataError("energy", "a fraction in (0, 1]", energy)
-    return energy
+    return check_interval("energy", energy, 0.0, 1.0, closed=(False, True), meaning="a fraction")
 
 
 def _check_layer(name: str, layer: object) -> None:
