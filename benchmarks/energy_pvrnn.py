@@ -16,8 +16,8 @@ of the same process, two predictors of x_t are compared side by side in one proc
 Reported: the mean squared one-step error of each (averaged over the 2 coordinates, over the
 steps after the first window, and over the held-out sequences), their ratio (open loop / ER),
 the ratio per held-out sequence, and the wall time per ER step. ER is repeated with
-``repeats`` seeds of its posterior draws; medians over repeats are reported. The issue's bar is
-a ratio >= 5.
+``repeats`` seeds of its posterior draws; medians over repeats are reported. Our acceptance criterion
+is a ratio >= 5.
 """
 
 from __future__ import annotations

@@ -61,8 +61,9 @@ from probtheory.lcpfn.real_curves import load_real_curves  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "lcpfn.json"
 CUTOFFS = (10, 20, 40)
-# The paper's largest MCMC configuration (shared/research/bayes.md 2(d)): 100 walkers, about 4000
-# samples after 500 burn-in steps; every 40th step kept.
+# The largest MCMC configuration of the paper's grid (Adriaensen et al., NeurIPS 2023, Sec. 4.1 and
+# its appendix on the MCMC baseline): 100 walkers, about 4000 samples after 500 burn-in steps; every
+# 40th step kept.
 MCMC = {"walkers": 100, "steps": 4500, "burn_in": 500, "thin": 40}
 IMPORTANCE = {"num_samples": 100_000, "num_components": 2_000}
 CHUNK = {"lcpfn": 250, "mcmc": 50, "importance": 50}

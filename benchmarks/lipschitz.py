@@ -11,7 +11,8 @@ bound (``lipschitz_lower_bound``: samples, vertices, gradient ascent), so every 
 Models: random MLPs (He-normal weights, zero biases; depth 2-6, width 16-256, 32 inputs, 10
 outputs) and two models trained on scikit-learn's digits (8 x 8 images scaled to [0, 1]): an MLP
 64-128-128-10 and a small CNN (conv 8 -> conv 16 stride 2 -> linear), at radius 0.01 around test
-images. The issue's bar: propagation >= 2x tighter than the global bound on the trained models.
+images. Our acceptance criterion: propagation >= 2x tighter than the global bound on the trained
+models.
 """
 
 from __future__ import annotations

@@ -4,12 +4,12 @@ Run:  python benchmarks/plugins.py                 (full budgets; writes benchma
       python benchmarks/plugins.py --quick         (the ``--quick`` budgets, about a minute each)
       python benchmarks/plugins.py --methods polycom,trained-rank-pruning
 
-Each method's reproduction (``probtheory reproduce NAME``) runs the method and the baseline the
-research notes name on offline data (scikit-learn's digits / breast cancer, synthetic data), in
-the same process, and reports the metric of both, the verdict (whether the paper's qualitative
-claim showed up at this scale, judged against the sampling noise) and the wall time of the whole
-reproduction, baseline included. Results are written after every method, so an interrupted run
-keeps what finished; a rerun skips methods already in the file unless ``--rerun`` is given.
+Each method's reproduction (``probtheory reproduce NAME``) runs the method and its baseline
+(named in the reproduction's docstring) on offline data (scikit-learn's digits / breast cancer,
+synthetic data), in the same process, and reports the metric of both, the verdict (whether the
+paper's qualitative claim showed up at this scale, judged against the sampling noise) and the wall
+time of the whole reproduction, baseline included. Results are written after every method, so an
+interrupted run keeps what finished; a rerun skips methods already in the file unless ``--rerun`` is given.
 Figures go to ``docs/images/plugins/``.
 """
 

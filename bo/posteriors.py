@@ -10,7 +10,7 @@ noise :math:`\sigma_s^2`), i.e. by the uniform mixture
 :class:`SampleEnsemblePosterior` exposes that mixture to BoTorch. Two properties matter
 for Bayesian optimisation and are where the reference bnn-bo code went wrong (its
 ``HMCPosterior`` drew indices with ``np.random`` and had no base samples; see
-``shared/research/bayes.md`` section 6):
+``models/hmc.py`` of yucenli/bnn-bo at commit ``c349b4b``):
 
 * **Joint q-batches.** One Monte-Carlo sample picks *one* draw s for all q points (and the
   baseline points of qLogNEI), so joint acquisition functions see a coherent function.

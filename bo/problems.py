@@ -1,7 +1,8 @@
 r"""Named benchmark problems for the BO loop, all posed as maximisation over a box.
 
 The synthetic functions are BoTorch's (``botorch.test_functions``) with ``negate=True``, as
-in the benchmarks of Li, Rudner & Wilson (ICLR 2024; ``shared/research/bayes.md`` 6(d)):
+in the benchmarks of Li, Rudner & Wilson (ICLR 2024; their code's ``test_functions`` and
+``config/*.json`` in yucenli/bnn-bo):
 
 =============  ===  ========================  ==================  ===========================
 name           d    bounds                    max (``optimal``)   maximiser

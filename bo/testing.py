@@ -10,7 +10,9 @@ Every surrogate, ours or a user's, is tested the same way by subclassing
             return MySurrogate(train_X, train_Y, steps=100)  # unfitted
 
 The contract fits the model once per test class and checks what BoTorch's acquisition
-machinery relies on (``shared/research/ecosystem.md`` section 1): posterior and sample
+machinery relies on (what ``botorch.models.model.Model`` and ``botorch.posteriors.Posterior``
+must provide for qLogEI, qLogNEI, qUCB, ``MaxPosteriorSampling`` and ``optimize_acqf``; see
+docs/concepts.md, "BoTorch contract"): posterior and sample
 shapes for `n x d`, `b x q x d` and `b1 x b2 x q x d` inputs; finite, non-zero gradients of
 the mean and of samples with respect to X; reproducible samples under a seeded sampler from
 ``botorch.sampling.get_sampler`` and common base samples across t-batches (so that

@@ -3,7 +3,7 @@
 A surrogate is built as ``Surrogate(train_X, train_Y, **options)`` from an `n x d`
 training set in the unit cube and `n x m` observations, fitted once by ``fit()``, and then
 answers ``posterior(X)`` for any `batch_shape x q x d` inputs with a BoTorch ``Posterior``
-in the original units of ``train_Y`` (DESIGN.md, "BoTorch contract"). GP-based surrogates
+in the original units of ``train_Y`` (docs/concepts.md, "BoTorch contract"). GP-based surrogates
 get this from BoTorch's ``SingleTaskGP`` plus :class:`FitOnceMixin`; the others subclass
 :class:`SurrogateModel`, which does the validation, the outcome standardisation, the
 dtype handling and the ``posterior_transform`` in one place.

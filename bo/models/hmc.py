@@ -5,8 +5,7 @@ Optimization" (ICLR 2024) found full-batch HMC the most successful approximate i
 fully stochastic BNN surrogates. Their code (yucenli/bnn-bo, ``models/hmc.py``) means to
 start the chain at a MAP solution, but its pretraining is a no-op: the Adam optimiser holds a
 fresh network's parameters while the loss is computed on another network's, so nothing is
-ever stepped and the chain starts from a random initialisation
-(``shared/research/bayes.md`` section 6(b)).
+ever stepped and the chain starts from a random initialisation (as of commit ``c349b4b``).
 
 Here the model is :mod:`bo.models.bayesian_mlp`'s (tanh MLP, prior
 :math:`\mathcal N(0, \sigma_p^2 I)`, Gaussian likelihood of variance :math:`\sigma^2` on the

@@ -3,7 +3,7 @@ r"""Choosing a BNN's prior and noise variances by validation log-likelihood.
 bnn-bo (Li, Rudner & Wilson, ICLR 2024) re-selects ``prior_var`` and ``noise_var`` at every
 BO iteration when a config says ``"iterative": true`` (the HMC default), by calling
 ``get_best_hyperparameters(train_x, train_y, llh_fn)`` -- a function its code imports but
-never defines (yucenli/bnn-bo#2; ``shared/research/bayes.md`` section 6(e)). This module is
+never defines (GitHub yucenli/bnn-bo#2, still so at commit ``c349b4b``). This module is
 that missing piece, as the users in that thread describe it: a grid search over
 
     prior_var in {0.1, 1, 10}  x  noise_var in {0.01, 0.1, 1}

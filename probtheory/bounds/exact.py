@@ -1,10 +1,10 @@
 r"""Exact local Lipschitz constants of tiny piecewise-linear nets by activation-region enumeration.
 
-shared/research/theory.md D.2 [VERIFIED-NUM] (after Jordan & Dimakis, *Exactly computing the local
-Lipschitz constant of ReLU networks*, NeurIPS 2020): a ReLU / LeakyReLU network is affine on each
-activation region ``{x : sign z_k(x) = s_k for every neuron}``. The Clarke Jacobian at any point is
-in the convex hull of the Jacobians ``J_s`` of the full-dimensional regions that touch it, and a
-norm is convex, so
+After Jordan & Dimakis, *Exactly computing the local Lipschitz constant of ReLU networks*
+(NeurIPS 2020); derivation and a worked example in docs/derivations.md, §1. A ReLU / LeakyReLU
+network is affine on each activation region ``{x : sign z_k(x) = s_k for every neuron}``. The
+Clarke Jacobian at any point is in the convex hull of the Jacobians ``J_s`` of the
+full-dimensional regions that touch it, and a norm is convex, so
 
 .. math::
 

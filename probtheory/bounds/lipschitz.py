@@ -1,7 +1,8 @@
 r"""Certified local Lipschitz constants: sound upper bounds, attained lower bounds, exact values.
 
 Shi, Wang, Zhang, Kolter, Hsieh, *Efficiently Computing Local Lipschitz Constants of Neural
-Networks via Bound Propagation* (NeurIPS 2022); shared/research/theory.md section D.
+Networks via Bound Propagation* (NeurIPS 2022); the exact values and the hierarchy of bounds are
+derived in docs/derivations.md, §1.
 
 **What is bounded.** For a network ``f: R^d -> R^K`` (an ``nn.Sequential`` of Linear, Conv2d,
 Flatten, ReLU, LeakyReLU and Tanh layers), the box ``B = {x : ||x - center||_inf <= radius}``

@@ -1,7 +1,7 @@
 r"""Linear bound propagation through a network and through its Clarke-Jacobian graph.
 
 Shi, Wang, Zhang, Kolter, Hsieh, *Efficiently Computing Local Lipschitz Constants of Neural
-Networks via Bound Propagation* (NeurIPS 2022), and shared/research/theory.md section D.
+Networks via Bound Propagation* (NeurIPS 2022); see also docs/derivations.md, §1.
 
 The network is an :class:`~probtheory.bounds.affine_chain.AffineChain`
 ``f(x) = A_L s_{L-1}(A_{L-1} ... s_1(A_1 x))`` of dense affine maps ``A_k z = W_k z + b_k`` and

@@ -1,7 +1,7 @@
 """Index bookkeeping of categorical variables one-hot encoded contiguously in ``R^D``.
 
 Feng, Winston, Kolter, *Monotone deep Boltzmann machines* (TMLR 2023, arXiv 2307.04990);
-shared/research/bayes.md section 8. Variable ``i`` with ``k_i`` categories owns the ``k_i``
+reference code locuslab/MonotoneDBM. Variable ``i`` with ``k_i`` categories owns the ``k_i``
 coordinates ``offsets[i] : offsets[i] + k_i`` of ``z in R^D``, ``D = sum_i k_i``; :class:`_Groups`
 gives the block-wise sums, maxima, softmax and the mask of the diagonal ``k_i x k_i`` blocks
 (the blocks that the coupling ``W`` leaves hollow) used by

@@ -1,7 +1,7 @@
 r"""Mean-field fixed point of a categorical pairwise model by damped forward-backward splitting.
 
 Feng, Winston, Kolter, *Monotone deep Boltzmann machines* (TMLR 2023, arXiv 2307.04990);
-shared/research/bayes.md section 8. The mean-field marginals ``q`` of
+reference code locuslab/MonotoneDBM. The mean-field marginals ``q`` of
 ``p(x) ∝ exp(z^T W z / 2 + b^T z)`` (one-hot ``z``) are stationary points of the free energy
 
 .. math::

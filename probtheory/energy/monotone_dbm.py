@@ -1,7 +1,7 @@
 r"""Monotone deep Boltzmann machines: a unique mean-field fixed point by construction.
 
 Feng, Winston, Kolter, *Monotone deep Boltzmann machines* (TMLR 2023, arXiv 2307.04990);
-shared/research/bayes.md section 8.
+reference code locuslab/MonotoneDBM (``MultiMonotoneHollowConv``, ``ProxSoftmax``).
 
 Categorical variables ``x_i in {0, ..., k_i - 1}`` are one-hot encoded into
 ``z in R^D, D = sum_i k_i``; the pairwise model is ``p(x) ∝ exp(z^T W z / 2 + b^T z)`` with a

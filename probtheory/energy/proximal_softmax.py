@@ -1,7 +1,7 @@
 r"""The proximal softmax of the monotone DBM's forward-backward splitting, and its Jacobian.
 
 Feng, Winston, Kolter, *Monotone deep Boltzmann machines* (TMLR 2023, arXiv 2307.04990);
-shared/research/bayes.md section 8. With ``f(z) = sum_j z_j log z_j - |z|^2 / 2`` on each
+reference code ``ProxSoftmax`` in locuslab/MonotoneDBM. With ``f(z) = sum_j z_j log z_j - |z|^2 / 2`` on each
 categorical block's simplex (convex: its Hessian is ``diag(1/z) - I ⪰ 0``), the proximal map
 
 .. math::

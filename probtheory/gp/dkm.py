@@ -465,7 +465,7 @@ class DeepKernelMachine(nn.Module):
                 self._fitted = True
                 bar.set_postfix(objective=f"{history[-1]:.4f}")
         except KeyboardInterrupt:
-            pass  # keep the steps taken so far (DESIGN.md: interruptible without losing work)
+            pass  # keep the steps taken so far (docs/concepts.md: interruptible without losing work)
         finally:
             bar.close()
         return history

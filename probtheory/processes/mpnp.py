@@ -1,7 +1,7 @@
 r"""Martingale posterior neural process (MPNP).
 
-Lee, Yun, Nam, Fong & Lee, *Martingale Posterior Neural Processes* (ICLR 2023), Sec. 3; digest in
-shared/research/bayes.md 3(b). A martingale posterior (Fong, Holmes & Walker) replaces prior x
+Lee, Yun, Nam, Fong & Lee, *Martingale Posterior Neural Processes* (ICLR 2023), Sec. 3. A martingale
+posterior (Fong, Holmes & Walker, *Martingale posterior distributions*, JRSS B 2023) replaces prior x
 likelihood by predictive resampling: impute future data from a one-step predictive, and take
 the distribution of theta(observed u imputed) as the posterior. MPNP amortises this:
 

@@ -1,7 +1,7 @@
 r"""Error regression: online recognition and prediction with a trained PV-RNN.
 
 Ahmadi & Tani (2019, Sec. 2.3) and the reference code of the same lab (Idei et al.,
-``pvrnn_sa/test/example/error_regression.py``); shared/research/bayes.md section 7(b).
+h-idei/pvrnn_sa, ``test/example/error_regression.py``).
 
 The weights are frozen. At each time step t the last ``window`` observations are kept, and only
 the adaptive vectors :math:`A` inside the window are free:

@@ -1,7 +1,7 @@
 r"""The closed-form KL divergence between diagonal Gaussians: the KL term of the PV-RNN's loss.
 
 Ahmadi & Tani, *A Novel Predictive-Coding-Inspired Variational RNN Model for Online Prediction
-and Recognition*, Neural Computation 31(11), 2019; shared/research/bayes.md section 7(b).
+and Recognition*, Neural Computation 31(11), 2019; reference code h-idei/pvrnn_sa.
 The posterior :math:`q(z^l_t)` and the prior :math:`p(z^l_t \mid d^l_{t-1})` of every stochastic
 unit are Gaussians, so the KL of the loss of :class:`probtheory.recurrent.pvrnn.PVRNN` is this
 closed form summed over the z units.

@@ -1,7 +1,8 @@
 r"""PV-RNN: the predictive-coding-inspired variational RNN of Ahmadi & Tani (2019).
 
 Ahmadi & Tani, *A Novel Predictive-Coding-Inspired Variational RNN Model for Online Prediction
-and Recognition*, Neural Computation 31(11), 2019; shared/research/bayes.md section 7(b).
+and Recognition*, Neural Computation 31(11), 2019; reference code h-idei/pvrnn_sa
+(``pvrnn_layer.py``, ``pvrnn_top_layer.py``).
 
 Layers :math:`l = 1..L` (1 is the lowest) are multiple-timescale (leaky-integrator) RNN layers
 with time constant :math:`\tau_l`, deterministic units :math:`d^l_t` and stochastic units

@@ -1,7 +1,7 @@
 r"""The configuration of one PV-RNN layer: its sizes, time constant and meta-prior.
 
 Ahmadi & Tani, *A Novel Predictive-Coding-Inspired Variational RNN Model for Online Prediction
-and Recognition*, Neural Computation 31(11), 2019; shared/research/bayes.md section 7(b).
+and Recognition*, Neural Computation 31(11), 2019; reference code h-idei/pvrnn_sa.
 Each layer :math:`l` of a :class:`probtheory.recurrent.pvrnn.PVRNN` is a multiple-timescale
 (leaky-integrator) RNN layer with deterministic units :math:`d^l_t`, stochastic units
 :math:`z^l_t` and time constant :math:`\tau_l`; its KL term is weighted by the meta-prior

@@ -3,7 +3,7 @@ r"""Random-feature fits with bandlimited hidden weights: the exact Fourier-domai
 Li, Sonoda, Cao, Wang, Liang, *Shallow random neural networks with bandlimited random weights*
 (ICML 2023) lower-bound the :math:`L^2` error of :math:`g(x) = \sum_j c_j \sigma(a_j x - b_j)`
 when the hidden weights are bounded, :math:`|a_j| \le \lambda`. The paper's constants are not
-checkable (shared/research/theory.md E.1), but the surrogate of E.2 is exact: with
+used here; the surrogate below is exact (docs/derivations.md, §2): with
 :math:`\sigma = \mathrm{sinc}` (``sin(pi t)/(pi t)``, spectrum :math:`1[|\omega| \le \pi]`) every
 feature has the spectrum
 
@@ -22,7 +22,7 @@ with equality approached as the features fill the band. The target is the wave p
 :math:`[\mathrm{erfc}(\Omega-K) + \mathrm{erfc}(\Omega+K) + 2e^{-K^2}\mathrm{erfc}(\Omega)]
 / (2(1+e^{-K^2}))`.
 
-Numerical trap (theory.md E.2): a least-squares fit measured on a finite window in :math:`x`
+Numerical trap (docs/derivations.md, §2): a least-squares fit measured on a finite window in :math:`x`
 ignores the features' slowly decaying :math:`1/x` tails and reports errors *below* the
 :math:`L^2(\mathbb R)` lower bound. :func:`window_least_squares` exists only to demonstrate
 that; errors are computed in the Fourier domain by :func:`fourier_least_squares`, on a
@@ -262,7 +262,7 @@ def fourier_least_squares(
 def window_least_squares(
     frequency: float, a: Tensor, b: Tensor, *, window: float = 40.0, points: int = 4001
 ) -> BandlimitedFit:
-    r"""The UNSOUND estimator of theory.md E.2: least squares and error on the window ``[-window, window]``.
+    r"""The UNSOUND estimator of docs/derivations.md, §2: least squares and error on ``[-window, window]``.
 
     Kept to demonstrate the pitfall (and as a mutant the claims must reject): the features'
     :math:`1/x` tails outside the window are ignored, so the reported relative error can fall
@@ -327,7 +327,7 @@ def random_feature_error_curve(
     seed: int | None = None,
     progress: bool = False,
 ) -> ErrorCurve:
-    r"""Qualitative error-vs-bandwidth curve for general activations (theory.md E.3.2).
+    r"""Qualitative error-vs-bandwidth curve for general activations (docs/derivations.md, §2).
 
     For each seed, hidden parameters are drawn once at unit scale, :math:`a^0_j \sim U[-1, 1]`,
     :math:`t_j \sim U[-w, w]`, and scaled to :math:`a_j = \lambda a^0_j`, :math:`b_j = a_j t_j`
@@ -335,7 +335,7 @@ def random_feature_error_curve(
     :math:`\min_c \|\Phi c - f\|^2/M + \text{ridge}\,\|c\|^2` on `points` equispaced points of
     :math:`[-w, w]`; the error is measured on the same grid. The ridge penalty is what makes the
     experiment meaningful on a window: with unbounded coefficients any :math:`\lambda > 0` is
-    dense in :math:`C[-w, w]` (theory.md E.1 caveat).
+    dense in :math:`C[-w, w]` (docs/derivations.md, §2).
 
     Args:
         frequency: :math:`K` of the target :func:`wave_packet`.

@@ -1,14 +1,14 @@
 r"""Gradient descent on the logistic loss with large step sizes, and its batch-perceptron limit.
 
 Tyurin, *From logistic regression to the perceptron algorithm: exploring gradient descent with
-large step sizes* (2024, arXiv 2412.08424); shared/research/theory.md G. For data
+large step sizes* (2024, arXiv 2412.08424); derivations in docs/derivations.md, §4. For data
 :math:`(a_i, y_i)`, :math:`y_i \in \{\pm 1\}`, LR+GD is
 
 .. math::
     w_{t+1} = w_t - \gamma \nabla f(w_t), \qquad
     \nabla f(w) = -\frac1n \sum_i y_i a_i\, \sigma(-y_i a_i^\top w).
 
-With :math:`w_0 = 0` and :math:`u_t = w_t/\gamma` (G.1(a)),
+With :math:`w_0 = 0` and :math:`u_t = w_t/\gamma`,
 :math:`u_{t+1} = u_t + \frac1n\sum_i y_i a_i \sigma(-\gamma y_i a_i^\top u_t)`, which tends as
 :math:`\gamma \to \infty` to the *batch perceptron*
 :math:`u_{t+1} = u_t + \frac1n\sum_i y_i a_i\,[1(y_i a_i^\top u_t < 0) + \tfrac12 1(= 0)]`
@@ -71,8 +71,8 @@ def stable_sigmoid(z: Tensor) -> Tensor:
     r"""The logistic :math:`\sigma(z)`, without overflow and to relative precision for every finite :math:`z`.
 
     ``torch.sigmoid`` evaluates the branch that cannot overflow. (The form
-    :math:`\tfrac12(1 + \tanh(z/2))` suggested in theory.md G.2 does not overflow either but
-    loses relative precision for :math:`z < -20`: 1e-3 at :math:`z = -30`.)
+    :math:`\tfrac12(1 + \tanh(z/2))` does not overflow either but loses relative precision for
+    :math:`z < -20`: 1e-3 at :math:`z = -30`; docs/derivations.md, §4.)
     """
     return torch.sigmoid(z)
 

@@ -1,7 +1,7 @@
 r"""Wide, then deep networks: dual activations, a stable deep NNGP/NTK recursion, limit classifiers.
 
 Radhakrishnan, Belkin, Uhler, *Wide and deep neural networks achieve consistency for
-classification* (PNAS 2023; arXiv 2204.14126); shared/research/theory.md I. Inputs lie on the
+classification* (PNAS 2023; arXiv 2204.14126); derivations in docs/derivations.md, §6. Inputs lie on the
 unit sphere, networks have no biases, and an activation enters only through its normalised
 dual :math:`\check\phi(\xi) = \mathbb E[\phi(u)\phi(v)]` (:math:`\mathrm{corr}(u,v) = \xi`,
 :math:`\check\phi(1) = 1`). With :math:`\Sigma_0 = K_0 = \xi`:
@@ -9,14 +9,14 @@ dual :math:`\check\phi(\xi) = \mathbb E[\phi(u)\phi(v)]` (:math:`\mathrm{corr}(u
 .. math::
     \Sigma_{l+1} = \check\phi(\Sigma_l), \qquad K_{l+1} = \check\phi(\Sigma_l) + K_l\,\check\phi'(\Sigma_l).
 
-As the depth grows, the interpolating kernel classifier becomes (theory.md I.1, taxonomy):
+As the depth grows, the interpolating kernel classifier becomes (docs/derivations.md, §6):
 1-nearest neighbour if :math:`\check\phi'(0) = 0` (e.g. :math:`\xi^k`, :math:`k \ge 2`); majority
 vote if :math:`\check\phi'(1) \le 1` (ReLU: :math:`K_L(\xi)/K_L(1) \to 1/4`); a singular kernel
 :math:`\propto \varepsilon^{-\alpha}` near :math:`\xi = 1 - \varepsilon` if
 :math:`0 < \check\phi'(0) < 1 < \check\phi'(1)`, with :math:`\alpha = \ln(1/\check\phi'(0))/\ln\check\phi'(1)`
 for the NNGP and :math:`\alpha + 1` for the NTK.
 
-Numerical traps (theory.md I.2), handled by :func:`deep_kernels`:
+Numerical traps (docs/derivations.md, §6), handled by :func:`deep_kernels`:
 
 1. *Rescaling.* The NTK recursion is affine in :math:`K`, so dividing :math:`K` by its maximum
    inside the loop silently changes the kernel. Instead the exact diagonal
@@ -197,7 +197,7 @@ def _sine_dual(a: float) -> DualActivation:
 
 
 _NAMED_POLYNOMIALS = {
-    # authors' designs (theory.md I.1): 'kd_opt' gives the Hilbert kernel for inputs in R^k
+    # the authors' designs (docs/derivations.md, §6): 'kd_opt' gives the Hilbert kernel for inputs in R^k
     "2d_opt": [0.0, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5],
     "3d_opt": [0.0, 0.5, 0.0, 0.5],
     "5d_opt": [0.0, 0.25, 0.5, 0.25],

@@ -2,8 +2,8 @@ r"""Two-layer ReLU training to global optimality through its convex (group-lasso
 
 Pilanci & Ergen, "Neural Networks are Convex Regularizers", ICML 2020, Theorem 1; adversarial
 variant after Bai, Gautam & Sojoudi, "Efficient Global Optimization of Two-Layer ReLU Networks:
-Quadratic-Time Algorithms and Adversarial Training", SIAM J. Math. Data Sci. 2023 (digest:
-shared/research/theory.md, section K). The non-convex problem with weight decay :math:`\beta`,
+Quadratic-Time Algorithms and Adversarial Training", SIAM J. Math. Data Sci. 2023. The non-convex
+problem with weight decay :math:`\beta`,
 
 .. math::
     p^* = \min_{u_j, \alpha_j} \tfrac12 \Big\| \sum_j (\tilde X u_j)_+ \alpha_j - y \Big\|_2^2

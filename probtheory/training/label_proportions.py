@@ -18,9 +18,9 @@ labels is known. Each round has two steps:
 2. **Embedding refinement.** An MLP is trained on :math:`(x_i, \mu_i)` with binary
    cross-entropy; its penultimate-layer features become the covariates of the next round's graph.
 
-The classifier is the last round's MLP. The potentials above are the research notes'
-reconstruction of the paper's (``shared/research/plugins.md`` 27), which should be checked
-against the paper. On a factor graph without cycles the messages are exact, which the tests
+The classifier is the last round's MLP. The potentials above are our reconstruction of the
+two-step scheme the paper describes (Havaldar et al., ICLR 2024); the paper's exact potentials
+may differ. On a factor graph without cycles the messages are exact, which the tests
 check against brute-force enumeration.
 
 Example:

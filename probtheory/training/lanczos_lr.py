@@ -1,9 +1,9 @@
 r"""Learning rate from the mini-batch Hessian's top eigenvalue, found by Lanczos on the fly.
 
 Granziol, Zohren & Roberts, "Learning Rates as a Function of Batch Size: A Random Matrix Theory
-Approach to Neural Network Training" (JMLR 2022, arXiv 2006.09092); shared/research/theory.md H
-and plugins.md 26. The mini-batch Hessian is the full Hessian plus a fluctuation matrix whose
-entries have variance :math:`\propto 1/B`,
+Approach to Neural Network Training" (JMLR 2022, arXiv 2006.09092); the exact parts of the theory
+are derived in docs/derivations.md, §5. The mini-batch Hessian is the full Hessian plus a
+fluctuation matrix whose entries have variance :math:`\propto 1/B`,
 
 .. math::
     H_B = H + \varepsilon(B), \qquad \lambda_{\max}(H_B) \approx \lambda_\infty + c/B ,

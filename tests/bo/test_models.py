@@ -91,7 +91,7 @@ def _data(n=10, d=2, m=1, seed=0):
 
 # ---------------------------------------------------------------------------- IBNN
 def _relu_depth1_oracle(x1, x2, weight_variance, bias_variance):
-    """sigma_b^2 + (sigma_w^2 / 2) k_arccos1 on the base-kernel features (bayes.md 6(d)), in numpy."""
+    """sigma_b^2 + (sigma_w^2 / 2) k_arccos1 of the base kernel (Cho & Saul, NeurIPS 2009), in numpy."""
     x1, x2 = x1.numpy(), x2.numpy()
     d = x1.shape[-1]
 

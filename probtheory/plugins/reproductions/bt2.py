@@ -5,7 +5,7 @@ transformation and extra dimensions is backward compatible -- its queries retrie
 model's gallery about as well as a BCT-style compatible model's -- while its own (new-to-new)
 retrieval stays close to an independently trained new model, which compatibility alone degrades.
 
-Set-up of the research notes (``shared/research/plugins.md`` 19): the old model is a small MLP
+Our CPU-sized set-up of that protocol: the old model is a small MLP
 ``64 - 32 - 16`` trained on digits 0-6 only; every new model is an MLP ``64 - 128 - 16`` (BT²:
 ``16 + 8`` outputs and :class:`probtheory.training.bt2.BasisTransform` with k = 8, C = 3) trained
 on all ten digits, all with :func:`probtheory.plugins.fit`:

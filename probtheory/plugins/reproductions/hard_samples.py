@@ -2,10 +2,10 @@
 
 The paper's claim (Sahayam et al., 2023): training only on the highest-loss minibatches of each
 epoch converges faster, to equal or better accuracy. Compared at equal compute -- the same
-number of backward passes (optimizer steps) -- as the research notes ask: standard minibatch
+number of backward passes (optimizer steps) -- which is the fair comparison: standard minibatch
 training for E epochs against :class:`probtheory.training.HardBatches` with delta = 0.5 for 2E
 epochs and delta = 0.25 for 4E epochs (the scoring forward passes come on top and are reported).
-The notes' honest negative check is included: with 20% of the training labels flipped, the
+An honest negative check is included: with 20% of the training labels flipped, the
 hardest batches hold the noise, and the details report both methods under that noise too.
 """
 

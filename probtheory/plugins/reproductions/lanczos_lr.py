@@ -1,20 +1,20 @@
 """Batch-Hessian curvature against batch size, and the Lanczos learning rate against an SGD grid, on digits.
 
-The paper's claims (Granziol, Zohren & Roberts, JMLR 2022; research notes plugins.md 26):
+The paper's claims (Granziol, Zohren & Roberts, JMLR 2022), with our acceptance criteria:
 
 1. the top eigenvalue of the mini-batch Hessian decays with the batch size as
    ``lambda_max(H_B) = lambda_inf + c / B`` (c > 0), so the largest stable SGD learning rate
    ``2 / lambda_max(H_B)`` grows with B. Measured on an MLP ``64 - 256 - 10`` (tanh, 19 210
    parameters) after 3 epochs of SGD, with B in {8, 16, 32, 64, 128, 256, all 1257}, several
    batches per B drawn without replacement, 20 Lanczos steps each; fitted by least squares in
-   1/B and judged by R^2 (the notes' bar: above 0.9) and c > 0.
+   1/B and judged by R^2 (our criterion: above 0.9) and c > 0.
 2. the on-the-fly learner ``lr = safety / lambda_max(H_B)`` (:class:`LanczosLR`, safety 1,
    every 20 steps, no tuning) trains as well as the best learning rate of an SGD grid
-   {0.01, 0.03, 0.1, 0.3, 1, 3, 10} (notes' bar: within about 1 point). The grid's best rate is
+   {0.01, 0.03, 0.1, 0.3, 1, 3, 10} (our criterion: within about 1 point). The grid's best rate is
    picked by mean *test* accuracy, which favours the baseline.
 
 3. the largest stable SGD rate follows the quadratic model, 2 / lambda_max(H_B), so it grows
-   with B (notes' bar: the empirical divergence rate tracks 2 / lambda_max(H_B) within a factor of
+   with B (our criterion: the empirical divergence rate tracks 2 / lambda_max(H_B) within a factor of
    about 1.5). Measured from the same pretrained point: for each B, 200 SGD steps on fixed random
    batches at rates (2 / mean lambda_max(H_B)) x {2^-2, ..., 2^6} (full: steps of sqrt 2); the
    divergence rate is the first at which the training loss ends above where it started (or
@@ -58,7 +58,7 @@ _K = 20
 _PRETRAIN = Budget(epochs=3, batch_size=_BATCH, lr=0.1)
 _R2_BAR = 0.9
 _GAP_BAR = 0.01  # "within about 1 point" of the best grid learning rate
-_TRACK_BAR = 1.5  # notes: the divergence lr tracks 2 / lambda_max(H_B) "within a factor of about 1.5"
+_TRACK_BAR = 1.5  # our criterion: the divergence lr tracks 2 / lambda_max(H_B) within a factor of ~1.5
 _STEPS = 200  # length of the short runs that decide divergence
 
 

@@ -3,7 +3,7 @@
 The paper's claim (Havaldar et al., ICLR 2024): pseudo-labels from belief propagation on a
 similarity graph, refined with learned embeddings, beat training on the bag proportions alone
 (DLLP: binary cross-entropy between a bag's mean predicted probability and its label
-proportion), increasingly so for larger bags. As in the research notes: scikit-learn's breast
+proportion), increasingly so for larger bags. Our CPU-sized set-up: scikit-learn's breast
 cancer data (standardised), a stratified 70/30 split, the training set cut into random bags of
 32 of which only the positive counts are given; metric: instance-level test AUC, averaged over
 seeds. A supervised MLP (all labels known) is reported as the upper bound. One round (no

@@ -3,7 +3,7 @@
 The paper's claim (Ortiz et al., ICLR 2024, Sec. 5): with magnitude invariant parametrizations
 (cos|sin input encoding, additive output theta_0 + H(E(gamma))), hypernetworks train faster and
 more stably than with the conventional parametrization (raw input, generated weights only,
-default initialisation). As in the research notes: a hypernetwork produces every weight of an
+default initialisation). Our CPU-sized set-up: a hypernetwork produces every weight of an
 MLP ``64 - 32 - 10`` from gamma, the loss is cross-entropy + gamma * 1e-2 * ||theta||^2 with
 gamma ~ U(0, 1) drawn for every batch, Adam for both parametrizations. Reported: test accuracy
 averaged over gamma in {0, 0.5, 1} after a fixed budget, and the spread over seeds.

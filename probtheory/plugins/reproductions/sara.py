@@ -3,10 +3,10 @@
 The paper's claim (Hu et al., ICLR 2025, Sec. 4): fine-tuning only a pretrained model's
 smallest-magnitude parameters (with the nuclear-norm penalty and progressive re-selection) adapts
 to a new task about as well as LoRA at the same number of trainable parameters, and keeps more of
-the pretrained model's ability than full fine-tuning. The research notes add the ablation the
+the pretrained model's ability than full fine-tuning. We add the ablation the
 idea rests on: the smallest-|theta| mask should beat a random sparse mask of the same size.
 
-Protocol (the research notes' plan): an MLP ``64 - 256 - 256 - 10`` is pretrained on digits 0-4
+Protocol (our CPU-sized plan): an MLP ``64 - 256 - 256 - 10`` is pretrained on digits 0-4
 (the source task), then fine-tuned for the same number of steps on digits 5-9 (the target task)
 by
 

@@ -1,6 +1,6 @@
 """Fit the scaling laws on small teacher-student runs and predict a larger model's loss curve.
 
-As the research notes propose for CPU: "infinite data" from a fixed random teacher MLP (fresh
+A CPU-sized set-up: "infinite data" from a fixed random teacher MLP (fresh
 inputs every step, so nothing overfits), student MLPs of several widths trained at two batch
 sizes; the laws of :mod:`probtheory.training.scaling_laws` are fitted on the smaller widths and
 predict the held-out width's loss at the end of training at both batch sizes. The paper's

@@ -2,7 +2,7 @@
 
 The paper's claim (Sehanobish et al., ICLR 2024, Sec. 4): replacing a feed-forward layer by an SNNK
 layer keeps accuracy close to the original network with fewer trainable parameters, improving with
-the number of random features m. As in the research notes: the MLP ``64 - 256 - 10`` against the same
+the number of random features m. Our CPU-sized set-up: the MLP ``64 - 256 - 10`` against the same
 network with its first layer and ReLU replaced by :class:`~probtheory.layers.snnk.SNNKLinear`
 (``kind="relu"``, orthogonal features) for m in {16, 32, 64, 128}; the headline compares m = 64
 (``out x m = 16384`` parameters in the layer, vs ``65 x 256 = 16640``) with the MLP. Also measured: the

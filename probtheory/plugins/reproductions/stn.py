@@ -3,7 +3,7 @@
 The paper's claims (MacKay et al., ICLR 2019, Sec. 5): one STN run, tuning its regularisation
 hyperparameters online, reaches a validation/test performance at least as good as fixed
 hyperparameters found by search at several times the compute, and the dropout rates it learns
-*rise* over training (a schedule, not a constant). Set-up of the research notes: an MLP
+*rise* over training (a schedule, not a constant). Our CPU-sized set-up: an MLP
 ``64 - 256 - 256 - 10`` overfits 300 digits images; 300 more are the validation set and the
 rest (1197) the test set. The STN (:class:`probtheory.training.self_tuning.networks.STNMLP` with
 :class:`~probtheory.training.self_tuning.SelfTuning`) tunes both hidden layers' dropout rates and

@@ -1,4 +1,4 @@
-"""Local Lipschitz bounds: soundness, hierarchy, limits, CNNs and bad input (theory.md D)."""
+"""Local Lipschitz bounds: soundness, hierarchy, limits, CNNs and bad input (docs/derivations.md, §1)."""
 
 import math
 
@@ -20,8 +20,8 @@ from probtheory.errors import ConfigurationError, InputDataError, UnsupportedErr
 from proofs_checks.catalog.lipschitz import LipschitzInstance, lipschitz_instances
 
 
-def _theory_d2_instance():
-    """theory.md D.2 [VERIFIED-NUM]: d=3, m=8, numpy default_rng(0), b ~ 0.5 N, x0 ~ 0.3 N, eps = 0.4."""
+def _worked_example_instance():
+    """docs/derivations.md, §1, worked example: d=3, m=8, default_rng(0), b ~ 0.5 N, x0 ~ 0.3 N, eps = 0.4."""
     rng = np.random.default_rng(0)
     w, b, v, x0 = rng.standard_normal((8, 3)), 0.5 * rng.standard_normal(8), rng.standard_normal(8), None
     x0 = 0.3 * rng.standard_normal(3)
@@ -33,8 +33,8 @@ def _theory_d2_instance():
     return net, torch.tensor(x0)
 
 
-def test_lipschitz_reference_values_of_theory_notes():
-    net, x0 = _theory_d2_instance()
+def test_lipschitz_reference_values_of_the_worked_example():
+    net, x0 = _worked_example_instance()
     exact = exact_local_lipschitz(net, x0, 0.4)
     assert exact.lower == exact.upper
     assert exact.lower == pytest.approx(3.9581, abs=5e-5)

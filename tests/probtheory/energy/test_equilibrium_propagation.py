@@ -1,7 +1,7 @@
 """Equilibrium propagation: EP vs backprop, asymmetry bias, holomorphic nudges, solver, training.
 
 Tolerances: the fixed points are solved to a residual of 1e-13 in float64, so exact identities hold
-to ~1e-10 relative; finite-nudge errors are compared through their order in beta (theory.md L.3).
+to ~1e-10 relative; finite-nudge errors are compared through their order in beta (docs/derivations.md, §7).
 """
 
 from __future__ import annotations

@@ -11,13 +11,14 @@ from probtheory.energy.hebbian import DenseHebbian
 from probtheory.energy.hebbian_theory import solve_mean_field, zero_temperature_overlaps
 from probtheory.errors import InputDataError, UnsupportedError
 
-# --------------------------------------------------------------------- the formula bar
+# ------------------------------------------------- low-load formulas (docs/derivations.md, §8)
 
 
 @pytest.mark.parametrize("M", [5, 25, 125])
 def test_zero_temperature_overlap_matches_binomial_formula(M):
-    # bayes.md 9(c)1: N = 2000, K = 3, P = 4, r = 0.2. The measured m is a mean of N i.i.d.
-    # sign(eta_hat_i): standard error sqrt(1 - m^2)/sqrt(N) <= 1/sqrt(N), so 3/sqrt(N) is >= 3 SE.
+    # docs/derivations.md, §8 (zero temperature): N = 2000, K = 3, P = 4, r = 0.2. The measured m
+    # is a mean of N i.i.d. sign(eta_hat_i): standard error sqrt(1 - m^2)/sqrt(N) <= 1/sqrt(N),
+    # so 3/sqrt(N) is >= 3 SE.
     N = 2000
     net = DenseHebbian.synthetic(3, N, 0.2, M, P=4, seed=M)
     out = net.retrieve(net.examples[0, 1], beta=math.inf, sweeps=20, seed=0, progress=False)
@@ -32,7 +33,7 @@ def test_zero_temperature_overlap_matches_binomial_formula(M):
 
 
 def test_binomial_formula_reference_values():
-    # bayes.md 9(c)1 (computed independently there): exact 0.365, 0.692, 0.976
+    # docs/derivations.md, §8 (computed independently there): exact 0.365, 0.692, 0.976
     for M, expected in [(5, 0.365), (25, 0.692), (125, 0.976)]:
         p = 0.6
         direct = 2 * sum(math.comb(M, k) * p**k * (1 - p) ** (M - k) for k in range(M // 2 + 1, M + 1)) - 1
@@ -113,9 +114,10 @@ def test_monte_carlo_reproducible_with_seed():
 
 
 def test_monte_carlo_matches_mean_field_at_finite_temperature():
-    # bayes.md 9(c)2: low load, mean field exact. One snapshot's m is a mean of N spins
-    # sigma_i xi_i in [-1, 1] with mean m: its spread (disorder and thermal together) is at most
-    # sqrt(1 - m^2)/sqrt(N), and averaging over sweeps only shrinks the thermal part: z = 5.
+    # docs/derivations.md, §8 (finite temperature): low load, mean field exact. One snapshot's m is
+    # a mean of N spins sigma_i xi_i in [-1, 1] with mean m: its spread (disorder and thermal
+    # together) is at most sqrt(1 - m^2)/sqrt(N), and averaging over sweeps only shrinks the
+    # thermal part: z = 5.
     N, beta = 2000, 3.0
     theory = solve_mean_field(0.5, 9, beta, 4)
     net = DenseHebbian.synthetic(2, N, 0.5, 9, P=4, seed=3)

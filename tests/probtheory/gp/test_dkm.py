@@ -1,4 +1,4 @@
-"""Deep kernel machines: the CPU oracles of bayes.md 5(d), gradients, classification, bad input.
+"""Deep kernel machines: the oracles of docs/derivations.md, §9, gradients, classification, bad input.
 
 Tolerances: the oracles compare float64 computations of the same quantity along different
 code paths, so they agree to round-off amplified by the condition numbers of the kernel
@@ -66,7 +66,7 @@ def _lbfgs(model, iterations=300):
 # ----------------------------------------------------------------------------- Gram kernels
 
 
-def test_gram_kernels_match_the_closed_forms_of_bayes_md():
+def test_gram_kernels_match_their_closed_forms():
     g = torch.Generator().manual_seed(0)
     f = torch.randn(6, 4, generator=g, dtype=F64)
     gram = f @ f.T / 4
@@ -189,12 +189,12 @@ def test_linear_kernel_optimum_satisfies_the_stationary_condition_from_two_inits
     torch.testing.assert_close(optima[0], optima[1], rtol=1e-5, atol=1e-5)
 
 
-# ----------------------------------------------------------- oracle 4: sparse with P_i = P
+# ----------------------------------------------------------- oracle 3: sparse with P_i = P
 
 
 @pytest.mark.parametrize(("kernel", "whiten"), [("relu", True), ("se", True), ("relu", False)])
 def test_sparse_with_all_points_as_inducing_equals_the_exact_objective(kernel, whiten):
-    """Oracle 4: inducing points = training inputs and q(F_i) at its optimum give the exact L."""
+    """Oracle 3: inducing points = training inputs and q(F_i) at its optimum give the exact L."""
     x, y = _data(30, columns=2)
     options = {"depth": 2, "kernel": kernel, "dof": [1.0, 2.0], "jitter": 0.0, "whiten": whiten}
     exact = DeepKernelMachine(x, y, **options)

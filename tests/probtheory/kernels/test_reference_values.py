@@ -1,4 +1,4 @@
-"""Kernel values against the reference tables of shared/research/theory.md A.3 and mpmath."""
+"""Kernel values against the reference tables of docs/derivations.md, §10, and mpmath."""
 
 import math
 

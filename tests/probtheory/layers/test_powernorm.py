@@ -46,7 +46,7 @@ def test_batch_norm_exact_grad_is_torch_batch_norm_gradient():
 
 
 def test_gradients_are_projections_with_the_f2a_norms():
-    # theory.md F.2(a): BN removes span{1, x_hat}, PN removes span{x_hat} (eps = 0)
+    # docs/derivations.md, §3: BN removes span{1, x_hat}, PN removes span{x_hat} (eps = 0)
     x, g, gamma = _batch(2, shape=(16, 1))
     b = x.shape[0]
     pn, bn = power_norm_exact_grad(x, g, gamma), batch_norm_exact_grad(x, g, gamma)
@@ -61,7 +61,7 @@ def test_gradients_are_projections_with_the_f2a_norms():
 
 
 def _algorithm_1(xs, gs, gamma, beta, alpha, eps, warmup):
-    """Algorithm 1 (theory.md F.1) written out step by step: outputs and input gradients."""
+    """Algorithm 1 of Shen et al. (ICML 2020) written out step by step: outputs and input gradients."""
     phi, nu = torch.ones(xs.shape[-1], dtype=F64), torch.zeros(xs.shape[-1], dtype=F64)
     outs, grads = [], []
     for t, (x, g) in enumerate(zip(xs, gs, strict=True), start=1):

@@ -8,8 +8,8 @@ from probtheory.errors import InputDataError, UnsupportedError
 from probtheory.plugins import KINDS, STATUSES, Paper, PluginEntry, ReproductionResult, get_method, methods
 from probtheory.plugins.entry import resolve
 
-# the methods of issue 9, part 1 (layers and training-time methods)
-ISSUE_9_METHODS = {
+# the first batch of methods (layers and training-time methods)
+FIRST_METHODS = {
     "polycom",
     "biper",
     "quadratic-relinear",
@@ -41,10 +41,10 @@ IMPLEMENTED = {
 }
 
 
-def test_every_method_of_the_issue_is_registered_once():
+def test_every_first_batch_method_is_registered_once():
     names = [e.name for e in methods()]
     assert len(names) == len(set(names))
-    assert ISSUE_9_METHODS <= set(names)
+    assert FIRST_METHODS <= set(names)
     assert {e.name for e in methods(status="implemented")} == IMPLEMENTED
 
 
@@ -72,7 +72,7 @@ def test_implemented_entries_resolve_to_code_and_a_reproduction(entry):
 
 
 def test_planned_entries_refuse_to_reproduce():
-    # every method of this issue is implemented now; a later issue's planned entry looks like this
+    # every registered method is implemented now; a planned entry added later looks like this
     for entry in [*methods(status="planned"), PluginEntry("x", PAPER, "solver", "planned", "s")]:
         assert entry.implementation == () and entry.reproduction is None
         with pytest.raises(UnsupportedError, match="planned"):

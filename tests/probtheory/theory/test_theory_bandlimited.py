@@ -1,4 +1,4 @@
-"""Tests of the exact Fourier-domain surrogate for bandlimited random features (theory.md E)."""
+"""Tests of the exact Fourier-domain surrogate for bandlimited random features (docs/derivations.md, §2)."""
 
 import math
 
@@ -24,8 +24,8 @@ from probtheory.theory.bandlimited import (
     [(0.5, 1.0000), (1.0, 1.0000), (1.5, 0.9657), (2.0, 0.3444), (2.5, 0.0044), (3.0, 0.0000)],
 )
 def test_out_of_band_fraction_reference_values(bandwidth, expected):
-    # theory.md E.2 [VERIFIED-NUM], K = 6, Omega = pi * lambda, 4 decimals. The digest quotes 0.3445
-    # at lambda = 2; the exact value is erfc(2 pi - 6)/2 = 0.344400 (confirmed by quadrature below).
+    # docs/derivations.md, §2, K = 6, Omega = pi * lambda, 4 decimals. At lambda = 2 the exact value
+    # is erfc(2 pi - 6)/2 = 0.344400 (not 0.3445; confirmed by quadrature below).
     assert out_of_band_fraction(6.0, bandwidth) == pytest.approx(expected, abs=6e-5)
 
 
@@ -71,7 +71,7 @@ def test_fit_error_is_at_least_the_out_of_band_fraction_and_approaches_it(seed):
 
 
 def test_window_estimate_falls_below_the_bound_tail_effect():
-    # theory.md E.2 pitfall: the window ignores the 1/x tails and under-reports the error
+    # docs/derivations.md, §2, the window trap: the window ignores the 1/x tails and under-reports the error
     k, lam = 6.0, 2.0
     a, b = sample_sinc_features(400, lam, seed=0)
     window = window_least_squares(k, a, b)

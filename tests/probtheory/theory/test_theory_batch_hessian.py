@@ -1,4 +1,4 @@
-"""Tests of mini-batch Hessians, Lanczos and the spiked (BBP) prediction (theory.md H)."""
+"""Tests of mini-batch Hessians, Lanczos and the spiked (BBP) prediction (docs/derivations.md, §5)."""
 
 import itertools
 import math
@@ -68,7 +68,7 @@ def test_batch_eigenvalues_full_batch_equals_full_hessian():
 
 @pytest.mark.parametrize(
     ("batch", "expected"),
-    # theory.md H.1, d = 400, theta = 3 (formula values quoted there)
+    # docs/derivations.md, §5, d = 400, theta = 3 (formula values quoted there)
     [(50, 14.667), (100, 9.333), (400, 5.333), (1600, 4.333), (6400, 4.083)],
 )
 def test_spiked_prediction_reference_values(batch, expected):
@@ -149,7 +149,7 @@ def test_bad_arguments_are_named(call, argument):
 
 @pytest.mark.slow
 def test_bbp_prediction_at_d_400():
-    # theory.md H.1 measurements (d = 400, theta = 3, 5 seeds): within 4% on both branches
+    # docs/derivations.md, §5 measurements (d = 400, theta = 3, 5 seeds): within 4% on both branches
     for batch in (50, 400, 6400):
         vals = []
         for s in range(5):

@@ -1,4 +1,4 @@
-"""Tests of LR+GD with large steps, the batch perceptron and the separability LP (theory.md G)."""
+"""Tests of LR+GD with large steps, the batch perceptron and the separability LP (docs/derivations.md, §4)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Tests of dual activations, the stable deep NNGP/NTK recursion and the limit classifiers (theory.md I)."""
+"""Dual activations, the stable deep NNGP/NTK recursion, the limit classifiers (docs/derivations.md, §6)."""
 
 import math
 
@@ -87,7 +87,8 @@ def test_monomial_dual_has_closed_form_kernels():
 
 
 def test_diagonal_stays_exactly_one_where_the_naive_recursion_collapses():
-    # theory.md I.2(ii): x @ x.T gives 1 - 1e-16 on the diagonal; dual'(1) = 2 doubles that each layer
+    # docs/derivations.md, §6, trap (ii): x @ x.T gives 1 - 1e-16 on the diagonal; dual'(1) = 2
+    # doubles that each layer
     dual = named_dual("3d_opt")
     x = _sphere(4, 3, 2)
     naive = (x @ x.T).diagonal().clone()
