@@ -114,6 +114,24 @@ def check_spins(name: str, x: object, *, shape: tuple[int | None, ...]) -> Tenso
     return x.to(torch.int8)
 
 
+def make_generator(seed: int | None = None, generator: torch.Generator | None = None) -> torch.Generator:
+    """The random generator of a stochastic function: ``generator`` if given, else one seeded by ``seed``.
+
+    ``seed=None`` (and no generator) seeds from the operating system's entropy, without touching
+    the global generator.
+    """
+    if generator is not None:
+        if not isinstance(generator, torch.Generator):
+            raise InputDataError("generator", "a torch.Generator", type(generator).__name__)
+        return generator
+    fresh = torch.Generator()
+    if seed is None:
+        fresh.seed()
+    else:
+        fresh.manual_seed(check_int("seed", seed, minimum=0))
+    return fresh
+
+
 def check_finite(name: str, tensor: Tensor) -> Tensor:
     """Require a floating tensor whose entries are all finite."""
     if not isinstance(tensor, Tensor):

@@ -78,7 +78,42 @@ def resolve_seed(seed: int | None) -> int:
     return int(torch.randint(0, 2**62, (1,)).item()) if seed is None else seed
 
 
-class WeightSampleBNN(SampleSurrogate):
+class VarianceSelectedSurrogate(SampleSurrogate):
+    """A sample surrogate fitted at a prior and a noise variance, chosen by grid search on request.
+
+    ``fit()`` selects ``(prior_var, noise_var)`` (:func:`chosen_variances`: the configured pair,
+    or with ``select_hyperparameters`` the pair whose fit scores best on held-out points), then
+    fits at it. Subclasses register a ``variances`` buffer and implement :meth:`_fit_at`.
+    """
+
+    config: VarianceOptions
+    variances: Tensor
+    hyperparameter_selection: HyperparameterSelection | None
+
+    @abstractmethod
+    def _fit_at(self, X: Tensor, Y: Tensor, prior_var: float, noise_var: float, seed: int) -> None:
+        """Fit the draws to `n x d` inputs and standardised `n x m` outputs at the given variances."""
+
+    def _fit(self) -> None:
+        seed = resolve_seed(self.config.seed)
+        X, Y = self.train_X, self.train_Y_standardized
+
+        def score(
+            X_fit: Tensor, Y_fit: Tensor, X_valid: Tensor, Y_valid: Tensor, prior_var: float, noise_var: float
+        ) -> float:
+            self._fit_at(X_fit, Y_fit, prior_var, noise_var, seed)
+            with torch.no_grad():
+                draws = self._draws(X_valid, torch.arange(self.num_draws))
+            return mixture_log_likelihood(draws, Y_valid, noise_var)
+
+        prior_var, noise_var, self.hyperparameter_selection = chosen_variances(
+            self.config, X, Y, lambda: score, seed
+        )
+        self.variances.copy_(self.variances.new_tensor([prior_var, noise_var]))
+        self._fit_at(X, Y, prior_var, noise_var, seed)
+
+
+class WeightSampleBNN(VarianceSelectedSurrogate):
     """A Bayesian-MLP surrogate whose posterior is S weight vectors, each a function draw.
 
     Subclasses set ``self.config`` (a :class:`BNNConfig`) before calling this ``__init__``
@@ -112,23 +147,8 @@ class WeightSampleBNN(SampleSurrogate):
     def _sample_weights(self, X: Tensor, Y: Tensor, prior_var: float, noise_var: float, seed: int) -> Tensor:
         """Draw the `S x P` posterior weights given `n x d` inputs and standardised `n x m` outputs."""
 
-    def _fit(self) -> None:
-        seed = resolve_seed(self.config.seed)
-        X, Y = self.train_X, self.train_Y_standardized
-        prior_var, noise_var, self.hyperparameter_selection = chosen_variances(
-            self.config, X, Y, lambda: self._validation_scorer(seed), seed
-        )
-        self.variances.copy_(self.variances.new_tensor([prior_var, noise_var]))
+    def _fit_at(self, X: Tensor, Y: Tensor, prior_var: float, noise_var: float, seed: int) -> None:
         self.weight_samples.copy_(self._sample_weights(X, Y, prior_var, noise_var, seed))
-
-    def _validation_scorer(self, seed: int) -> Scorer:
-        def score(
-            X: Tensor, Y: Tensor, X_valid: Tensor, Y_valid: Tensor, prior_var: float, noise_var: float
-        ) -> float:
-            weights = self._sample_weights(X, Y, prior_var, noise_var, seed)
-            return mixture_log_likelihood(self.layout.forward(weights, X_valid), Y_valid, noise_var)
-
-        return score
 
     def _draws(self, X: Tensor, indices: Tensor) -> Tensor:
         return self.layout.forward(self.weight_samples[indices], X)
@@ -143,6 +163,7 @@ class VarianceOptions(Protocol):
     prior_var: float
     noise_var: float
     select_hyperparameters: bool
+    seed: int | None
 
 
 def chosen_variances(

@@ -30,9 +30,8 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from bo._validation import resolve_config
-from bo.models.bnn import chosen_variances, resolve_seed
-from bo.models.hyperparameters import HyperparameterSelection, Scorer, mixture_log_likelihood
-from bo.models.sample_based import SampleSurrogate
+from bo.models.bnn import VarianceSelectedSurrogate
+from bo.models.hyperparameters import HyperparameterSelection
 from probtheory._checks import check_int, check_real
 from probtheory.errors import InputDataError
 
@@ -96,7 +95,7 @@ class DeepEnsembleConfig:
             check_int("seed", self.seed, minimum=0)
 
 
-class DeepEnsemble(SampleSurrogate):
+class DeepEnsemble(VarianceSelectedSurrogate):
     """A deep ensemble surrogate: S MAP-trained MLPs, each a joint function draw.
 
     Attributes:
@@ -151,25 +150,12 @@ class DeepEnsemble(SampleSurrogate):
         return self.config.n_models
 
     def _fit(self) -> None:
-        seed = resolve_seed(self.config.seed)
-        X, Y = self.train_X, self.train_Y_standardized
-        prior_var, noise_var, self.hyperparameter_selection = chosen_variances(
-            self.config, X, Y, lambda: self._validation_scorer(seed), seed
-        )
-        self.variances.copy_(self.variances.new_tensor([prior_var, noise_var]))
-        self.member_subsets.copy_(self._train_members(X, Y, prior_var, noise_var, seed))
+        super()._fit()
         self.requires_grad_(False)
 
-    def _validation_scorer(self, seed: int) -> Scorer:
-        def score(
-            X: Tensor, Y: Tensor, X_valid: Tensor, Y_valid: Tensor, prior_var: float, noise_var: float
-        ) -> float:
-            self._train_members(X, Y, prior_var, noise_var, seed)
-            with torch.no_grad():
-                draws = self._forward(X_valid, list(self.weights), list(self.biases))
-            return mixture_log_likelihood(draws, Y_valid, noise_var)
-
-        return score
+    def _fit_at(self, X: Tensor, Y: Tensor, prior_var: float, noise_var: float, seed: int) -> None:
+        # assigned, not copied: a validation fit trains on fewer points, so its subsets are smaller
+        self.member_subsets = self._train_members(X, Y, prior_var, noise_var, seed)
 
     def _train_members(self, X: Tensor, Y: Tensor, prior_var: float, noise_var: float, seed: int) -> Tensor:
         """(Re)initialise and MAP-train every member on its subset of `n x d` ``X``, `n x m` ``Y``.

@@ -1,7 +1,8 @@
 r"""Equilibrium propagation (EP): finite, symmetric and holomorphic nudges, asymmetry bias, homeostasis.
 
 Laborieux & Zenke, *Improving equilibrium propagation without weight symmetry through Jacobian
-homeostasis*, ICLR 2024 (arXiv 2309.02214); shared/research/theory.md L.3 and plugins.md 21.
+homeostasis*, ICLR 2024 (arXiv 2309.02214), reference code Laborieux-Axel/generalized-holo-ep;
+the derivations below are spelled out in docs/derivations.md, §7.
 
 The state :math:`s = (h, o)` (hidden then output units) follows :math:`\dot s = F(\theta, s) -
 \beta\,\partial_s C(s)` with the energy-form vector field and the squared-error cost
@@ -10,7 +11,7 @@ The state :math:`s = (h, o)` (hidden then output units) follows :math:`\dot s = 
     F(s) = -s + \rho'(s) \odot (W \rho(s) + U x + b), \qquad C(s) = \tfrac12 \lVert o - y\rVert^2.
 
 With symmetric :math:`W`, :math:`F = -\nabla_s E` and the Jacobian :math:`J = \partial_s F(s^*)` at
-the free fixed point is symmetric. By the implicit function theorem (theory.md L.3)
+the free fixed point is symmetric. By the implicit function theorem (docs/derivations.md, §7)
 
 .. math::
     \frac{ds_\beta}{d\beta}\Big|_0 = J^{-1}\partial_s C \;(\text{EP}), \qquad
@@ -50,7 +51,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from probtheory._checks import check_finite, check_int, check_real
+from probtheory._checks import check_finite, check_int, check_real, make_generator
 from probtheory.energy.hopfield_network import HopfieldNetwork
 from probtheory.errors import InputDataError
 
@@ -65,7 +66,7 @@ def asymmetry_bias(jacobian: Tensor, cost_gradient: Tensor) -> Tensor:
     r"""Closed-form bias of EP's error vector, :math:`J^{-1}(J^\top - J)J^{-\top}\partial_s C`.
 
     It equals :math:`J^{-1}\partial_s C - J^{-\top}\partial_s C` (EP's minus backprop's neuronal
-    error vector) and vanishes when the Jacobian is symmetric (theory.md L.3).
+    error vector) and vanishes when the Jacobian is symmetric (docs/derivations.md, §7).
 
     Args:
         jacobian: A `batch x n x n` tensor, :math:`J = \partial_s F` at the free fixed points.
@@ -244,8 +245,7 @@ class EquilibriumPropagation(HopfieldNetwork):
         """
         x, _ = self._inputs(x)
         num_probes = check_int("num_probes", num_probes, minimum=1)
-        if generator is None:
-            generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
+        generator = make_generator(seed, generator)
         state = self.relax(x).detach().requires_grad_(True)
         probes = torch.randn(num_probes, *state.shape, generator=generator, dtype=state.dtype)
         with torch.enable_grad():
@@ -300,7 +300,7 @@ class EquilibriumPropagation(HopfieldNetwork):
         homeostasis = check_real("homeostasis", homeostasis, nonnegative=True)
         if estimator not in _ESTIMATORS:
             raise InputDataError("estimator", f"one of {_ESTIMATORS}", repr(estimator))
-        generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
+        generator = make_generator(seed)
         self.history_ = [self.loss(x, y).item()]
         bar = tqdm(range(epochs), disable=not progress, desc="EquilibriumPropagation.fit", unit="epoch")
         for _ in bar:

@@ -76,7 +76,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from probtheory._checks import check_int, check_interval, check_real, check_spins
+from probtheory._checks import check_int, check_interval, check_real, check_spins, make_generator
 from probtheory.errors import InputDataError, UnsupportedError
 
 __all__ = [
@@ -293,7 +293,7 @@ class DenseHebbian:
         """
         K, N = check_int("K", K, minimum=1), check_int("N", N, minimum=1)
         M, r = check_int("M", M, minimum=1), _check_quality(r)
-        generator = _generator(seed, generator)
+        generator = make_generator(seed, generator)
         xi = torch.randint(0, 2, (K, N), generator=generator, dtype=torch.int8) * 2 - 1
         chi = cls._example_noise(K, M, N, r, generator)
         return cls(chi * xi[:, None, :], P=P, rule=rule, r=r, archetypes=xi)
@@ -414,7 +414,7 @@ class DenseHebbian:
         sweeps = check_int("sweeps", sweeps, minimum=1)
         if order not in ("random", "sequential"):
             raise InputDataError("order", "'random' or 'sequential'", repr(order))
-        generator = _generator(seed, generator)
+        generator = make_generator(seed, generator)
         chain = self.chain(initial)
         done, flips, converged, interrupted = 0, 0, False, False
         try:
@@ -448,16 +448,3 @@ class DenseHebbian:
 def _check_beta(beta: object) -> float:
     """An inverse temperature ``beta >= 0``; ``math.inf`` means zero temperature."""
     return check_real("beta", beta, nonnegative=True, allow_inf=True)
-
-
-def _generator(seed: int | None, generator: torch.Generator | None) -> torch.Generator:
-    if generator is not None:
-        if not isinstance(generator, torch.Generator):
-            raise InputDataError("generator", "a torch.Generator", type(generator).__name__)
-        return generator
-    g = torch.Generator()
-    if seed is None:
-        g.seed()
-    else:
-        g.manual_seed(check_int("seed", seed, minimum=0))
-    return g

@@ -1,7 +1,8 @@
 r"""The network that equilibrium propagation trains: vector field, Jacobian, relaxation to fixed points.
 
 Laborieux & Zenke, *Improving equilibrium propagation without weight symmetry through Jacobian
-homeostasis*, ICLR 2024 (arXiv 2309.02214); shared/research/theory.md L.3 and plugins.md 21.
+homeostasis*, ICLR 2024 (arXiv 2309.02214), reference code Laborieux-Axel/generalized-holo-ep;
+see docs/derivations.md, §7.
 
 The state :math:`s = (h, o)` (hidden then output units) follows :math:`\dot s = F(\theta, s) -
 \beta\,\partial_s C(s)` with the energy-form vector field and the squared-error cost
@@ -29,7 +30,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from probtheory._checks import check_finite, check_int, check_real
+from probtheory._checks import check_finite, check_int, check_real, make_generator
 from probtheory.errors import InputDataError, UnsupportedError
 
 __all__ = ["HopfieldNetwork"]
@@ -129,8 +130,7 @@ class HopfieldNetwork(nn.Module):
         self.register_buffer("input_mask", input_mask)
         self.register_buffer("output_mask", output_mask)
 
-        if generator is None:
-            generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
+        generator = make_generator(seed, generator)
         fan_in = recurrent_mask.sum(1, keepdim=True).clamp(min=1.0) + input_mask.sum(1, keepdim=True)
         std = scale / fan_in.sqrt()
         self.recurrent_weight = nn.Parameter(std * torch.randn(n, n, generator=generator, dtype=dtype))

@@ -61,6 +61,7 @@ from torch import Tensor, nn
 
 from probtheory._checks import check_floating, check_int
 from probtheory.errors import ConfigurationError, InputDataError
+from probtheory.kernels.activations import SlopeReLUActivation
 
 __all__ = [
     "KINDS",
@@ -75,6 +76,7 @@ __all__ = [
 
 #: ``"relu"``: ReLU random features (arc-cosine kernel); ``"urf"``: exponential random features.
 KINDS = ("relu", "urf")
+_RELU = SlopeReLUActivation()  # its Gaussian expectation is the arc-cosine kernel
 
 
 @dataclass(frozen=True)
@@ -210,7 +212,8 @@ def arccos_kernel(u: Tensor, v: Tensor) -> Tensor:
 
     For :math:`g \sim \mathcal N(0, I)` it equals
     :math:`k_1(u, v) = \lVert u\rVert \lVert v\rVert (\sin\theta + (\pi - \theta)\cos\theta) / (2\pi)`
-    (Cho & Saul 2009, half their :math:`k_1` since they integrate against :math:`2\,\mathcal N`).
+    (Cho & Saul 2009, half their :math:`k_1` since they integrate against :math:`2\,\mathcal N`): the
+    ReLU's NNGP layer map, computed by :class:`~probtheory.kernels.activations.SlopeReLUActivation`.
 
     Args:
         u: An `n x d` tensor.
@@ -225,12 +228,9 @@ def arccos_kernel(u: Tensor, v: Tensor) -> Tensor:
             raise InputDataError(name, "an `n x d` tensor", f"shape {tuple(t.shape)}")
     if u.shape[-1] != v.shape[-1]:
         raise InputDataError("v", f"trailing dimension {u.shape[-1]} (as u)", f"shape {tuple(v.shape)}")
-    nu, nv = u.norm(dim=-1, keepdim=True), v.norm(dim=-1, keepdim=True).T
-    norms = nu * nv
-    # clip: rounding can push |cos| past 1, where arccos is NaN
-    cos = torch.where(norms > 0, (u @ v.T) / norms.clamp_min(torch.finfo(u.dtype).tiny), 0.0).clamp(-1, 1)
-    theta = torch.arccos(cos)
-    return norms * (torch.sin(theta) + (math.pi - theta) * cos) / (2 * math.pi)
+    # the ReLU NNGP layer map is this expectation for a Gaussian pair of covariance [[q_u, u.v], [u.v, q_v]]
+    square_u, square_v = (u * u).sum(-1, keepdim=True), (v * v).sum(-1, keepdim=True).T
+    return _RELU.pair(u @ v.T, square_u, square_v)[0]
 
 
 class SNNKLinear(nn.Module):

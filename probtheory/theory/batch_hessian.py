@@ -1,8 +1,8 @@
 r"""Full and mini-batch Hessians, their extreme eigenvalues, and the spiked random-matrix prediction.
 
 Granziol, Zohren, Roberts, *Learning rates as a function of batch size: a random matrix theory
-approach to neural network training* (JMLR 2022); shared/research/theory.md H. The paper's
-constants are not checkable; its exact parts are:
+approach to neural network training* (JMLR 2022). The paper's constants are not checked here; the
+exact parts below are derived in docs/derivations.md, §5:
 
 * **Jensen / monotonicity** (any model, any loss, no asymptotics). With per-sample Hessians
   :math:`h_i`, :math:`H_B = \frac1B\sum_{i\in S} h_i` for a uniform :math:`B`-subset :math:`S`.
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from probtheory._checks import check_finite, check_int, check_real
+from probtheory._checks import check_finite, check_int, check_real, make_generator
 from probtheory.errors import InputDataError
 
 __all__ = [
@@ -52,17 +52,6 @@ __all__ = [
 ]
 
 _DTYPE = torch.float64
-
-
-def _generator(seed: int | None, generator: torch.Generator | None) -> torch.Generator:
-    if generator is not None:
-        return generator
-    g = torch.Generator()
-    if seed is None:
-        g.seed()
-    else:
-        g.manual_seed(seed)
-    return g
 
 
 @dataclass(frozen=True)
@@ -236,7 +225,7 @@ def batch_eigenvalues(
     if not sizes or max(sizes) > n:
         raise InputDataError("batch_sizes", f"a non-empty list of sizes in [1, {n}]", batch_sizes)
     k = check_int("num_batches", num_batches, minimum=2)
-    g = _generator(seed, generator)
+    g = make_generator(seed, generator)
     full = torch.linalg.eigvalsh(per_sample.mean(0))
     top = torch.empty(len(sizes), k, dtype=per_sample.dtype)
     bottom = torch.empty_like(top)
@@ -282,7 +271,7 @@ def spiked_covariance_sample(
     b = check_int("num_samples", num_samples, minimum=1)
     d = check_int("dim", dim, minimum=1)
     theta = check_real("spike", spike, nonnegative=True)
-    x = torch.randn(b, d, generator=_generator(seed, generator), dtype=_DTYPE)
+    x = torch.randn(b, d, generator=make_generator(seed, generator), dtype=_DTYPE)
     x[:, 0] *= math.sqrt(1.0 + theta)
     return x
 
@@ -312,7 +301,7 @@ def lanczos_top_eigenvalue(
     """
     n = check_int("dim", dim, minimum=1)
     k = min(check_int("iterations", iterations, minimum=1), n)
-    v = torch.randn(n, generator=_generator(seed, generator), dtype=_DTYPE)
+    v = torch.randn(n, generator=make_generator(seed, generator), dtype=_DTYPE)
     basis = [v / v.norm()]
     alphas, betas = [], []
     for j in range(k):

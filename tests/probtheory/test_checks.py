@@ -9,6 +9,7 @@ from probtheory._checks import (
     check_interval,
     check_real,
     check_spins,
+    make_generator,
 )
 from probtheory.errors import InputDataError
 
@@ -70,3 +71,17 @@ def test_check_spins_and_check_floating():
     for bad in (torch.ones(2, dtype=torch.int64), [1.0]):
         with pytest.raises(InputDataError, match="`x`"):
             check_floating("x", bad)
+
+
+def test_make_generator_prefers_the_generator_and_seeds_reproducibly():
+    given = torch.Generator().manual_seed(3)
+    assert make_generator(0, given) is given
+    first, second = make_generator(7), make_generator(7)
+    assert torch.equal(torch.rand(4, generator=first), torch.rand(4, generator=second))
+    state = torch.random.get_rng_state()
+    make_generator(None)
+    assert torch.equal(state, torch.random.get_rng_state())  # the global generator is untouched
+    with pytest.raises(InputDataError, match="`seed`"):
+        make_generator(-1)
+    with pytest.raises(InputDataError, match="`generator`"):
+        make_generator(0, generator=7)
