@@ -1,9 +1,11 @@
 """Claims ``bandlimited.out_of_band_bound`` and ``bandlimited.error_vs_bandwidth``.
 
-Li, Sonoda, Cao, Wang, Liang, *Shallow random neural networks with bandlimited random weights*
-(ICML 2023); shared/research/theory.md E. The paper's constants are unverified, so the bound
-is checked through the exact Fourier-domain surrogate (sinc features, Plancherel, E.2), and
-the general-activation message (E.3.2) as a qualitative curve:
+Li, Sonoda, Cao, Wang, Liang, *How Powerful are Shallow Neural Networks with Bandlimited Random
+Weights?* (ICML 2023; arXiv 2008.08427): with hidden weights confined to ``|a_j| <= lambda`` the
+L2 approximation error has a nontrivial lower bound. We do not use the paper's constants: the
+bound is checked through an exact Fourier-domain surrogate of our own (sinc features and
+Plancherel; docs/derivations.md, §2), and the paper's simulation message (the range of random
+weights must match the target's frequency) as a qualitative curve:
 
 * the squared relative L2(R) error of any sinc random-feature fit with ``|a_j| <= lambda`` is at
   least the target's out-of-band energy fraction outside ``pi * lambda``, and approaches it as
@@ -36,7 +38,7 @@ from proofs_checks.strategies import seeds
 # Float64 round-off of the least-squares residual and of the Gauss-Legendre quadrature of the
 # Gaussian spectrum (~1e-13, see tests/probtheory/theory/test_theory_bandlimited.py).
 _ROUNDOFF = 1e-9
-# Loose "approaches the bound" check (E.3.1 'upper check, loose'): the theory gives no rate; with
+# Loose "approaches the bound" check (our acceptance criterion): the theory gives no rate; with
 # >= 300 in-band features the excess measured over 40 random instances was at most 0.079;
 # the allowance is about twice that.
 _EXCESS = 0.15
@@ -75,7 +77,7 @@ def _window_error(frequency: float, a, b, band_edge: float):
 
 
 def _sample_outside_band(n: int, bandwidth: float, seed: int):
-    # mutant: hidden weights from U[-3 lambda, 3 lambda], violating the band (theory.md E.5)
+    # mutant: hidden weights from U[-3 lambda, 3 lambda], violating the band: the fit beats the bound
     return sample_sinc_features(n, 3.0 * bandwidth, seed=seed)
 
 
@@ -156,7 +158,7 @@ OUT_OF_BAND_BOUND_CLAIM = Claim(
         ),
         Mutant(
             "window-least-squares",
-            "error measured on the window [-40, 40] (ignores the 1/x tails; theory.md E.2 pitfall)",
+            "error measured on the window [-40, 40] (ignores the features' 1/x tails)",
             SincFitter(_sample, _window_error),
         ),
     ),
@@ -201,7 +203,8 @@ def _check_curve(inst: CurveInstance, curve_fn) -> list[Evidence]:
         Evidence.at_least(
             "tanh: mean relative error at lambda = K/12 (plus 5 SE)",
             float(mean[1] + _Z * se[1]), 0.9,
-            "qualitative (E.3.2): features far below the target frequency cannot fit it (error ~ 1); "
+            "qualitative (Li et al. 2023, simulations): features far below the target frequency cannot "
+            "fit it (error ~ 1); "
             "z = 5 on the mean over 10 seeds",
             **details,
         )
@@ -210,7 +213,8 @@ def _check_curve(inst: CurveInstance, curve_fn) -> list[Evidence]:
         Evidence.at_most(
             "tanh: mean relative error at lambda = 2K/3 (minus 5 SE)",
             float(mean[4] - _Z * se[4]), 0.2,
-            "qualitative (E.3.2): a weight range reaching the target frequency fits it; z = 5",
+            "qualitative (Li et al. 2023, simulations): a weight range reaching the target frequency fits "
+            "it; z = 5",
         )
     )  # fmt: skip
     for act, curve in curves.items():

@@ -1,4 +1,4 @@
-"""Claims ``convex_relu.*``: two-layer ReLU training is a convex program (theory.md K).
+"""Claims ``convex_relu.*``: two-layer ReLU training is a convex program (Pilanci & Ergen, ICML 2020).
 
 Pilanci & Ergen, *Neural Networks are Convex Regularizers* (ICML 2020), Theorem 1; Bai, Gautam &
 Sojoudi (SIAM J. Math. Data Sci. 2023) for the adversarial variant:
@@ -119,7 +119,7 @@ def _fit_rebuilt_without_sqrt(x, y, beta) -> ConvexReLUResult:
 
 
 def _fit_with_half_beta(x, y, beta) -> ConvexReLUResult:
-    """Mutant: the convex program penalises beta/2 sum ||v_i|| (the regularisation mismatch of K.4)."""
+    """Mutant: the convex program penalises beta/2 sum ||v_i|| (regularisation mismatch)."""
     result = fit_convex_relu(x, y, beta / 2)
     return _replace(result, result.network, result.objective, result.v, result.w,
                     result.first_layer, result.second_layer)  # fmt: skip
@@ -179,7 +179,7 @@ def adam_two_layer(
     Returns the final objective of each run (evaluated exactly at the final weights).
     """
     rng = np.random.default_rng(seed)
-    features = np.hstack([x, np.ones((x.shape[0], 1))])  # n x k (bias last, penalised as in K.1)
+    features = np.hstack([x, np.ones((x.shape[0], 1))])  # n x k (bias last: a column of ones, penalised)
     u = rng.standard_normal((restarts, width, features.shape[1])) / math.sqrt(features.shape[1])
     a = rng.standard_normal((restarts, width)) / math.sqrt(width)
     params, moments = [u, a], [[np.zeros_like(u), np.zeros_like(u)], [np.zeros_like(a), np.zeros_like(a)]]
@@ -219,7 +219,7 @@ def _check_lower_bound(inst: Instance, fit) -> Evidence:
 
 
 def _fit_with_few_patterns(x, y, beta) -> ConvexReLUResult:
-    """Mutant: only 3 sampled activation patterns (the value is then an upper bound, K.4)."""
+    """Mutant: only 3 sampled activation patterns (the value is then only an upper bound)."""
     return fit_convex_relu(x, y, beta, patterns=3, seed=0)
 
 

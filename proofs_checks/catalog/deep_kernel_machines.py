@@ -1,7 +1,8 @@
 """Claims ``dkm.nngp_limit`` and ``dkm.sparse_equals_exact`` (deep kernel machines).
 
 Yang, Robeyns, Milsom, Anson, Schoots, Aitchison, *A theory of representation learning gives a
-deep generalisation of kernel methods* (ICML 2023), and shared/research/bayes.md 5(d):
+deep generalisation of kernel methods* (ICML 2023; arXiv 2108.13097); the two closed-form
+oracles below follow from the DKM objective (docs/derivations.md, §9):
 
 * with nu -> infinity every Gram matrix is pinned to G_l = K(G_{l-1}) and the DKM objective is
   the log marginal likelihood of the NNGP Gaussian process (to 1e-6 in float64);

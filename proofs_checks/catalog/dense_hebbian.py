@@ -1,13 +1,14 @@
 """Claims ``hebbian.zero_temperature_overlap`` and ``hebbian.incremental_energy`` (dense Hebbian networks).
 
 Agliari, Albanese, Alemanno, Alessandrelli, Barra, Giannotti, Lotito, Pedreschi, *Dense Hebbian
-neural networks: a replica symmetric picture of supervised learning* (Physica A 2023), and
-shared/research/bayes.md 9(c)-(d):
+neural networks: a replica symmetric picture of supervised learning* (Physica A 2023; arXiv
+2212.00606). The papers' replica-symmetric equations are not used; the oracles follow from the
+model directly (docs/derivations.md, §8):
 
 * at zero temperature and low load the greedy dynamics started at an example ends at
   sigma = sign(eta_hat^1), whose overlaps are the exact binomial m = E sign(2k - M) and
-  n = E|eta_hat|, k ~ Bin(M, (1 + r)/2) (the issue's bar: r = 0.2, M in {5, 25, 125}, |m - m_exact|
-  <= 3/sqrt(N));
+  n = E|eta_hat|, k ~ Bin(M, (1 + r)/2) (our acceptance criterion: r = 0.2, M in {5, 25, 125},
+  |m - m_exact| <= 3/sqrt(N));
 * the O(K) energy difference of a single flip, computed from the kept overlaps along a chain of
   flips, equals the difference of two explicit P-index sums (float64).
 """
@@ -31,7 +32,7 @@ _EPS = float(np.finfo(np.float64).eps)
 
 # ----------------------------------------------------------------- (a) zero-temperature overlaps
 
-#: the issue's bar: quality 0.2 and these quantities, all checked on every instance
+#: our acceptance criterion: quality 0.2 and these quantities, all checked on every instance
 BAR_QUALITY = 0.2
 BAR_QUANTITIES = (5, 25, 125)
 
@@ -59,7 +60,7 @@ def _check_zero_temperature(inst: RetrievalInstance, cls) -> list[Evidence]:
                 out.mattis[0].item(),
                 exact.mattis,
                 3.0 / sqrt_n,
-                "the issue's bar 3/sqrt(N): m is a mean of N i.i.d. sign(eta_hat_i), standard "
+                "our acceptance criterion 3/sqrt(N): m is a mean of N i.i.d. sign(eta_hat_i), standard "
                 f"error sqrt(1 - m^2)/sqrt(N) = {exact.mattis_std / sqrt_n:.3g}, so the bar is >= 3 of them",
                 M=M,
                 converged=out.converged,

@@ -1,7 +1,8 @@
 """Claims ``ep.symmetric_equals_backprop``, ``ep.asymmetry_bias`` and ``ep.holomorphic_geometric``.
 
 Laborieux & Zenke, *Improving equilibrium propagation without weight symmetry through Jacobian
-homeostasis* (ICLR 2024), and shared/research/theory.md L.3:
+homeostasis* (ICLR 2024; arXiv 2309.02214); the bias formula and the holomorphic estimator's
+error are derived in docs/derivations.md, §7:
 
 * with symmetric weights (energy-form dynamics, symmetric Jacobian) EP's gradient estimate tends to
   the backprop (implicit-differentiation) gradient, at rate O(beta^2) for a symmetric nudge, and
@@ -12,8 +13,8 @@ homeostasis* (ICLR 2024), and shared/research/theory.md L.3:
   points on the circle.
 
 Every check works in float64 with fixed points solved to a residual of 1e-13, and compares orders of
-convergence (slopes of log-errors) or differences against the estimator's own error estimate, as
-theory.md L.3 advises: the constants depend on the analyticity radius of beta -> s_beta.
+convergence (slopes of log-errors) or differences against the estimator's own error estimate,
+never absolute errors: the constants depend on the analyticity radius of beta -> s_beta.
 """
 
 from __future__ import annotations

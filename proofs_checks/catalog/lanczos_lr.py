@@ -1,7 +1,7 @@
 """Claim ``lanczos_lr.stable_step`` (the Lanczos learning rate of Granziol, Zohren & Roberts).
 
 Granziol, Zohren, Roberts, *Learning rates as a function of batch size: a random matrix theory
-approach to neural network training* (JMLR 2022); shared/research/theory.md H. The learner sets
+approach to neural network training* (JMLR 2022; arXiv 2006.09092). The learner sets
 the SGD step to c / lambda_max(H_B), lambda_max from Lanczos on double-backward Hessian-vector
 products, because gradient descent on the batch's quadratic model is stable exactly when
 alpha < 2 / lambda_max(H_B). Two exact consequences are checked:

@@ -1,7 +1,8 @@
 """Claims ``logistic.perceptron_limit`` and ``logistic.separation_all_steps``.
 
 Tyurin, *From logistic regression to the perceptron algorithm: exploring gradient descent with
-large step sizes* (2024, arXiv 2412.08424); shared/research/theory.md G:
+large step sizes* (2024, arXiv 2412.08424); the bound and the termination argument below are
+derived in docs/derivations.md, §4:
 
 * with w_0 = 0, w_t / gamma under LR+GD tends to the batch perceptron u_t as gamma grows, with
   the derived bound ||w_t/gamma - u_t|| <= (t-1) R exp(-gamma m/2) (m: the smallest |margin| the

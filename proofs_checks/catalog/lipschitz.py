@@ -1,17 +1,21 @@
 """Claims ``lipschitz.*``: certified local Lipschitz bounds are sound, ordered, tight at 0, monotone.
 
 Shi, Wang, Zhang, Kolter, Hsieh, *Efficiently Computing Local Lipschitz Constants of Neural
-Networks via Bound Propagation* (NeurIPS 2022); shared/research/theory.md D.2-D.5. Checked on
-tiny random nets (d <= 3 inputs, <= 2 hidden layers of width <= 6), where the exact constant is
-computable by activation-region enumeration (:func:`probtheory.bounds.lipschitz.exact_local_lipschitz`):
+Networks via Bound Propagation* (NeurIPS 2022; arXiv 2210.07394). Checked on tiny random nets
+(d <= 3 inputs, <= 2 hidden layers of width <= 6), where the exact constant is computable by
+activation-region enumeration (:func:`probtheory.bounds.lipschitz.exact_local_lipschitz`):
 
 * ``lipschitz.soundness``: every upper bound is >= every attained gradient norm (uniform samples,
   box vertices, gradient ascent) and >= the exact constant, with no tolerance: the bounds add
   their own float64 rounding slack, so soundness holds in floating point;
-* ``lipschitz.hierarchy``: exact <= propagation <= interval <= global (theory.md D.2);
+* ``lipschitz.hierarchy``: exact <= propagation <= interval <= global (the interval bound is the
+  Fast-Lip bound of Weng et al., ICML 2018, which RecurJac, Zhang et al., AAAI 2019, and the
+  paper's bound propagation refine; the chain is derived in docs/derivations.md, §1);
 * ``lipschitz.small_radius``: for a piecewise-linear net and a radius below the stability radius
-  of every neuron, the propagation bound equals ``||grad f(x0)||_1`` (theory.md D.3.3);
-* ``lipschitz.monotone_radius``: bounds grow with the radius (nested boxes, theory.md D.3.4).
+  of every neuron, the propagation bound equals ``||grad f(x0)||_1`` (the net is affine on the
+  box; auto_LiRPA's Jacobian example makes the same consistency check at radius 0);
+* ``lipschitz.monotone_radius``: bounds grow with the radius (nested boxes give nested
+  pre-activation and derivative intervals).
 """
 
 from __future__ import annotations
@@ -186,7 +190,7 @@ def _drop_straddling(chain, ranges, center):
 
 
 def _sampled_estimate(model, center, radius, method="propagation", output_index=None) -> LipschitzBound:
-    """Mutant: the max gradient norm over 16 uniform samples, reported as a bound (theory.md D.5)."""
+    """Mutant: the max gradient norm over 16 uniform samples, reported as a bound (unsound)."""
     chain = affine_chain(model, tuple(center.shape))
     c = center.to(torch.float64).reshape(-1)
     g = torch.Generator().manual_seed(0)
@@ -280,7 +284,7 @@ def _check_hierarchy(inst: LipschitzInstance, bound) -> list[Evidence]:
 
 
 def _column_global(model, center, radius, method="propagation", output_index=None) -> LipschitzBound:
-    """Mutant: the global bound multiplies max column sums instead of max row sums (theory.md D.5)."""
+    """Mutant: the global bound multiplies max column sums instead of max row sums (can be unsound)."""
     if method != "global":
         return local_lipschitz_bound(model, center, radius, method=method)
     chain = affine_chain(model, tuple(center.shape))

@@ -1,9 +1,10 @@
 """Claim ``mpnp.contraction`` (martingale posterior neural processes).
 
-Lee, Yun, Nam, Fong & Lee, *Martingale Posterior Neural Processes* (ICLR 2023), and
-shared/research/bayes.md 3(d): the martingale posterior of theta — the function parameter
-computed from the real context plus K independently generated pseudo-context sets — must
-contract as the context grows, like any consistent posterior.
+Lee, Yun, Nam, Fong & Lee, *Martingale Posterior Neural Processes* (ICLR 2023; arXiv
+2304.09431), on the martingale posteriors of Fong, Holmes & Walker (JRSS-B 2023): the martingale
+posterior of theta — the function parameter computed from the real context plus K independently
+generated pseudo-context sets — must contract as the context grows, like any consistent
+posterior.
 
 In MPNP, theta_k = mean(R_c u R'^{(k)}) pools n real and m pseudo representations, so
 spread_k(theta_k) = m / (n + m) * spread_k(mean R'^{(k)}), and the generator's outputs are

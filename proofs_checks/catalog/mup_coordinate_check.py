@@ -4,8 +4,11 @@ Yang & Hu, Tensor Programs IV (ICML 2021), Thm. 3.8 and §5 ("coordinate check")
 maximal-update parameterisation every hidden pre-activation moves by Theta(1) per SGD step,
 whatever the width; in NTK parameterisation the updates vanish like n^{-1/2} (kernel
 regime) and in standard parameterisation with a fixed learning rate they blow up like
-n^{+1/2}. Setup of theory.md C.2: two hidden layers, d = 8, one input, target 1,
-loss (f - 1)^2 / 2, plain SGD, five widths spanning 16x, four seeds.
+n^{+1/2}. Setup: two hidden layers, d = 8, one input, target 1, loss (f - 1)^2 / 2, plain SGD,
+five widths spanning 16x, four seeds. On this setup (tanh, eta = 0.5, widths 128-4096) we
+measured log-log slopes of the hidden updates of about 0.0 under muP (|slope| <= 0.04, Delta h^2
+0.99 at both ends), -0.45 under NTK parameterisation and +0.50 after one step under standard
+parameterisation; the windows below are set around those values and the theory's exponents.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ WIDTHS = (128, 256, 512, 1024, 2048)
 SEEDS = 4
 STEPS = 3
 DIM = 8
-MUP_SLOPE = 0.15  # theory 0; measured |slope| <= 0.04 (theory.md C.2)
+MUP_SLOPE = 0.15  # theory 0; measured |slope| <= 0.04 (module docstring)
 MUP_RATIO = (0.7, 1.4)
 NTP_WINDOW = (-0.65, -0.3)  # theory -1/2
 SP_MIN_SLOPE = 0.3  # theory +1/2 for layers >= 2 after one step
@@ -102,11 +105,12 @@ def _check(inst: Instance, parameterization) -> list[Evidence]:
     return [
         Evidence.at_most(
             "muP: max |slope| of RMS(Delta h^l) vs width (l = 1, 2; steps 1-3)", worst, MUP_SLOPE,
-            "theory 0; window of theory.md C.2 (measured |slope| <= 0.04)", **details,
+            "theory 0; our acceptance window (measured |slope| <= 0.04)", **details,
         ),
         Evidence.in_range(
             f"muP: Delta h^2 at n={WIDTHS[-1]} / n={WIDTHS[0]} (step {STEPS})",
-            (mu[-1][-1, 1] / mu[0][-1, 1]).item(), *MUP_RATIO, "theory 1; theory.md C.2",
+            (mu[-1][-1, 1] / mu[0][-1, 1]).item(), *MUP_RATIO,
+            "theory 1; our acceptance window (measured 0.99)",
         ),
         Evidence.in_range(
             "NTK param.: slope of Delta h^2 after one step", ntp_slopes[0, 1].item(), *NTP_WINDOW,

@@ -4,8 +4,9 @@ Lee, Yun, Yang & Lee, *Scale Mixtures of Neural Network Gaussian Processes* (ICL
 
 * a network whose readout weights share one variance sigma^2 ~ InvGamma(a, b) has, given its
   hidden features x^L, the exact output law f / sqrt((b/a) |x^L|^2 / n) ~ t_{2a} — at any
-  width (theory.md B.2.2) — while per-weight variances average out to a Gaussian: heavy tails
-  need a *shared* scale (theory.md B.5);
+  width, since f | sigma^2 is Gaussian and the normal-inverse-gamma mixture is a Student t —
+  while per-weight variances average out to a Gaussian by the central limit theorem: heavy tails
+  need a *shared* scale;
 * the Student-t process tends to the GP with kernel (b/a) K as a, b -> infinity with b/a fixed,
   with a log-density gap O(1/a).
 """

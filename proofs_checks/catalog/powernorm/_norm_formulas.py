@@ -1,6 +1,6 @@
 """What the ``powernorm.*`` claims share: the gradient claims' subject and the paper.
 
-PowerNorm's gradients (Shen, Yao, Gholami, Mahoney, Keutzer, ICML 2020); theory.md F.2/F.3.
+PowerNorm's gradients (Shen, Yao, Gholami, Mahoney, Keutzer, ICML 2020; docs/derivations.md, §3).
 :class:`NormFormulas` (PN-V's forward and the closed-form BN and PN-V input gradients) is the
 subject of ``powernorm.gradient_identities`` and ``powernorm.smaller_gradient_norm``, and
 ``_pn_forward_centred`` the mutant both reject; the paper reference and the float64 dtype

@@ -1,10 +1,11 @@
 r"""Claim ``powernorm.approximate_backward``: PowerNorm's backward follows Algorithm 1 and stays bounded.
 
 Shen, Yao, Gholami, Mahoney, Keutzer, *PowerNorm: Rethinking Batch Normalization in
-Transformers*, ICML 2020; theory.md F.2/F.3: the layer's training-mode forward/backward follow
+Transformers*, ICML 2020, Algorithm 1: the layer's training-mode forward/backward follow
 Algorithm 1 (to 1e-12 against an independent recursion) and :math:`\nu` stays below the
 horizon-free bound max_t |Lambda_t| / Gamma_t over a long run (10^4 steps in the ``thorough``
-profile, 10^3 in ``ci``; F.2(b)).
+profile, 10^3 in ``ci``), so the approximate backward stays bounded as the paper argues (the
+bound itself is derived in the check below).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ _CHANNELS = 4
 def _reference_step(
     state: dict, x: Tensor, g_out: Tensor, alpha: float, warmup: int
 ) -> tuple[Tensor, Tensor]:
-    """Algorithm 1 written out directly (theory.md F.1) for one batch, gamma = 1: (y = x_hat, dL/dx)."""
+    """Algorithm 1 of the paper written out directly for one batch, gamma = 1: (y = x_hat, dL/dx)."""
     state["t"] += 1
     if state["t"] <= warmup:
         psi = torch.sqrt(x.square().mean(0) + state["eps"])
@@ -97,7 +98,7 @@ def _check_long_run(inst: LongRunInstance, cls) -> list[Evidence]:
             (grad - ref_grad).abs().max().item() / scale,
         )
         if state["t"] > inst.warmup:
-            # F.2(b): nu_t = (1 - (1-a) Gamma_t) nu_{t-1} + (1-a) Lambda_t contracts while
+            # boundedness: nu_t = (1 - (1-a) Gamma_t) nu_{t-1} + (1-a) Lambda_t contracts while
             # 0 <= (1-a) Gamma_t <= 1, so |nu_t| <= M := max_s |Lambda_s| / Gamma_s for all t,
             # and then ||dL/dx|| <= (||g|| + M ||x_hat||) / psi_{t-1} per channel
             bound = max(bound, (state["lambda"].abs() / state["gamma"]).max().item())
@@ -116,7 +117,7 @@ def _check_long_run(inst: LongRunInstance, cls) -> list[Evidence]:
             steps_run=t + 1,
         ),
         Evidence.at_least(
-            "min_t (1 - (1 - alpha) Gamma_t) (the nu recursion contracts; hypothesis of F.2(b))",
+            "min_t (1 - (1 - alpha) Gamma_t) (the nu recursion contracts; hypothesis of the bound)",
             worst_rho, 0.0, "exact precondition (bounded inputs after warm-up)",
         ),
         Evidence.at_most(
@@ -125,7 +126,7 @@ def _check_long_run(inst: LongRunInstance, cls) -> list[Evidence]:
         ),
         Evidence.at_most(
             "max_t (||dL/dx|| psi_{t-1} - ||g||) / ||x_hat|| per channel", needed, allowed,
-            f"gradient bound (||g|| + M ||x_hat||)/psi_{{t-1}} of F.2(b), up to {rounding}",
+            f"bound (||g|| + M ||x_hat||)/psi_{{t-1}} of the approximate backward, up to {rounding}",
         ),
     ]  # fmt: skip
 

@@ -1,9 +1,11 @@
 r"""Claim ``powernorm.gradient_identities``: PowerNorm's closed-form input gradients are exact.
 
 Shen, Yao, Gholami, Mahoney, Keutzer, *PowerNorm: Rethinking Batch Normalization in
-Transformers*, ICML 2020; theory.md F.2/F.3: the closed-form input gradients of batch
-normalisation and of PN-V (batch quadratic mean) agree with central finite differences of the
-forward passes (float64), and their squared norms are the projected energies of F.2(a).
+Transformers*, ICML 2020: the closed-form input gradients of batch normalisation and of PN-V
+(batch quadratic mean) agree with central finite differences of the forward passes (float64),
+and their squared norms are the projected energies ||g||^2 minus the removed components
+(docs/derivations.md, §3; the BatchNorm identity is Theorem 4.1 of Santurkar, Tsipras, Ilyas &
+Madry, NeurIPS 2018).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from proofs_checks.catalog.powernorm._norm_formulas import _F64, NormFormulas, _
 from proofs_checks.claim import Claim, Evidence, Mutant
 from proofs_checks.strategies import seeds
 
-_EPS = 1e-3  # large enough that an eps placed inconsistently shows in the gradient (theory.md F.5)
+_EPS = 1e-3  # large enough that an eps placed inconsistently shows in the gradient (error ~ eps/psi^2)
 _FD_STEP = 1e-6
 
 
@@ -62,7 +64,7 @@ def _check_identities(inst: IdentityInstance, subject: NormFormulas) -> list[Evi
         bn = subject.bn_grad(x, g, gamma, eps=_EPS)
         pn_fd = _fd_gradient(lambda z: subject.pn_forward(z, gamma, None, eps=_EPS), x, g)
         bn_fd = _fd_gradient(lambda z: _bn_forward(z, gamma, _EPS), x, g)
-        # F.2(a), per channel: ||dL/dx||^2 = gamma^2/psi^2 (||g||^2 - (x_hat.g)^2/B) for PN-V and
+        # the norm identities, per channel: ||dL/dx||^2 = gamma^2/psi^2 (||g||^2 - (x_hat.g)^2/B) for PN-V and
         # gamma^2/sigma^2 (||g||^2 - (1.g)^2/B - (x_hat.g)^2/B) for BN, from x and g alone; exact
         # projections only for eps = 0 (with eps > 0, ||x_hat||^2 < B)
         pn_exact = subject.pn_grad(x, g, gamma, eps=0.0)
@@ -128,7 +130,7 @@ _IDENTITY_STRATEGY = lambda: st.builds(  # noqa: E731
 
 GRADIENT_IDENTITIES_CLAIM = Claim(
     id="powernorm.gradient_identities",
-    title="Closed-form BN and PN-V input gradients match finite differences and F.2(a)",
+    title="Closed-form BN and PN-V input gradients match finite differences and the norm identities",
     paper=SHEN_POWERNORM_2020,
     statement=(
         "Per channel, BN's input gradient is (gamma/sigma_B) times the projection of g = dL/dy off "

@@ -1,9 +1,11 @@
-r"""Claim ``powernorm.smaller_gradient_norm``: PN's gradient norm is below BN's under the F.2(a) condition.
+r"""Claim ``powernorm.smaller_gradient_norm``: PN's gradient norm is below BN's under the energy condition.
 
 Shen, Yao, Gholami, Mahoney, Keutzer, *PowerNorm: Rethinking Batch Normalization in
-Transformers*, ICML 2020; theory.md F.2/F.3: PN's loss-gradient norm is below BN's exactly when
-the projected-energy condition of F.2(a) holds, and the fraction of cases where it holds rises
-with the batch mean shift (Monte Carlo, z = 5 standard errors).
+Transformers*, ICML 2020: PN's loss-gradient norm is below BN's exactly when the projected-energy
+condition holds (PN's projected energy / psi_B^2 <= BN's / sigma_B^2, from the norm identities of
+docs/derivations.md, §3; the paper compares the two gradient norms under a sufficient condition
+on the batch mean), and the fraction of cases where it holds rises with the batch mean shift
+(Monte Carlo, z = 5 standard errors).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def _check_norm_comparison(inst: NormComparisonInstance, subject: NormFormulas) 
         g = torch.randn(b, k, generator=gen, dtype=_F64)
         pn = _gradient_norms(lambda z: subject.pn_forward(z, eps=0.0), x, g)
         bn = _gradient_norms(_bn_forward_exact, x, g)
-        # the F.2(a) condition, from x and g alone: PN's projected energy / psi^2 <= BN's / sigma^2
+        # the projected-energy condition, from x and g alone: PN's projected energy / psi^2 <= BN's / sigma^2
         psi2 = x.square().mean(0)
         x_pn = x / psi2.sqrt()
         sigma2 = x.var(0, unbiased=False)
@@ -74,7 +76,7 @@ def _check_norm_comparison(inst: NormComparisonInstance, subject: NormFormulas) 
     details = {"shifts": list(_SHIFTS), "fractions": fractions}
     return [
         Evidence.at_most(
-            "cases where PN <= BN disagrees with the F.2(a) condition", mismatches, 0,
+            "cases where PN <= BN disagrees with the projected-energy condition", mismatches, 0,
             f"exact equivalence (the norms are the projected energies); ties within {_TIE:g} skipped",
             **details,
         ),

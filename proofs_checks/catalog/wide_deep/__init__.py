@@ -1,8 +1,9 @@
 """Claims ``wide_deep.*``: the limits of very deep NTK/NNGP classifiers (Radhakrishnan et al., PNAS 2023).
 
 Radhakrishnan, Belkin, Uhler, *Wide and deep neural networks achieve consistency for
-classification* (PNAS 2023; arXiv 2204.14126); shared/research/theory.md I. Infinitely wide,
-then deep, bias-free networks on the sphere become, depending on the dual activation:
+classification* (PNAS 2023; arXiv 2204.14126); the classification by the dual activation and
+the exponents below are derived in docs/derivations.md, §6. Infinitely wide, then deep,
+bias-free networks on the sphere become, depending on the dual activation:
 
 * 1-nearest neighbour when dual'(0) = 0 (xi^k): the kernel row concentrates on the nearest
   training point (second-to-first kernel ratio -> 0), and the classifier agrees with 1-NN;
@@ -13,8 +14,8 @@ then deep, bias-free networks on the sphere become, depending on the dual activa
   Devroye-type ||x - z||^(-2 alpha) vote.
 
 All kernels come from the stable recursion of :mod:`probtheory.theory.wide_deep` (exact
-diagonal tracking, complement form near xi = 1). Mutants include the two numerical traps of
-theory.md I.2/I.4: rescaling K by its maximum inside the loop, and an un-normalised dual.
+diagonal tracking, complement form near xi = 1). Mutants include two numerical traps
+(docs/derivations.md, §6): rescaling K by its maximum inside the loop, and an un-normalised dual.
 
 The claims ``wide_deep.nearest_neighbour``, ``wide_deep.majority_vote``,
 ``wide_deep.singular_kernel`` and ``wide_deep.hilbert_classifier`` (the singular-kernel

@@ -1,10 +1,11 @@
 """What the ``wide_deep.*`` claims share: the kernel subject, a mutant recursion, the data, the paper.
 
 Radhakrishnan, Belkin, Uhler, *Wide and deep neural networks achieve consistency for
-classification* (PNAS 2023; arXiv 2204.14126); shared/research/theory.md I.
+classification* (PNAS 2023; arXiv 2204.14126); docs/derivations.md, §6.
 :class:`KernelSubject` (a kernel recursion and a dual) is the subject of
 ``wide_deep.nearest_neighbour``, ``wide_deep.majority_vote`` and ``wide_deep.singular_kernel``;
-``_rescaled_path`` (K rescaled by its maximum inside the loop, trap I.2(i)) is the mutant the
+``_rescaled_path`` (K rescaled by its maximum inside the loop, the first
+numerical trap of docs/derivations.md, §6) is the mutant the
 last two reject; :class:`SphereData` (Dirichlet classes on the sphere) feeds every claim that
 classifies.
 """
@@ -35,7 +36,7 @@ def _dual_for(subject: KernelSubject, inst) -> Any:
 
 
 def _rescaled_path(xi, depths, dual, *, complement=None):
-    """Mutant recursion: K is divided by its maximum (the diagonal) inside the loop (trap I.2(i))."""
+    """Mutant recursion: K is divided by its maximum (the diagonal) inside the loop (but K is affine)."""
     sigma = (1.0 - complement) if complement is not None else xi.to(torch.float64)
     ntk = sigma.clone()
     top = 1.0

@@ -1,10 +1,10 @@
 """Claim ``wide_deep.majority_vote``: the deep ReLU NTK tends to the majority-vote kernel.
 
 Radhakrishnan, Belkin, Uhler, *Wide and deep neural networks achieve consistency for
-classification* (PNAS 2023; arXiv 2204.14126); shared/research/theory.md I. For ReLU
-(dual'(1) = 1) K_L(xi)/K_L(1) -> 1/4 for every xi, i.e. the kernel c I + b 11^T whose
-interpolant predicts the majority label. Mutants: the two numerical traps of theory.md
-I.2/I.4, rescaling K by its maximum inside the loop, and an un-normalised dual.
+classification* (PNAS 2023; arXiv 2204.14126). For ReLU (dual'(1) = 1) K_L(xi)/K_L(1) -> 1/4 for
+every xi, i.e. the kernel c I + b 11^T whose interpolant predicts the majority label
+(docs/derivations.md, §6). Mutants: two numerical traps, rescaling K by its maximum inside the
+loop, and an un-normalised dual.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def _check_majority(inst: CorrelationInstance, subject: KernelSubject) -> list[E
             f"max_xi |K_L(xi)/K_L(1) - 1/4| at L = {_RELU_DEPTHS[-1]}",
             dev[_RELU_DEPTHS[-1]], 0.01,
             "derived: eps_l ~ 9 pi^2/(2 l^2), dual'(Sigma_l) ~ 1 - 3/l => K_L ~ L/4, K_L(1) = L + 1; "
-            "finite-depth correction ~6/L (theory.md I.2.2: 0.0064 at xi = 0.9)",
+            "finite-depth correction ~6/L (measured 0.0064 at xi = 0.9, docs/derivations.md, §6)",
             **details,
         ),
         Evidence.at_most(

@@ -1,7 +1,7 @@
 """Claim ``wide_deep.singular_kernel``: duals with 0 < dual'(0) < 1 < dual'(1) give singular kernels.
 
 Radhakrishnan, Belkin, Uhler, *Wide and deep neural networks achieve consistency for
-classification* (PNAS 2023; arXiv 2204.14126); shared/research/theory.md I. The deep kernel
+classification* (PNAS 2023; arXiv 2204.14126); derivation in docs/derivations.md, §6. The deep kernel
 behaves like eps^-alpha near xi = 1 - eps, alpha = ln(1/dual'(0))/ln dual'(1) for the NNGP and
 alpha + 1 for the NTK, when 0 < dual'(0) < 1 < dual'(1).
 """
@@ -53,7 +53,7 @@ def _slope(x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def _check_singular(inst: SingularInstance, subject: KernelSubject) -> list[Evidence]:
-    assume(inst.slope_at_one >= 1.5)  # for dual'(1) -> 1 the depth needed diverges (theory.md I.2.3)
+    assume(inst.slope_at_one >= 1.5)  # for dual'(1) -> 1 the depth needed diverges
     dual = _dual_for(subject, inst)
     alpha = singular_exponent(dual)
     depth = math.ceil(3 * math.log(1e6) / math.log(inst.slope_at_one)) + 20
@@ -63,12 +63,12 @@ def _check_singular(inst: SingularInstance, subject: KernelSubject) -> list[Evid
     evidence = [
         Evidence.within(
             "log-log slope of the depth-L NNGP near xi = 1", nngp_slope, -alpha, 0.02,
-            "alpha = ln(1/dual'(0))/ln dual'(1); fit over eps in [1e-6, 1e-2] (theory.md I.2.3: measured "
+            "alpha = ln(1/dual'(0))/ln dual'(1); fit over eps in [1e-6, 1e-2] (our measurement: "
             "error <= 0.002)", depth=depth, alpha=alpha,
         ),
         Evidence.within(
             "log-log slope of the depth-L NTK near xi = 1", ntk_slope, -(alpha + 1.0), 0.08,
-            "NTK exponent alpha + 1; finite-depth bias 0.01-0.05 measured (theory.md I.2.3)",
+            "NTK exponent alpha + 1; finite-depth bias 0.01-0.05 (our measurement)",
         ),
     ]  # fmt: skip
     return evidence
