@@ -283,10 +283,11 @@ def test_pvrnn_docstring_examples_run(module):
 def test_pvrnn_meta_prior_claim_on_fresh_training():
     """Retrain the three networks of the cached claim instance and re-check the claim on them.
 
-    ``pvrnn.meta_prior_switching`` runs on weights shipped as package data (proofs_checks/catalog/data); this trains them again
-    (3 x about 1.5 CPU minutes) with the recorded command and checks the same evidence: the
-    generated switching rate at w = 1e-2 is closer to the data's than at w = 1e-4 and w = 1 by
-    more than 5 standard errors of the difference.
+    ``pvrnn.meta_prior_switching`` runs on weights shipped as package data
+    (proofs_checks/catalog/data); this trains them again (3 x about 1.5 CPU minutes) with the
+    recorded command and checks the same evidence: the generated switching rate at w = 1e-2 is
+    closer to the data's than at w = 1e-4 and w = 1 by more than 5 standard errors of the
+    difference.
     """
     from proofs_checks.catalog import pvrnn as claim_module
 
