@@ -12,6 +12,7 @@ __all__ = [
     "InputDataError",
     "NotFittedError",
     "ProbtheoryError",
+    "UnknownNameError",
     "UnsupportedError",
 ]
 
@@ -48,3 +49,12 @@ class NotFittedError(ConfigurationError):
 
 class AlreadyFittedError(ConfigurationError):
     """``fit()`` was called on a model that is already fitted."""
+
+
+class UnknownNameError(InputDataError, KeyError):
+    """A name (claim id, method, problem, profile) that is not in its table.
+
+    Also a ``KeyError``, so code that looks names up with ``except KeyError`` keeps working.
+    """
+
+    __str__ = InputDataError.__str__  # KeyError's would print the message as a quoted repr
