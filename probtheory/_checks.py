@@ -7,7 +7,7 @@ expectation and what it received, and returns the validated value.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from numbers import Integral, Real
 
 import torch
@@ -210,3 +210,36 @@ def _describe(value: object) -> str:
     if isinstance(value, Tensor):
         return f"a tensor of shape {tuple(value.shape)}"
     return type(value).__name__
+
+
+def check_name(name: str, value: object, known: Iterable[str], *, meaning: str = "a known name") -> str:
+    """Return ``value`` if it is one of the ``known`` names (exactly), else suggest the closest ones.
+
+    Lookups of a name in a table (claim ids, methods, problems, profiles) all fail alike: with
+    :class:`probtheory.errors.UnknownNameError` (an ``InputDataError`` that is also a
+    ``KeyError``), listing the names when there are few and suggesting the closest ones, found
+    by ``difflib`` and compared case-insensitively (``"ntk.Convergence"`` suggests
+    ``"ntk.convergence"``). The match itself stays exact: a near miss is never silently taken.
+
+    Args:
+        name: The argument's name, for the error.
+        value: The name looked up.
+        known: The names of the table.
+        meaning: What the name is, for the error (``"a claim id"``).
+    """
+    import difflib
+
+    from probtheory.errors import UnknownNameError
+
+    known = list(known)
+    if isinstance(value, str) and value in known:
+        return value
+    expected = f"{meaning}, one of {sorted(known)}" if len(known) <= 12 else meaning
+    if not isinstance(value, str):
+        raise UnknownNameError(name, expected, f"{value!r} of type {type(value).__name__}")
+    lowered: dict[str, str] = {}
+    for candidate in known:
+        lowered.setdefault(candidate.lower(), candidate)
+    close = difflib.get_close_matches(value.lower(), list(lowered), n=3, cutoff=0.6)
+    hint = f" (did you mean {' or '.join(repr(lowered[c]) for c in close)}?)" if close else ""
+    raise UnknownNameError(name, expected, f"{value!r}{hint}")
