@@ -243,3 +243,27 @@ def check_name(name: str, value: object, known: Iterable[str], *, meaning: str =
     close = difflib.get_close_matches(value.lower(), list(lowered), n=3, cutoff=0.6)
     hint = f" (did you mean {' or '.join(repr(lowered[c]) for c in close)}?)" if close else ""
     raise UnknownNameError(name, expected, f"{value!r}{hint}")
+
+
+def match_parameter_dtype(name: str, x: object, dtype: torch.dtype) -> Tensor:
+    """The package's dtype policy for inputs of a module with weights: returned in ``dtype``.
+
+    A module with weights computes in the dtype of its parameters; a floating-point input of
+    another dtype is converted to it (differentiably), and the caller returns its results in the
+    input's dtype. Non-floating inputs (integer, boolean, complex) are refused, naming ``name``.
+
+    Args:
+        name: The argument's name, for the error.
+        x: The input.
+        dtype: The module's parameter dtype.
+    """
+    check_floating(name, x)
+    return x if x.dtype == dtype else x.to(dtype)
+
+
+def check_nonempty(name: str, x: Tensor, *, dim: int = 0, what: str = "data point") -> Tensor:
+    """Require ``x.shape[dim] >= 1`` (at least one ``what``), naming ``name`` and the shape received."""
+    if x.dim() == 0 or x.shape[dim] == 0:
+        expected = f"at least one {what} (size >= 1 along dim {dim})"
+        raise InputDataError(name, expected, f"shape {tuple(x.shape)}")
+    return x
