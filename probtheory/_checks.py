@@ -267,3 +267,24 @@ def check_nonempty(name: str, x: Tensor, *, dim: int = 0, what: str = "data poin
         expected = f"at least one {what} (size >= 1 along dim {dim})"
         raise InputDataError(name, expected, f"shape {tuple(x.shape)}")
     return x
+
+
+def check_range(
+    name: str, value: object, *, minimum: float | None = None, integer: bool = False
+) -> tuple[float, float] | tuple[int, int]:
+    """Return a ``(low, high)`` pair with ``minimum <= low <= high`` (both integers if ``integer``).
+
+    For arguments that are ranges to draw from (sizes, standard deviations), where a bare number
+    or a swapped pair is the usual mistake.
+    """
+    kind = "integers" if integer else "numbers"
+    expected = f"a pair (low, high) of {kind} with low <= high" + (
+        f" and low >= {minimum:g}" if minimum is not None else ""
+    )
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:  # type: ignore[arg-type]
+        raise InputDataError(name, expected, repr(value))
+    check = check_int if integer else check_real
+    low, high = (check(f"{name}[{i}]", v) for i, v in enumerate(value))  # type: ignore[arg-type]
+    if low > high or (minimum is not None and low < minimum):
+        raise InputDataError(name, expected, repr(tuple(value)))  # type: ignore[arg-type]
+    return low, high
