@@ -27,6 +27,7 @@ round-off), and :math:`\arccos` / :math:`\sqrt{1-\rho^2}` have gradients masked 
 from __future__ import annotations
 
 import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
@@ -383,33 +384,57 @@ _CLOSED_FORM_CALLABLES: dict[object, str] = {
 }
 
 
+#: ``leaky_relu:<slope>``: the slope is a decimal number literal (no ``nan``/``inf``, no spaces).
+_LEAKY_RELU = re.compile(r"leaky_relu:([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)")
+ACTIVATION_GRAMMAR = (
+    "one of 'relu', 'abs', 'erf', 'tanh', 'gelu', 'sigmoid' or 'leaky_relu:<slope>' with a finite "
+    "decimal slope such as 'leaky_relu:0.2' (exact, lowercase, no spaces), an Activation, or an "
+    "elementwise torch callable"
+)
+
+
 def resolve_activation(activation: str | Activation | Callable[[Tensor], Tensor]) -> Activation:
     """Turn a name, an :class:`Activation` or an elementwise callable into an :class:`Activation`.
 
-    Names: ``relu``, ``abs``, ``erf`` (closed form), ``leaky_relu:<slope>`` (closed form),
-    ``tanh``, ``gelu``, ``sigmoid`` (quadrature). ``torch.nn.ReLU()`` and ``torch.relu`` map
-    to the closed form; any other elementwise callable uses quadrature.
+    Strings follow one grammar, matched exactly (lowercase, no surrounding or inner spaces)::
+
+        activation := "relu" | "abs" | "erf"              (closed forms)
+                    | "leaky_relu:" slope                 (closed form, any finite slope)
+                    | "tanh" | "gelu" | "sigmoid"         (Gauss-Hermite quadrature)
+        slope      := a decimal number literal: [+-] digits [. digits] [e [+-] digits]
+
+    e.g. ``"leaky_relu:0.2"`` or ``"leaky_relu:1e-2"``; the slope is required (``"leaky_relu"``
+    alone, ``"leaky_relu=0.2"``, ``"Leaky_ReLU:0.2"``, ``"leaky_relu:nan"`` are refused).
+    ``torch.nn.ReLU()``, ``torch.relu``, ``torch.erf``, ``torch.abs`` and ``torch.nn.LeakyReLU(s)``
+    map to the closed forms; any other elementwise callable uses quadrature.
 
     Raises:
-        InputDataError: for an unknown name.
+        InputDataError: for a string outside the grammar (the message lists the accepted forms)
+            or an object that is neither a string, an :class:`Activation` nor a callable.
         UnsupportedError: for a callable that is not elementwise.
     """
     if isinstance(activation, Activation):
         return activation
     if isinstance(activation, str):
-        key = activation.strip().lower()
-        if key.startswith("leaky_relu"):
-            _, _, slope = key.partition(":")
-            return SlopeReLUActivation(float(slope or 0.01), 1.0, name=key)
-        if key not in _NAMED:
-            raise InputDataError(
-                "activation", f"one of {sorted(_NAMED)} or 'leaky_relu:<slope>'", repr(activation)
-            )
-        return _NAMED[key]()
+        if activation in _NAMED:
+            return _NAMED[activation]()
+        leaky = _LEAKY_RELU.fullmatch(activation)
+        if leaky is None:
+            raise InputDataError("activation", ACTIVATION_GRAMMAR, repr(activation))
+        slope = float(leaky.group(1))
+        if not math.isfinite(slope):  # an overflowing literal such as 1e999
+            raise InputDataError("activation", ACTIVATION_GRAMMAR, repr(activation))
+        return SlopeReLUActivation(slope, 1.0, name=f"leaky_relu:{slope:g}")
     if isinstance(activation, torch.nn.ReLU):
         return _NAMED["relu"]()
     if isinstance(activation, torch.nn.LeakyReLU):
-        return SlopeReLUActivation(activation.negative_slope, 1.0, name="leaky_relu")
+        slope = activation.negative_slope
+        if isinstance(slope, bool) or not isinstance(slope, int | float) or not math.isfinite(slope):
+            raise InputDataError("activation", "a torch.nn.LeakyReLU with a finite negative_slope", slope)
+        return SlopeReLUActivation(slope, 1.0, name=f"leaky_relu:{slope:g}")
+    if isinstance(activation, bytes) or not callable(activation):
+        received = f"{activation!r} of type {type(activation).__name__}"
+        raise InputDataError("activation", ACTIVATION_GRAMMAR, received)
     named = _CLOSED_FORM_CALLABLES.get(activation) if _hashable(activation) else None
     if named is not None:
         return _NAMED[named]()

@@ -21,10 +21,10 @@ from gpytorch.kernels import Kernel
 from gpytorch.priors import Prior
 from torch import Tensor
 
-from probtheory._checks import check_inputs, check_int, check_same_feature_dim
+from probtheory._checks import check_finite, check_inputs, check_int, check_real
 from probtheory.errors import InputDataError, UnsupportedError
 from probtheory.kernels.activations import Activation, resolve_activation
-from probtheory.kernels.recursion import nngp_ntk, nngp_ntk_diag
+from probtheory.kernels.recursion import nngp_ntk, nngp_ntk_diag, nngp_ntk_pairs
 
 __all__ = ["InfiniteWidthKernel", "NNGPKernel", "NTKKernel", "nngp_and_ntk"]
 
@@ -115,6 +115,10 @@ class InfiniteWidthKernel(Kernel):
 
     def _set_variance(self, name: str, value: float | Tensor) -> None:
         raw = getattr(self, f"raw_{name}")
+        if not isinstance(value, Tensor):
+            value = check_real(name, value)  # a number: refuses bools, strings and NaN by name
+        elif value.is_complex() or value.dtype == torch.bool:
+            raise InputDataError(name, "real variances", f"dtype {value.dtype}")
         value = torch.as_tensor(value, dtype=raw.dtype, device=raw.device)
         allow_zero = name == "bias_variance"
         bad = ~torch.isfinite(value) | (value < 0 if allow_zero else value <= 0)
@@ -129,15 +133,44 @@ class InfiniteWidthKernel(Kernel):
         )
         self.initialize(**{f"raw_{name}": raw_value.expand_as(raw)})
 
+    def __call__(
+        self,
+        x1: Tensor,
+        x2: Tensor | None = None,
+        diag: bool = False,
+        last_dim_is_batch: bool = False,
+        **params,
+    ) -> Any:
+        """Evaluate the kernel lazily (GPyTorch's ``Kernel.__call__``), checking the inputs first.
+
+        Args:
+            x1: A `batch_shape x n x d` (or `n`, read as `n x 1`) floating tensor of inputs.
+            x2: A `batch_shape x m x d` tensor of inputs (default: `x1`).
+            diag: Return only the `batch_shape x n` values k(x1_i, x2_i); `x2` must then have the
+                same number of points as `x1`.
+            last_dim_is_batch: Not supported (deprecated in GPyTorch).
+            **params: Passed on to GPyTorch.
+
+        Raises:
+            InputDataError: for a non-tensor, non-floating or non-finite input, `x1` and `x2` of
+                different feature dimensions, or (with ``diag``) of different numbers of points.
+        """
+        x1, x2 = _check_pair_of_inputs(x1, x2, diag)
+        return super().__call__(x1, x2, diag=diag, last_dim_is_batch=last_dim_is_batch, **params)
+
     def _kernels(self, x1: Tensor, x2: Tensor, diag: bool) -> tuple[Tensor, Tensor | None]:
+        x1, x2 = _check_pair_of_inputs(x1, x2, diag)
         check_inputs("x1", x1, feature_dim=self.input_dim)
         check_inputs("x2", x2, feature_dim=self.input_dim)
-        check_same_feature_dim("x1", x1, "x2", x2)
+        if x1.shape[-1] == 0:
+            raise InputDataError("x1", "at least one feature (d >= 1)", f"shape {tuple(x1.shape)}")
         want_ntk = self.output == "ntk"
         wv = self.weight_variance.to(x1)
         bv = self.bias_variance.to(x1)
         if diag:
-            return nngp_ntk_diag(x1, self.depth, self.activation, wv[..., 0], bv[..., 0], ntk=want_ntk)
+            if x2 is x1 or (x2.shape == x1.shape and torch.equal(x2, x1)):
+                return nngp_ntk_diag(x1, self.depth, self.activation, wv[..., 0], bv[..., 0], ntk=want_ntk)
+            return nngp_ntk_pairs(x1, x2, self.depth, self.activation, wv[..., 0], bv[..., 0], ntk=want_ntk)
         return nngp_ntk(x1, x2, self.depth, self.activation, wv, bv, ntk=want_ntk)
 
     def forward(
@@ -145,10 +178,14 @@ class InfiniteWidthKernel(Kernel):
     ) -> Tensor:
         """Evaluate the kernel.
 
+        Kernels have no weights: they compute in the dtype of their inputs (the variances are
+        cast to it; `x1` and `x2` of different floating dtypes are promoted to the wider one).
+
         Args:
             x1: A `batch_shape x n x d` tensor of inputs.
             x2: A `batch_shape x m x d` tensor of inputs.
-            diag: Return only the diagonal (`batch_shape x n`); requires ``x1 == x2``.
+            diag: Return only the `batch_shape x n` values k(x1_i, x2_i) (the diagonal of the
+                full matrix); requires `m == n`.
             last_dim_is_batch: Not supported (deprecated in GPyTorch).
             **params: Ignored (GPyTorch passes kernel keyword arguments through).
 
@@ -226,7 +263,40 @@ def nngp_and_ntk(
     Returns:
         The `... x n x m` NNGP and NTK Gram matrices.
     """
+    x1, x2 = _check_pair_of_inputs(x1, x2, diag=False)
     kernel = NTKKernel(depth, activation).to(x1).requires_grad_(False)
     kernel.weight_variance, kernel.bias_variance = weight_variance, bias_variance
     nngp, ntk = kernel._kernels(x1, x1 if x2 is None else x2, diag=False)
     return nngp, ntk
+
+
+def _check_pair_of_inputs(x1: object, x2: object | None, diag: bool) -> tuple[Tensor, Tensor | None]:
+    """Finite floating inputs with one feature dimension (and one number of points for ``diag``).
+
+    Runs before GPyTorch's own processing so that its misleading messages ("must have the same
+    number of dimensions") never surface. 1-d inputs are read as `n x 1`, as GPyTorch does.
+    Inputs of two floating dtypes are promoted to the wider one.
+    """
+    check_finite("x1", x1)
+    if x2 is None:
+        return x1, None
+    check_finite("x2", x2)
+    if x1.dtype != x2.dtype and x2 is not x1:
+        common = torch.promote_types(x1.dtype, x2.dtype)
+        x1, x2 = x1.to(common), x2.to(common)
+    d1 = 1 if x1.dim() == 1 else x1.shape[-1]
+    d2 = 1 if x2.dim() == 1 else x2.shape[-1]
+    if d1 != d2:
+        raise InputDataError(
+            "x2", f"the feature dimension of `x1` (d = {d1})", f"shape {tuple(x2.shape)} (d = {d2})"
+        )
+    if diag and x2 is not x1:
+        n1 = x1.shape[0] if x1.dim() == 1 else x1.shape[-2]
+        n2 = x2.shape[0] if x2.dim() == 1 else x2.shape[-2]
+        if n1 != n2:
+            raise InputDataError(
+                "x2",
+                f"the number of points of `x1` (n = {n1}) with diag=True (values k(x1_i, x2_i))",
+                f"shape {tuple(x2.shape)}",
+            )
+    return x1, x2

@@ -59,22 +59,39 @@ def gradient_descent_mse(
     """
     check_finite("k_train_train", k_train_train)
     check_finite("y_train", y_train)
-    n = k_train_train.shape[-1]
-    if k_train_train.shape != (n, n):
-        raise InputDataError("k_train_train", "a square `N x N` matrix", tuple(k_train_train.shape))
-    if y_train.dim() != 2 or y_train.shape[0] != n:
-        raise InputDataError("y_train", f"an `{n} x K` tensor", tuple(y_train.shape))
+    n = k_train_train.shape[-1] if k_train_train.dim() else 0
+    if k_train_train.dim() != 2 or k_train_train.shape != (n, n) or n == 0:
+        raise InputDataError(
+            "k_train_train", "a square `N x N` matrix with N >= 1", tuple(k_train_train.shape)
+        )
+    if y_train.dim() != 2 or y_train.shape[0] != n or y_train.shape[1] == 0:
+        raise InputDataError("y_train", f"an `{n} x K` tensor with K >= 1", tuple(y_train.shape))
     lr = check_real("learning_rate", learning_rate, positive=True)
     steps = check_int("steps", steps, minimum=0)
-    f = torch.zeros_like(y_train) if f0_train is None else f0_train.clone()
-    if f.shape != y_train.shape:
-        raise InputDataError("f0_train", f"shape {tuple(y_train.shape)}", tuple(f.shape))
+    # functions follow their inputs: every tensor in the common (widest) floating dtype
+    dtype = torch.promote_types(k_train_train.dtype, y_train.dtype)
+    k_train_train, y_train = k_train_train.to(dtype), y_train.to(dtype)
+    if f0_train is None:
+        f = torch.zeros_like(y_train)
+    else:
+        f = check_finite("f0_train", f0_train).to(dtype).clone()
+        if f.shape != y_train.shape:
+            raise InputDataError("f0_train", f"shape {tuple(y_train.shape)}", tuple(f.shape))
     g = None
+    if k_test_train is None and f0_test is not None:
+        raise InputDataError("k_test_train", "the `M x N` test-train NTK when `f0_test` is given", None)
     if k_test_train is not None:
+        check_finite("k_test_train", k_test_train)
         if k_test_train.dim() != 2 or k_test_train.shape[1] != n:
             raise InputDataError("k_test_train", f"an `M x {n}` matrix", tuple(k_test_train.shape))
+        k_test_train = k_test_train.to(dtype)
         m = k_test_train.shape[0]
-        g = y_train.new_zeros(m, y_train.shape[1]) if f0_test is None else f0_test.clone()
+        if f0_test is None:
+            g = y_train.new_zeros(m, y_train.shape[1])
+        else:
+            g = check_finite("f0_test", f0_test).to(dtype).clone()
+            if g.shape != (m, y_train.shape[1]):
+                raise InputDataError("f0_test", f"shape {(m, y_train.shape[1])}", tuple(g.shape))
     scale = lr / y_train.numel()
     train, test = [f], [g]
     for _ in range(steps):

@@ -24,7 +24,7 @@ from torch import Tensor
 
 from probtheory.kernels.activations import Activation
 
-__all__ = ["nngp_ntk", "nngp_ntk_diag"]
+__all__ = ["nngp_ntk", "nngp_ntk_diag", "nngp_ntk_pairs"]
 
 # Elements per block: 2^18 float64 values (2 MiB) per temporary keeps the handful of
 # temporaries a layer needs in cache while amortising per-operation overhead (measured on
@@ -81,6 +81,47 @@ def nngp_ntk_diag(
     return q, theta
 
 
+def nngp_ntk_pairs(
+    x1: Tensor,
+    x2: Tensor,
+    depth: int,
+    activation: Activation,
+    weight_variance: Tensor,
+    bias_variance: Tensor,
+    *,
+    ntk: bool = True,
+) -> tuple[Tensor, Tensor | None]:
+    r"""Kernel values :math:`\Sigma^{L+1}(x_{1,i}, x_{2,i})` and :math:`\Theta^{L+1}(x_{1,i}, x_{2,i})`.
+
+    The diagonal of the Gram matrix of two sets of the same size, pair by pair: the recursion
+    of :func:`nngp_ntk` on the `n` pairs only (the activation maps are elementwise).
+
+    Args:
+        x1: A `... x n x d` tensor of inputs.
+        x2: A `... x n x d` tensor of inputs (batch dims broadcast with `x1`).
+        depth: Number of hidden layers :math:`L \ge 0`.
+        activation: The activation's Gaussian expectations.
+        weight_variance: :math:`\sigma_w^2`, a tensor broadcastable to `... x 1`.
+        bias_variance: :math:`\sigma_b^2`, a tensor broadcastable to `... x 1`.
+        ntk: Whether to compute the NTK values too.
+
+    Returns:
+        The NNGP values (`... x n`) and the NTK values (`... x n`, or None).
+    """
+    q1 = _input_variance(x1, weight_variance, bias_variance)
+    q2 = _input_variance(x2, weight_variance, bias_variance)
+    sigma = weight_variance * (x1 * x2).sum(-1) / x1.shape[-1] + bias_variance
+    theta = sigma if ntk else None
+    for _ in range(depth):
+        mean, mean_d = activation.pair(sigma, q1, q2)
+        sigma = weight_variance * mean + bias_variance
+        if ntk:
+            theta = sigma + weight_variance * mean_d * theta
+        q1 = weight_variance * activation.diag(q1)[0] + bias_variance
+        q2 = weight_variance * activation.diag(q2)[0] + bias_variance
+    return sigma, theta
+
+
 def nngp_ntk(
     x1: Tensor,
     x2: Tensor,
@@ -115,7 +156,7 @@ def nngp_ntk(
     n, m = x1.shape[-2], x2.shape[-2]
     rows = max(1, _BLOCK_ELEMENTS // max(1, m * activation.cost))
     nngp_blocks, ntk_blocks = [], []
-    for start in range(0, n, rows):
+    for start in range(0, max(n, 1), rows):  # n = 0: one empty block of the right shape
         stop = min(n, start + rows)
         sigma = weight_variance * (x1[..., start:stop, :] @ x2t) / x1.shape[-1] + bias_variance
         theta = sigma.clone() if ntk else None

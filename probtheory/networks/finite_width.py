@@ -19,6 +19,7 @@ import math
 from collections.abc import Sequence
 
 from probtheory._checks import check_int
+from probtheory.errors import InputDataError
 
 __all__ = ["relu_fourth_moment_ratio"]
 
@@ -33,5 +34,7 @@ def relu_fourth_moment_ratio(hidden_widths: Sequence[int]) -> float:
     Returns:
         ``3 * prod(1 + 5 / n_k)``; the excess kurtosis is this minus 3.
     """
-    widths = [check_int("hidden_widths[k]", n, minimum=1) for n in hidden_widths]
+    if isinstance(hidden_widths, str | bytes) or not isinstance(hidden_widths, Sequence):
+        raise InputDataError("hidden_widths", "a sequence of widths (e.g. [64, 64])", repr(hidden_widths))
+    widths = [check_int(f"hidden_widths[{k}]", n, minimum=1) for k, n in enumerate(hidden_widths)]
     return 3.0 * math.prod(1.0 + 5.0 / n for n in widths)

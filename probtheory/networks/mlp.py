@@ -11,10 +11,14 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from probtheory._checks import check_int, check_real
+from probtheory._checks import check_int, check_real, match_parameter_dtype
 from probtheory.errors import InputDataError
 from probtheory.kernels.activations import Activation, resolve_activation
-from probtheory.networks.parameterization import Parameterization, resolve_parameterization
+from probtheory.networks.parameterization import (
+    LayerScaling,
+    Parameterization,
+    resolve_parameterization,
+)
 
 __all__ = ["MLP"]
 
@@ -73,9 +77,11 @@ class MLP(nn.Module):
         """
         super().__init__()
         widths = [check_int("in_features", in_features, minimum=1)]
-        if isinstance(hidden_widths, int):
-            raise InputDataError("hidden_widths", "a sequence of widths", hidden_widths)
-        widths += [check_int("hidden_widths[i]", w, minimum=1) for w in hidden_widths]
+        if isinstance(hidden_widths, str | bytes) or not isinstance(hidden_widths, Sequence):
+            raise InputDataError(
+                "hidden_widths", "a sequence of widths (e.g. [512, 512])", repr(hidden_widths)
+            )
+        widths += [check_int(f"hidden_widths[{i}]", w, minimum=1) for i, w in enumerate(hidden_widths)]
         widths.append(check_int("out_features", out_features, minimum=1))
         sigma_w = math.sqrt(check_real("weight_variance", weight_variance, positive=True))
         sigma_b = math.sqrt(check_real("bias_variance", bias_variance, nonnegative=True))
@@ -84,8 +90,16 @@ class MLP(nn.Module):
             None if num_networks is None else check_int("num_networks", num_networks, minimum=1)
         )
         scaling_of = resolve_parameterization(parameterization)
+        if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise InputDataError(
+                "dtype", "a floating torch.dtype (torch.float64 or torch.float32)", repr(dtype)
+            )
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise InputDataError("generator", "a torch.Generator", type(generator).__name__)
         if generator is None:
-            generator = torch.Generator().manual_seed(int(torch.randint(2**62, ())) if seed is None else seed)
+            # seed None draws the seed from the global generator (reproducible under torch.manual_seed)
+            seed = int(torch.randint(2**62, ())) if seed is None else check_int("seed", seed, minimum=0)
+            generator = torch.Generator().manual_seed(seed)
         lead = () if self.num_networks is None else (self.num_networks,)
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
@@ -95,7 +109,7 @@ class MLP(nn.Module):
             kind = "input" if index == 0 else "readout" if index == last else "hidden"
             if index == 0 and index == last:
                 kind = "readout"  # depth 0: a single readout layer on the inputs
-            s = scaling_of(kind, fan_in, fan_out, sigma_w, sigma_b)
+            s = _check_scaling(scaling_of(kind, fan_in, fan_out, sigma_w, sigma_b))
             w = torch.randn(*lead, fan_in, fan_out, generator=generator, dtype=dtype) * s.weight_std
             b = torch.randn(*lead, 1, fan_out, generator=generator, dtype=dtype) * s.bias_std
             self.weights.append(nn.Parameter(w))
@@ -111,23 +125,38 @@ class MLP(nn.Module):
     def forward(self, x: Tensor, return_preactivations: bool = False) -> Tensor | tuple[Tensor, list]:
         """Evaluate the network(s).
 
+        dtype policy (the package's, for every module with weights): the network computes in
+        its parameter dtype; a floating input of another dtype is converted to it and the
+        results are returned in the input's dtype. Non-floating inputs raise InputDataError.
+
         Args:
-            x: An `n x d` tensor of inputs.
+            x: An `n x d` floating tensor of inputs.
             return_preactivations: Also return the hidden pre-activations ``[h^1, ..., h^L]``.
 
         Returns:
             Outputs of shape `n x out_features` (or `E x n x out_features` for an ensemble),
-            and optionally the list of pre-activations of the same leading shape.
+            and optionally the list of pre-activations of the same leading shape, in the dtype
+            of `x`.
         """
         d = self.weights[0].shape[-2]
+        h = match_parameter_dtype("x", x, self.weights[0].dtype)
         if x.dim() < 1 or x.shape[-1] != d:
             raise InputDataError("x", f"a `n x {d}` tensor", f"shape {tuple(x.shape)}")
         preactivations = []
-        h = x
         for index, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             w_mult, b_mult = self.multipliers[index]
             h = w_mult * (h @ w) + b_mult * b
             if index < self.depth:
-                preactivations.append(h)
+                preactivations.append(h.to(x.dtype))
                 h = self.activation(h)
+        h = h.to(x.dtype)
         return (h, preactivations) if return_preactivations else h
+
+
+def _check_scaling(scaling: object) -> LayerScaling:
+    """A parameterization's output must be a LayerScaling (whose values are checked when built)."""
+    if not isinstance(scaling, LayerScaling):
+        raise InputDataError(
+            "parameterization", "a callable returning a LayerScaling", type(scaling).__name__
+        )
+    return scaling
