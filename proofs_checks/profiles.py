@@ -12,7 +12,9 @@ import os
 
 from hypothesis import HealthCheck, Phase, settings
 
-__all__ = ["PROFILES", "active_profile", "register_profiles"]
+from probtheory._checks import check_name
+
+__all__ = ["PROFILES", "active_profile", "check_profile", "register_profiles"]
 
 PROFILES = ("ci", "thorough")
 
@@ -39,6 +41,16 @@ def register_profiles() -> None:
         suppress_health_check=slow_ok,
         phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
     )
+
+
+def check_profile(profile: str) -> str:
+    """Return ``profile`` if it is one of :data:`PROFILES`.
+
+    Raises:
+        UnknownNameError: Otherwise (an ``InputDataError`` and a ``KeyError``), naming
+            ``profile`` and suggesting the closest profile.
+    """
+    return check_name("profile", profile, PROFILES, meaning="a hypothesis profile of the claim suite")
 
 
 def active_profile() -> str:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import importlib
 
+from probtheory._checks import check_name
+from probtheory.errors import InputDataError
 from proofs_checks.claim import Claim
 
-__all__ = ["BUILTIN_CLAIMS", "claims", "get_claim", "register"]
+__all__ = ["BUILTIN_CLAIMS", "claims", "get_claim", "lookup", "register"]
 
 _CATALOG = "proofs_checks.catalog"
 
@@ -93,12 +95,16 @@ def register(claim: Claim) -> Claim:
     """Add a user's claim to the registry, after the built-in ones; ids must be unique.
 
     Raises:
-        ValueError: If another claim, built-in or registered, already has this id.
+        InputDataError: If ``claim`` is not a :class:`Claim`, or another claim, built-in or
+            registered, already has its id (an ``InputDataError`` is a ``ValueError``).
     """
+    if not isinstance(claim, Claim):
+        raise InputDataError("claim", "a proofs_checks.Claim", type(claim).__name__)
     if claim.id in BUILTIN_CLAIMS:
-        raise ValueError(f"claim id {claim.id!r} is already registered (a built-in claim)")
+        received = f"{claim.id!r}, already registered (a built-in claim)"
+        raise InputDataError("claim", "a new claim id", received)
     if claim.id in _user_claims and _user_claims[claim.id] is not claim:
-        raise ValueError(f"claim id {claim.id!r} is already registered")
+        raise InputDataError("claim", "a new claim id", f"{claim.id!r}, already registered")
     _user_claims[claim.id] = claim
     return claim
 
@@ -109,9 +115,21 @@ def claims() -> list[Claim]:
 
 
 def get_claim(claim_id: str) -> Claim:
-    """The claim with this id, importing only its module (raises ``KeyError`` listing the known ids)."""
-    if claim_id in _user_claims:
-        return _user_claims[claim_id]
-    if claim_id in BUILTIN_CLAIMS:
-        return _load_builtin(claim_id)
-    raise KeyError(f"unknown claim {claim_id!r}; known: {sorted([*BUILTIN_CLAIMS, *_user_claims])}")
+    """The claim with this id, importing only its module.
+
+    Raises:
+        UnknownNameError: If no claim has this id (also a ``KeyError``); the message suggests
+            the closest ids.
+    """
+    return lookup(claim_id, argument="claim_id")
+
+
+def lookup(claim_id: str, *, argument: str) -> Claim:
+    """:func:`get_claim`, with the error naming ``argument`` (``ids`` for :func:`proofs_checks.run`)."""
+    claim_id = check_name(
+        argument,
+        claim_id,
+        [*BUILTIN_CLAIMS, *_user_claims],
+        meaning="a claim id (listed by proofs_checks.claims() and `probtheory check --list`)",
+    )
+    return _user_claims[claim_id] if claim_id in _user_claims else _load_builtin(claim_id)

@@ -10,9 +10,11 @@ from typing import Any
 from hypothesis import given, settings
 from tqdm.auto import tqdm
 
+from probtheory._checks import check_int
+from probtheory.errors import InputDataError
 from proofs_checks.claim import Claim, Evidence
-from proofs_checks.profiles import PROFILES, register_profiles
-from proofs_checks.registry import get_claim
+from proofs_checks.profiles import check_profile, register_profiles
+from proofs_checks.registry import claims, lookup
 
 __all__ = ["ClaimReport", "ClaimViolation", "Verdict", "run", "verify"]
 
@@ -87,10 +89,16 @@ def verify(
     Returns:
         The verdict; ``passed`` is False with the failing instance's evidence in ``failure``
         if any instance violated the claim.
+
+    Raises:
+        UnknownNameError: For an unknown claim id or profile (also a ``KeyError``).
+        InputDataError: If ``claim`` is neither a :class:`Claim` nor an id, or ``max_examples``
+            is not a positive integer.
     """
-    claim = get_claim(claim) if isinstance(claim, str) else claim
-    if profile not in PROFILES:
-        raise ValueError(f"profile: expected one of {PROFILES}, received {profile!r}")
+    claim = _resolve(claim, "claim")
+    profile = check_profile(profile)
+    if max_examples is not None:
+        max_examples = check_int("max_examples", max_examples, minimum=1)
     register_profiles()
     subject = claim.subject if subject is None else subject
     verdict = Verdict(claim.id, label, passed=True)
@@ -116,7 +124,7 @@ def verify(
 
 
 def run(
-    ids: Sequence[str] | None = None,
+    ids: str | Sequence[str | Claim] | None = None,
     profile: str = "ci",
     *,
     mutants: bool = True,
@@ -125,17 +133,22 @@ def run(
     """Check claims (default: all) and, unless ``mutants=False``, that each mutant is rejected.
 
     Args:
-        ids: Claim ids to run (default: every registered claim).
+        ids: A claim id, or a list of claim ids (or :class:`Claim` objects) to run; default:
+            every registered claim. A claim named twice runs once.
         profile: ``"ci"`` or ``"thorough"``.
         mutants: Also run every mutant.
         progress: Show a progress bar.
 
     Returns:
-        One :class:`ClaimReport` per claim, in registry order.
-    """
-    from proofs_checks.registry import claims
+        One :class:`ClaimReport` per claim, in the order asked for (registry order by default).
 
-    selected = claims() if ids is None else [get_claim(i) for i in ids]
+    Raises:
+        UnknownNameError: For an unknown claim id (naming ``ids``; also a ``KeyError``) or
+            profile, before any claim runs.
+        InputDataError: If ``ids`` is an empty list or not a list of ids.
+    """
+    profile = check_profile(profile)
+    selected = _select(ids)
     jobs: list[tuple[Claim, Any]] = []
     for claim in selected:
         jobs.append((claim, None))
@@ -155,3 +168,26 @@ def run(
             )  # fmt: skip
             reports[claim.id].mutants.append(verdict)
     return list(reports.values())
+
+
+def _resolve(claim: Claim | str, argument: str) -> Claim:
+    if isinstance(claim, Claim):
+        return claim
+    if isinstance(claim, str):
+        return lookup(claim, argument=argument)
+    raise InputDataError(argument, "a Claim or a claim id", type(claim).__name__)
+
+
+def _select(ids: str | Sequence[str | Claim] | None) -> list[Claim]:
+    """The claims named by ``ids`` of :func:`run`, each once, in the order given."""
+    if ids is None:
+        return claims()
+    if isinstance(ids, (str, Claim)):
+        ids = [ids]
+    elif not isinstance(ids, Iterable):
+        expected = "a claim id, a list of claim ids, or None (every claim)"
+        raise InputDataError("ids", expected, type(ids).__name__)
+    selected = [_resolve(item, "ids") for item in ids]
+    if not selected:
+        raise InputDataError("ids", "at least one claim id (None runs every claim)", "an empty list")
+    return list({claim.id: claim for claim in selected}.values())

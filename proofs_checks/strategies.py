@@ -9,7 +9,9 @@ Use them in your own test suites::
     def test_my_kernel_is_psd(x, hp): ...
 
 Random tensors are built from a drawn seed with a ``torch.Generator``, so an example
-replays and shrinks exactly, and never depends on torch's global RNG.
+replays and shrinks exactly, and never depends on torch's global RNG. Arguments are checked
+when the strategy is built, not when it draws: a swapped range or an unknown option raises
+:class:`probtheory.errors.InputDataError` at the ``@given`` line.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from dataclasses import dataclass
 import torch
 from hypothesis import strategies as st
 
+from probtheory._checks import check_int, check_name, check_range
+from probtheory.errors import InputDataError
 from probtheory.networks import MLP
+from probtheory.networks.parameterization import resolve_parameterization
 
 __all__ = [
     "KernelHyperparameters",
@@ -45,12 +50,15 @@ def seeds() -> st.SearchStrategy[int]:
 
 
 def depths(min_depth: int = 1, max_depth: int = 5) -> st.SearchStrategy[int]:
-    """Numbers of hidden layers."""
-    return st.integers(min_depth, max_depth)
+    """Numbers of hidden layers, from ``min_depth >= 0`` to ``max_depth >= min_depth``."""
+    min_depth = check_int("min_depth", min_depth, minimum=0)
+    return st.integers(min_depth, check_int("max_depth", max_depth, minimum=min_depth))
 
 
 def activations(closed_form_only: bool = True) -> st.SearchStrategy[str]:
     """Activation names accepted by :func:`probtheory.kernels.resolve_activation`."""
+    if not isinstance(closed_form_only, bool):
+        raise InputDataError("closed_form_only", "a bool", type(closed_form_only).__name__)
     names = CLOSED_FORM_ACTIVATIONS + (() if closed_form_only else ("tanh", "gelu"))
     return st.sampled_from(names)
 
@@ -66,7 +74,12 @@ class KernelHyperparameters:
 def kernel_hyperparameters(
     weight_std: tuple[float, float] = (0.5, 2.5), bias_std: tuple[float, float] = (0.0, 1.0)
 ) -> st.SearchStrategy[KernelHyperparameters]:
-    """sigma_w drawn in ``weight_std``, sigma_b in ``bias_std`` (returned as variances)."""
+    """sigma_w drawn in ``weight_std``, sigma_b in ``bias_std`` (returned as variances).
+
+    Both are ``(low, high)`` ranges of standard deviations, ``0 <= low <= high``.
+    """
+    weight_std = check_range("weight_std", weight_std, minimum=0.0)
+    bias_std = check_range("bias_std", bias_std, minimum=0.0)
     finite = {"allow_nan": False, "allow_infinity": False}
     return st.builds(
         lambda sw, sb: KernelHyperparameters(sw**2, sb**2),
@@ -75,17 +88,25 @@ def kernel_hyperparameters(
     )
 
 
-@st.composite
 def sphere_inputs(
-    draw: st.DrawFn,
-    n: tuple[int, int] = (2, 12),
-    d: tuple[int, int] = (2, 6),
-    radius: str = "sqrt_d",
-) -> torch.Tensor:
+    n: tuple[int, int] = (2, 12), d: tuple[int, int] = (2, 6), radius: str = "sqrt_d"
+) -> st.SearchStrategy[torch.Tensor]:
     """An `n x d` float64 tensor of distinct points on the sphere of radius sqrt(d).
 
-    ``radius="varied"`` rescales each point by a factor in [0.5, 2] (general norms).
+    Args:
+        n: Range ``(low, high)`` of the number of points, ``low >= 1``.
+        d: Range of the dimension, ``low >= 1``.
+        radius: ``"sqrt_d"``, or ``"varied"`` to rescale each point by a factor in [0.5, 2]
+            (general norms).
     """
+    n = check_range("n", n, minimum=1, integer=True)
+    d = check_range("d", d, minimum=1, integer=True)
+    radius = check_name("radius", radius, ("sqrt_d", "varied"), meaning="a radius mode")
+    return _sphere_inputs(n, d, radius)
+
+
+@st.composite
+def _sphere_inputs(draw: st.DrawFn, n: tuple[int, int], d: tuple[int, int], radius: str) -> torch.Tensor:
     rows = draw(st.integers(*n))
     dim = draw(st.integers(*d))
     g = torch.Generator().manual_seed(draw(seeds()))
@@ -135,7 +156,15 @@ def network_instances(
     activation: st.SearchStrategy[str] | None = None,
     hyperparameters: st.SearchStrategy[KernelHyperparameters] | None = None,
 ) -> st.SearchStrategy[NetworkInstance]:
-    """Inputs, depth, activation, variances and a seed (defaults: the strategies above)."""
+    """Inputs, depth, activation, variances and a seed (defaults: the strategies above).
+
+    Each argument is a hypothesis strategy (not a value: ``st.just(x)`` fixes one) or None.
+    """
+    given = {"inputs": inputs, "depth": depth, "activation": activation, "hyperparameters": hyperparameters}
+    for name, value in given.items():
+        if value is not None and not isinstance(value, st.SearchStrategy):
+            expected = "a hypothesis strategy (st.just(value) for a fixed value) or None"
+            raise InputDataError(name, expected, type(value).__name__)
     return st.builds(
         lambda x, d, act, hp, seed: NetworkInstance(x, d, act, hp.weight_variance, hp.bias_variance, seed),
         inputs if inputs is not None else sphere_inputs(),
@@ -146,27 +175,48 @@ def network_instances(
     )
 
 
+def psd_matrices(n: tuple[int, int] = (1, 8), rank: int | None = None) -> st.SearchStrategy[torch.Tensor]:
+    """A symmetric PSD `n x n` float64 matrix ``A A^T`` (of rank at most ``rank >= 1`` if set)."""
+    n = check_range("n", n, minimum=1, integer=True)
+    rank = None if rank is None else check_int("rank", rank, minimum=1)
+    return _psd_matrices(n, rank)
+
+
 @st.composite
-def psd_matrices(draw: st.DrawFn, n: tuple[int, int] = (1, 8), rank: int | None = None) -> torch.Tensor:
-    """A symmetric PSD `n x n` float64 matrix ``A A^T`` (of the given rank if set)."""
+def _psd_matrices(draw: st.DrawFn, n: tuple[int, int], rank: int | None) -> torch.Tensor:
     size = draw(st.integers(*n))
     g = torch.Generator().manual_seed(draw(seeds()))
     a = torch.randn(size, rank or size, generator=g, dtype=torch.float64)
     return a @ a.T
 
 
-@st.composite
 def mlps(
-    draw: st.DrawFn,
     in_features: tuple[int, int] = (1, 6),
     width: int = 16,
     depth: tuple[int, int] = (1, 3),
     parameterization: str = "ntk",
-) -> MLP:
+) -> st.SearchStrategy[MLP]:
     """A randomly initialised :class:`~probtheory.networks.MLP` of fixed hidden width.
 
     Widths are not drawn: tolerances of width-dependent checks depend on them.
+
+    Args:
+        in_features: Range ``(low, high)`` of the input dimension, ``low >= 1``.
+        width: The hidden width, >= 1.
+        depth: Range of the number of hidden layers, ``low >= 1``.
+        parameterization: A preset name (``"ntk"``, ``"standard"``, ``"mup"``) or a callable.
     """
+    in_features = check_range("in_features", in_features, minimum=1, integer=True)
+    width = check_int("width", width, minimum=1)
+    depth = check_range("depth", depth, minimum=1, integer=True)
+    resolve_parameterization(parameterization)
+    return _mlps(in_features, width, depth, parameterization)
+
+
+@st.composite
+def _mlps(
+    draw: st.DrawFn, in_features: tuple[int, int], width: int, depth: tuple[int, int], parameterization: str
+) -> MLP:
     hp = draw(kernel_hyperparameters())
     return MLP(
         draw(st.integers(*in_features)),

@@ -66,7 +66,7 @@ def test_registry_rejects_duplicate_ids_and_unknown_ids():
     assert proofs_checks.get_claim("toy.registry") is claim
     with pytest.raises(ValueError, match="already registered"):
         proofs_checks.register(_toy_claim(lambda x: x * x, "toy.registry"))
-    with pytest.raises(KeyError, match="unknown claim"):
+    with pytest.raises(KeyError, match="claim_id"):
         proofs_checks.get_claim("no.such.claim")
 
 
@@ -197,7 +197,8 @@ def test_command_line_unknown_claim(capsys):
     from proofs_checks.cli import main
 
     assert main(["--claims", "nope", "--no-progress"]) == 2
-    assert "unknown claim" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "`ids`" in err and "claim id" in err and "'nope'" in err
 
 
 # ------------------------------------------------------------------ strategies
