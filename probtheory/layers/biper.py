@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd import Function
 
-from probtheory._checks import check_floating, check_real
+from probtheory._checks import check_floating, check_int, check_real, match_parameter_dtype
 from probtheory.errors import InputDataError
 
 __all__ = ["BiPerConv2d", "BiPerLinear", "approx_sign", "set_biper_stage", "square_wave"]
@@ -97,6 +97,10 @@ class _BiPerWeights:
     alpha: nn.Parameter
     training: bool
 
+    def _as_weight_dtype(self, x: Tensor) -> Tensor:
+        """The dtype policy: the input in the weights' dtype (the output goes back to ``x``'s)."""
+        return match_parameter_dtype("x", x, self.weight.dtype)
+
     def _setup_biper(self, out_channels: int, omega: float, stage: int, binarize_input: bool) -> None:
         self.omega = check_real("omega", omega, positive=True)
         self.stage = stage
@@ -113,7 +117,7 @@ class _BiPerWeights:
 
     @stage.setter
     def stage(self, value: int) -> None:
-        if value not in (1, 2) or isinstance(value, bool):
+        if isinstance(value, bool) or not isinstance(value, int) or value not in (1, 2):
             raise InputDataError("stage", "1 (sine weights) or 2 (binary weights)", repr(value))
         self._stage = int(value)
 
@@ -134,7 +138,6 @@ class _BiPerWeights:
             return float((sine - _sign(sine)).abs().mean())
 
     def _binarize_input(self, x: Tensor, feature_dims: tuple[int, ...]) -> Tensor:
-        check_floating("input", x)
         if not self.binarize_input:
             return x
         if self.training:
@@ -173,19 +176,26 @@ class BiPerLinear(_BiPerWeights, nn.Linear):
         stage: int = 2,
         binarize_input: bool = True,
     ) -> None:
+        in_features = check_int("in_features", in_features, minimum=1)
+        out_features = check_int("out_features", out_features, minimum=1)
         super().__init__(in_features, out_features, bias=bias)
         self._setup_biper(out_features, omega, stage, binarize_input)
 
     def forward(self, x: Tensor) -> Tensor:
         """Binarise input and weights, multiply, scale by alpha, add the bias.
 
+        dtype policy (the package's, for every module with weights): a floating input of
+        another dtype than the weights is converted to theirs, and the output is returned in
+        the dtype of ``x``.
+
         Args:
             x: A `... x d_in` floating-point tensor.
         """
+        h = self._as_weight_dtype(x)
         if x.dim() == 0 or x.shape[-1] != self.in_features:
             raise InputDataError("x", f"a `... x {self.in_features}` tensor", f"shape {tuple(x.shape)}")
-        out = F.linear(self._binarize_input(x, (-1,)), self.binary_weight()) * self.alpha
-        return out if self.bias is None else out + self.bias
+        out = F.linear(self._binarize_input(h, (-1,)), self.binary_weight()) * self.alpha
+        return (out if self.bias is None else out + self.bias).to(x.dtype)
 
     def extra_repr(self) -> str:
         """The settings shown in ``repr(module)``."""
@@ -218,6 +228,8 @@ class BiPerConv2d(_BiPerWeights, nn.Conv2d):
         stage: int = 2,
         binarize_input: bool = True,
     ) -> None:
+        in_channels = check_int("in_channels", in_channels, minimum=1)
+        out_channels = check_int("out_channels", out_channels, minimum=1)
         super().__init__(
             in_channels,
             out_channels,
@@ -233,14 +245,26 @@ class BiPerConv2d(_BiPerWeights, nn.Conv2d):
     def forward(self, x: Tensor) -> Tensor:
         """Binarise input and weights, convolve, scale by alpha, add the bias.
 
+        dtype policy as :meth:`BiPerLinear.forward`.
+
         Args:
             x: A `b x c_in x h x w` floating-point tensor.
         """
+        h = self._as_weight_dtype(x)
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise InputDataError("x", f"a `b x {self.in_channels} x h x w` tensor", f"shape {tuple(x.shape)}")
-        out = self._conv_forward(self._binarize_input(x, (1, 2, 3)), self.binary_weight(), None)
+        padding = (0, 0) if self.padding == "valid" else self.padding
+        if not isinstance(padding, str):  # "same" always fits
+            for axis in range(2):
+                reach = self.dilation[axis] * (self.kernel_size[axis] - 1) + 1
+                if x.shape[2 + axis] + 2 * padding[axis] < reach:
+                    raise InputDataError(
+                        "x", f"images of at least {reach} pixels along dim {2 + axis} (the dilated kernel)",
+                        f"shape {tuple(x.shape)}",
+                    )  # fmt: skip
+        out = self._conv_forward(self._binarize_input(h, (1, 2, 3)), self.binary_weight(), None)
         out = out * self.alpha.view(-1, 1, 1)
-        return out if self.bias is None else out + self.bias.view(-1, 1, 1)
+        return (out if self.bias is None else out + self.bias.view(-1, 1, 1)).to(x.dtype)
 
     def extra_repr(self) -> str:
         """The settings shown in ``repr(module)``."""
@@ -257,6 +281,8 @@ def set_biper_stage(model: nn.Module, stage: int) -> int:
     Returns:
         The number of layers switched.
     """
+    if not isinstance(model, nn.Module):
+        raise InputDataError("model", "a torch.nn.Module", type(model).__name__)
     if stage not in (1, 2) or isinstance(stage, bool):
         raise InputDataError("stage", "1 (sine weights) or 2 (binary weights)", repr(stage))
     layers = [m for m in model.modules() if isinstance(m, _BiPerWeights)]

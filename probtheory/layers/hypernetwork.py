@@ -37,7 +37,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from probtheory._checks import check_finite, check_int
+from probtheory._checks import check_finite, check_floating, check_int, check_name, match_parameter_dtype
 from probtheory.errors import InputDataError
 
 __all__ = ["ENCODINGS", "HyperNetwork", "encode_input"]
@@ -48,8 +48,8 @@ ENCODINGS = ("cos|sin", "identity")
 
 def encode_input(gamma: Tensor, encoding: str = "cos|sin") -> Tensor:
     r"""Encode `... x h` inputs in [0, 1]: ``cos|sin`` gives `... x 2h` of norm :math:`\sqrt h`."""
-    if encoding not in ENCODINGS:
-        raise InputDataError("encoding", f"one of {list(ENCODINGS)}", repr(encoding))
+    check_name("encoding", encoding, ENCODINGS, meaning="an input encoding")
+    check_floating("gamma", gamma)
     if encoding == "identity":
         return gamma
     angle = (math.pi / 2) * gamma
@@ -88,18 +88,23 @@ class HyperNetwork(nn.Module):
         seed: int | None = None,
     ) -> None:
         super().__init__()
+        if not isinstance(primary, nn.Module):
+            raise InputDataError("primary", "a torch.nn.Module (the primary network)", type(primary).__name__)
         self.input_dim = check_int("input_dim", input_dim, minimum=1)
-        if encoding not in ENCODINGS:
-            raise InputDataError("encoding", f"one of {list(ENCODINGS)}", repr(encoding))
-        if init not in ("kaiming-normal", "default"):
-            raise InputDataError("init", "'kaiming-normal' or 'default'", repr(init))
+        check_name("encoding", encoding, ENCODINGS, meaning="an input encoding")
+        check_name("init", init, ("kaiming-normal", "default"), meaning="an initialisation")
+        if isinstance(hidden_sizes, str | bytes) or not isinstance(hidden_sizes, Sequence):
+            raise InputDataError("hidden_sizes", "a sequence of widths (e.g. (64, 64))", repr(hidden_sizes))
         sizes = [check_int(f"hidden_sizes[{i}]", w, minimum=1) for i, w in enumerate(hidden_sizes)]
+        if seed is not None:
+            seed = check_int("seed", seed, minimum=0)
         self.encoding, self.residual = encoding, bool(residual)
         self.primary = primary.requires_grad_(False)
         self._names = [name for name, _ in primary.named_parameters()]
         self._shapes = [p.shape for _, p in primary.named_parameters()]
         if not self._names:
             raise InputDataError("primary", "a module with parameters", "none")
+        self._input_width = _input_width(primary)
         total = sum(math.prod(s) for s in self._shapes)
         widths = [2 * self.input_dim if encoding == "cos|sin" else self.input_dim, *sizes, total]
         layers: list[nn.Module] = []
@@ -147,5 +152,44 @@ class HyperNetwork(nn.Module):
         return out
 
     def forward(self, gamma: Tensor, x: Tensor) -> Tensor:
-        """``primary(x)`` with the parameters generated at ``gamma``."""
-        return functional_call(self.primary, self.parameters_for(gamma), (x,))
+        """``primary(x)`` with the parameters generated at ``gamma``.
+
+        dtype policy (the package's, for every module with weights): the generated parameters
+        have the hypernetwork's dtype; a floating ``x`` of another dtype is converted to it and
+        the output is returned in the dtype of ``x``.
+
+        Args:
+            gamma: An `h` tensor in [0, 1]^h.
+            x: The primary network's input, e.g. `n x d_in` for a primary starting with
+                ``nn.Linear(d_in, ...)`` (the width is checked when the first layer is a Linear
+                or a convolution).
+        """
+        params = self.parameters_for(gamma)
+        inputs = match_parameter_dtype("x", x, self.backbone[0].weight.dtype)
+        if self._input_width is not None:
+            kind, width, axis = self._input_width
+            if x.dim() < -axis or x.shape[axis] != width:
+                raise InputDataError(
+                    "x", f"an input with {width} {kind} along dim {axis} (the primary's first layer)",
+                    f"shape {tuple(x.shape)}",
+                )  # fmt: skip
+        out = functional_call(self.primary, params, (inputs,))
+        return out.to(x.dtype) if isinstance(out, Tensor) and out.is_floating_point() else out
+
+
+def _input_width(primary: nn.Module) -> tuple[str, int, int] | None:
+    """(what, size, dim) of the input the primary's first layer needs, for a Linear or a convolution.
+
+    The first layer is the first submodule with parameters in registration order (an
+    ``nn.Sequential``'s order); None when it is of another kind (no check then).
+    """
+    for module in primary.modules():
+        if not any(True for _ in module.parameters(recurse=False)):
+            continue
+        if isinstance(module, nn.Linear):
+            return "features", module.in_features, -1
+        if isinstance(module, nn.Conv1d | nn.Conv2d | nn.Conv3d):
+            spatial = {nn.Conv1d: 1, nn.Conv2d: 2, nn.Conv3d: 3}[type(module)]
+            return "channels", module.in_channels, -(spatial + 1)
+        return None
+    return None

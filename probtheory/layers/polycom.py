@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from probtheory._checks import check_floating, check_int, check_real
+from probtheory._checks import check_int, check_real, match_parameter_dtype
 from probtheory.errors import InputDataError
 
 __all__ = ["PolyNorm", "PolyReLU"]
@@ -68,17 +68,20 @@ class PolyReLU(_PolynomialComposition):
     def forward(self, x: Tensor) -> Tensor:
         """Apply the activation elementwise.
 
+        dtype policy (the package's, for every module with weights): computed in the dtype of
+        the coefficients; a floating input of another dtype is converted to it and the output
+        is returned in the dtype of ``x``.
+
         Args:
             x: A tensor of any shape, floating point.
         """
-        check_floating("x", x)
-        weight, bias = self.weight.to(x.dtype), self.bias.to(x.dtype)
-        relu = F.relu(x)
+        weight, bias = self.weight, self.bias
+        relu = F.relu(match_parameter_dtype("x", x, weight.dtype))
         # Horner's rule: a_0 + relu * (a_1 + relu * (a_2 + ... + relu * a_r))
         out = weight[-1] * relu
         for i in range(self.order - 2, -1, -1):
             out = relu * (weight[i] + out)
-        return out + bias
+        return (out + bias).to(x.dtype)
 
 
 class PolyNorm(_PolynomialComposition):
@@ -104,20 +107,22 @@ class PolyNorm(_PolynomialComposition):
     def forward(self, x: Tensor) -> Tensor:
         """Apply the activation, normalising over the last dimension.
 
+        dtype policy as :meth:`PolyReLU.forward`.
+
         Args:
             x: A `... x d` floating-point tensor (at least one dimension).
         """
-        check_floating("x", x)
+        h = match_parameter_dtype("x", x, self.weight.dtype)
         if x.dim() == 0:
             raise InputDataError("x", "a `... x d` tensor (at least 1 dim)", "a 0-dim tensor")
-        weight = self.weight.to(x.dtype)
-        out = self.bias.to(x.dtype)
-        power = x
+        weight = self.weight
+        out = self.bias
+        power = h
         for i in range(self.order):
             if i > 0:
-                power = power * x
+                power = power * h
             out = out + weight[i] * _rms_normalise(power, self.eps)
-        return out
+        return out.to(x.dtype)
 
     def extra_repr(self) -> str:
         """The settings shown in ``repr(module)``."""

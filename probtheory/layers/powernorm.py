@@ -57,7 +57,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd import Function
 
-from probtheory._checks import check_floating, check_int, check_interval, check_real
+from probtheory._checks import check_floating, check_int, check_interval, check_real, match_parameter_dtype
 from probtheory.errors import InputDataError
 
 __all__ = ["PowerNorm", "batch_norm_exact_grad", "power_norm_batch", "power_norm_exact_grad"]
@@ -132,6 +132,8 @@ class PowerNorm(nn.Module):
         self.eps = check_real("eps", eps, positive=True)
         self.warmup_iters = check_int("warmup_iters", warmup_iters, minimum=0)
         self.affine = bool(affine)
+        if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise InputDataError("dtype", "a floating torch.dtype or None", repr(dtype))
         factory = {"device": device, "dtype": dtype}
         if self.affine:
             self.weight = nn.Parameter(torch.ones(self.num_features, **factory))
@@ -151,12 +153,17 @@ class PowerNorm(nn.Module):
                 every leading dimension is pooled into one batch of ``prod(x.shape[:-1])`` rows.
 
         Returns:
-            A tensor of ``x``'s shape.
+            A tensor of ``x``'s shape and dtype. (dtype policy, the package's for every module with
+            weights: computed in the dtype of the parameters and running statistics, to which a
+            floating ``x`` of another dtype is converted.)
         """
         _check_features("x", x, self.num_features)
+        h = match_parameter_dtype("x", x, self.running_phi.dtype)
         if not self.training:
-            return _affine(x / torch.sqrt(self.running_phi + self.eps), self.weight, self.bias)
-        rows = x.reshape(-1, self.num_features)
+            return _affine(h / torch.sqrt(self.running_phi + self.eps), self.weight, self.bias).to(x.dtype)
+        rows = h.reshape(-1, self.num_features)
+        if rows.shape[0] == 0:  # the running statistic would become NaN for good
+            raise InputDataError("x", "a training batch with at least one row", f"shape {tuple(x.shape)}")
         self.num_batches_tracked.add_(1)
         batch_phi = rows.detach().square().mean(0).to(self.running_phi.dtype)
         if int(self.num_batches_tracked) <= self.warmup_iters:
@@ -168,7 +175,7 @@ class PowerNorm(nn.Module):
             )
         with torch.no_grad():
             self.running_phi.mul_(self.alpha_fwd).add_((1 - self.alpha_fwd) * batch_phi)
-        return out.reshape(x.shape)
+        return out.reshape(x.shape).to(x.dtype)
 
     def extra_repr(self) -> str:  # noqa: D102
         return (
@@ -194,6 +201,8 @@ def power_norm_batch(
         A tensor of ``x``'s shape.
     """
     rows = _rows("x", x)
+    _check_per_feature("weight", weight, rows.shape[-1])
+    _check_per_feature("bias", bias, rows.shape[-1])
     psi = torch.sqrt(rows.square().mean(0) + check_real("eps", eps, nonnegative=True))
     return _affine(rows / psi, weight, bias).reshape(x.shape)
 
@@ -220,6 +229,7 @@ def power_norm_exact_grad(
         :math:`\partial L / \partial x`, a tensor of ``x``'s shape.
     """
     rows, g = _rows("x", x), _rows("grad_output", grad_output, like=x)
+    _check_per_feature("weight", weight, rows.shape[-1])
     psi = torch.sqrt(rows.square().mean(0) + check_real("eps", eps, nonnegative=True))
     x_hat = rows / psi
     grad = (g - x_hat * (g * x_hat).mean(0)) / psi
@@ -248,6 +258,7 @@ def batch_norm_exact_grad(
         :math:`\partial L / \partial x`, a tensor of ``x``'s shape.
     """
     rows, g = _rows("x", x), _rows("grad_output", grad_output, like=x)
+    _check_per_feature("weight", weight, rows.shape[-1])
     centred = rows - rows.mean(0)
     sigma = torch.sqrt(centred.square().mean(0) + check_real("eps", eps, nonnegative=True))
     x_hat = centred / sigma
@@ -273,6 +284,17 @@ def _check_features(name: str, x: object, num_features: int) -> Tensor:
             name, f"a `... x {num_features}` tensor with a batch dimension", f"shape {tuple(x.shape)}"
         )
     return x
+
+
+def _check_per_feature(name: str, value: object, num_features: int) -> None:
+    """An optional per-feature `d` tensor (the scale or shift), checked against the input's `d`."""
+    if value is None:
+        return
+    check_floating(name, value)
+    if value.shape != (num_features,):
+        raise InputDataError(
+            name, f"a `{num_features}` tensor (one per feature) or None", f"shape {tuple(value.shape)}"
+        )
 
 
 def _rows(name: str, x: object, like: Tensor | None = None) -> Tensor:

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from probtheory._checks import check_floating, check_real
+from probtheory._checks import check_int, check_real, match_parameter_dtype
 from probtheory.errors import InputDataError
 
 __all__ = ["QuadraticLinear", "relinear_param_groups"]
@@ -49,6 +49,8 @@ class QuadraticLinear(nn.Module):
 
     def __init__(self, in_features: int, out_features: int, relinear_init: bool = True) -> None:
         super().__init__()
+        in_features = check_int("in_features", in_features, minimum=1)
+        out_features = check_int("out_features", out_features, minimum=1)
         self.r = nn.Linear(in_features, out_features)
         self.g = nn.Linear(in_features, out_features)
         self.b = nn.Linear(in_features, out_features)
@@ -79,13 +81,17 @@ class QuadraticLinear(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Evaluate the quadratic neurons.
 
+        dtype policy (the package's, for every module with weights): a floating input of
+        another dtype than the weights is converted to theirs, and the output is returned in
+        the dtype of ``x``.
+
         Args:
             x: A `... x d_in` floating-point tensor.
         """
-        check_floating("x", x)
+        h = match_parameter_dtype("x", x, self.r.weight.dtype)
         if x.dim() == 0 or x.shape[-1] != self.in_features:
             raise InputDataError("x", f"a `... x {self.in_features}` tensor", f"shape {tuple(x.shape)}")
-        return self.r(x) * self.g(x) + self.b(x * x)
+        return (self.r(h) * self.g(h) + self.b(h * h)).to(x.dtype)
 
     def extra_repr(self) -> str:
         """The settings shown in ``repr(module)``."""
@@ -115,6 +121,8 @@ def relinear_param_groups(
     Raises:
         InputDataError: If ``model`` has no :class:`QuadraticLinear` layer.
     """
+    if not isinstance(model, nn.Module):
+        raise InputDataError("model", "a torch.nn.Module", type(model).__name__)
     lr = check_real("lr", lr, positive=True)
     lr_quadratic = check_real("lr_quadratic", lr_quadratic, nonnegative=True)
     quadratic = {

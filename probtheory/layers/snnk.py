@@ -59,7 +59,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from probtheory._checks import check_floating, check_int
+from probtheory._checks import check_floating, check_int, check_name, match_parameter_dtype
 from probtheory.errors import ConfigurationError, InputDataError
 from probtheory.kernels.activations import SlopeReLUActivation
 
@@ -98,6 +98,16 @@ class URFDecomposition:
     coefficient: Callable[[Tensor], Tensor]
     activation: Callable[[Tensor], Tensor]
     real: bool = False
+
+    def __post_init__(self) -> None:
+        """Require a name and four callables (a swapped field would fail deep inside a layer)."""
+        if not isinstance(self.name, str):
+            raise InputDataError("name", "a string", type(self.name).__name__)
+        for field in ("sample_xi", "a_squared", "coefficient", "activation"):
+            if not callable(getattr(self, field)):
+                raise InputDataError(field, "a callable", type(getattr(self, field)).__name__)
+        if not isinstance(self.real, bool):
+            raise InputDataError("real", "True or False", repr(self.real))
 
 
 def _signs(m: int, generator: torch.Generator) -> Tensor:
@@ -154,6 +164,8 @@ def gaussian_projection(
     """
     num_features = check_int("num_features", num_features, minimum=1)
     dim = check_int("dim", dim, minimum=1)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise InputDataError("generator", "a torch.Generator or None", type(generator).__name__)
     if not orthogonal:
         return torch.randn(num_features, dim, generator=generator, dtype=torch.float64)
     blocks = []
@@ -175,7 +187,18 @@ def relu_random_features(z: Tensor, projection: Tensor) -> Tensor:
     Returns:
         A `... x m` tensor with :math:`\mathbb E_G[\Phi(u)^\top \Phi(v)] =` :func:`arccos_kernel`\ (u, v).
     """
+    _check_projection(z, projection)
     return torch.relu(z @ projection.to(z).T) / math.sqrt(projection.shape[0])
+
+
+def _check_projection(z: Tensor, projection: Tensor) -> None:
+    check_floating("z", z)
+    check_floating("projection", projection)
+    if projection.dim() != 2 or z.dim() < 1 or z.shape[-1] != projection.shape[1]:
+        raise InputDataError(
+            "projection", f"an `m x {z.shape[-1] if z.dim() else 'd'}` matrix (d: the last dim of `z`)",
+            f"shape {tuple(projection.shape)}",
+        )  # fmt: skip
 
 
 def exponential_random_features(
@@ -192,6 +215,12 @@ def exponential_random_features(
     Returns:
         A `... x m` tensor, complex unless ``a_squared`` and ``coefficient`` are real.
     """
+    _check_projection(z, projection)
+    if not isinstance(a_squared, Tensor) or a_squared.shape != projection.shape[:1]:
+        shape = tuple(a_squared.shape) if isinstance(a_squared, Tensor) else type(a_squared).__name__
+        raise InputDataError("a_squared", f"a tensor of shape ({projection.shape[0]},)", shape)
+    if not torch.isfinite(a_squared).all():  # NaN passes any comparison below
+        raise InputDataError("a_squared", "finite values", "NaN or inf")
     if not a_squared.is_complex() and (a_squared < 0).any():
         raise InputDataError(
             "a_squared", "values >= 0 when real (pass a complex tensor otherwise)", "negatives"
@@ -275,19 +304,22 @@ class SNNKLinear(nn.Module):
         self.in_features = check_int("in_features", in_features, minimum=1)
         self.out_features = check_int("out_features", out_features, minimum=1)
         self.num_features = check_int("num_features", num_features, minimum=1)
-        if kind not in KINDS:
-            raise InputDataError("kind", f"one of {list(KINDS)}", repr(kind))
+        check_name("kind", kind, KINDS, meaning="a feature kind")
         if dtype not in (torch.float32, torch.float64):
             raise InputDataError("dtype", "torch.float32 or torch.float64", dtype)
+        if seed is not None:
+            seed = check_int("seed", seed, minimum=0)
         self.kind, self.use_bias, self.orthogonal = kind, bool(bias), bool(orthogonal)
         if isinstance(activation, URFDecomposition):
             self.decomposition = activation
-        elif activation in URF_ACTIVATIONS:
-            self.decomposition = URF_ACTIVATIONS[activation]
         else:
-            raise InputDataError(
-                "activation", f"one of {list(URF_ACTIVATIONS)} or a URFDecomposition", repr(activation)
+            name = check_name(
+                "activation",
+                activation,
+                URF_ACTIVATIONS,
+                meaning="a URF activation name or a URFDecomposition",
             )
+            self.decomposition = URF_ACTIVATIONS[name]
         if kind == "relu" and (isinstance(activation, URFDecomposition) or activation != "exp"):
             raise ConfigurationError(
                 f"`activation`={activation!r} applies to kind='urf' only; kind='relu' has its own features."
@@ -361,8 +393,12 @@ class SNNKLinear(nn.Module):
         return exponential_random_features(z, self.projection, a_squared, c if coefficients else None)
 
     def input_features(self, x: Tensor) -> Tensor:
-        r""":math:`\Phi(\tilde x)` for a `... x d` input: the `... x m` features (no trained parameter)."""
-        check_floating("x", x)
+        r""":math:`\Phi(\tilde x)` for a `... x d` input: the `... x m` features (no trained parameter).
+
+        Computed in the layer's dtype (the dtype policy of modules with weights: a floating
+        ``x`` of another dtype is converted to it).
+        """
+        x = match_parameter_dtype("x", x, self.projection.dtype)
         if x.dim() < 1 or x.shape[-1] != self.in_features:
             raise InputDataError("x", f"a `... x {self.in_features}` tensor", f"shape {tuple(x.shape)}")
         ones = torch.ones(x.shape[:-1], dtype=x.dtype, device=x.device)
@@ -374,9 +410,13 @@ class SNNKLinear(nn.Module):
         return self._features(self._augment(weight, bias), coefficients=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        r"""The `... x out` output :math:`\mathrm{Re}\, \Phi(\tilde x)\, \Psi^\top` of a `... x d` input."""
+        r"""The `... x out` output :math:`\mathrm{Re}\, \Phi(\tilde x)\, \Psi^\top` of a `... x d` input.
+
+        dtype policy (the package's, for every module with weights): computed in the layer's
+        dtype, to which a floating ``x`` of another dtype is converted; returned in ``x``'s dtype.
+        """
         out = self.input_features(x) @ self.psi.T
-        return out.real if out.is_complex() else out
+        return (out.real if out.is_complex() else out).to(x.dtype)
 
     def target(self, x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         r"""What the layer estimates without bias when :math:`\Psi = \Psi(\tilde W)`: `... x out`.

@@ -35,8 +35,21 @@ def swap_modules(
         >>> swap_modules(net, nn.GELU, lambda old: nn.ReLU())
         1
     """
+    if not isinstance(model, nn.Module):
+        raise InputDataError("model", "a torch.nn.Module to edit", type(model).__name__)
+    if isinstance(match, nn.Module):
+        raise InputDataError(
+            "match",
+            "a module class such as nn.GELU (not an instance), a tuple of classes or a predicate",
+            f"the instance {match!r}; pass type(module) or the class",
+        )
     if isinstance(match, type) or isinstance(match, tuple):
         classes = match
+        members = classes if isinstance(classes, tuple) else (classes,)
+        if not members or not all(isinstance(c, type) and issubclass(c, nn.Module) for c in members):
+            raise InputDataError(
+                "match", "a subclass of torch.nn.Module or a non-empty tuple of them", repr(match)
+            )
 
         def selects(module: nn.Module) -> bool:
             return isinstance(module, classes)
