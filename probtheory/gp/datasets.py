@@ -17,8 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from probtheory._checks import check_int
-from probtheory.errors import InputDataError
+from probtheory._checks import check_int, check_name
 
 __all__ = ["RegressionSplit", "regression_dataset", "synthetic_regression"]
 
@@ -40,8 +39,7 @@ _SETTINGS = {"syn-normal": (100, 829, "normal", 0.2), "syn-t": (300, 761, "t", 0
 
 def synthetic_regression(name: str, seed: int | None = None) -> RegressionSplit:
     """Generate ``"syn-normal"`` or ``"syn-t"`` and split it 80/10/10 (shuffled, seeded)."""
-    if name not in _SETTINGS:
-        raise InputDataError("name", f"one of {sorted(_SETTINGS)}", repr(name))
+    check_name("name", name, _SETTINGS, meaning="a synthetic regression set")
     n, default_seed, noise_kind, noise_scale = _SETTINGS[name]
     rng = np.random.default_rng(default_seed if seed is None else check_int("seed", seed, minimum=0))
     x = np.linspace(-n / 2, n / 2, n)
@@ -54,8 +52,7 @@ def synthetic_regression(name: str, seed: int | None = None) -> RegressionSplit:
 
 def regression_dataset(name: str, seed: int = 0) -> RegressionSplit:
     """A bundled real regression set (``"diabetes"``), split 80/10/10 and standardised."""
-    if name != "diabetes":
-        raise InputDataError("name", "'diabetes' (scikit-learn's bundled regression set)", repr(name))
+    check_name("name", name, ("diabetes",), meaning="a bundled regression set (scikit-learn's)")
     from sklearn.datasets import load_diabetes
 
     x, y = load_diabetes(return_X_y=True)

@@ -63,7 +63,7 @@ from torch import Tensor, nn
 from torch.distributions import Categorical, Normal
 from tqdm.auto import tqdm
 
-from probtheory._checks import check_finite, check_inputs, check_int, check_real
+from probtheory._checks import check_finite, check_inputs, check_int, check_name, check_nonempty, check_real
 from probtheory.errors import ConfigurationError, InputDataError, NotFittedError
 from probtheory.gp.gram_kernels import GramKernel, StructuredGram, resolve_gram_kernel
 
@@ -174,9 +174,11 @@ class DeepKernelMachine(nn.Module):
         self.train_x = check_inputs("train_x", train_x).to(torch.float64)
         if self.train_x.dim() != 2:
             raise InputDataError("train_x", "an `n x d` tensor", f"shape {tuple(train_x.shape)}")
+        check_nonempty("train_x", self.train_x, what="training point")
+        if self.train_x.shape[1] == 0:
+            raise InputDataError("train_x", "at least one feature (d >= 1)", f"shape {tuple(train_x.shape)}")
         n = self.train_x.shape[0]
-        if likelihood not in ("gaussian", "categorical"):
-            raise InputDataError("likelihood", "'gaussian' or 'categorical'", repr(likelihood))
+        check_name("likelihood", likelihood, ("gaussian", "categorical"), meaning="a likelihood")
         self.likelihood = likelihood
         self.train_y, self.num_outputs = self._check_targets(train_y, n)
         self._squeeze = likelihood == "gaussian" and torch.as_tensor(train_y).dim() == 1
@@ -358,6 +360,25 @@ class DeepKernelMachine(nn.Module):
             raise ConfigurationError(
                 "`batch` needs the sparse DKM (num_inducing=int); the exact DKM is full-batch."
             )
+        if batch is not None:
+            if (
+                not isinstance(batch, Tensor)
+                or batch.dtype != torch.long
+                or batch.dim() != 1
+                or batch.numel() == 0
+            ):
+                got = (
+                    f"dtype {batch.dtype}, shape {tuple(batch.shape)}"
+                    if isinstance(batch, Tensor)
+                    else type(batch).__name__
+                )
+                raise InputDataError("batch", "a non-empty 1-d long tensor of training indices", got)
+            if ((batch < 0) | (batch >= n)).any():
+                raise InputDataError(
+                    "batch", f"indices in [0, {n})", f"range [{int(batch.min())}, {int(batch.max())}]"
+                )
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise InputDataError("generator", "a torch.Generator or None", type(generator).__name__)
         if generator is None:
             generator = torch.Generator(device=self.train_x.device).manual_seed(self.seed)
         if not self.variational_output:  # exact DKM, Gaussian: the GP marginal likelihood

@@ -16,7 +16,7 @@ import torch
 from gpytorch.constraints import Positive
 from torch import Tensor, nn
 
-from probtheory._checks import check_real
+from probtheory._checks import check_floating, check_name, check_real
 from probtheory.errors import InputDataError
 from probtheory.kernels.activations import SlopeReLUActivation
 
@@ -48,6 +48,16 @@ def linear_gram_kernel(
         weight_variance: :math:`\sigma_w^2 > 0`.
         bias_variance: :math:`\sigma_b^2 \ge 0`.
     """
+    _check_gram_entries(cross, left, right)
+    _check_hyperparameters(
+        ("weight_variance", weight_variance, False), ("bias_variance", bias_variance, True)
+    )
+    return _linear(cross, left, right, weight_variance, bias_variance)
+
+
+def _linear(
+    cross: Tensor, left: Tensor, right: Tensor, weight_variance: Tensor, bias_variance: Tensor
+) -> Tensor:
     del left, right
     return weight_variance * cross + bias_variance
 
@@ -69,6 +79,16 @@ def relu_gram_kernel(
         weight_variance: :math:`\sigma_w^2 > 0`.
         bias_variance: :math:`\sigma_b^2 \ge 0`.
     """
+    _check_gram_entries(cross, left, right)
+    _check_hyperparameters(
+        ("weight_variance", weight_variance, False), ("bias_variance", bias_variance, True)
+    )
+    return _relu(cross, left, right, weight_variance, bias_variance)
+
+
+def _relu(
+    cross: Tensor, left: Tensor, right: Tensor, weight_variance: Tensor, bias_variance: Tensor
+) -> Tensor:
     return weight_variance * _RELU.pair(cross, left, right)[0] + bias_variance
 
 
@@ -84,6 +104,12 @@ def se_gram_kernel(
         lengthscale: :math:`\ell > 0`.
         outputscale: :math:`s > 0`.
     """
+    _check_gram_entries(cross, left, right)
+    _check_hyperparameters(("lengthscale", lengthscale, False), ("outputscale", outputscale, False))
+    return _se(cross, left, right, lengthscale, outputscale)
+
+
+def _se(cross: Tensor, left: Tensor, right: Tensor, lengthscale: Tensor, outputscale: Tensor) -> Tensor:
     # The squared distance is >= 0 in exact arithmetic. Round-off can make it slightly negative.
     sq_dist = (left - 2.0 * cross + right).clamp_min(0.0)
     return outputscale * torch.exp(-sq_dist / (2.0 * lengthscale**2))
@@ -103,6 +129,22 @@ class StructuredGram:
     ti: Tensor
     t: Tensor
 
+    def __post_init__(self) -> None:
+        """Require floating blocks of consistent shapes: `P_i x P_i`, `P_t x P_i` and `P_t`."""
+        for name in ("ii", "ti", "t"):
+            check_floating(name, getattr(self, name))
+        p_i = self.ii.shape[-1] if self.ii.dim() == 2 else -1
+        if self.ii.dim() != 2 or self.ii.shape[0] != p_i:
+            raise InputDataError("ii", "a square `P_i x P_i` inducing block", f"shape {tuple(self.ii.shape)}")
+        if self.ti.dim() != 2 or self.ti.shape[1] != p_i:
+            raise InputDataError(
+                "ti", f"a `P_t x {p_i}` data-inducing block", f"shape {tuple(self.ti.shape)}"
+            )
+        if self.t.shape != self.ti.shape[:1]:
+            raise InputDataError(
+                "t", f"the `{self.ti.shape[0]}` diagonal of the data block", f"shape {tuple(self.t.shape)}"
+            )
+
 
 class GramKernel(nn.Module):
     """A kernel computed from a Gram matrix alone: ``K(G)``, elementwise in (G_12, G_11, G_22).
@@ -116,7 +158,19 @@ class GramKernel(nn.Module):
         raise NotImplementedError
 
     def forward(self, gram: Tensor | StructuredGram) -> Tensor | StructuredGram:
-        """Apply the kernel to a `P x P` Gram matrix or to a :class:`StructuredGram`."""
+        """Apply the kernel to a `P x P` Gram matrix or to a :class:`StructuredGram`.
+
+        Raises:
+            InputDataError: for a Gram matrix that is not a square floating tensor.
+        """
+        if not isinstance(gram, StructuredGram):
+            check_floating("gram", gram)
+            if gram.dim() < 2 or gram.shape[-1] != gram.shape[-2]:
+                raise InputDataError(
+                    "gram",
+                    "a square `... x P x P` Gram matrix or a StructuredGram",
+                    f"shape {tuple(gram.shape)}",
+                )
         if isinstance(gram, StructuredGram):
             d = gram.ii.diagonal()
             return StructuredGram(
@@ -177,7 +231,7 @@ class LinearGramKernel(_VarianceGramKernel):
     """
 
     def pairwise(self, cross: Tensor, left: Tensor, right: Tensor) -> Tensor:  # noqa: D102
-        return linear_gram_kernel(cross, left, right, self.weight_variance, self.bias_variance)
+        return _linear(cross, left, right, self.weight_variance, self.bias_variance)
 
 
 class ReluGramKernel(_VarianceGramKernel):
@@ -193,7 +247,7 @@ class ReluGramKernel(_VarianceGramKernel):
     """
 
     def pairwise(self, cross: Tensor, left: Tensor, right: Tensor) -> Tensor:  # noqa: D102
-        return relu_gram_kernel(cross, left, right, self.weight_variance, self.bias_variance)
+        return _relu(cross, left, right, self.weight_variance, self.bias_variance)
 
     def input_layer(self, gram: Tensor | StructuredGram) -> Tensor | StructuredGram:
         """K(sigma_w^2 G_0 + sigma_b^2): Dense on the raw inputs, then the ReLU kernel."""
@@ -227,7 +281,7 @@ class SEGramKernel(GramKernel):
         return self._positive("outputscale")
 
     def pairwise(self, cross: Tensor, left: Tensor, right: Tensor) -> Tensor:  # noqa: D102
-        return se_gram_kernel(cross, left, right, self.lengthscale, self.outputscale)
+        return _se(cross, left, right, self.lengthscale, self.outputscale)
 
 
 _KERNELS = {"relu": ReluGramKernel, "se": SEGramKernel, "linear": LinearGramKernel}
@@ -237,6 +291,30 @@ def resolve_gram_kernel(kernel: str | GramKernel) -> GramKernel:
     """``kernel`` itself, or a new kernel of the named kind (``"relu"``, ``"se"``, ``"linear"``)."""
     if isinstance(kernel, GramKernel):
         return kernel
-    if isinstance(kernel, str) and kernel in _KERNELS:
-        return _KERNELS[kernel]()
-    raise InputDataError("kernel", f"one of {sorted(_KERNELS)} or a GramKernel", repr(kernel))
+    return _KERNELS[check_name("kernel", kernel, _KERNELS, meaning="a Gram kernel name or a GramKernel")]()
+
+
+def _check_gram_entries(cross: object, left: object, right: object) -> None:
+    """Floating Gram entries, with diagonals that broadcast against ``cross``."""
+    for name, value in (("cross", cross), ("left", left), ("right", right)):
+        check_floating(name, value)
+    try:
+        torch.broadcast_shapes(cross.shape, left.shape, right.shape)
+    except RuntimeError as err:
+        raise InputDataError(
+            "right", f"diagonals broadcastable to `cross` {tuple(cross.shape)}",
+            f"shapes {tuple(left.shape)} and {tuple(right.shape)}",
+        ) from err  # fmt: skip
+
+
+def _check_hyperparameters(*specs: tuple[str, object, bool]) -> None:
+    """Each ``(name, value, allow_zero)``: a finite number (or tensor) > 0, or >= 0 if ``allow_zero``."""
+    for name, value, allow_zero in specs:
+        if not isinstance(value, Tensor):
+            check_real(name, value, positive=not allow_zero, nonnegative=allow_zero)
+            continue
+        low_ok = (value >= 0) if allow_zero else (value > 0)
+        if not value.is_floating_point() or not (torch.isfinite(value) & low_ok).all():
+            raise InputDataError(
+                name, "finite values " + (">= 0" if allow_zero else "> 0"), value.detach().tolist()
+            )

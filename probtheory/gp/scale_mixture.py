@@ -28,10 +28,10 @@ from gpytorch.kernels import Kernel
 from torch import Tensor, nn
 from torch.distributions import Categorical, Distribution, MixtureSameFamily, Normal, constraints
 
-from probtheory._checks import check_inputs, check_int, check_real
+from probtheory._checks import check_finite, check_int, check_real
 from probtheory.errors import InputDataError
 from probtheory.gp._fitting import maximise_marginal_likelihood
-from probtheory.kernels import NNGPKernel
+from probtheory.gp.student_t_process import check_kernel, check_test_inputs, check_training_data
 
 __all__ = ["BurrXII", "ScaleMixtureProcess"]
 
@@ -52,8 +52,10 @@ class BurrXII(Distribution):
     def __init__(self, c: Tensor | float, k: Tensor | float, scale: Tensor | float = 1.0, validate_args=None):
         """Create the distribution (see the class docstring)."""
         for name, value in (("c", c), ("k", k), ("scale", scale)):
+            if not isinstance(value, Tensor):
+                check_real(name, value)  # a number: refuses bools, strings and NaN by name
             value = torch.as_tensor(value)
-            if not (torch.isfinite(value).all() and (value > 0).all()):
+            if value.is_complex() or not (torch.isfinite(value).all() and (value > 0).all()):
                 raise InputDataError(name, "finite values > 0", value.tolist())
         self.c, self.k, self.scale = torch.broadcast_tensors(
             *(torch.as_tensor(v, dtype=torch.float64) for v in (c, k, scale))
@@ -63,9 +65,24 @@ class BurrXII(Distribution):
     def rsample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:  # noqa: B008
         """Inverse-cdf draws, differentiable in c, k and scale."""
         u = torch.rand(self._extended_shape(sample_shape), dtype=self.c.dtype)
-        return self.icdf(u)
+        return self.scale * torch.expm1(-torch.log1p(-u) / self.k) ** (1 / self.c)
+
+    def _check_value(self, value: object, *, unit: bool = False) -> Tensor:
+        """Finite values in the support (0, inf), or in [0, 1) for ``icdf`` (else NaN would follow)."""
+        if isinstance(value, Tensor):
+            value = check_finite("value", value)
+        else:
+            value = torch.as_tensor(check_real("value", value), dtype=self.c.dtype)
+        inside = ((value >= 0) & (value < 1)) if unit else (value > 0)
+        if not inside.all():
+            expected = "probabilities in [0, 1)" if unit else "values in the support (0, inf)"
+            raise InputDataError(
+                "value", expected, f"values such as {value[~inside].reshape(-1)[:3].tolist()}"
+            )
+        return value
 
     def log_prob(self, value: Tensor) -> Tensor:  # noqa: D102
+        value = self._check_value(value)
         z = value / self.scale
         return (
             torch.log(self.c * self.k / self.scale)
@@ -74,9 +91,11 @@ class BurrXII(Distribution):
         )
 
     def cdf(self, value: Tensor) -> Tensor:  # noqa: D102
+        value = self._check_value(value)
         return 1 - (1 + (value / self.scale) ** self.c) ** (-self.k)
 
     def icdf(self, value: Tensor) -> Tensor:  # noqa: D102
+        value = self._check_value(value, unit=True)
         return self.scale * torch.expm1(-torch.log1p(-value) / self.k) ** (1 / self.c)
 
 
@@ -113,17 +132,17 @@ class ScaleMixtureProcess(nn.Module):
     ) -> None:
         """Create the model (see the class docstring)."""
         super().__init__()
-        self.train_x = check_inputs("train_x", train_x).to(torch.float64)
-        train_y = torch.as_tensor(train_y, dtype=torch.float64)
-        if train_y.shape != train_x.shape[:1] or not torch.isfinite(train_y).all():
-            raise InputDataError("train_y", f"{train_x.shape[0]} finite values", tuple(train_y.shape))
-        self.train_y = train_y
+        self.train_x, self.train_y = check_training_data(train_x, train_y)
         self.mixing = mixing if mixing is not None else BurrXII(2.0, 1.0, 1.0)
+        if not isinstance(self.mixing, Distribution):
+            raise InputDataError(
+                "mixing", "a torch.distributions.Distribution on (0, inf)", type(mixing).__name__
+            )
         if self.mixing.batch_shape != torch.Size() or self.mixing.event_shape != torch.Size():
             raise InputDataError("mixing", "a scalar distribution on (0, inf)", self.mixing)
-        self.kernel = (kernel if kernel is not None else NNGPKernel(depth=3, weight_variance=2.0)).double()
+        self.kernel = check_kernel(kernel)
         self.num_samples = check_int("num_samples", num_samples, minimum=1)
-        self.seed = seed
+        self.seed = check_int("seed", seed, minimum=0)
         self._constraint = Positive()
         raw = self._constraint.inverse_transform(
             torch.tensor(check_real("noise", noise, positive=True), dtype=torch.float64)
@@ -182,7 +201,7 @@ class ScaleMixtureProcess(nn.Module):
 
     def posterior(self, test_x: Tensor) -> MixtureSameFamily:
         """Predictive of noisy observations at ``test_x`` (`m x d`): a normal mixture per point."""
-        test_x = check_inputs("test_x", test_x, feature_dim=self.train_x.shape[-1]).to(torch.float64)
+        test_x = check_test_inputs(test_x, self.train_x.shape[-1])
         chol, sigma2, log_lik = self._statistics()
         k_star = self.kernel(test_x, self.train_x).to_dense()
         alpha = torch.cholesky_solve(self.train_y.unsqueeze(-1), chol).squeeze(-1)

@@ -28,7 +28,7 @@ from gpytorch.constraints import Positive
 from gpytorch.kernels import Kernel
 from torch import Tensor, nn
 
-from probtheory._checks import check_inputs, check_real
+from probtheory._checks import check_finite, check_inputs, check_nonempty, check_real
 from probtheory.errors import InputDataError
 from probtheory.gp._fitting import maximise_marginal_likelihood
 from probtheory.kernels import NNGPKernel
@@ -36,14 +36,36 @@ from probtheory.kernels import NNGPKernel
 __all__ = ["StudentTProcess", "multivariate_t_log_prob"]
 
 
-def multivariate_t_log_prob(y: Tensor, df: Tensor, shape_cholesky: Tensor) -> Tensor:
+def multivariate_t_log_prob(y: Tensor, df: Tensor | float, shape_cholesky: Tensor) -> Tensor:
     """Log density of a centred multivariate t with ``df`` degrees of freedom.
 
     Args:
         y: A `... x n` tensor.
         df: Degrees of freedom (> 0), broadcastable to the batch.
-        shape_cholesky: Lower Cholesky factor of the shape matrix, `... x n x n`.
+        shape_cholesky: Lower Cholesky factor of the shape matrix, `... x n x n` (positive diagonal).
+
+    Raises:
+        InputDataError: for non-finite or mis-shaped tensors, ``df <= 0`` or a factor whose
+            diagonal is not positive (not a Cholesky factor: its log-determinant would be NaN).
     """
+    check_finite("y", y)
+    check_finite("shape_cholesky", shape_cholesky)
+    if y.dim() < 1 or shape_cholesky.dim() < 2 or shape_cholesky.shape[-2:] != (y.shape[-1], y.shape[-1]):
+        raise InputDataError(
+            "shape_cholesky", f"a `... x {y.shape[-1] if y.dim() else 'n'} x n` factor (n from `y`)",
+            f"shape {tuple(shape_cholesky.shape)}",
+        )  # fmt: skip
+    if not (shape_cholesky.diagonal(dim1=-2, dim2=-1) > 0).all():
+        raise InputDataError(
+            "shape_cholesky", "a lower Cholesky factor (positive diagonal)", "a diagonal entry <= 0"
+        )
+    df = torch.as_tensor(df, dtype=y.dtype) if not isinstance(df, Tensor) else df
+    if not (torch.isfinite(df).all() and (df > 0).all()):
+        raise InputDataError("df", "degrees of freedom > 0", df.tolist())
+    return _multivariate_t_log_prob(y, df, shape_cholesky)
+
+
+def _multivariate_t_log_prob(y: Tensor, df: Tensor, shape_cholesky: Tensor) -> Tensor:
     n = y.shape[-1]
     z = torch.linalg.solve_triangular(shape_cholesky, y.unsqueeze(-1), upper=False).squeeze(-1)
     maha = (z**2).sum(-1)
@@ -55,6 +77,41 @@ def multivariate_t_log_prob(y: Tensor, df: Tensor, shape_cholesky: Tensor) -> Te
         - half_logdet
         - (df + n) / 2 * torch.log1p(maha / df)
     )
+
+
+def check_training_data(train_x: object, train_y: object) -> tuple[Tensor, Tensor]:
+    """`n x d` finite inputs (n >= 1) and `n` finite targets, as float64 (the GP paths' dtype)."""
+    check_inputs("train_x", train_x)
+    if train_x.dim() != 2:
+        raise InputDataError("train_x", "an `n x d` tensor", f"shape {tuple(train_x.shape)}")
+    check_nonempty("train_x", train_x, what="training point")
+    if train_x.shape[1] == 0:
+        raise InputDataError("train_x", "at least one feature (d >= 1)", f"shape {tuple(train_x.shape)}")
+    if not isinstance(train_y, Tensor):
+        raise InputDataError("train_y", "a torch.Tensor", type(train_y).__name__)
+    check_finite("train_y", train_y)
+    if train_y.shape != train_x.shape[:1]:
+        raise InputDataError("train_y", f"a tensor of shape ({train_x.shape[0]},)", tuple(train_y.shape))
+    return train_x.to(torch.float64), train_y.to(torch.float64)
+
+
+def check_test_inputs(test_x: object, d: int) -> Tensor:
+    """`m x d` finite test inputs, as float64."""
+    check_inputs("test_x", test_x, feature_dim=d)
+    if test_x.dim() != 2:
+        raise InputDataError("test_x", f"an `m x {d}` tensor", f"shape {tuple(test_x.shape)}")
+    return test_x.to(torch.float64)
+
+
+def check_kernel(kernel: object) -> Kernel:
+    """A GPyTorch kernel (default ``NNGPKernel(depth=3, weight_variance=2)``), in float64."""
+    if kernel is None:
+        kernel = NNGPKernel(depth=3, weight_variance=2.0)
+    if not isinstance(kernel, Kernel):
+        raise InputDataError(
+            "kernel", "a gpytorch.kernels.Kernel (e.g. NNGPKernel(depth=3))", type(kernel).__name__
+        )
+    return kernel.double()
 
 
 class StudentTProcess(nn.Module):
@@ -89,18 +146,12 @@ class StudentTProcess(nn.Module):
             noise: Noise variance epsilon > 0 inside the mixture (learnable).
         """
         super().__init__()
-        self.train_x = check_inputs("train_x", train_x).to(torch.float64)
-        train_y = torch.as_tensor(train_y, dtype=torch.float64)
-        if train_y.shape != train_x.shape[:1]:
-            raise InputDataError("train_y", f"a tensor of shape ({train_x.shape[0]},)", tuple(train_y.shape))
-        if not torch.isfinite(train_y).all():
-            raise InputDataError("train_y", "finite values", "NaN or inf")
-        self.train_y = train_y
-        self.kernel = (kernel if kernel is not None else NNGPKernel(depth=3, weight_variance=2.0)).double()
+        self.train_x, self.train_y = check_training_data(train_x, train_y)
+        self.kernel = check_kernel(kernel)
         self.raw = nn.ParameterDict()
         self._constraint = Positive()
         for name, value in (("concentration", concentration), ("rate", rate), ("noise", noise)):
-            check_real(name, value, positive=True)
+            value = check_real(name, value, positive=True)
             raw = self._constraint.inverse_transform(torch.tensor(value, dtype=torch.float64))
             self.raw[name] = nn.Parameter(raw)
 
@@ -136,11 +187,11 @@ class StudentTProcess(nn.Module):
         """Log p(y) under the multivariate t with 2a degrees of freedom and shape (b/a)(K + eps I)."""
         chol = self._train_cholesky()
         a, b = self.concentration, self.rate
-        return multivariate_t_log_prob(self.train_y, 2 * a, torch.sqrt(b / a) * chol)
+        return _multivariate_t_log_prob(self.train_y, 2 * a, torch.sqrt(b / a) * chol)
 
     def posterior(self, test_x: Tensor) -> torch.distributions.StudentT:
         """Predictive distribution of noisy observations at ``test_x`` (`m x d`), per point."""
-        test_x = check_inputs("test_x", test_x, feature_dim=self.train_x.shape[-1]).to(torch.float64)
+        test_x = check_test_inputs(test_x, self.train_x.shape[-1])
         chol = self._train_cholesky()
         k_star = self.kernel(test_x, self.train_x).to_dense()
         k_diag = self.kernel(test_x, diag=True)
