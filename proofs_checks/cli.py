@@ -1,4 +1,9 @@
-"""``probtheory check`` / ``python -m proofs_checks``: run the claims and write the report."""
+"""``probtheory check`` / ``python -m proofs_checks``: run the claims and write the report.
+
+Exit codes: 0 every claim passes and rejects its mutants; 1 a claim fails or a mutant is not
+rejected; 3 a check raised an exception (ERROR: the report names the instance and the
+exception); 2 a user error (an unknown claim id, say).
+"""
 
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     from proofs_checks.profiles import active_profile
     from proofs_checks.registry import claims
-    from proofs_checks.report import summary_rows, write_report
+    from proofs_checks.report import mutants_cell, summary_rows, write_report
     from proofs_checks.runner import run
 
     if args.list:
@@ -45,13 +50,15 @@ def _run(args: argparse.Namespace) -> int:
             r["paper"],
             r["verdict"],
             str(r["examples"]),
-            r["mutants_rejected"],
+            mutants_cell(r),
             f"{r['seconds']:.1f}",
         ]
         for r in rows
     ]
     print("\n" + _table(header, table))
     print(f"\nreport: {page}  (and report.md, results.json)")
+    if any(report.errored for report in reports):
+        return 3
     return 0 if all(r["ok"] for r in rows) else 1
 
 

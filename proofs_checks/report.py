@@ -31,19 +31,34 @@ def _worst(verdict: Verdict) -> list[Evidence]:
 
 
 def summary_rows(reports: list[ClaimReport]) -> list[dict]:
-    """One row per claim: id, paper (short citation), verdict, examples, mutants rejected, seconds."""
+    """One row per claim, for the table, the report and ``results.json``.
+
+    Keys: claim, paper (short citation), verdict (PASS, FAIL or ERROR), examples,
+    mutants_rejected / mutants_run / mutant_errors (integers; 0 run when mutants were skipped),
+    seconds, ok.
+    """
     return [
         {
             "claim": r.claim.id,
             "paper": r.claim.paper.short(),
-            "verdict": "PASS" if r.verdict.passed else "FAIL",
+            "verdict": r.verdict.status,
             "examples": r.verdict.examples,
-            "mutants_rejected": f"{r.mutants_rejected}/{len(r.mutants)}" if r.mutants else "not run",
+            "mutants_rejected": r.mutants_rejected,
+            "mutants_run": len(r.mutants),
+            "mutant_errors": sum(m.status == "ERROR" for m in r.mutants),
             "seconds": round(r.verdict.seconds + sum(m.seconds for m in r.mutants), 1),
-            "ok": r.ok if r.mutants else r.verdict.passed,
+            "ok": r.ok if r.mutants else r.verdict.status == "PASS",
         }
         for r in reports
     ]
+
+
+def mutants_cell(row: dict) -> str:
+    """``"2/2"`` (rejected / run), ``"not run"``, with the mutants whose check raised noted."""
+    if not row["mutants_run"]:
+        return "not run"
+    errors = f", {row['mutant_errors']} ERROR" if row["mutant_errors"] else ""
+    return f"{row['mutants_rejected']}/{row['mutants_run']}{errors}"
 
 
 def _plot(report: ClaimReport, folder: Path) -> str | None:
@@ -75,8 +90,8 @@ def _mutant_rows(report: ClaimReport) -> list[list[str]]:
             [
                 m.subject,
                 description[m.subject],
-                "rejected" if not m.passed else "NOT rejected",
-                caught,
+                {"FAIL": "rejected", "PASS": "NOT rejected", "ERROR": "ERROR (not rejected)"}[m.status],
+                caught if m.error is None else f"raised {type(m.error.exception).__name__}",
             ]
         )
     return rows
@@ -123,7 +138,8 @@ _MUTANT_HEADER = ["mutant", "what is broken", "verdict", "caught by"]
 _STYLE = (
     "body{font-family:sans-serif;max-width:1000px;margin:2em auto;line-height:1.4}"
     "table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
-    "font-size:90%}th{background:#f0f0f0}.PASS{color:#080}.FAIL{color:#b00}code{background:#f6f6f6}"
+    "font-size:90%}th{background:#f0f0f0}.PASS{color:#080}.FAIL{color:#b00}.ERROR{color:#b60}"
+    "code{background:#f6f6f6}"
 )
 
 
@@ -139,8 +155,7 @@ def write_report(reports: list[ClaimReport], out: str | Path, profile: str) -> P
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     header = ["claim", "paper", "verdict", "examples", "mutants rejected", "seconds"]
     table = [
-        [r["claim"], r["paper"], r["verdict"], r["examples"], r["mutants_rejected"], r["seconds"]]
-        for r in rows
+        [r["claim"], r["paper"], r["verdict"], r["examples"], mutants_cell(r), r["seconds"]] for r in rows
     ]
     md = [
         "# probtheory theory-check report",
@@ -157,7 +172,7 @@ def write_report(reports: list[ClaimReport], out: str | Path, profile: str) -> P
     ]
     for report in reports:
         c = report.claim
-        verdict = "PASS" if report.verdict.passed else "FAIL"
+        verdict = report.verdict.status
         image = _plot(report, folder / "plots")
         md += ["", f"## `{c.id}`: {c.title}", "", f"**{verdict}** on {report.verdict.examples} instances. "
                f"{_md_source(c)}", "", c.statement, "", f"`{c.formula}`", "",
@@ -167,9 +182,15 @@ def write_report(reports: list[ClaimReport], out: str | Path, profile: str) -> P
                  f"{_html_source(c)}</p><p>{html.escape(c.statement)}</p>",
                  f"<p><code>{html.escape(c.formula)}</code></p>",
                  _html_table(_EVIDENCE_HEADER, _evidence_rows(report))]  # fmt: skip
-        if report.verdict.failure is not None:
-            md += ["", "```", str(report.verdict.failure), "```"]
-            page.append(f"<pre>{html.escape(str(report.verdict.failure))}</pre>")
+        for problem in (report.verdict.failure, report.verdict.error):
+            if problem is not None:
+                md += ["", "```", str(problem), "```"]
+                page.append(f"<pre>{html.escape(str(problem))}</pre>")
+        for mutant in report.mutants:
+            if mutant.error is not None:
+                md += ["", f"Mutant `{mutant.subject}`:", "", "```", str(mutant.error), "```"]
+                page.append(f"<p>Mutant <code>{mutant.subject}</code>:</p>")
+                page.append(f"<pre>{html.escape(str(mutant.error))}</pre>")
         if report.mutants:
             md += ["", "Mutants:", "", _md_table(_MUTANT_HEADER, _mutant_rows(report))]
             page += ["<p>Mutants:</p>", _html_table(_MUTANT_HEADER, _mutant_rows(report))]

@@ -1,8 +1,16 @@
-"""Running claims: verdicts on the claim's own subject and on each mutant."""
+"""Running claims: verdicts on the claim's own subject and on each mutant.
+
+A verdict is ``PASS`` (every instance satisfied the claim), ``FAIL`` (an instance violated it:
+the evidence says how) or ``ERROR`` (the check raised an exception: the instance and the
+exception are kept, and the run goes on with the other claims). A mutant counts as rejected only
+on ``FAIL``: a check that crashes on a mutant has not shown that it tells it apart.
+"""
 
 from __future__ import annotations
 
+import sys
 import time
+import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +24,13 @@ from proofs_checks.claim import Claim, Evidence
 from proofs_checks.profiles import check_profile, register_profiles
 from proofs_checks.registry import claims, lookup
 
-__all__ = ["ClaimReport", "ClaimViolation", "Verdict", "run", "verify"]
+if sys.version_info < (3, 11):  # pragma: no cover - the backport hypothesis depends on
+    from exceptiongroup import BaseExceptionGroup
+
+__all__ = ["ClaimError", "ClaimReport", "ClaimViolation", "Verdict", "run", "verify"]
+
+#: The verdicts, best first.
+STATUSES = ("PASS", "FAIL", "ERROR")
 
 
 class ClaimViolation(AssertionError):
@@ -33,6 +47,25 @@ class ClaimViolation(AssertionError):
         super().__init__(f"claim violated on instance {instance!r}:\n" + "\n".join(lines))
 
 
+@dataclass(frozen=True)
+class ClaimError:
+    """An exception raised while checking a claim: the instance it was raised on, and what it was.
+
+    Attributes:
+        instance: The instance being checked (None if the exception came before any instance,
+            e.g. from the strategy).
+        exception: The exception.
+    """
+
+    instance: Any
+    exception: BaseException
+
+    def __str__(self) -> str:
+        where = f"on instance {self.instance!r}" if self.instance is not None else "before any instance"
+        trace = "".join(traceback.format_exception(self.exception)[-6:])
+        return f"the check raised {type(self.exception).__name__} {where}:\n{trace}".rstrip()
+
+
 @dataclass
 class Verdict:
     """Outcome of checking one subject (the claim's own or a mutant) on drawn instances."""
@@ -43,11 +76,19 @@ class Verdict:
     records: list[tuple[Any, list[Evidence]]] = field(default_factory=list)
     failure: ClaimViolation | None = None
     seconds: float = 0.0
+    error: ClaimError | None = None
 
     @property
     def examples(self) -> int:
         """Number of instances checked."""
         return len(self.records)
+
+    @property
+    def status(self) -> str:
+        """``"PASS"``, ``"FAIL"`` (an instance violated the claim) or ``"ERROR"`` (the check raised)."""
+        if self.error is not None:
+            return "ERROR"
+        return "PASS" if self.passed else "FAIL"
 
 
 @dataclass
@@ -60,13 +101,18 @@ class ClaimReport:
 
     @property
     def mutants_rejected(self) -> int:
-        """How many mutants the check rejected."""
-        return sum(not m.passed for m in self.mutants)
+        """How many mutants the check rejected (an ``ERROR`` on a mutant is not a rejection)."""
+        return sum(m.status == "FAIL" for m in self.mutants)
 
     @property
     def ok(self) -> bool:
         """The claim holds and every mutant was rejected."""
-        return self.verdict.passed and self.mutants_rejected == len(self.mutants)
+        return self.verdict.status == "PASS" and self.mutants_rejected == len(self.mutants)
+
+    @property
+    def errored(self) -> bool:
+        """The check raised on the claim's own subject or on a mutant."""
+        return self.verdict.status == "ERROR" or any(m.status == "ERROR" for m in self.mutants)
 
 
 def verify(
@@ -88,7 +134,8 @@ def verify(
 
     Returns:
         The verdict; ``passed`` is False with the failing instance's evidence in ``failure``
-        if any instance violated the claim.
+        if any instance violated the claim, or with the instance and the exception in ``error``
+        if the check raised (status ``"ERROR"``).
 
     Raises:
         UnknownNameError: For an unknown claim id or profile (also a ``KeyError``).
@@ -104,9 +151,12 @@ def verify(
     verdict = Verdict(claim.id, label, passed=True)
     examples = max_examples or claim.examples.get(profile, claim.examples["ci"])
 
+    current: list[Any] = [None]  # the instance being checked, for an ERROR verdict
+
     @settings(settings.get_profile(profile), max_examples=examples)
     @given(claim.strategy())
     def check_instance(instance: Any) -> None:
+        current[0] = instance
         evidence = claim.evidence(instance, subject)
         verdict.records.append((instance, evidence))
         failed = [e for e in evidence if not e.passed]
@@ -119,6 +169,12 @@ def verify(
     except ClaimViolation as violation:
         verdict.passed = False
         verdict.failure = violation
+    except Exception as raised:  # noqa: BLE001 - any exception of a check is reported, not raised
+        violation, other = _split(raised)
+        verdict.passed = False
+        verdict.failure = violation
+        if other is not None:
+            verdict.error = ClaimError(current[0], other)
     verdict.seconds = time.perf_counter() - start
     return verdict
 
@@ -168,6 +224,20 @@ def run(
             )  # fmt: skip
             reports[claim.id].mutants.append(verdict)
     return list(reports.values())
+
+
+def _split(raised: Exception) -> tuple[ClaimViolation | None, Exception | None]:
+    """The violation and the other exception in what hypothesis raised.
+
+    Hypothesis raises an exception group when it found several distinct failures.
+    """
+    if isinstance(raised, ClaimViolation):
+        return raised, None
+    if isinstance(raised, BaseExceptionGroup):
+        violations, others = raised.split(ClaimViolation)
+        violation = violations.exceptions[0] if violations is not None else None
+        return violation, (None if others is None else others.exceptions[0])
+    return None, raised
 
 
 def _resolve(claim: Claim | str, argument: str) -> Claim:

@@ -1,0 +1,75 @@
+"""A check that raises gives an ERROR verdict with its instance; the run and the report go on."""
+
+import json
+
+from hypothesis import strategies as st
+
+import proofs_checks
+from probtheory.papers import Paper
+from proofs_checks import Claim, Evidence, Mutant
+from proofs_checks.cli import main
+from proofs_checks.report import write_report
+
+FOLKLORE = Paper("Squares are non-negative", ("Ada Lovelace",), "folklore", 1843, "https://example.org")
+
+
+def _square(x):
+    return x * x
+
+
+def _crashes_above_five(x):
+    if x > 5:
+        raise ZeroDivisionError(f"solver gave up at {x}")
+    return x * x
+
+
+def _claim(claim_id, subject, mutant=lambda x: x**3):
+    return Claim(
+        id=claim_id,
+        title="squares are non-negative",
+        paper=FOLKLORE,
+        statement="x^2 >= 0",
+        formula="x^2 >= 0",
+        strategy=lambda: st.integers(0, 10),
+        check=lambda x, f: Evidence.at_least("f(x)", f(x), 0.0, "exact"),
+        subject=subject,
+        mutants=(Mutant("broken", "a broken subject", mutant),),
+        examples={"ci": 30, "thorough": 30},
+        mutant_examples=30,
+    )
+
+
+def test_an_exception_in_a_check_is_an_error_verdict_with_its_instance(tmp_path):
+    crashing = _claim("toy.crashes", _crashes_above_five, mutant=lambda x: -1 - x)
+    healthy = _claim("toy.healthy", _square, mutant=lambda x: -1 - x)
+    reports = proofs_checks.run([crashing, healthy], progress=False)
+    crashed, fine = reports
+    assert crashed.verdict.status == "ERROR" and not crashed.ok and crashed.errored
+    error = crashed.verdict.error
+    assert error.instance > 5 and isinstance(error.exception, ZeroDivisionError)  # the instance it raised on
+    assert f"solver gave up at {error.instance}" in str(error) and repr(error.instance) in str(error)
+    assert fine.verdict.status == "PASS" and fine.ok  # the run went on
+    page = write_report(reports, tmp_path, "ci")
+    assert "ERROR" in page.read_text() and "ZeroDivisionError" in (tmp_path / "report.md").read_text()
+    rows = json.loads((tmp_path / "results.json").read_text())["claims"]
+    assert [r["verdict"] for r in rows] == ["ERROR", "PASS"]
+    assert rows[1]["mutants_rejected"] == 1 and rows[1]["mutants_run"] == 1  # integers, not "1/1"
+
+
+def test_a_mutant_that_crashes_the_check_is_not_counted_as_rejected():
+    claim = _claim("toy.mutant_crashes", _square, _crashes_above_five)
+    (report,) = proofs_checks.run([claim], progress=False)
+    assert report.verdict.status == "PASS"
+    assert report.mutants[0].status == "ERROR" and report.mutants_rejected == 0
+    assert not report.ok and report.errored
+
+
+def test_the_command_line_tells_error_from_failure(tmp_path):
+    proofs_checks.register(_claim("toy.cli_error", _crashes_above_five))
+    proofs_checks.register(_claim("toy.cli_fail", lambda x: -1 - x))
+    proofs_checks.register(_claim("toy.cli_pass", _square, mutant=lambda x: -1 - x))
+    common = ["--out", str(tmp_path), "--no-progress"]
+    assert main(["--claims", "toy.cli_pass", *common]) == 0
+    assert main(["--claims", "toy.cli_fail", *common]) == 1
+    assert main(["--claims", "toy.cli_error", "toy.cli_pass", *common]) == 3
+    assert (tmp_path / "report.html").exists()
