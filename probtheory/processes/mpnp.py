@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from probtheory._checks import check_int, check_real
+from probtheory._checks import check_int, check_real, match_parameter_dtype
 from probtheory.errors import InputDataError
 from probtheory.processes.neural_process import (
     GaussianDecoder,
@@ -125,11 +125,17 @@ class ISAB(nn.Module):
     def __init__(self, dim: int, heads: int, num_inducing: int) -> None:
         """Create the block."""
         super().__init__()
+        _check_attention("dim", dim, heads)
+        num_inducing = check_int("num_inducing", num_inducing, minimum=1)
         self.inducing = nn.Parameter(torch.randn(1, num_inducing, dim) / math.sqrt(dim))
         self.mab_inducing, self.mab_out = _MAB(dim, heads), _MAB(dim, heads)
 
     def forward(self, x: Tensor) -> Tensor:
         """Apply the block to a `B x n x h` set."""
+        dim = self.inducing.shape[-1]
+        x = match_parameter_dtype("x", x, self.inducing.dtype)
+        if x.dim() != 3 or x.shape[-1] != dim:
+            raise InputDataError("x", f"a `B x n x {dim}` set", f"shape {tuple(x.shape)}")
         summary = self.mab_inducing(self.inducing.expand(x.shape[0], -1, -1), x)
         return self.mab_out(x, summary)
 
@@ -146,6 +152,7 @@ class PseudoContextGenerator(nn.Module):
     def __init__(self, dim: int, heads: int, num_inducing: int) -> None:
         """Create the generator."""
         super().__init__()
+        _check_attention("dim", dim, heads)
         self.noise_in = nn.Linear(dim, dim)
         self.marker = nn.Parameter(torch.zeros(dim))
         self.isab = ISAB(dim, heads, num_inducing)
@@ -165,12 +172,28 @@ class PseudoContextGenerator(nn.Module):
         Returns:
             A `K x B x m x h` tensor.
         """
+        dim = self.marker.shape[0]
+        context_r = match_parameter_dtype("context_r", context_r, self.marker.dtype)
+        if context_r.dim() != 3 or context_r.shape[-1] != dim:
+            raise InputDataError("context_r", f"a `B x n x {dim}` tensor", f"shape {tuple(context_r.shape)}")
+        num_sets = check_int("num_sets", num_sets, minimum=1)
+        num_pseudo = check_int("num_pseudo", num_pseudo, minimum=1)
+        if not isinstance(generator, torch.Generator):
+            raise InputDataError("generator", "a torch.Generator", type(generator).__name__)
         b, n, h = context_r.shape
         eps = torch.randn(num_sets, b, num_pseudo, h, generator=generator, dtype=context_r.dtype)
         noise_tokens = self.noise_in(eps) + self.marker
         tokens = torch.cat([context_r.expand(num_sets, b, n, h), noise_tokens], dim=-2)
         out = self.isab(tokens.reshape(num_sets * b, n + num_pseudo, h))[:, n:]
         return self.out(out).reshape(num_sets, b, num_pseudo, h)
+
+
+def _check_attention(name: str, dim: object, heads: object) -> None:
+    """A width ``dim >= 1`` divisible by ``heads >= 1`` (nn.MultiheadAttention asserts it bare)."""
+    dim = check_int(name, dim, minimum=1)
+    heads = check_int("heads", heads, minimum=1)
+    if dim % heads:
+        raise InputDataError("heads", f"a divisor of {name} = {dim}", heads)
 
 
 class MPNP(NeuralProcessBase):

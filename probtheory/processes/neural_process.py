@@ -26,7 +26,14 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Categorical, Distribution, MixtureSameFamily, Normal
 
-from probtheory._checks import check_inputs, check_int, check_real
+from probtheory._checks import (
+    check_finite,
+    check_inputs,
+    check_int,
+    check_interval,
+    make_generator,
+    match_parameter_dtype,
+)
 from probtheory.errors import InputDataError
 from probtheory.processes.tasks import TaskBatch
 
@@ -56,8 +63,9 @@ class NeuralProcessConfig:
         check_int("x_dim", self.x_dim, minimum=1)
         check_int("hidden", self.hidden, minimum=1)
         check_int("depth", self.depth, minimum=1)
-        if not 0 < check_real("min_std", self.min_std, positive=True) < 1:
-            raise InputDataError("min_std", "a number in (0, 1)", self.min_std)
+        check_interval(
+            "min_std", self.min_std, 0.0, 1.0, closed=(False, False), meaning="a standard-deviation floor"
+        )
         check_int("num_samples", self.num_samples, minimum=1)
 
 
@@ -88,10 +96,26 @@ class SetEncoder(nn.Module):
     def __init__(self, x_dim: int, hidden: int, depth: int, out_dim: int | None = None) -> None:
         """Create the encoder (output width ``out_dim``, default ``hidden``)."""
         super().__init__()
-        self.net = mlp(x_dim + 1, hidden, out_dim or hidden, depth)
+        self.x_dim = check_int("x_dim", x_dim, minimum=1)
+        out_dim = None if out_dim is None else check_int("out_dim", out_dim, minimum=1)
+        self.net = mlp(
+            self.x_dim + 1,
+            check_int("hidden", hidden, minimum=1),
+            out_dim or hidden,
+            check_int("depth", depth, minimum=1),
+        )
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        """Map `... x n x d` inputs and `... x n` outputs to `... x n x h` representations."""
+        """Map `... x n x d` inputs and `... x n` outputs to `... x n x h` representations.
+
+        Computed in the parameters' dtype (the package's dtype policy; inputs are converted to it).
+        """
+        dtype = self.net[0].weight.dtype
+        x, y = match_parameter_dtype("x", x, dtype), match_parameter_dtype("y", y, dtype)
+        if x.dim() < 2 or x.shape[-1] != self.x_dim:
+            raise InputDataError("x", f"a `... x n x {self.x_dim}` tensor", f"shape {tuple(x.shape)}")
+        if y.shape != x.shape[:-1]:
+            raise InputDataError("y", f"a tensor of shape {tuple(x.shape[:-1])}", f"shape {tuple(y.shape)}")
         return self.net(torch.cat([x, y.unsqueeze(-1)], dim=-1))
 
 
@@ -101,11 +125,26 @@ class GaussianDecoder(nn.Module):
     def __init__(self, x_dim: int, theta_dim: int, hidden: int, depth: int, min_std: float) -> None:
         """Create the decoder."""
         super().__init__()
-        self.net = mlp(x_dim + theta_dim, hidden, 2, depth)
-        self.min_std = min_std
+        self.x_dim = check_int("x_dim", x_dim, minimum=1)
+        self.theta_dim = check_int("theta_dim", theta_dim, minimum=1)
+        self.net = mlp(
+            self.x_dim + self.theta_dim,
+            check_int("hidden", hidden, minimum=1),
+            2,
+            check_int("depth", depth, minimum=1),
+        )
+        self.min_std = check_interval(
+            "min_std", min_std, 0.0, 1.0, closed=(False, False), meaning="a standard-deviation floor"
+        )
 
     def forward(self, x: Tensor, theta: Tensor) -> tuple[Tensor, Tensor]:
         """Mean and standard deviation at `... x m x d` inputs given a `... x h` theta (each `... x m`)."""
+        dtype = self.net[0].weight.dtype
+        x, theta = match_parameter_dtype("x", x, dtype), match_parameter_dtype("theta", theta, dtype)
+        if x.dim() < 2 or x.shape[-1] != self.x_dim:
+            raise InputDataError("x", f"a `... x m x {self.x_dim}` tensor", f"shape {tuple(x.shape)}")
+        if theta.dim() < 1 or theta.shape[-1] != self.theta_dim:
+            raise InputDataError("theta", f"a `... x {self.theta_dim}` tensor", f"shape {tuple(theta.shape)}")
         theta = theta.unsqueeze(-2).expand(*theta.shape[:-1], x.shape[-2], theta.shape[-1])
         out = self.net(torch.cat([x.expand(*theta.shape[:-1], x.shape[-1]), theta], dim=-1))
         std = self.min_std + (1 - self.min_std) * nn.functional.softplus(out[..., 1])
@@ -118,12 +157,7 @@ def task_log_likelihood(mean: Tensor, std: Tensor, y: Tensor) -> Tensor:
 
 
 def _make_generator(seed: int | None) -> torch.Generator:
-    generator = torch.Generator()
-    if seed is None:
-        generator.seed()
-    else:
-        generator.manual_seed(check_int("seed", seed, minimum=0))
-    return generator
+    return make_generator(seed)
 
 
 class NeuralProcessBase(nn.Module):
@@ -242,9 +276,13 @@ class NeuralProcessBase(nn.Module):
         Returns:
             A `batch_shape` tensor: (1/m) sum_j log p(y_j | x_j, context).
         """
+        if not isinstance(target_x, Tensor) or target_x.dim() < 2 or target_x.shape[-2] == 0:
+            shape = tuple(target_x.shape) if isinstance(target_x, Tensor) else type(target_x).__name__
+            raise InputDataError("target_x", "a `batch_shape x m x d` tensor with m >= 1 targets", shape)
         if not isinstance(target_y, Tensor) or target_y.shape != target_x.shape[:-1]:
             shape = tuple(target_y.shape) if isinstance(target_y, Tensor) else type(target_y).__name__
             raise InputDataError("target_y", f"a tensor of shape {tuple(target_x.shape[:-1])}", shape)
+        check_finite("target_y", target_y)  # a NaN target would get a finite log-density, or none
         predictive = self.predict(context_x, context_y, target_x, num_samples, seed)
         return predictive.log_prob(target_y.to(context_x.dtype)).mean(-1)
 
@@ -252,8 +290,18 @@ class NeuralProcessBase(nn.Module):
 
     def _batch_tensors(self, batch: TaskBatch) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Context and all-point tensors of a task batch in the model's dtype."""
+        if not isinstance(batch, TaskBatch):
+            raise InputDataError(
+                "batch", "a TaskBatch (e.g. GPTaskSampler(...).sample(b))", type(batch).__name__
+            )
         if batch.context_x.shape[-2] == 0:
             raise InputDataError("batch.context_x", "at least one context point", "an empty context")
+        if batch.context_x.shape[-1] != self.config.x_dim:
+            raise InputDataError(
+                "batch.context_x",
+                f"inputs of dimension x_dim = {self.config.x_dim}",
+                f"shape {tuple(batch.context_x.shape)}",
+            )
         dtype = next(self.parameters()).dtype
         return batch.context_x.to(dtype), batch.context_y.to(dtype), batch.x.to(dtype), batch.y.to(dtype)
 
@@ -267,6 +315,11 @@ class NeuralProcessBase(nn.Module):
         """Write the weights to ``path`` (safetensors) with the class and config in its metadata."""
         from safetensors.torch import save_file
 
+        if not isinstance(path, str | Path):
+            raise InputDataError("path", "a file path (str or pathlib.Path)", type(path).__name__)
+        if not Path(path).parent.is_dir():
+            raise InputDataError("path", "a path in an existing directory", str(path))
+
         metadata = {"class": type(self).__name__, "config": json.dumps(asdict(self.config))}
         state = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
         save_file(state, str(path), metadata=metadata)
@@ -277,9 +330,16 @@ class NeuralProcessBase(nn.Module):
         from safetensors import safe_open
         from safetensors.torch import load_file
 
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-        if metadata.get("class") != cls.__name__:
+        if not isinstance(path, str | Path):
+            raise InputDataError("path", "a file path (str or pathlib.Path)", type(path).__name__)
+        if not Path(path).is_file():
+            raise InputDataError("path", f"an existing file written by {cls.__name__}.save", str(path))
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                metadata = handle.metadata() or {}
+        except Exception as err:  # noqa: BLE001 - any failure to parse means it is not a safetensors file
+            raise InputDataError("path", "a safetensors file", f"{path} ({err})") from err
+        if metadata.get("class") != cls.__name__ or "config" not in metadata:
             raise InputDataError("path", f"a saved {cls.__name__}", f"a saved {metadata.get('class')!r}")
         model = cls(cls.config_class(**json.loads(metadata["config"])))
         state = load_file(str(path))

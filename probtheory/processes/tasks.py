@@ -16,13 +16,14 @@ in expectation (an upper bound on the expected target log-likelihood of CNP / NP
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
 from scipy import special
 from torch import Tensor
 
-from probtheory._checks import check_int, check_real
+from probtheory._checks import check_finite, check_int, check_name, check_real, make_generator
 from probtheory.errors import InputDataError
 
 __all__ = ["GPTaskSampler", "TaskBatch", "exact_gp_log_likelihood", "gp_kernel_matrix"]
@@ -56,6 +57,39 @@ class TaskBatch:
     kernel: str
     noise_std: float
 
+    def __post_init__(self) -> None:
+        """Require finite tensors of consistent shapes (see the attributes) and a known kernel."""
+        check_name("kernel", self.kernel, KERNELS, meaning="a GP kernel family")
+        check_real("noise_std", self.noise_std, positive=True)
+        for name in (
+            "context_x",
+            "context_y",
+            "target_x",
+            "target_y",
+            "lengthscale",
+            "outputscale",
+            "period",
+        ):
+            check_finite(name, getattr(self, name))
+        cx, tx = self.context_x, self.target_x
+        if cx.dim() != 3 or cx.shape[-1] != 1:
+            raise InputDataError("context_x", "a `b x n_c x 1` tensor", f"shape {tuple(cx.shape)}")
+        b = cx.shape[0]
+        if tx.dim() != 3 or tx.shape[0] != b or tx.shape[-1] != 1:
+            raise InputDataError("target_x", f"a `{b} x n_t x 1` tensor", f"shape {tuple(tx.shape)}")
+        if self.context_y.shape != cx.shape[:2]:
+            raise InputDataError(
+                "context_y", f"shape {tuple(cx.shape[:2])}", f"shape {tuple(self.context_y.shape)}"
+            )
+        if self.target_y.shape != tx.shape[:2]:
+            raise InputDataError(
+                "target_y", f"shape {tuple(tx.shape[:2])}", f"shape {tuple(self.target_y.shape)}"
+            )
+        for name in ("lengthscale", "outputscale", "period"):
+            value = getattr(self, name)
+            if value.shape != (b,) or not (value > 0).all():
+                raise InputDataError(name, f"a `{b}` tensor of values > 0", f"shape {tuple(value.shape)}")
+
     @property
     def x(self) -> Tensor:
         """All inputs, context first: a `b x (n_c + n_t) x 1` tensor."""
@@ -83,6 +117,22 @@ def gp_kernel_matrix(
     Returns:
         A `b x n x m` tensor.
     """
+    check_name("kernel", kernel, KERNELS, meaning="a GP kernel family")
+    for name, x in (("x1", x1), ("x2", x2)):
+        check_finite(name, x)
+        if x.dim() != 3 or x.shape[-1] != 1:
+            raise InputDataError(name, "a `b x n x 1` tensor of 1-d inputs", f"shape {tuple(x.shape)}")
+    b = x1.shape[0]
+    if x2.shape[0] != b:
+        raise InputDataError("x2", f"a `{b} x m x 1` tensor (the batch of `x1`)", f"shape {tuple(x2.shape)}")
+    for name, value in (("lengthscale", lengthscale), ("outputscale", outputscale), ("period", period)):
+        check_finite(name, value)
+        if value.shape != (b,) or not (value > 0).all():
+            raise InputDataError(
+                name,
+                f"a `{b}` tensor of values > 0",
+                value.tolist() if value.numel() < 8 else f"shape {tuple(value.shape)}",
+            )
     ls, os_, per = (v[:, None, None] for v in (lengthscale, outputscale, period))
     dist = (x1 - x2.transpose(-1, -2)).abs()
     if kernel == "rbf":
@@ -92,7 +142,7 @@ def gp_kernel_matrix(
         return os_ * (1 + r + r**2 / 3) * torch.exp(-r)
     if kernel == "periodic":
         return os_ * torch.exp(-2 * torch.sin(math.pi * dist / per) ** 2 / ls**2)
-    raise InputDataError("kernel", f"one of {KERNELS}", repr(kernel))
+    raise AssertionError(kernel)  # unreachable: checked above
 
 
 def _uniform(low: float, high: float, size: int, generator: torch.Generator) -> Tensor:
@@ -136,13 +186,22 @@ class GPTaskSampler:
 
     def __post_init__(self) -> None:
         """Validate the options."""
-        if self.kernel not in KERNELS:
-            raise InputDataError("kernel", f"one of {KERNELS}", repr(self.kernel))
-        for name in ("lengthscale", "outputscale", "period"):
-            low, high = getattr(self, name)
-            check_real(name, low, positive=True)
-            if check_real(name, high, positive=True) < low:
-                raise InputDataError(name, "a range (low, high) with low <= high", (low, high))
+        check_name("kernel", self.kernel, KERNELS, meaning="a GP kernel family")
+        for name in ("lengthscale", "outputscale", "period", "x_range"):
+            value = getattr(self, name)
+            if isinstance(value, str | bytes) or not isinstance(value, Sequence) or len(value) != 2:
+                raise InputDataError(name, "a range (low, high) of two numbers", repr(value))
+            low, high = value
+            positive = name != "x_range"
+            check_real(name, low, positive=positive)
+            if check_real(name, high, positive=positive) < low or (not positive and high == low):
+                raise InputDataError(
+                    name,
+                    "a range (low, high) with low <= high"
+                    if positive
+                    else "an interval (low, high) with low < high",
+                    (low, high),
+                )
         check_real("noise_std", self.noise_std, positive=True)
         if self.t_noise_scale is not None:
             check_real("t_noise_scale", self.t_noise_scale, positive=True)
@@ -171,12 +230,7 @@ class GPTaskSampler:
             A :class:`TaskBatch` with float64 tensors.
         """
         batch_size = check_int("batch_size", batch_size, minimum=1)
-        if generator is None:
-            generator = torch.Generator()
-            if seed is None:
-                generator.seed()
-            else:
-                generator.manual_seed(seed)
+        generator = make_generator(seed, generator)
         big_n = self.max_num_points
         if num_context is None:
             num_context = int(torch.randint(self.min_context, big_n - 3, (), generator=generator))
@@ -219,6 +273,8 @@ def exact_gp_log_likelihood(batch: TaskBatch) -> Tensor:
     Returns:
         A `b` tensor: the mean over the targets of log N(y_t; mu_t, var_t + s^2), per task.
     """
+    if not isinstance(batch, TaskBatch):
+        raise InputDataError("batch", "a TaskBatch (e.g. GPTaskSampler(...).sample(b))", type(batch).__name__)
     args = (batch.lengthscale, batch.outputscale, batch.period)
     k_cc = gp_kernel_matrix(batch.kernel, batch.context_x, batch.context_x, *args)
     k_tc = gp_kernel_matrix(batch.kernel, batch.target_x, batch.context_x, *args)

@@ -6,12 +6,13 @@ Adam with a cosine-annealed learning rate over ``steps`` batches of fresh tasks,
 
 from __future__ import annotations
 
+import warnings
 from typing import Protocol
 
 import torch
 from tqdm.auto import tqdm
 
-from probtheory._checks import check_int, check_real
+from probtheory._checks import check_int, check_real, make_generator
 from probtheory.errors import InputDataError
 from probtheory.processes.tasks import TaskBatch
 
@@ -43,29 +44,37 @@ def meta_train(
         progress: Show a tqdm bar.
 
     Returns:
-        The training loss after each step.
+        The training loss after each step. A non-finite loss stops training with a
+        ``RuntimeWarning`` before it reaches the weights.
     """
     steps = check_int("steps", steps, minimum=1)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     lr = check_real("lr", lr, positive=True)
-    if not callable(getattr(model, "loss", None)):
+    if not isinstance(model, torch.nn.Module) or not callable(getattr(model, "loss", None)):
         raise InputDataError(
             "model", "a neural process with a `loss(batch, generator)` method", type(model).__name__
         )
-    generator = torch.Generator()
-    if seed is None:
-        generator.seed()
-    else:
-        generator.manual_seed(check_int("seed", seed, minimum=0))
+    if not callable(getattr(task_sampler, "sample", None)):
+        expected = "a task sampler with a `sample(batch_size, generator=...)` method (GPTaskSampler)"
+        raise InputDataError("task_sampler", expected, type(task_sampler).__name__)
+    generator = make_generator(seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps)
     model.train()
     history: list[float] = []
     bar = tqdm(range(steps), disable=not progress, desc=f"meta_train {type(model).__name__}")
-    for _ in bar:
+    for step in bar:
         batch = task_sampler.sample(batch_size, generator=generator)
         optimiser.zero_grad()
         loss = model.loss(batch, generator=generator)
+        if not torch.isfinite(loss):  # stop before a NaN gradient poisons every weight
+            warnings.warn(
+                f"meta_train stopped at step {step}: the loss is {loss.item()} (lower `lr`); "
+                "the weights are those after the last finite step",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            break
         loss.backward()
         optimiser.step()
         schedule.step()
