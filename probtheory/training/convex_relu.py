@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,6 +67,26 @@ __all__ = [
 DEFAULT_SOLVER = "CLARABEL"
 #: Clarabel's duality-gap and feasibility tolerances used by default (its own defaults are 1e-8)
 SOLVER_TOLERANCE = 1e-9
+#: With the default solver, the solves tried in turn until one reaches optimality at
+#: SOLVER_TOLERANCE: a solve that ends "optimal_inaccurate" is retried with a stronger static
+#: regularisation of Clarabel's KKT system (a numerical-robustness setting; the tolerances stay),
+#: then with SCS at the same tolerance -- never accepted with looser ones.
+_DEFAULT_ATTEMPTS: tuple[tuple[str, dict], ...] = (
+    (
+        "CLARABEL",
+        {"tol_gap_abs": SOLVER_TOLERANCE, "tol_gap_rel": SOLVER_TOLERANCE, "tol_feas": SOLVER_TOLERANCE},
+    ),
+    (
+        "CLARABEL",
+        {
+            "tol_gap_abs": SOLVER_TOLERANCE,
+            "tol_gap_rel": SOLVER_TOLERANCE,
+            "tol_feas": SOLVER_TOLERANCE,
+            "static_regularization_constant": 1e-7,
+        },
+    ),
+    ("SCS", {"eps_abs": SOLVER_TOLERANCE, "eps_rel": SOLVER_TOLERANCE, "max_iters": 200_000}),
+)
 #: exact enumeration is used (``patterns=None``) while it visits at most this many candidate lines
 MAX_ENUMERATION_LINES = 5_000
 #: random directions drawn when exact enumeration is too expensive
@@ -288,10 +309,10 @@ def _fit(X, y, beta, epsilon, *, bias, patterns, seed, solver) -> ConvexReLUResu
     X, y = _check_data(X, y)
     beta = check_real("beta", beta, positive=True)
     masks, complete = _resolve_patterns(X, bias, patterns, seed)
-    solver_name, options, tolerance = _resolve_solver(solver)
+    attempts, tolerance = _resolve_solver(solver)
     features = _design(X, bias)
-    v, w, value, status = _solve(
-        features, y.double().numpy(), masks, beta, epsilon, X.shape[1], solver_name, options
+    v, w, value, status, solver_name = _solve(
+        features, y.double().numpy(), masks, beta, epsilon, X.shape[1], attempts
     )
     v_t, w_t = torch.from_numpy(v.T.copy()), torch.from_numpy(w.T.copy())
     network, first, second = rebuild_network(v_t, w_t, d=X.shape[1], bias=bias)
@@ -302,8 +323,12 @@ def _fit(X, y, beta, epsilon, *, bias, patterns, seed, solver) -> ConvexReLUResu
     )  # fmt: skip
 
 
-def _solve(features, y, masks, beta, epsilon, d, solver, options):
-    """The (robust) cone-constrained group lasso; returns ``v, w`` as ``k x P`` arrays."""
+def _solve(features, y, masks, beta, epsilon, d, attempts):
+    """Solve the (robust) cone-constrained group lasso with the first of ``attempts`` that can.
+
+    Returns:
+        ``v, w`` (``k x P`` arrays), the optimum, the status and the solver that reached it.
+    """
     import cvxpy as cp  # imported on first solve: importing it takes seconds
 
     n, k = features.shape
@@ -329,29 +354,35 @@ def _solve(features, y, masks, beta, epsilon, d, solver, options):
         worst = cp.Variable(n)
         constraints.append(worst >= cp.abs(prediction - y) + epsilon * sensitivity)
         loss = 0.5 * cp.sum_squares(worst)
-    problem = cp.Problem(cp.Minimize(loss + penalty), constraints)
-    try:
-        problem.solve(solver=solver, **options)
-    except cp.error.SolverError as err:
-        raise ConfigurationError(f"the convex program failed in solver {solver}: {err}") from err
-    if problem.status != cp.OPTIMAL:
-        raise ConfigurationError(
-            f"the convex program was not solved to optimality: cvxpy status {problem.status!r} "
-            f"(solver {solver}); try another `solver` or rescale X and y"
-        )
-    return v.value, w.value, float(problem.value), problem.status
+    outcomes = []
+    for solver, options in attempts:
+        # a fresh problem per attempt: cvxpy keeps a solver's settings on the problem it solved
+        problem = cp.Problem(cp.Minimize(loss + penalty), constraints)
+        try:
+            with warnings.catch_warnings():  # an inaccurate solve is retried, not warned about
+                warnings.simplefilter("ignore", UserWarning)
+                problem.solve(solver=solver, **options)
+        except cp.error.SolverError as err:
+            outcomes.append(f"{solver}: {err}")
+            continue
+        if problem.status == cp.OPTIMAL:
+            return v.value, w.value, float(problem.value), problem.status, solver
+        outcomes.append(f"{solver}: status {problem.status!r}")
+    raise ConfigurationError(
+        "the convex program was not solved to optimality (" + "; ".join(outcomes) + "); "
+        "try another `solver` or rescale X and y"
+    )
 
 
-def _resolve_solver(solver: str | None) -> tuple[str, dict, float]:
+def _resolve_solver(solver: str | None) -> tuple[tuple[tuple[str, dict], ...], float]:
     import cvxpy as cp
 
-    if solver is None:
-        tol = SOLVER_TOLERANCE
-        return DEFAULT_SOLVER, {"tol_gap_abs": tol, "tol_gap_rel": tol, "tol_feas": tol}, tol
     installed = cp.installed_solvers()
+    if solver is None:
+        return tuple(a for a in _DEFAULT_ATTEMPTS if a[0] in installed), SOLVER_TOLERANCE
     if not isinstance(solver, str) or solver.upper() not in installed:
         raise UnsupportedError("solver", f"one of the installed cvxpy solvers {installed}", repr(solver))
-    return solver.upper(), {}, math.nan
+    return ((solver.upper(), {}),), math.nan
 
 
 def _resolve_patterns(X: Tensor, bias: bool, patterns, seed) -> tuple[np.ndarray, bool]:

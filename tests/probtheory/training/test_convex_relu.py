@@ -192,3 +192,22 @@ def test_solver_failures_report_the_cvxpy_status(monkeypatch):
     monkeypatch.setattr(cp.Problem, "solve", fail)
     with pytest.raises(ConfigurationError, match="infeasible_inaccurate"):
         fit_convex_relu(x, y, 0.1)
+
+
+def test_an_inaccurate_solve_is_retried_at_the_same_tolerance_not_accepted(monkeypatch):
+    from probtheory.errors import ConfigurationError
+    from probtheory.training import convex_relu
+
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(7, 2, generator=gen, dtype=torch.float64)
+    y = torch.randn(7, generator=gen, dtype=torch.float64)
+    # this instance ends "optimal_inaccurate" in Clarabel at tolerance 1e-9 with its defaults
+    robust = fit_convex_relu_adversarial(x, y, 1.0, 0.25)
+    assert robust.status == "optimal" and robust.solver_tolerance == convex_relu.SOLVER_TOLERANCE
+    starved = ("CLARABEL", {"max_iter": 1})  # cannot converge: its status is not optimal
+    monkeypatch.setattr(convex_relu, "_DEFAULT_ATTEMPTS", (starved, convex_relu._DEFAULT_ATTEMPTS[0]))
+    again = fit_convex_relu(x, y, 0.1)
+    assert again.status == "optimal" and again.solver == "CLARABEL"
+    monkeypatch.setattr(convex_relu, "_DEFAULT_ATTEMPTS", (starved, starved))
+    with pytest.raises(ConfigurationError, match="not solved to optimality.*CLARABEL: status.*CLARABEL: status"):
+        fit_convex_relu(x, y, 0.1)
