@@ -39,7 +39,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from probtheory._checks import check_finite, check_int, check_real
+from probtheory._checks import check_finite, check_int, check_interval, check_real
 from probtheory.energy._anderson import solve_fixed_point
 from probtheory.energy._categorical_groups import _flat, _Groups, _groups_of
 from probtheory.energy.proximal_softmax import _prox, _prox_jacobian_apply
@@ -69,11 +69,29 @@ def mean_field_residual(
     Returns:
         A `batch` tensor.
     """
-    groups = _groups_of(group_sizes, q.device)
+    groups = _groups_of(group_sizes, getattr(q, "device", None))
+    _check_model(coupling, bias, groups)
+    q = _flat("q", check_finite("q", q), groups.dim)
+    if free is not None and (not isinstance(free, Tensor) or free.shape != q.shape):
+        raise InputDataError(
+            "free", f"a boolean tensor of the shape of `q` {tuple(q.shape)}", getattr(free, "shape", free)
+        )
     diff = (q - groups.softmax(q @ coupling.T + bias)).abs()
     if free is not None:
         diff = diff * free
     return diff.amax(-1)
+
+
+def _check_model(coupling: object, bias: object, groups: _Groups) -> None:
+    """A finite `D x D` coupling and a finite `D` (or `batch x D`) bias."""
+    _check_finite_cheaply("coupling", coupling)
+    if coupling.shape != (groups.dim, groups.dim):
+        raise InputDataError(
+            "coupling", f"a {groups.dim} x {groups.dim} matrix", f"shape {tuple(coupling.shape)}"
+        )
+    check_finite("bias", bias)
+    if bias.shape[-1:] != (groups.dim,) or bias.dim() > 2:
+        raise InputDataError("bias", f"a `{groups.dim}` or `batch x {groups.dim}` tensor", tuple(bias.shape))
 
 
 def mean_field_free_energy(q: Tensor, coupling: Tensor, bias: Tensor) -> Tensor:
@@ -88,6 +106,15 @@ def mean_field_free_energy(q: Tensor, coupling: Tensor, bias: Tensor) -> Tensor:
     Returns:
         A `...` tensor.
     """
+    check_finite("q", q)
+    _check_finite_cheaply("coupling", coupling)
+    check_finite("bias", bias)
+    dim = q.shape[-1] if q.dim() else 0
+    if coupling.shape != (dim, dim) or bias.shape != (dim,):
+        raise InputDataError(
+            "coupling", f"a {dim} x {dim} matrix with a `{dim}` bias (D from `q`)",
+            f"shapes {tuple(coupling.shape)} and {tuple(bias.shape)}",
+        )  # fmt: skip
     energy = -0.5 * ((q @ coupling.T) * q).sum(-1) - (q * bias).sum(-1)
     return energy + torch.special.xlogy(q, q).sum(-1)
 
@@ -97,6 +124,9 @@ def default_step(coupling: Tensor) -> float:
 
     ``λ_min`` is floored at 0 so that a (non-monotone) coupling still gets a finite step.
     """
+    _check_finite_cheaply("coupling", coupling)
+    if coupling.dim() != 2 or coupling.shape[0] != coupling.shape[1] or coupling.shape[0] == 0:
+        raise InputDataError("coupling", "a square `D x D` matrix (D >= 1)", f"shape {tuple(coupling.shape)}")
     with torch.no_grad():
         sym = 0.5 * (coupling + coupling.T)
         eig = torch.linalg.eigvalsh(torch.eye(sym.shape[0], dtype=sym.dtype, device=sym.device) - sym)
@@ -288,27 +318,20 @@ def _check_finite_cheaply(name: str, tensor: Tensor) -> None:
 
 
 def _make_setup(coupling, bias, groups, clamp, free, alpha, tol, max_iter, memory, init) -> _Setup:
-    _check_finite_cheaply("coupling", coupling)
-    if coupling.shape != (groups.dim, groups.dim):
-        raise InputDataError(
-            "coupling", f"a {groups.dim} x {groups.dim} matrix", f"shape {tuple(coupling.shape)}"
-        )
-    check_finite("bias", bias)
-    if bias.shape[-1:] != (groups.dim,) or bias.dim() > 2:
-        raise InputDataError("bias", f"a `{groups.dim}` or `batch x {groups.dim}` tensor", tuple(bias.shape))
+    _check_model(coupling, bias, groups)
     if alpha is not None:
-        alpha = check_real("alpha", alpha, positive=True)
-        if alpha > 1:
-            raise InputDataError("alpha", "a step in (0, 1]", alpha)
+        alpha = check_interval(
+            "alpha", alpha, 0.0, 1.0, closed=(False, True), meaning="a forward-backward step"
+        )
     if (clamp is None) != (free is None):
         raise ConfigurationError("`clamp` and `free` must be given together (clamped values and where)")
     if clamp is not None:
         check_finite("clamp", clamp)
         if clamp.dim() != 2 or clamp.shape[1] != groups.dim:
             raise InputDataError("clamp", f"a `batch x {groups.dim}` tensor", f"shape {tuple(clamp.shape)}")
-        if free.shape != clamp.shape:
+        if not isinstance(free, Tensor) or free.shape != clamp.shape:
             raise InputDataError(
-                "free", f"the shape of `clamp` {tuple(clamp.shape)}", f"shape {tuple(free.shape)}"
+                "free", f"the shape of `clamp` {tuple(clamp.shape)}", getattr(free, "shape", free)
             )
     if init is not None:
         check_finite("init", init)

@@ -51,7 +51,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from probtheory._checks import check_finite, check_int, check_real, make_generator
+from probtheory._checks import check_finite, check_int, check_name, check_real, make_generator
 from probtheory.energy.hopfield_network import HopfieldNetwork
 from probtheory.errors import InputDataError
 
@@ -128,8 +128,7 @@ class EquilibriumPropagation(HopfieldNetwork):
         beta = check_real("beta", beta)
         if beta == 0.0:
             raise InputDataError("beta", "a nonzero nudge strength", beta)
-        if nudge not in NUDGES:
-            raise InputDataError("nudge", f"one of {NUDGES}", repr(nudge))
+        check_name("nudge", nudge, NUDGES, meaning="a nudge estimator")
         num_points = check_int("num_points", num_points, minimum=1)
         free = self.relax(x)
         betas, weights = self._nudge_plan(beta, nudge, num_points)
@@ -166,6 +165,12 @@ class EquilibriumPropagation(HopfieldNetwork):
             ``{parameter name: gradient}`` for every parameter.
         """
         x, _ = self._inputs(x)
+        n = self.hidden_dim + self.output_dim
+        for name, value in (("state", state), ("delta", delta)):
+            if not isinstance(value, Tensor) or value.shape != (x.shape[0], n):
+                got = f"shape {tuple(value.shape)}" if isinstance(value, Tensor) else type(value).__name__
+                raise InputDataError(name, f"a `{x.shape[0]} x {n}` tensor (one row per input)", got)
+            check_finite(name, value.real if value.is_complex() else value)
         params = dict(self.named_parameters())
         with torch.enable_grad():
             f = self.vector_field(state.detach(), x)
@@ -298,8 +303,11 @@ class EquilibriumPropagation(HopfieldNetwork):
         lr = check_real("lr", lr, positive=True)
         batch_size = check_int("batch_size", batch_size, minimum=1)
         homeostasis = check_real("homeostasis", homeostasis, nonnegative=True)
-        if estimator not in _ESTIMATORS:
-            raise InputDataError("estimator", f"one of {_ESTIMATORS}", repr(estimator))
+        check_name("estimator", estimator, _ESTIMATORS, meaning="a gradient estimator")
+        beta = check_real("beta", beta)
+        if beta == 0.0 and estimator != "backprop":
+            raise InputDataError("beta", "a nonzero nudge strength", beta)
+        num_points = check_int("num_points", num_points, minimum=1)
         generator = make_generator(seed)
         self.history_ = [self.loss(x, y).item()]
         bar = tqdm(range(epochs), disable=not progress, desc="EquilibriumPropagation.fit", unit="epoch")

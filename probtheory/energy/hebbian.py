@@ -76,7 +76,15 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from probtheory._checks import check_int, check_interval, check_real, check_spins, make_generator
+from probtheory._checks import (
+    check_finite,
+    check_int,
+    check_interval,
+    check_name,
+    check_real,
+    check_spins,
+    make_generator,
+)
 from probtheory.errors import InputDataError, UnsupportedError
 
 __all__ = [
@@ -105,6 +113,7 @@ def _check_order(P: object) -> int:
 
 def prototype_normalisation(r: float, M: int) -> float:
     r"""The constant :math:`c = rM\sqrt{1+\rho} = \sqrt{M(1 + (M-1)r^2)}`: unit mean-square prototypes."""
+    r, M = _check_quality(r), check_int("M", M, minimum=1)
     return math.sqrt(M * (1.0 + (M - 1) * r * r))
 
 
@@ -173,6 +182,12 @@ class HebbianChain:
         """The ``K``-dim Mattis magnetisations, or ``None`` without archetypes."""
         return None if self._mattis_sums is None else torch.from_numpy(self._mattis_sums / self.model.N)
 
+    def _index(self, i: object) -> int:
+        i = check_int("i", i, minimum=0)
+        if i >= self.model.N:
+            raise InputDataError("i", f"a spin index in [0, {self.model.N})", i)
+        return i
+
     def _proposal(self, i: int) -> tuple[np.ndarray, float]:
         new_sums = self._sums - (2 * self._sigma[i]) * self._rows_t[i]
         new_power_sum = float(((new_sums * self._inv_cn) ** self.model.P).sum())
@@ -180,11 +195,12 @@ class HebbianChain:
 
     def energy_difference(self, i: int) -> float:
         r""":math:`\Delta H = H(\sigma^{(i)}) - H(\sigma)` of flipping spin ``i``, in O(R)."""
-        _, new_power_sum = self._proposal(i)
+        _, new_power_sum = self._proposal(self._index(i))
         return self._prefactor * (new_power_sum - self._power_sum)
 
     def flip(self, i: int) -> None:
         """Flip spin ``i`` and update every kept overlap."""
+        i = self._index(i)
         self._accept(i, *self._proposal(i))
 
     def _accept(self, i: int, new_sums: np.ndarray, new_power_sum: float) -> None:
@@ -201,6 +217,19 @@ class HebbianChain:
             order: The ``N`` spin indices in visiting order.
             uniforms: ``N`` uniform(0, 1) draws, one per visit (unused at zero temperature).
         """
+        beta = _check_beta(beta)
+        order, uniforms = np.asarray(order), np.asarray(uniforms)
+        n = self.model.N
+        if (
+            order.shape != (n,)
+            or not np.issubdtype(order.dtype, np.integer)
+            or ((order < 0) | (order >= n)).any()
+        ):
+            raise InputDataError(
+                "order", f"{n} spin indices in [0, {n})", f"shape {order.shape}, dtype {order.dtype}"
+            )
+        if uniforms.shape != (n,) or not np.isfinite(uniforms).all():
+            raise InputDataError("uniforms", f"{n} finite uniform(0, 1) draws", f"shape {uniforms.shape}")
         flips = 0
         greedy = math.isinf(beta)
         for i, u in zip(order.tolist(), uniforms.tolist(), strict=True):
@@ -242,8 +271,7 @@ class DenseHebbian:
         examples = check_spins("examples", examples, shape=(None, None, None))
         self.K, self.M, self.N = examples.shape
         self.P = _check_order(P)
-        if rule not in RULES:
-            raise InputDataError("rule", f"one of {RULES}", repr(rule))
+        check_name("rule", rule, RULES, meaning="a learning rule")
         self.rule = rule
         self.r = None if r is None else _check_quality(r)
         self.examples = examples
@@ -362,7 +390,15 @@ class DenseHebbian:
             couplings: :meth:`coupling_tensor`, to reuse it across calls.
         """
         sigma = check_spins("state", state, shape=(self.N,)).to(torch.float64)
-        contracted = self.coupling_tensor() if couplings is None else couplings
+        if couplings is not None:
+            check_finite("couplings", couplings)
+            if couplings.shape != (self.N,) * self.P:
+                raise InputDataError(
+                    "couplings",
+                    f"the coupling tensor of shape {(self.N,) * self.P}",
+                    f"shape {tuple(couplings.shape)}",
+                )
+        contracted = self.coupling_tensor() if couplings is None else couplings.to(torch.float64)
         for _ in range(self.P):
             contracted = contracted @ sigma
         return float(-0.5 * contracted / self.N ** (self.P - 1))
@@ -412,8 +448,7 @@ class DenseHebbian:
         """
         beta = _check_beta(beta)
         sweeps = check_int("sweeps", sweeps, minimum=1)
-        if order not in ("random", "sequential"):
-            raise InputDataError("order", "'random' or 'sequential'", repr(order))
+        check_name("order", order, ("random", "sequential"), meaning="a visiting order")
         generator = make_generator(seed, generator)
         chain = self.chain(initial)
         done, flips, converged, interrupted = 0, 0, False, False

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import optimize, stats
 
-from probtheory._checks import check_int_or_inf
+from probtheory._checks import check_int_or_inf, check_name, check_real
 from probtheory.energy.hebbian import _check_beta, _check_order, _check_quality, prototype_normalisation
 from probtheory.errors import InputDataError
 
@@ -162,8 +162,7 @@ def solve_mean_field(
     """
     r, M, P = _check_quality(r), check_int_or_inf("M", M, minimum=1), _check_order(P)
     beta = _check_beta(beta)
-    if branch not in ("retrieval", "global"):
-        raise InputDataError("branch", "'retrieval' or 'global'", repr(branch))
+    check_name("branch", branch, ("retrieval", "global"), meaning="a branch of fixed points")
     values, probs = _site_distribution(r, M)
     if math.isinf(beta):
         exact = zero_temperature_overlaps(r, M)
@@ -237,7 +236,7 @@ def phase_diagram(
     """
     P = _check_order(P)
     given = {"r": r, "M": M, "beta": beta}
-    axes = [k for k, v in given.items() if isinstance(v, (Sequence, np.ndarray))]
+    axes = [k for k, v in given.items() if isinstance(v, (Sequence, np.ndarray)) and not isinstance(v, str)]
     if len(axes) != 2:
         raise InputDataError("r, M, beta", "exactly two sequences (the axes) and one number", f"axes {axes}")
     (x_name, y_name), fixed_name = axes, next(k for k in given if k not in axes)
@@ -259,6 +258,7 @@ def phase_diagram(
 
 
 def _as_int(value: float) -> int:
+    value = check_real("M", value)
     if float(value) != int(value):
         raise InputDataError("M", "integer numbers of examples", value)
     return int(value)
@@ -275,6 +275,8 @@ def plot_phase_diagram(diagram: PhaseDiagram, ax: Axes | None = None) -> Figure:
     """
     import matplotlib.pyplot as plt
 
+    if not isinstance(diagram, PhaseDiagram):
+        raise InputDataError("diagram", "a PhaseDiagram (from phase_diagram)", type(diagram).__name__)
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.0, 4.0))
     else:

@@ -30,7 +30,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from probtheory._checks import check_finite, check_int, check_real, make_generator
+from probtheory._checks import check_finite, check_int, check_name, check_real, make_generator
 from probtheory.errors import InputDataError, UnsupportedError
 
 __all__ = ["HopfieldNetwork"]
@@ -104,8 +104,7 @@ class HopfieldNetwork(nn.Module):
         o = check_int("output_dim", output_dim, minimum=1)
         if activation not in ("tanh", "sigmoid"):
             raise UnsupportedError("activation", "'tanh' or 'sigmoid' (holomorphic)", repr(activation))
-        if method not in ("newton", "euler"):
-            raise InputDataError("method", "'newton' or 'euler'", repr(method))
+        check_name("method", method, ("newton", "euler"), meaning="a relaxation method")
         if dtype not in (torch.float32, torch.float64):
             raise UnsupportedError("dtype", "torch.float32 or torch.float64", dtype)
         scale = check_real("weight_scale", weight_scale, positive=True)
@@ -218,7 +217,15 @@ class HopfieldNetwork(nn.Module):
         x, y = self._inputs(x, y)
         real = self.recurrent_weight.dtype
         if not isinstance(beta, Tensor):  # python numbers: no detour through float32 / complex64
+            if isinstance(beta, bool) or not isinstance(beta, int | float | complex):
+                raise InputDataError("beta", "a real or complex number, or a `batch x 1` tensor", repr(beta))
             beta = torch.tensor(beta, dtype=real if isinstance(beta, (int, float)) else real.to_complex())
+        if not (beta.is_floating_point() or beta.is_complex()) or not torch.isfinite(beta).all():
+            raise InputDataError(
+                "beta",
+                "finite real or complex nudges",
+                beta.tolist() if beta.numel() < 8 else "non-finite entries",
+            )
         dtype = torch.promote_types(real, beta.dtype)
         if y is None and bool((beta != 0).any()):
             raise InputDataError("y", "targets when beta != 0", None)
@@ -232,6 +239,10 @@ class HopfieldNetwork(nn.Module):
                 "initial", f"a `{x.shape[0]} x {n}` tensor", getattr(initial, "shape", initial)
             )
         else:
+            if not (initial.is_floating_point() or initial.is_complex()) or not torch.isfinite(initial).all():
+                raise InputDataError(
+                    "initial", "a finite floating (or complex) starting state", "NaN, inf or an integer dtype"
+                )
             s = initial
         s, beta = s.to(dtype), beta.to(dtype)
         nudged = bool((beta != 0).any())
@@ -295,8 +306,10 @@ class HopfieldNetwork(nn.Module):
     def _inputs(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         check_finite("x", x)
         dtype = self.recurrent_weight.dtype
-        if x.dim() != 2 or x.shape[-1] != self.input_dim:
-            raise InputDataError("x", f"a `batch x {self.input_dim}` tensor", f"shape {tuple(x.shape)}")
+        if x.dim() != 2 or x.shape[-1] != self.input_dim or x.shape[0] == 0:
+            raise InputDataError(
+                "x", f"a `batch x {self.input_dim}` tensor with batch >= 1", f"shape {tuple(x.shape)}"
+            )
         if y is None:
             return x.to(dtype), None
         check_finite("y", y)
@@ -308,11 +321,15 @@ class HopfieldNetwork(nn.Module):
 
     # ----------------------------------------------------------------------------- predictions
     def predict(self, x: Tensor) -> Tensor:
-        """Output units at the free fixed point: a `batch x o` tensor for a `batch x d` input."""
-        x, _ = self._inputs(x)
-        return self.relax(x)[:, self.hidden_dim :]
+        """Output units at the free fixed point: a `batch x o` tensor for a `batch x d` input.
+
+        dtype policy (the package's, for every module with weights): relaxed in the parameters'
+        dtype, to which ``x`` is converted; the prediction is returned in the dtype of ``x``.
+        """
+        out = self.relax(*self._inputs(x))[:, self.hidden_dim :]
+        return out.to(x.dtype)
 
     def loss(self, x: Tensor, y: Tensor) -> Tensor:
-        r"""Mean cost :math:`\frac1B\sum_i C(s_i^*)` at the free fixed points (a scalar)."""
-        x, y = self._inputs(x, y)
-        return 0.5 * (self.relax(x)[:, self.hidden_dim :] - y).square().sum(-1).mean()
+        r"""Mean cost :math:`\frac1B\sum_i C(s_i^*)` at the free fixed points (a scalar, in ``x``'s dtype)."""
+        xs, ys = self._inputs(x, y)
+        return (0.5 * (self.relax(xs)[:, self.hidden_dim :] - ys).square().sum(-1).mean()).to(x.dtype)

@@ -65,7 +65,15 @@ from torch import Tensor, nn
 from torch.distributions import Categorical
 from tqdm.auto import tqdm
 
-from probtheory._checks import check_finite, check_int, check_real
+from probtheory._checks import (
+    check_finite,
+    check_int,
+    check_interval,
+    check_name,
+    check_nonempty,
+    check_real,
+    make_generator,
+)
 from probtheory.energy._categorical_groups import _check_sizes, _flat, _Groups
 from probtheory.energy.categorical_mean_field import (
     MeanFieldSolution,
@@ -118,25 +126,23 @@ class MonotoneDBM(nn.Module):
         super().__init__()
         self.visible_sizes = _check_sizes("visible_sizes", visible_sizes)
         self.hidden_sizes = _check_sizes("hidden_sizes", hidden_sizes, allow_empty=True)
-        self.m = check_real("m", m, positive=True)
-        if self.m >= 1:
-            raise InputDataError("m", "a strong-monotonicity parameter in (0, 1)", m)
+        self.m = check_interval(
+            "m", m, 0.0, 1.0, closed=(False, False), meaning="a strong-monotonicity parameter"
+        )
         if alpha is not None:
-            alpha = check_real("alpha", alpha, positive=True)
-            if alpha > 1:
-                raise InputDataError("alpha", "a step in (0, 1]", alpha)
+            alpha = check_interval(
+                "alpha", alpha, 0.0, 1.0, closed=(False, True), meaning="a forward-backward step"
+            )
         self.alpha = alpha
+        if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise InputDataError("dtype", "a floating torch.dtype (torch.float64 by default)", repr(dtype))
         self.tol = check_real("tol", tol, positive=True)
         self.max_iter = check_int("max_iter", max_iter, minimum=1)
         self.anderson_memory = check_int("anderson_memory", anderson_memory, minimum=0)
         self._groups = _Groups(self.visible_sizes + self.hidden_sizes)
         dim = self._groups.dim
         rank = dim if rank is None else check_int("rank", rank, minimum=1)
-        generator = torch.Generator()
-        if seed is not None:
-            generator.manual_seed(check_int("seed", seed))
-        else:
-            generator.seed()
+        generator = make_generator(seed)
         self.factor = nn.Parameter(torch.randn(rank, dim, generator=generator, dtype=dtype) / math.sqrt(rank))
         self.bias = nn.Parameter(torch.zeros(dim, dtype=dtype))
         # paper: readout logits (W q* + b) * tau^2 with a learned temperature per visible variable
@@ -189,6 +195,8 @@ class MonotoneDBM(nn.Module):
             A `... x n x D` tensor (one row of `D` without ``x``): the one-hot marginals of all
             variables, visible then hidden; observed blocks are their one-hot values.
         """
+        if init is not None:
+            check_finite("init", init)
         coupling, bias = self.coupling(), self.bias
         if x is None:
             if mask is not None:
@@ -222,6 +230,7 @@ class MonotoneDBM(nn.Module):
 
     def free_energy(self, q: Tensor) -> Tensor:
         """Mean-field free energy ``F(q)`` of `... x D` marginals ``q`` (see the module docstring)."""
+        check_finite("q", q)
         return mean_field_free_energy(
             _flat("q", q, self._groups.dim).reshape(q.shape), self.coupling(), self.bias
         )
@@ -244,7 +253,9 @@ class MonotoneDBM(nn.Module):
             A `N x D_v` tensor (``D_v = sum(visible_sizes)``) of per-block log-probabilities.
         """
         dv = sum(self.visible_sizes)
-        field = (q @ self.coupling().T + self.bias)[..., :dv]
+        check_finite("q", q)
+        _flat("q", q, self._groups.dim)
+        field = (q.to(self.factor.dtype) @ self.coupling().T + self.bias)[..., :dv]
         tau2 = torch.exp(2.0 * self.log_temperature)[self._groups.gid[:dv]]
         return (
             _Groups(self.visible_sizes, q.device)
@@ -357,24 +368,21 @@ class MonotoneDBM(nn.Module):
         x = self._check_x_tensor(x)
         if x.dim() != 2:
             raise InputDataError("x", f"an `n x {self.num_visible}` tensor", f"shape {tuple(x.shape)}")
+        check_nonempty("x", x, what="training row")
         x, _, _ = self._states_and_mask(x, None)
         v = None if target is None else self._variable_index(target)
-        if mask_strategy not in ("bernoulli", "target"):
-            raise InputDataError("mask_strategy", "'bernoulli' or 'target'", repr(mask_strategy))
+        check_name("mask_strategy", mask_strategy, ("bernoulli", "target"), meaning="a masking strategy")
         if mask_strategy == "target" and v is None:
             raise ConfigurationError("mask_strategy='target' needs a `target` variable")
-        observe_prob = check_real("observe_prob", observe_prob, nonnegative=True)
-        if observe_prob >= 1:
-            raise InputDataError("observe_prob", "a probability in [0, 1)", observe_prob)
-        target_weight = check_real("target_weight", target_weight, nonnegative=True)
-        if target_weight > 1:
-            raise InputDataError("target_weight", "a weight in [0, 1]", target_weight)
+        observe_prob = check_interval(
+            "observe_prob", observe_prob, 0.0, 1.0, closed=(True, False), meaning="a probability"
+        )
+        target_weight = check_interval("target_weight", target_weight, 0.0, 1.0, meaning="a weight")
         focal_gamma = check_real("focal_gamma", focal_gamma, nonnegative=True)
         epochs = check_int("epochs", epochs, minimum=1)
         batch_size = check_int("batch_size", batch_size, minimum=1)
         lr = check_real("lr", lr, positive=True)
-        generator = torch.Generator()
-        generator.manual_seed(check_int("seed", seed)) if seed is not None else generator.seed()
+        generator = make_generator(seed)
         optimizer = torch.optim.Adam(self.parameters(), lr=lr)
         losses: list[float] = []
         failures, worst = 0, 0.0

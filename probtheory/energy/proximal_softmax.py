@@ -19,9 +19,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from probtheory._checks import check_real
+from probtheory._checks import check_finite, check_interval
 from probtheory.energy._categorical_groups import _flat, _Groups, _groups_of
-from probtheory.errors import InputDataError
 
 __all__ = ["block_softmax", "prox_softmax"]
 
@@ -39,6 +38,7 @@ def block_softmax(y: Tensor, group_sizes: Sequence[int]) -> Tensor:
     Returns:
         A `... x D` tensor whose blocks each lie on the probability simplex.
     """
+    check_finite("y", y)
     groups = _groups_of(group_sizes, y.device)
     return groups.softmax(_flat("y", y, groups.dim)).reshape(y.shape)
 
@@ -61,9 +61,8 @@ def prox_softmax(y: Tensor, group_sizes: Sequence[int], alpha: float) -> Tensor:
     Returns:
         A `... x D` tensor on the product of simplices.
     """
-    alpha = check_real("alpha", alpha, positive=True)
-    if alpha > 1:
-        raise InputDataError("alpha", "a step in (0, 1]", alpha)
+    alpha = check_interval("alpha", alpha, 0.0, 1.0, closed=(False, True), meaning="a forward-backward step")
+    check_finite("y", y)  # NaN would run every Newton loop to its cap and come out NaN
     groups = _groups_of(group_sizes, y.device)
     return _prox(_flat("y", y, groups.dim), alpha, groups).reshape(y.shape)
 
