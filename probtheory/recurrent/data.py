@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from probtheory._checks import check_finite, check_int, check_real
+from probtheory._checks import check_finite, check_int, check_interval, check_real, make_generator
 from probtheory.errors import InputDataError
 
 __all__ = [
@@ -86,6 +86,8 @@ def pattern_templates(
         raise InputDataError("num_patterns", f"2 or {MAX_PATTERNS}", num_patterns)
     period = check_int("period", period, minimum=4)
     amplitude = check_real("amplitude", amplitude, positive=True)
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise InputDataError("dtype", "a floating torch.dtype", repr(dtype))
     theta = 2 * math.pi * torch.arange(period, dtype=dtype) / period
     s1, s2 = torch.sin(theta), torch.sin(2 * theta)
     curves = [torch.stack([s1, s2], -1), torch.stack([s1, -s2], -1), torch.stack([-s1, s2], -1)]
@@ -122,13 +124,10 @@ def pattern_switching_sequences(
     """
     n = check_int("n", n, minimum=1)
     length = check_int("length", length, minimum=1)
-    switch_prob = check_real("switch_prob", switch_prob, nonnegative=True)
-    if switch_prob > 1:
-        raise InputDataError("switch_prob", "a probability in [0, 1]", switch_prob)
+    switch_prob = check_interval("switch_prob", switch_prob, 0.0, 1.0, meaning="a probability")
     noise_std = check_real("noise_std", noise_std, nonnegative=True)
     templates = pattern_templates(num_patterns, period, amplitude, dtype)
-    g = torch.Generator()
-    g.manual_seed(seed) if seed is not None else g.seed()
+    g = make_generator(seed)
     num_segments = -(-length // period)
     labels = torch.empty(n, num_segments, dtype=torch.long)
     labels[:, 0] = torch.randint(num_patterns, (n,), generator=g)
@@ -160,8 +159,10 @@ def classify_segments(
         An `n x (length // period)` long tensor of labels.
     """
     check_finite("sequences", sequences)
-    if sequences.dim() != 3 or sequences.shape[-1] != 2:
-        raise InputDataError("sequences", "an `n x length x 2` tensor", f"shape {tuple(sequences.shape)}")
+    if sequences.dim() != 3 or sequences.shape[-1] != 2 or sequences.shape[0] == 0:
+        raise InputDataError(
+            "sequences", "an `n x length x 2` tensor with n >= 1", f"shape {tuple(sequences.shape)}"
+        )
     templates = pattern_templates(num_patterns, period, amplitude, sequences.dtype)
     num_segments = sequences.shape[1] // period
     if num_segments < 2:

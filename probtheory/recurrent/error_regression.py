@@ -44,7 +44,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from probtheory._checks import check_finite, check_int, check_real
+from probtheory._checks import check_finite, check_int, check_real, make_generator
 from probtheory.errors import InputDataError
 from probtheory.recurrent.pvrnn import PVRNN
 
@@ -106,7 +106,7 @@ class ErrorRegression:
             if first_iterations is None
             else check_int("first_iterations", first_iterations, minimum=1)
         )
-        self.seed = seed
+        self.seed = None if seed is None else check_int("seed", seed, minimum=0)
 
     def _check_observations(self, observations: Tensor) -> Tensor:
         check_finite("observations", observations)
@@ -116,6 +116,12 @@ class ErrorRegression:
             raise InputDataError(
                 "observations",
                 f"a `T x D` or `n x T x D` tensor with D = {self.model.output_dim}",
+                f"shape {tuple(observations.shape)}",
+            )
+        if observations.shape[0] == 0 or observations.shape[1] == 0:
+            raise InputDataError(
+                "observations",
+                "at least one sequence of at least one step",
                 f"shape {tuple(observations.shape)}",
             )
         return observations.to(self.model.dtype)
@@ -132,7 +138,8 @@ class ErrorRegression:
         """
         x = self._check_observations(observations)
         pred = self.model.generate(x.shape[0], x.shape[1], noise="mean")
-        return pred, (pred - x).square().mean(-1)
+        dtype = observations.dtype
+        return pred.to(dtype), (pred - x).square().mean(-1).to(dtype)
 
     def _init_vectors(self, prior: list[tuple[Tensor, Tensor]]) -> list[Tensor]:
         """Adaptive vectors `n x 1 x 2 z` whose posterior equals the given prior `(mu, sigma)`."""
@@ -150,13 +157,13 @@ class ErrorRegression:
             progress: Show a tqdm bar over the time steps.
 
         Returns:
-            The :class:`ErrorRegressionResult` (a KeyboardInterrupt returns the steps done).
+            The :class:`ErrorRegressionResult` (a KeyboardInterrupt returns the steps done), its
+            tensors in the dtype of ``observations`` (computed in the model's dtype).
         """
         model = self.model
         x = self._check_observations(observations)
         n, T, D = x.shape
-        g = torch.Generator()
-        g.manual_seed(self.seed) if self.seed is not None else g.seed()
+        g = make_generator(self.seed)
         predictions = torch.zeros(n, T, D, dtype=model.dtype)
         window_loss = torch.full((n, T), float("nan"), dtype=model.dtype)
         committed = model.initial_state(n)  # state before the window's first step
@@ -200,8 +207,13 @@ class ErrorRegression:
                 pass
         seconds = (time.perf_counter() - start) / max(done, 1)
         errors = (predictions - x).square().mean(-1)
+        dtype = observations.dtype  # the package's dtype policy: results in the input's dtype
         return ErrorRegressionResult(
-            predictions[:, :done], errors[:, :done], window_loss[:, :done], seconds, done
+            predictions[:, :done].to(dtype),
+            errors[:, :done].to(dtype),
+            window_loss[:, :done].to(dtype),
+            seconds,
+            done,
         )
 
     def _optimise(

@@ -12,6 +12,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from probtheory._checks import check_finite
+from probtheory.errors import InputDataError
+
 __all__ = ["gaussian_kl"]
 
 
@@ -28,7 +31,28 @@ def gaussian_kl(mu_q: Tensor, sigma_q: Tensor, mu_p: Tensor, sigma_p: Tensor) ->
 
     Returns:
         The KL per coordinate, in the broadcast shape.
+
+    Raises:
+        InputDataError: for non-finite or non-broadcastable tensors, or standard deviations <= 0
+            (their logarithm would make the KL NaN).
     """
+    tensors = {"mu_q": mu_q, "sigma_q": sigma_q, "mu_p": mu_p, "sigma_p": sigma_p}
+    for name, value in tensors.items():
+        check_finite(name, value)
+    for name in ("sigma_q", "sigma_p"):
+        if not (tensors[name] > 0).all():
+            raise InputDataError(
+                name, "standard deviations > 0", f"a minimum of {float(tensors[name].min()):g}"
+            )
+    try:
+        torch.broadcast_shapes(*(t.shape for t in tensors.values()))
+    except RuntimeError as err:
+        shapes = {k: tuple(v.shape) for k, v in tensors.items()}
+        raise InputDataError("sigma_p", "tensors broadcastable to one shape", shapes) from err
+    return _gaussian_kl(mu_q, sigma_q, mu_p, sigma_p)
+
+
+def _gaussian_kl(mu_q: Tensor, sigma_q: Tensor, mu_p: Tensor, sigma_p: Tensor) -> Tensor:
     return (
         torch.log(sigma_p)
         - torch.log(sigma_q)

@@ -56,9 +56,16 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from probtheory._checks import check_finite, check_int, check_real
+from probtheory._checks import (
+    check_finite,
+    check_int,
+    check_name,
+    check_real,
+    make_generator,
+    match_parameter_dtype,
+)
 from probtheory.errors import InputDataError, NotFittedError
-from probtheory.recurrent.gaussian_kl import gaussian_kl
+from probtheory.recurrent.gaussian_kl import _gaussian_kl
 from probtheory.recurrent.pvrnn_layer_config import PVRNNLayerConfig
 
 __all__ = ["LIKELIHOODS", "PVRNN", "UnrollResult"]
@@ -116,13 +123,13 @@ class PVRNN(nn.Module):
         layers = tuple(layers)
         if not layers or not all(isinstance(c, PVRNNLayerConfig) for c in layers):
             raise InputDataError("layers", "a non-empty sequence of PVRNNLayerConfig", repr(layers))
-        if likelihood not in LIKELIHOODS:
-            raise InputDataError("likelihood", f"one of {LIKELIHOODS}", repr(likelihood))
+        check_name("likelihood", likelihood, LIKELIHOODS, meaning="an observation model")
         output_std = check_real("output_std", output_std, positive=True)
+        if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise InputDataError("dtype", "a floating torch.dtype (torch.float64 by default)", repr(dtype))
         self.layer_configs = layers
         self.likelihood = likelihood
-        g = torch.Generator()
-        g.manual_seed(seed) if seed is not None else g.seed()
+        g = make_generator(seed)
 
         def linear(n_in: int, n_out: int, bias: bool = True) -> nn.Linear:
             lin = nn.Linear(n_in, n_out, bias=bias, dtype=dtype)
@@ -192,7 +199,7 @@ class PVRNN(nn.Module):
 
     def kl_divergence(self, mu_q: Tensor, sigma_q: Tensor, mu_p: Tensor, sigma_p: Tensor) -> Tensor:
         """The model's KL(q || p) per coordinate (see :func:`gaussian_kl`)."""
-        return gaussian_kl(mu_q, sigma_q, mu_p, sigma_p)
+        return _gaussian_kl(mu_q, sigma_q, mu_p, sigma_p)
 
     # ------------------------------------------------------------------------------- unroll
 
@@ -222,14 +229,31 @@ class PVRNN(nn.Module):
         Returns:
             The :class:`UnrollResult`.
         """
-        if noise not in ("sample", "mean"):
-            raise InputDataError("noise", "'sample' or 'mean'", repr(noise))
+        check_name("noise", noise, ("sample", "mean"), meaning="a noise mode")
+        length = check_int("length", length, minimum=1)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise InputDataError("generator", "a torch.Generator or None", type(generator).__name__)
         if A is not None:
+            if (
+                isinstance(A, Tensor)
+                or not isinstance(A, Sequence)
+                or not A
+                or not all(isinstance(a, Tensor) and a.is_floating_point() for a in A)
+            ):
+                raise InputDataError(
+                    "A", f"a list of {self.num_layers} floating tensors, one per layer", type(A).__name__
+                )
             n = A[0].shape[0]
         elif state is not None:
+            if not isinstance(state, Sequence) or len(state) != self.num_layers:
+                raise InputDataError(
+                    "state", f"a list of {self.num_layers} (h, d) pairs, one per layer", type(state).__name__
+                )
             n = state[0][0].shape[0]
         elif n is None:
             raise InputDataError("n", "a batch size when neither `A` nor `state` is given", None)
+        else:
+            n = check_int("n", n, minimum=1)
         state = self.initial_state(n) if state is None else list(state)
         if A is None:
             return self._unroll_prior(length, state, at_start, n, noise, generator)
@@ -333,6 +357,21 @@ class PVRNN(nn.Module):
             mask: An `n x T` bool tensor of valid steps (None: all valid).
             at_start: Whether the window starts at t = 1 (weight w1 on its first KL).
         """
+        if not isinstance(result, UnrollResult):
+            raise InputDataError("result", "an UnrollResult (from unroll)", type(result).__name__)
+        x = match_parameter_dtype("x", x, self.dtype)
+        if x.shape != result.outputs.shape:
+            raise InputDataError(
+                "x",
+                f"observations of the unroll's shape {tuple(result.outputs.shape)}",
+                f"shape {tuple(x.shape)}",
+            )
+        if mask is not None and (not isinstance(mask, Tensor) or mask.shape != x.shape[:2]):
+            raise InputDataError(
+                "mask",
+                f"a bool tensor of shape {tuple(x.shape[:2])}",
+                getattr(mask, "shape", type(mask).__name__),
+            )
         per_step = self.reconstruction(x, result.outputs)
         for layer, kl in enumerate(result.kl):
             per_step = per_step + kl * self.kl_weights(layer, x.shape[1], at_start)
@@ -363,8 +402,10 @@ class PVRNN(nn.Module):
                 )
             sequences = torch.stack(list(sequences))
         check_finite("sequences", sequences)
-        if sequences.dim() != 3:
-            raise InputDataError("sequences", "an `n x T x D` tensor", f"shape {tuple(sequences.shape)}")
+        if sequences.dim() != 3 or sequences.shape[0] == 0:
+            raise InputDataError(
+                "sequences", "an `n x T x D` tensor with n >= 1", f"shape {tuple(sequences.shape)}"
+            )
         if sequences.shape[-1] != self.output_dim:
             raise InputDataError(
                 "sequences", f"trailing dimension D = {self.output_dim}", f"shape {tuple(sequences.shape)}"
@@ -375,7 +416,11 @@ class PVRNN(nn.Module):
             if not isinstance(mask, Tensor) or mask.shape != sequences.shape[:2]:
                 got = tuple(mask.shape) if isinstance(mask, Tensor) else type(mask).__name__
                 raise InputDataError("mask", f"a bool tensor of shape {tuple(sequences.shape[:2])}", got)
+            if mask.is_floating_point() and not ((mask == 0) | (mask == 1)).all():  # NaN fails this too
+                raise InputDataError("mask", "a boolean (or 0/1) tensor", "other values")
             mask = mask.bool()
+            if not mask.any(1).all():
+                raise InputDataError("mask", "at least one valid step per sequence", "a sequence with none")
         return sequences.to(self.dtype), mask
 
     def fit(
@@ -409,8 +454,7 @@ class PVRNN(nn.Module):
         self.posterior_A = nn.ParameterList(
             nn.Parameter(torch.zeros(n, T, 2 * c.z_size, dtype=self.dtype)) for c in self.layer_configs
         )
-        g = torch.Generator()
-        g.manual_seed(seed) if seed is not None else g.seed()
+        g = make_generator(seed)
         optimizer = torch.optim.Adam(self.parameters(), lr=lr)
         self.loss_history = []
         with tqdm(total=epochs, disable=not progress, desc="PVRNN.fit") as bar:
@@ -445,8 +489,7 @@ class PVRNN(nn.Module):
         """
         n = check_int("n", n, minimum=1)
         length = check_int("length", length, minimum=1)
-        g = torch.Generator()
-        g.manual_seed(seed) if seed is not None else g.seed()
+        g = make_generator(seed)
         return self.unroll(length, n=n, noise=noise, generator=g).outputs
 
     @torch.no_grad()
