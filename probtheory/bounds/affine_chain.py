@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from probtheory._checks import check_floating, check_int
 from probtheory.errors import InputDataError, UnsupportedError
 
 __all__ = ["Activation", "AffineChain", "affine_chain", "jacobian_rows"]
@@ -66,7 +67,7 @@ def _activation(layer: nn.Module, index: int) -> Activation:
     if isinstance(layer, nn.Tanh):
         return Activation("tanh")
     slope = float(layer.negative_slope)
-    if slope < 0:
+    if not math.isfinite(slope) or slope < 0:  # NaN fails `slope < 0` and would poison every bound
         raise UnsupportedError(
             f"model[{index}].negative_slope", "a LeakyReLU slope >= 0 (a monotone activation)", slope
         )
@@ -154,8 +155,16 @@ def affine_chain(model: nn.Module, input_shape: tuple[int, ...]) -> AffineChain:
     """
     if not isinstance(model, nn.Sequential):
         raise UnsupportedError("model", _SUPPORTED, type(model).__name__)
+    if (
+        isinstance(input_shape, int)
+        or not isinstance(input_shape, tuple | list | torch.Size)
+        or not input_shape
+    ):
+        raise InputDataError(
+            "input_shape", "the shape of one input, e.g. (d,) or (C, H, W)", repr(input_shape)
+        )
+    shape = tuple(check_int(f"input_shape[{i}]", s, minimum=1) for i, s in enumerate(input_shape))
     layers = _flatten_sequential(model)
-    shape = tuple(int(s) for s in input_shape)
     weights, biases, activations = [], [], []
     pending: tuple[Tensor, Tensor] | None = None  # the affine map accumulated since the last activation
 
@@ -227,6 +236,24 @@ def jacobian_rows(
     (an `N x 1 x d` tensor). With ``smooth`` (sharpnesses per activation layer) the derivatives
     are the differentiable surrogates of :meth:`Activation.smooth_derivative` (for ascent only).
     """
+    if not isinstance(chain, AffineChain):
+        raise InputDataError("chain", "an AffineChain (from affine_chain)", type(chain).__name__)
+    check_floating("x", x)
+    if x.dim() != 2 or x.shape[1] != chain.in_features:
+        raise InputDataError(
+            "x", f"an `N x {chain.in_features}` tensor of flattened inputs", f"shape {tuple(x.shape)}"
+        )
+    if not isinstance(rows, Tensor) or rows.dtype != torch.long or rows.dim() != 1:
+        raise InputDataError(
+            "rows", "a 1-d long tensor of output indices", getattr(rows, "dtype", type(rows).__name__)
+        )
+    if rows.numel() and (int(rows.min()) < 0 or int(rows.max()) >= chain.out_features):
+        raise InputDataError("rows", f"output indices in [0, {chain.out_features})", rows.tolist()[:8])
+    if per_point and rows.shape[0] != x.shape[0]:
+        raise InputDataError(
+            "rows", f"one output index per point ({x.shape[0]}) with per_point=True", tuple(rows.shape)
+        )
+    x = x.to(torch.float64)
     derivs = []
     h = x
     for k, (w, b, act) in enumerate(

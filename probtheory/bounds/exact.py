@@ -27,8 +27,9 @@ from scipy.optimize import linprog
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from probtheory._checks import check_finite, check_int, check_real
 from probtheory.bounds.affine_chain import AffineChain
-from probtheory.errors import ConfigurationError, UnsupportedError
+from probtheory.errors import ConfigurationError, InputDataError, UnsupportedError
 
 __all__ = ["RegionEnumeration", "enumerate_regions"]
 
@@ -165,6 +166,16 @@ def enumerate_regions(
     Returns:
         The region Jacobians, split into witnessed and ambiguous ones.
     """
+    if not isinstance(chain, AffineChain):
+        raise InputDataError("chain", "an AffineChain (from affine_chain)", type(chain).__name__)
+    radius = check_real("radius", radius, positive=True)
+    check_finite("center", center)
+    if center.shape != (chain.in_features,):
+        raise InputDataError(
+            "center", f"a flattened `{chain.in_features}` input", f"shape {tuple(center.shape)}"
+        )
+    center = center.to(torch.float64)
+    max_regions = check_int("max_regions", max_regions, minimum=1)
     if not all(act.piecewise_linear for act in chain.activations):
         raise UnsupportedError(
             "model", "a piecewise-linear network (ReLU / LeakyReLU) for exact enumeration", "a Tanh layer"

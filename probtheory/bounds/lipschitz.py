@@ -54,7 +54,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from probtheory._checks import check_finite, check_int, check_real
+from probtheory._checks import check_finite, check_int, check_name, check_real
 from probtheory.bounds.affine_chain import AffineChain, affine_chain, jacobian_rows
 from probtheory.bounds.exact import enumerate_regions
 from probtheory.bounds.propagation import (
@@ -134,6 +134,8 @@ class _Problem:
 
 
 def _problem(model: nn.Module, center: Tensor, radius: float, norm: object, output_index) -> _Problem:
+    if not isinstance(model, nn.Module):
+        raise InputDataError("model", "an nn.Sequential of supported layers", type(model).__name__)
     radius = check_real("radius", radius, positive=True)
     norm = _norm_name(norm)
     check_finite("center", center)
@@ -215,8 +217,7 @@ def local_lipschitz_bound(
         InputDataError: ``radius <= 0``, a ``center`` shape that does not fit the model,
             non-finite values, an unknown ``norm`` / ``method`` or a bad ``output_index``.
     """
-    if method not in METHODS:
-        raise InputDataError("method", f"one of {METHODS}", repr(method))
+    check_name("method", method, METHODS, meaning="an upper-bound method")
     start = time.perf_counter()
     problem = _problem(model, center, radius, norm, output_index)
     chain, rows, p = problem.chain, problem.rows, problem.norm
@@ -301,8 +302,9 @@ def lipschitz_lower_bound(
     samples = check_int("samples", samples, minimum=1)
     start = time.perf_counter()
     problem = _problem(model, center, radius, norm, output_index)
-    generator = torch.Generator()
-    generator.manual_seed(seed if seed is not None else int(torch.randint(2**62, ())))
+    # seed None draws the seed from the global generator (reproducible under torch.manual_seed)
+    seed = int(torch.randint(2**62, ())) if seed is None else check_int("seed", seed, minimum=0)
+    generator = torch.Generator().manual_seed(seed)
     c, r, d = problem.center, problem.radius, problem.chain.in_features
     found: dict[str, tuple[float, Tensor]] = {}
     with torch.no_grad():
@@ -419,6 +421,7 @@ def exact_local_lipschitz(
     start = time.perf_counter()
     problem = _problem(model, center, radius, norm, output_index)
     max_unstable = check_int("max_unstable", max_unstable, minimum=0)
+    max_regions = check_int("max_regions", max_regions, minimum=1)
     chain = problem.chain
     if not all(act.piecewise_linear for act in chain.activations):
         raise UnsupportedError("model", "a piecewise-linear network (ReLU / LeakyReLU)", "a Tanh layer")

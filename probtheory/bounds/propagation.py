@@ -41,7 +41,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from probtheory._checks import check_finite, check_name, check_real
 from probtheory.bounds.affine_chain import Activation, AffineChain
+from probtheory.errors import InputDataError
 
 __all__ = [
     "NORMS",
@@ -62,6 +64,38 @@ _UNIT_ROUNDOFF = 2.0**-53
 # --------------------------------------------------------------------------------------------
 # Pre-activation bounds over the box (IBP and CROWN, intersected)
 # --------------------------------------------------------------------------------------------
+
+
+def _check_norm(norm: object) -> str:
+    """One of :data:`NORMS` (an unknown name would silently fall through to the last branch)."""
+    if not isinstance(norm, str) or norm not in NORMS:
+        raise InputDataError("norm", f"one of {NORMS}", repr(norm))
+    return norm
+
+
+def _check_chain(chain: object) -> AffineChain:
+    if not isinstance(chain, AffineChain):
+        raise InputDataError("chain", "an AffineChain (from affine_chain)", type(chain).__name__)
+    return chain
+
+
+def _check_rows(chain: AffineChain, rows: object) -> Tensor:
+    if not isinstance(rows, Tensor) or rows.dtype != torch.long or rows.dim() != 1 or rows.numel() == 0:
+        raise InputDataError(
+            "rows", "a non-empty 1-d long tensor of output indices", getattr(rows, "shape", rows)
+        )
+    if int(rows.min()) < 0 or int(rows.max()) >= chain.out_features:
+        raise InputDataError("rows", f"output indices in [0, {chain.out_features})", rows.tolist()[:8])
+    return rows
+
+
+def _check_ranges(chain: AffineChain, ranges: object) -> None:
+    if not isinstance(ranges, list | tuple) or len(ranges) != len(chain.activations):
+        raise InputDataError(
+            "ranges",
+            f"{len(chain.activations)} (low, high) pairs from derivative_ranges",
+            type(ranges).__name__,
+        )
 
 
 def _gamma(m: int) -> float:
@@ -143,6 +177,15 @@ def preactivation_bounds(
     Returns:
         One `(l_k, u_k)` pair of `n_k` tensors per activation layer.
     """
+    _check_chain(chain)
+    check_name("method", method, ("ibp", "crown"), meaning="a bound-propagation method")
+    radius = check_real("radius", radius, positive=True)
+    check_finite("center", center)
+    if center.shape != (chain.in_features,):
+        raise InputDataError(
+            "center", f"a flattened `{chain.in_features}` input", f"shape {tuple(center.shape)}"
+        )
+    center = center.to(torch.float64)
     lo, hi = center - radius, center + radius
     bounds: list[tuple[Tensor, Tensor]] = []
     relaxations: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []
@@ -194,6 +237,13 @@ def derivative_ranges(chain: AffineChain, bounds: list[tuple[Tensor, Tensor]]) -
     tanh: ``1 - tanh^2`` is unimodal with its peak at 0, so its range over ``[l, u]`` is spanned by
     the endpoints and, if ``0`` is inside, the value 1 (widened by a few ulps for rounding).
     """
+    _check_chain(chain)
+    if not isinstance(bounds, list | tuple) or len(bounds) != len(chain.activations):
+        raise InputDataError(
+            "bounds",
+            f"{len(chain.activations)} (low, high) pairs from preactivation_bounds",
+            type(bounds).__name__,
+        )
     out = []
     for act, (lo, hi) in zip(chain.activations, bounds, strict=True):
         if act.kind == "tanh":
@@ -224,6 +274,7 @@ def _abs_max(lo: Tensor, hi: Tensor) -> Tensor:
 
 def dual_norm(g: Tensor, norm: str) -> Tensor:
     """The dual of the input norm ``p`` over the last dimension (``inf -> 1``, ``2 -> 2``, ``1 -> inf``)."""
+    _check_norm(norm)
     if norm == "inf":
         return g.abs().sum(-1)
     if norm == "2":
@@ -247,6 +298,9 @@ def interval_jacobian_bound(
         the backward vectors ``V_k = e_j^T W_L D_{L-1} ... W_{k+1}`` (`K' x n_k` pairs,
         ``V_{L-1}`` first, ``V_0 = \nabla f_j`` last).
     """
+    _check_norm(norm)
+    _check_ranges(_check_chain(chain), ranges)
+    rows = _check_rows(chain, rows)
     v = chain.weights[-1][rows]
     lo, hi = v, v
     intervals = [(lo, hi)]
@@ -331,6 +385,9 @@ def crown_jacobian_bound(
         Two `K'` tensors (before :func:`rounding_slack`): the linear-propagation bound on
         ``sup ||\nabla f_j||_q`` and the interval bound from the refined intervals of ``V_0``.
     """
+    _check_norm(norm)
+    _check_ranges(_check_chain(chain), ranges)
+    rows = _check_rows(chain, rows)
     num_act = len(chain.activations)
     top = chain.weights[-1][rows]
     vint: list[tuple[Tensor, Tensor] | None] = [None] * num_act + [(top, top)]
@@ -368,6 +425,8 @@ def global_bound(chain: AffineChain, rows: Tensor, norm: str) -> Tensor:
     The first factor, per output row, is ``||W_L[j]||_q``; ``p = inf``: row sums (Shi et al.'s
     ``global_lip.py``), ``p = 2``: spectral norms, ``p = 1``: column sums. Returns a `K'` tensor.
     """
+    _check_norm(norm)
+    rows = _check_rows(_check_chain(chain), rows)
     factor = 1.0
     for w, act in zip(chain.weights[:-1], chain.activations, strict=True):
         if norm == "inf":
@@ -392,6 +451,10 @@ def rounding_slack(
     (``sum_k n_{k-1}`` plus two per layer); the factor 2 covers both the bound and a float
     evaluation of the true Jacobian, so ``bound + slack >= any computed gradient norm``.
     """
+    _check_norm(norm)
+    rows = _check_rows(_check_chain(chain), rows)
+    if ranges is not None:
+        _check_ranges(chain, ranges)
     v = chain.weights[-1][rows].abs()
     for k in range(len(chain.activations) - 1, -1, -1):
         if ranges is None:
