@@ -23,6 +23,7 @@ _CATALOG = "proofs_checks.catalog"
 BUILTIN_CLAIMS: dict[str, str] = {
     "kernels.psd": f"{_CATALOG}.kernel_psd:PSD_CLAIM",
     "kernels.monte_carlo": f"{_CATALOG}.kernel_monte_carlo:MONTE_CARLO_CLAIM",
+    "kernels.paths_agree": f"{_CATALOG}.kernel_paths:PATHS_AGREE_CLAIM",
     "ntk.convergence": f"{_CATALOG}.ntk_convergence:CONVERGENCE_CLAIM",
     "ntk.kernel_gd": f"{_CATALOG}.kernel_gradient_descent:KERNEL_GD_CLAIM",
     "mup.coordinate_check": f"{_CATALOG}.mup_coordinate_check:COORDINATE_CHECK_CLAIM",
