@@ -49,7 +49,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from probtheory._checks import check_finite, check_int, check_real
+from probtheory._checks import check_finite, check_floating, check_int, check_name, check_real, make_generator
 from probtheory.errors import InputDataError
 
 __all__ = [
@@ -82,11 +82,15 @@ def wave_packet(x: Tensor, frequency: float) -> Tensor:
     Returns:
         :math:`f(x)`, same shape as `x`.
     """
+    check_floating("x", x)
+    frequency = check_real("frequency", frequency)
     return torch.exp(-0.5 * x * x) * torch.cos(frequency * x)
 
 
 def wave_packet_spectrum(omega: Tensor, frequency: float) -> Tensor:
     r""":math:`\hat f(\omega) = \int f(x) e^{-i\omega x} dx` of :func:`wave_packet` (real and even)."""
+    check_floating("omega", omega)
+    frequency = check_real("frequency", frequency)
     return math.sqrt(math.pi / 2) * (
         torch.exp(-0.5 * (omega - frequency) ** 2) + torch.exp(-0.5 * (omega + frequency) ** 2)
     )
@@ -145,10 +149,7 @@ def sample_sinc_features(
     n = check_int("num_features", num_features, minimum=1)
     lam = check_real("bandwidth", bandwidth, positive=True)
     t_max = check_real("center_range", center_range, positive=True)
-    if generator is None:
-        generator = torch.Generator().manual_seed(seed) if seed is not None else torch.Generator()
-        if seed is None:
-            generator.seed()
+    generator = make_generator(seed, generator)
     a = lam * (2.0 * torch.rand(n, generator=generator, dtype=_DTYPE) - 1.0)
     t = t_max * (2.0 * torch.rand(n, generator=generator, dtype=_DTYPE) - 1.0)
     return a, a * t
@@ -193,6 +194,11 @@ def sinc_feature_spectra(omega: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor, T
     Returns:
         Two `M x N` tensors.
     """
+    check_finite("omega", omega)
+    if omega.dim() != 1:
+        raise InputDataError("omega", "a 1-d tensor of frequencies", f"shape {tuple(omega.shape)}")
+    _check_features(a, b)
+    omega, a, b = omega.to(_DTYPE), a.to(_DTYPE), b.to(_DTYPE)
     inside = (omega.abs()[:, None] <= math.pi * a.abs()).to(_DTYPE) / a.abs()
     phase = omega[:, None] * (b / a)
     return inside * torch.cos(phase), -inside * torch.sin(phase)
@@ -355,15 +361,15 @@ def random_feature_error_curve(
     from tqdm.auto import tqdm
 
     k = check_real("frequency", frequency, nonnegative=True)
-    if not bandwidths:
-        raise InputDataError("bandwidths", "a non-empty sequence of numbers > 0", bandwidths)
+    if isinstance(bandwidths, Tensor):
+        bandwidths = bandwidths.reshape(-1).tolist() if bandwidths.dim() <= 1 else bandwidths
+    if isinstance(bandwidths, str | bytes) or not isinstance(bandwidths, Sequence) or not bandwidths:
+        raise InputDataError("bandwidths", "a non-empty sequence of numbers > 0", repr(bandwidths))
     lams = torch.tensor([check_real("bandwidths", v, positive=True) for v in bandwidths], dtype=_DTYPE)
     if isinstance(activation, str):
-        if activation not in _ACTIVATIONS:
-            raise InputDataError(
-                "activation", f"one of {sorted(_ACTIVATIONS)} or a callable", repr(activation)
-            )
-        act = _ACTIVATIONS[activation]
+        act = _ACTIVATIONS[
+            check_name("activation", activation, _ACTIVATIONS, meaning="an activation name or a callable")
+        ]
     elif callable(activation):
         act = activation
     else:
@@ -373,8 +379,7 @@ def random_feature_error_curve(
     lam_ridge = check_real("ridge", ridge, positive=True)
     half = check_real("window", window, positive=True)
     m = check_int("points", points, minimum=2)
-    gen = torch.Generator()
-    gen.manual_seed(seed) if seed is not None else gen.seed()
+    gen = make_generator(seed)
     x = torch.linspace(-half, half, m, dtype=_DTYPE)
     f = wave_packet(x, k)
     errors = torch.empty(s, len(lams), dtype=_DTYPE)

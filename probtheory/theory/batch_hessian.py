@@ -30,13 +30,13 @@ Example::
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from probtheory._checks import check_finite, check_int, check_real, make_generator
+from probtheory._checks import check_finite, check_floating, check_int, check_real, make_generator
 from probtheory.errors import InputDataError
 
 __all__ = [
@@ -75,12 +75,16 @@ class TanhRegression:
     width: int
     seed: int
 
-    def data(self) -> tuple[Tensor, Tensor, Tensor]:
-        """Inputs `n x d`, targets `n` and the parameter vector `P` (float64)."""
+    def __post_init__(self) -> None:
+        """Require positive sizes and a seed >= 0."""
         check_int("n", self.n, minimum=1)
         check_int("d", self.d, minimum=1)
         check_int("width", self.width, minimum=1)
-        g = torch.Generator().manual_seed(self.seed)
+        check_int("seed", self.seed, minimum=0)
+
+    def data(self) -> tuple[Tensor, Tensor, Tensor]:
+        """Inputs `n x d`, targets `n` and the parameter vector `P` (float64)."""
+        g = make_generator(self.seed)
         x = torch.randn(self.n, self.d, generator=g, dtype=_DTYPE)
         y = torch.sin(x[:, 0]) + 0.1 * torch.randn(self.n, generator=g, dtype=_DTYPE)
         params = torch.randn(self.width * (self.d + 2) + 1, generator=g, dtype=_DTYPE)
@@ -89,6 +93,14 @@ class TanhRegression:
     def loss(self, params: Tensor, x: Tensor, y: Tensor) -> Tensor:
         r"""Per-sample loss :math:`\ell(\theta; x, y)` for one `d` input and a scalar target."""
         m, d = self.width, self.d
+        check_floating("params", params)
+        check_floating("x", x)
+        if params.shape != (m * (d + 2) + 1,):
+            raise InputDataError(
+                "params", f"a `{m * (d + 2) + 1}` parameter vector", f"shape {tuple(params.shape)}"
+            )
+        if x.shape != (d,):
+            raise InputDataError("x", f"one `{d}` input", f"shape {tuple(x.shape)}")
         w = params[: m * d].reshape(m, d)
         c = params[m * d : m * d + m]
         v = params[m * d + m : m * d + 2 * m]
@@ -149,6 +161,21 @@ def batch_hessian(per_sample: Tensor, index: Tensor) -> Tensor:
     Returns:
         A `P x P` tensor.
     """
+    check_floating("per_sample", per_sample)
+    if per_sample.dim() != 3 or per_sample.shape[1] != per_sample.shape[2]:
+        raise InputDataError("per_sample", "an `n x P x P` tensor", tuple(per_sample.shape))
+    n = per_sample.shape[0]
+    if not isinstance(index, Tensor) or index.dtype != torch.long or index.dim() != 1 or index.numel() == 0:
+        got = (
+            f"dtype {index.dtype}, shape {tuple(index.shape)}"
+            if isinstance(index, Tensor)
+            else type(index).__name__
+        )
+        raise InputDataError("index", "a non-empty 1-d long tensor of sample indices", got)
+    if int(index.min()) < 0 or int(index.max()) >= n:
+        raise InputDataError(
+            "index", f"sample indices in [0, {n})", f"range [{int(index.min())}, {int(index.max())}]"
+        )
     return per_sample[index].mean(0)
 
 
@@ -221,6 +248,12 @@ def batch_eigenvalues(
     if per_sample.dim() != 3 or per_sample.shape[1] != per_sample.shape[2]:
         raise InputDataError("per_sample", "an `n x P x P` tensor", tuple(per_sample.shape))
     n = per_sample.shape[0]
+    if isinstance(batch_sizes, str | bytes) or not isinstance(batch_sizes, Sequence):
+        raise InputDataError("batch_sizes", f"a non-empty list of sizes in [1, {n}]", repr(batch_sizes))
+    if not callable(hessian_fn):
+        raise InputDataError(
+            "hessian_fn", "a callable (per_sample, index) -> P x P", type(hessian_fn).__name__
+        )
     sizes = [check_int("batch_sizes", b, minimum=1) for b in batch_sizes]
     if not sizes or max(sizes) > n:
         raise InputDataError("batch_sizes", f"a non-empty list of sizes in [1, {n}]", batch_sizes)
@@ -299,6 +332,8 @@ def lanczos_top_eigenvalue(
     Returns:
         The top Ritz value.
     """
+    if not callable(matvec):
+        raise InputDataError("matvec", "a callable v -> A v", type(matvec).__name__)
     n = check_int("dim", dim, minimum=1)
     k = min(check_int("iterations", iterations, minimum=1), n)
     v = torch.randn(n, generator=make_generator(seed, generator), dtype=_DTYPE)
@@ -306,6 +341,10 @@ def lanczos_top_eigenvalue(
     alphas, betas = [], []
     for j in range(k):
         w = matvec(basis[j])
+        if not isinstance(w, Tensor) or w.shape != (n,) or not torch.isfinite(w).all():
+            got = f"shape {tuple(w.shape)}" if isinstance(w, Tensor) else type(w).__name__
+            raise InputDataError("matvec", f"a map returning finite `{n}` vectors (A v for `dim` = {n})", got)
+        w = w.to(_DTYPE)
         alpha = torch.dot(w, basis[j])
         w = w - alpha * basis[j] - (betas[-1] * basis[j - 1] if j > 0 else 0.0)
         if reorthogonalize:

@@ -46,7 +46,7 @@ import torch
 from scipy.optimize import linprog
 from torch import Tensor
 
-from probtheory._checks import check_finite, check_int, check_real
+from probtheory._checks import check_finite, check_floating, check_int, check_interval, check_real
 from probtheory.errors import InputDataError
 
 __all__ = [
@@ -74,14 +74,15 @@ def stable_sigmoid(z: Tensor) -> Tensor:
     :math:`\tfrac12(1 + \tanh(z/2))` does not overflow either but loses relative precision for
     :math:`z < -20`: 1e-3 at :math:`z = -30`; docs/derivations.md, §4.)
     """
+    check_floating("z", z)
     return torch.sigmoid(z)
 
 
 def check_labels(a: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     """Validate a design `n x d` and labels `n` in {-1, +1}; return them as float64."""
     check_finite("a", a)
-    if a.dim() != 2 or a.shape[0] < 1:
-        raise InputDataError("a", "an `n x d` tensor with n >= 1", tuple(a.shape))
+    if a.dim() != 2 or a.shape[0] < 1 or a.shape[1] < 1:
+        raise InputDataError("a", "an `n x d` tensor with n >= 1 and d >= 1", tuple(a.shape))
     if not isinstance(y, Tensor) or y.shape != a.shape[:1]:
         raise InputDataError("y", f"a tensor of shape ({a.shape[0]},)", getattr(y, "shape", type(y).__name__))
     if not ((y == 1) | (y == -1)).all():
@@ -91,6 +92,11 @@ def check_labels(a: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
 
 def logistic_loss(a: Tensor, y: Tensor, w: Tensor) -> Tensor:
     r""":math:`f(w) = \frac1n\sum_i \log(1 + e^{-y_i a_i^\top w})` for `... x d` weights (returns `...`)."""
+    a, y = check_labels(a, y)
+    check_finite("w", w)
+    if w.dim() < 1 or w.shape[-1] != a.shape[1]:
+        raise InputDataError("w", f"a `... x {a.shape[1]}` tensor of weights", f"shape {tuple(w.shape)}")
+    w = w.to(torch.float64)
     margins = (w @ a.T) * y
     return torch.nn.functional.softplus(-margins).mean(-1)
 
@@ -158,10 +164,10 @@ def batch_perceptron(
     """
     a, y = check_labels(a, y)
     t_max = check_int("iterations", iterations, minimum=0)
-    tau = check_real("tie_weight", tie_weight, nonnegative=True)
-    if tau > 1:
-        raise InputDataError("tie_weight", "a number in [0, 1]", tau)
+    tau = check_interval("tie_weight", tie_weight, 0.0, 1.0, meaning="a tie weight")
     u = torch.zeros(a.shape[1], dtype=torch.float64) if initial is None else check_finite("initial", initial)
+    if u.shape != (a.shape[1],):
+        raise InputDataError("initial", f"a tensor of shape ({a.shape[1]},)", tuple(u.shape))
     ya = y[:, None] * a
     out = [u.to(torch.float64)]
     for _ in range(t_max):
@@ -253,8 +259,15 @@ def perceptron_iteration_bound(a: Tensor, y: Tensor) -> int:
 def smooth_step_limit(a: Tensor) -> float:
     r"""The classical step bound :math:`1/L`, with smoothness :math:`L = \lambda_{\max}(A^\top A)/(4n)`."""
     check_finite("a", a)
+    if a.dim() != 2 or a.shape[0] < 1 or a.shape[1] < 1:
+        raise InputDataError("a", "an `n x d` tensor with n >= 1 and d >= 1", tuple(a.shape))
     a = a.to(torch.float64)
-    return 4.0 * a.shape[0] / float(torch.linalg.eigvalsh(a.T @ a)[-1])
+    top = float(torch.linalg.eigvalsh(a.T @ a)[-1])
+    if top <= 0.0:
+        raise InputDataError(
+            "a", "features that are not all zero (the loss is then flat: no step limit)", "a = 0"
+        )
+    return 4.0 * a.shape[0] / top
 
 
 def small_step_separation_bound(a: Tensor, y: Tensor, step: float) -> int:
@@ -328,7 +341,12 @@ def first_separating_iterate(
     Returns:
         The first separating iteration, or None.
     """
+    if not callable(gd):
+        raise InputDataError("gd", "a function with the signature of logistic_gd", type(gd).__name__)
     a, y = check_labels(a, y)
+    check_real("step", step, positive=True)
+    budget = check_int("budget", budget, minimum=0)
+    chunk = check_int("chunk", chunk, minimum=1)
     ya = y[:, None] * a
     w = torch.zeros(a.shape[1], dtype=torch.float64)
     done = 0

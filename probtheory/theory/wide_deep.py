@@ -43,13 +43,14 @@ Example::
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from probtheory._checks import check_finite, check_int, check_real
+from probtheory._checks import check_finite, check_int, check_interval, check_real
 from probtheory.errors import InputDataError
 
 __all__ = [
@@ -89,7 +90,8 @@ class DualActivation:
     complement: Callable[[Tensor], Tensor]
 
     def slope_at(self, xi: float) -> float:
-        r""":math:`\check\phi'(\xi)` at a scalar."""
+        r""":math:`\check\phi'(\xi)` at a scalar :math:`\xi \in [-1, 1]`."""
+        xi = check_interval("xi", xi, -1.0, 1.0, meaning="a correlation")
         return float(self.derivative(torch.tensor(xi, dtype=_DTYPE)))
 
     @property
@@ -110,6 +112,10 @@ def polynomial_dual(coefficients: Sequence[float], name: str = "") -> DualActiva
     Raises:
         InputDataError: for negative coefficients or an all-zero list.
     """
+    if isinstance(coefficients, str | bytes) or not isinstance(coefficients, Sequence):
+        raise InputDataError("coefficients", "a sequence of numbers >= 0 (c_0, c_1, ...)", repr(coefficients))
+    if not isinstance(name, str):
+        raise InputDataError("name", "a string label", type(name).__name__)
     coef = [check_real("coefficients", c, nonnegative=True) for c in coefficients]
     if not coef or sum(coef) == 0:
         raise InputDataError("coefficients", "non-negative numbers, not all zero", coefficients)
@@ -205,31 +211,44 @@ _NAMED_POLYNOMIALS = {
 }
 
 
+#: ``sine:<a>``: a decimal number literal; ``hermite:<k>``: a decimal integer literal.
+_SINE = re.compile(r"sine:((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)")
+_HERMITE = re.compile(r"hermite:(\d+)")
+DUAL_GRAMMAR = (
+    "one of 'relu', 'erf', 'sine:<a>' with a decimal a > 0 (e.g. 'sine:1.5'), 'hermite:<k>' with "
+    f"an integer k >= 1 (e.g. 'hermite:3'), {', '.join(repr(k) for k in _NAMED_POLYNOMIALS)} "
+    "(exact, lowercase, no spaces)"
+)
+
+
 def named_dual(name: str) -> DualActivation:
     r"""A dual activation by name.
 
-    Names: ``relu``, ``erf``, ``sine:<a>`` (:math:`\sinh(a\xi)/\sinh a`), ``hermite:<k>``
-    (:math:`\xi^k`), ``2d_opt``, ``3d_opt``, ``5d_opt``, ``9d_opt`` (the paper's singular-kernel
-    designs).
+    Names follow one grammar, matched exactly (lowercase, no spaces)::
+
+        name := "relu" | "erf"
+              | "sine:" a          (\sinh(a\xi)/\sinh a; a a decimal number literal > 0)
+              | "hermite:" k       (\xi^k; k a decimal integer >= 1)
+              | "2d_opt" | "3d_opt" | "5d_opt" | "9d_opt"   (the paper's singular-kernel designs)
 
     Raises:
-        InputDataError: for an unknown name.
+        InputDataError: for any other string or a non-string (the message lists the forms).
     """
-    key = name.strip().lower() if isinstance(name, str) else name
-    if key == "relu":
+    if not isinstance(name, str):
+        raise InputDataError("name", DUAL_GRAMMAR, f"{name!r} of type {type(name).__name__}")
+    if name == "relu":
         return _relu_dual()
-    if key == "erf":
+    if name == "erf":
         return _erf_dual()
-    if isinstance(key, str) and key.startswith("sine:"):
-        return _sine_dual(check_real("name", float(key.partition(":")[2]), positive=True))
-    if isinstance(key, str) and key.startswith("hermite:"):
-        k = check_int("name", int(key.partition(":")[2]), minimum=1)
-        return polynomial_dual([0.0] * k + [1.0], name=key)
-    if key in _NAMED_POLYNOMIALS:
-        return polynomial_dual(_NAMED_POLYNOMIALS[key], name=key)
-    raise InputDataError(
-        "name", f"one of relu, erf, sine:<a>, hermite:<k>, {', '.join(_NAMED_POLYNOMIALS)}", repr(name)
-    )
+    if name in _NAMED_POLYNOMIALS:
+        return polynomial_dual(_NAMED_POLYNOMIALS[name], name=name)
+    sine, hermite = _SINE.fullmatch(name), _HERMITE.fullmatch(name)
+    if sine is not None and math.isfinite(a := float(sine.group(1))) and a > 0:
+        return _sine_dual(a)
+    if hermite is not None and int(hermite.group(1)) >= 1:
+        k = int(hermite.group(1))
+        return polynomial_dual([0.0] * k + [1.0], name=name)
+    raise InputDataError("name", DUAL_GRAMMAR, repr(name))
 
 
 def unnormalised_relu_dual() -> DualActivation:
@@ -286,6 +305,8 @@ def deep_kernel_path(
     Returns:
         A dict depth -> kernels.
     """
+    if not isinstance(dual, DualActivation):
+        raise InputDataError("dual", "a DualActivation (e.g. named_dual('relu'))", type(dual).__name__)
     check_finite("xi", xi)
     if (xi.abs() > 1.0 + 1e-12).any():
         raise InputDataError("xi", "correlations in [-1, 1]", f"values up to {float(xi.abs().max()):.6g}")
@@ -331,6 +352,8 @@ def singular_exponent(dual: DualActivation) -> float:
     Raises:
         InputDataError: unless :math:`0 < \check\phi'(0) < 1 < \check\phi'(1)` (the singular regime).
     """
+    if not isinstance(dual, DualActivation):
+        raise InputDataError("dual", "a DualActivation (e.g. named_dual('3d_opt'))", type(dual).__name__)
     p0, p1 = dual.slope_at(0.0), dual.slope_at(1.0)
     if not (0.0 < p0 < 1.0 < p1):
         raise InputDataError("dual", "0 < dual'(0) < 1 < dual'(1) (singular-kernel regime)",
@@ -357,6 +380,8 @@ def gram_correlations(x1: Tensor, x2: Tensor) -> tuple[Tensor, Tensor]:
             raise InputDataError(name, "an `n x d` tensor", tuple(x.shape))
         if not torch.allclose(x.norm(dim=1), torch.ones(x.shape[0], dtype=x.dtype), atol=1e-10):
             raise InputDataError(name, "unit-norm rows (inputs on the sphere)", "rows of other norms")
+    if x2.shape[1] != x1.shape[1]:
+        raise InputDataError("x2", f"an `m x {x1.shape[1]}` tensor (the dimension of `x1`)", tuple(x2.shape))
     eps = 0.5 * torch.cdist(x1.to(_DTYPE), x2.to(_DTYPE)).square()
     return (1.0 - eps).clamp(-1.0, 1.0), eps.clamp(0.0, 2.0)
 
@@ -372,17 +397,31 @@ def interpolating_classifier(kernel_train: Tensor, kernel_test: Tensor, y: Tenso
     Returns:
         An `m` tensor of predicted signs (0 where the interpolant is exactly 0).
     """
+    check_finite("kernel_train", kernel_train)
+    check_finite("kernel_test", kernel_test)
+    n = kernel_train.shape[0] if kernel_train.dim() == 2 else -1
+    if kernel_train.dim() != 2 or kernel_train.shape[1] != n or n == 0:
+        raise InputDataError(
+            "kernel_train", "a square `n x n` Gram matrix (n >= 1)", tuple(kernel_train.shape)
+        )
+    if kernel_test.dim() != 2 or kernel_test.shape[1] != n:
+        raise InputDataError("kernel_test", f"an `m x {n}` matrix", tuple(kernel_test.shape))
+    _check_signs(y, n)
+    kernel_test = kernel_test.to(kernel_train.dtype)
     coef = torch.linalg.lstsq(kernel_train, y.to(kernel_train.dtype)[:, None], driver="gelsd").solution
     return torch.sign(kernel_test @ coef)[:, 0]
 
 
 def nearest_neighbour(eps_test: Tensor, y: Tensor) -> Tensor:
     r"""1-nearest-neighbour labels from `m x n` distances-like complements :math:`1 - \xi` (smallest wins)."""
+    _check_complements(eps_test, y)
     return y[eps_test.argmin(dim=1)].to(_DTYPE)
 
 
 def majority_vote(num_test: int, y: Tensor) -> Tensor:
     """The majority label of `y` for every one of `num_test` points (0 on a tie)."""
+    num_test = check_int("num_test", num_test, minimum=0)
+    _check_signs(y, None)
     return torch.sign(y.sum()).to(_DTYPE).expand(num_test)
 
 
@@ -399,6 +438,30 @@ def singular_kernel_classifier(eps_test: Tensor, y: Tensor, exponent: float) -> 
         exponent: :math:`\alpha > 0`.
     """
     alpha = check_real("exponent", exponent, positive=True)
+    _check_complements(eps_test, y)
     logw = -0.5 * alpha * torch.log(2.0 * eps_test.clamp_min(1e-300))
     top = logw.max(dim=1, keepdim=True).values
     return torch.sign((torch.exp(logw - top) * y.to(_DTYPE)).sum(1))
+
+
+def _check_signs(y: object, n: int | None) -> None:
+    """Labels in {-1, +1}: an `n` tensor (any non-empty length when ``n`` is None)."""
+    if not isinstance(y, Tensor) or y.dim() != 1 or (n is not None and y.shape[0] != n) or y.numel() == 0:
+        got = f"shape {tuple(y.shape)}" if isinstance(y, Tensor) else type(y).__name__
+        raise InputDataError(
+            "y", f"a non-empty 1-d tensor of labels{'' if n is None else f' of length {n}'}", got
+        )
+    if not ((y == 1) | (y == -1)).all():
+        raise InputDataError("y", "labels in {-1, +1}", f"values {torch.unique(y).tolist()[:6]}")
+
+
+def _check_complements(eps_test: object, y: object) -> None:
+    """An `m x n` tensor of complements 1 - xi in [0, 2] and `n` labels in {-1, +1}."""
+    check_finite("eps_test", eps_test)
+    if eps_test.dim() != 2 or eps_test.shape[1] == 0:
+        raise InputDataError(
+            "eps_test", "an `m x n` tensor of complements 1 - xi (n >= 1)", tuple(eps_test.shape)
+        )
+    if (eps_test < 0).any() or (eps_test > 2).any():
+        raise InputDataError("eps_test", "complements 1 - xi in [0, 2]", "values outside")
+    _check_signs(y, eps_test.shape[1])
