@@ -100,8 +100,18 @@ class AffineChain:
         """``K``, the number of outputs."""
         return self.weights[-1].shape[0]
 
+    def _check_points(self, x: object) -> Tensor:
+        """`N x d` flattened floating inputs, in float64 (the chain's dtype)."""
+        check_floating("x", x)
+        if x.dim() != 2 or x.shape[1] != self.in_features:
+            raise InputDataError(
+                "x", f"an `N x {self.in_features}` tensor of flattened inputs", f"shape {tuple(x.shape)}"
+            )
+        return x.to(torch.float64)
+
     def preactivations(self, x: Tensor) -> list[Tensor]:
         """``z_1, ..., z_{L-1}`` at `N x d` inputs ``x`` (each `N x n_k`)."""
+        x = self._check_points(x)
         out = []
         for w, b, act in zip(self.weights[:-1], self.biases[:-1], self.activations, strict=True):
             z = x @ w.T + b
@@ -111,6 +121,7 @@ class AffineChain:
 
     def forward(self, x: Tensor) -> Tensor:
         """``f(x)`` at `N x d` inputs (an `N x K` tensor)."""
+        x = self._check_points(x)
         for w, b, act in zip(self.weights[:-1], self.biases[:-1], self.activations, strict=True):
             x = act(x @ w.T + b)
         return x @ self.weights[-1].T + self.biases[-1]
