@@ -8,7 +8,6 @@ exception); 2 a user error (an unknown claim id, say).
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
 __all__ = ["main", "register"]
@@ -22,6 +21,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-mutants", action="store_true", help="skip the mutant runs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--list", action="store_true", help="list the claims and exit")
+    parser.add_argument(
+        "--coverage",
+        action="store_true",
+        help="instead of the verdicts: which library modules each claim exercises (one instance "
+        "each, traced); writes coverage.md / coverage.json and fails if a Bayesian component has no claim",
+    )
     parser.set_defaults(func=_run)
 
 
@@ -36,11 +41,9 @@ def _run(args: argparse.Namespace) -> int:
         print(_table(["claim", "paper", "mutants", "title"], rows))
         return 0
     profile = args.profile or active_profile()
-    try:
-        reports = run(args.claims, profile, mutants=not args.no_mutants, progress=not args.no_progress)
-    except KeyError as err:
-        print(f"probtheory check: {err.args[0]}", file=sys.stderr)
-        return 2
+    if args.coverage:
+        return _coverage(args, profile)
+    reports = run(args.claims, profile, mutants=not args.no_mutants, progress=not args.no_progress)
     page = write_report(reports, args.out, profile)
     rows = summary_rows(reports)
     header = ["claim", "paper", "verdict", "examples", "mutants rejected", "seconds"]
@@ -60,6 +63,34 @@ def _run(args: argparse.Namespace) -> int:
     if any(report.errored for report in reports):
         return 3
     return 0 if all(r["ok"] for r in rows) else 1
+
+
+def _coverage(args: argparse.Namespace, profile: str) -> int:
+    import json
+    from pathlib import Path
+
+    from proofs_checks.coverage import BAYESIAN_COMPONENTS, claim_coverage
+    from proofs_checks.runner import select_claims
+
+    coverage = claim_coverage(select_claims(args.claims), profile)
+    rows = [[c, ", ".join(coverage.claims_of(c)) or "NONE"] for c in BAYESIAN_COMPONENTS]
+    print(_table(["Bayesian component", "claims that exercise it"], rows))
+    table = coverage.table()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    header = list(table[0])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row[h] for h in header) + " |" for row in table]
+    (out / "coverage.md").write_text("# Modules exercised by the claims\n\n" + "\n".join(lines) + "\n")
+    by_claim = {claim_id: sorted(modules) for claim_id, modules in coverage.by_claim.items()}
+    (out / "coverage.json").write_text(json.dumps({"by_claim": by_claim, "table": table}, indent=2))
+    missing = coverage.uncovered_components()
+    for claim_id, error in coverage.errors.items():
+        print(f"{claim_id}: the check raised on its first instance: {error}")
+    if missing:
+        print(f"\nno claim exercises: {', '.join(missing)}")
+    print(f"\ncoverage of every public module: {out / 'coverage.md'}")
+    return 1 if missing else 0
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -83,4 +114,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m proofs_checks", description=__doc__)
     _add_arguments(parser)
     args = parser.parse_args(argv)
-    return args.func(args)
+    from probtheory.cli import run_command  # user errors: one line, exit status 2
+
+    return run_command(args)

@@ -204,7 +204,7 @@ def run(
         InputDataError: If ``ids`` is an empty list or not a list of ids.
     """
     profile = check_profile(profile)
-    selected = _select(ids)
+    selected = select_claims(ids)
     jobs: list[tuple[Claim, Any]] = []
     for claim in selected:
         jobs.append((claim, None))
@@ -248,8 +248,8 @@ def _resolve(claim: Claim | str, argument: str) -> Claim:
     raise InputDataError(argument, "a Claim or a claim id", type(claim).__name__)
 
 
-def _select(ids: str | Sequence[str | Claim] | None) -> list[Claim]:
-    """The claims named by ``ids`` of :func:`run`, each once, in the order given."""
+def select_claims(ids: str | Sequence[str | Claim] | None) -> list[Claim]:
+    """The claims named by ``ids`` (as :func:`run` takes them), each once, in the order given."""
     if ids is None:
         return claims()
     if isinstance(ids, (str, Claim)):
