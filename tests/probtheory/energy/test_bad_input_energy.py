@@ -286,8 +286,8 @@ CASES = [
         "M",
     ),
     BadInput(
-        "PhaseDiagram",
-        "plot_phase_diagram given the overlaps array",
+        "plot_phase_diagram",
+        "the overlaps array instead of the PhaseDiagram",
         lambda: plot_phase_diagram(np.zeros((2, 2))),
         InputDataError,
         "diagram",
