@@ -12,14 +12,20 @@ BoTorch's ``SingleTaskGP``) and sample-based ones (which subclass
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import warnings
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
+import torch
+from botorch.exceptions import InputDataWarning
 from torch import Tensor
 
 from probtheory._checks import check_finite, check_inputs
 from probtheory.errors import ConfigurationError, InputDataError
 
 __all__ = [
+    "EXTRAPOLATION_TOLERANCE",
     "UNIT_CUBE_TOLERANCE",
     "check_output_indices",
     "check_test_inputs",
@@ -30,6 +36,13 @@ __all__ = [
 #: Slack allowed outside [0, 1]: ``botorch.utils.transforms.normalize`` is exact only up to
 #: floating-point rounding, and float32 data normalised in float32 can overshoot by ~1e-7.
 UNIT_CUBE_TOLERANCE = 1e-6
+
+#: How far outside the unit cube (in normalised units: a tenth of the cube's side) ``posterior``
+#: inputs may lie before an ``InputDataWarning``. A surrogate trained on [0, 1]^d extrapolates
+#: beyond it; a little of that (a plot's margin) is a choice, but inputs much further out are
+#: nearly always unnormalised ones (a problem's raw bounds, standardised features), which the
+#: surrogate would answer with its prior mean and no error.
+EXTRAPOLATION_TOLERANCE = 0.1
 
 ConfigT = TypeVar("ConfigT")
 
@@ -86,17 +99,34 @@ def check_training_data(train_X: Tensor, train_Y: Tensor, *, min_points: int = 2
     return train_X, train_Y
 
 
-def check_test_inputs(X: Tensor, d: int) -> Tensor:
+def check_test_inputs(X: Tensor, d: int, *, model: str = "the surrogate") -> Tensor:
     """Validate the inputs of ``posterior``: a finite floating `batch_shape x q x d` tensor.
+
+    Inputs more than :data:`EXTRAPOLATION_TOLERANCE` outside the unit cube get a
+    ``botorch.exceptions.InputDataWarning`` naming the surrogate: it was trained on normalised
+    inputs and extrapolates there.
 
     Args:
         X: The candidate inputs.
         d: The input dimension of the training data.
+        model: The surrogate's name, for the warning.
 
     Returns:
         ``X`` unchanged.
     """
-    return check_inputs("X", X, feature_dim=d)
+    X = check_inputs("X", X, feature_dim=d)
+    if X.numel():
+        low, high = (value.item() for value in torch.aminmax(X.detach()))
+        if low < -EXTRAPOLATION_TOLERANCE or high > 1.0 + EXTRAPOLATION_TOLERANCE:
+            warnings.warn(
+                f"{model}.posterior: `X` has values in [{low:.4g}, {high:.4g}], more than "
+                f"{EXTRAPOLATION_TOLERANCE:g} outside the unit cube [0, 1]^d that {model} was trained on, "
+                "where it extrapolates; normalise test inputs like the training inputs "
+                "(`botorch.utils.transforms.normalize(X, bounds)`)",
+                InputDataWarning,
+                stacklevel=3,
+            )
+    return X
 
 
 def check_output_indices(output_indices: list[int] | None, num_outputs: int) -> list[int]:
@@ -111,6 +141,12 @@ def check_output_indices(output_indices: list[int] | None, num_outputs: int) -> 
     """
     if output_indices is None:
         return list(range(num_outputs))
+    if isinstance(output_indices, (str, bytes)) or not isinstance(output_indices, Iterable):
+        raise InputDataError(
+            "output_indices",
+            f"a non-empty list of integers in [0, {num_outputs})",
+            f"{output_indices!r} (a list is needed even for one output: [{output_indices!r}])",
+        )
     indices = list(output_indices)
     if not indices or any(
         isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < num_outputs for i in indices
@@ -150,7 +186,9 @@ def resolve_config(config_class: type[ConfigT], config: ConfigT | None, options:
     fields = {f.name for f in dataclasses.fields(config_class)}  # type: ignore[arg-type]
     unknown = sorted(set(options) - fields)
     if unknown:
+        close = {name: difflib.get_close_matches(name.lower(), sorted(fields), n=1) for name in unknown}
+        hints = "".join(f"; did you mean {m[0]!r} for {name!r}?" for name, m in close.items() if m)
         raise ConfigurationError(
-            f"unknown option(s) {unknown} for {config_class.__name__}; valid: {sorted(fields)}"
+            f"unknown option(s) {unknown} for {config_class.__name__}{hints}; valid: {sorted(fields)}"
         )
     return config_class(**options)

@@ -26,13 +26,13 @@ __all__ = ["main", "register"]
 
 
 def _run(args: argparse.Namespace) -> int:
+    from probtheory.cli import report_error
     from probtheory.errors import ProbtheoryError
 
     try:
         return _benchmark(args)
-    except ProbtheoryError as error:  # bad input: a message, not a traceback
-        print(f"probtheory bo: error: {error}", file=sys.stderr)
-        return 2
+    except ProbtheoryError as error:  # the command line's one format (callers of func get 2 too)
+        return report_error(error, args)
 
 
 def _benchmark(args: argparse.Namespace) -> int:
@@ -41,8 +41,14 @@ def _benchmark(args: argparse.Namespace) -> int:
     from bo.loop import ACQUISITIONS, SURROGATES, run
     from bo.problems import get_problem
     from bo.results import BOResult
+    from probtheory._checks import check_int
     from probtheory.errors import InputDataError
 
+    if args.threads is not None:  # before any work: torch.set_num_threads(0) would crash
+        check_int("--threads", args.threads, minimum=1)
+    check_int("--n-init", args.n_init, minimum=2)
+    check_int("--budget", args.budget, minimum=1)
+    check_int("--q", args.q, minimum=1)
     surrogates = [name.strip() for name in args.surrogates.split(",") if name.strip()]
     unknown = [name for name in surrogates if name not in SURROGATES]
     if not surrogates or unknown:
@@ -51,8 +57,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         )
     if args.acquisition not in ACQUISITIONS:
         raise InputDataError("--acquisition", f"one of {list(ACQUISITIONS)}", args.acquisition)
-    if args.seeds < 1:
-        raise InputDataError("--seeds", "an integer >= 1", args.seeds)
+    check_int("--seeds", args.seeds, minimum=1)
     problem = get_problem(args.problem)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -154,7 +159,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--n-init", type=int, default=10, help="Sobol initial design size (default 10)")
     parser.add_argument("--budget", type=int, default=40, help="evaluations after the initial design")
     parser.add_argument("--q", type=int, default=1, help="points per iteration (default 1)")
-    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, help="torch threads, >= 1 (default: torch's choice)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(func=_run)
@@ -165,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bo.cli")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["bo", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
+    from probtheory.cli import run_command  # user errors: one line, exit status 2
+
+    return run_command(args)
 
 
 if __name__ == "__main__":

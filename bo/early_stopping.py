@@ -49,11 +49,15 @@ class PredictiveEarlyStopping:
     normalizer: CurveNormalizer | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.model, CurveExtrapolator):
+            expected = "a learning-curve extrapolator such as LCPFN.from_pretrained()"
+            raise InputDataError("model", expected, type(self.model).__name__)
         check_int("final_epoch", self.final_epoch, minimum=2)
         check_int("min_epochs", self.min_epochs, minimum=1)
         check_real("delta", self.delta)
         if not 0 < self.delta < 1:
-            raise InputDataError("delta", "a probability in (0, 1)", self.delta)
+            hint = " (a percentage? pass delta / 100)" if 1 < self.delta < 100 else ""
+            raise InputDataError("delta", "a probability in (0, 1)", f"{self.delta}{hint}")
         if self.final_epoch > self.model.max_epochs:
             raise InputDataError(
                 "final_epoch", f"at most the model's max_epochs ({self.model.max_epochs})", self.final_epoch

@@ -69,12 +69,30 @@ class HPOResult:
     @classmethod
     def from_json(cls, path: str | Path) -> HPOResult:
         """Load a result written by :meth:`to_json`."""
-        data = json.loads(Path(path).read_text())
-        return cls([RunRecord(**r) for r in data["runs"]], data["incumbents"], data["minimize"])
+        text = Path(path).read_text()
+        try:
+            data = json.loads(text)
+            runs = [RunRecord(r["config"], list(r["values"]), bool(r["stopped_early"])) for r in data["runs"]]
+            return cls(runs, list(data["incumbents"]), bool(data["minimize"]))
+        except (ValueError, TypeError, KeyError) as error:
+            expected = "the path of an HPOResult JSON file written by to_json"
+            raise InputDataError(
+                "path", expected, f"{str(path)!r} ({type(error).__name__}: {error})"
+            ) from None
 
 
 def replay(curves: Sequence[Sequence[float]]) -> Callable[[int], Iterator[float]]:
-    """Recorded curves as training runs: ``train(i)`` yields curve i epoch by epoch."""
+    """Recorded curves as training runs: ``train(i)`` yields curve i epoch by epoch.
+
+    Args:
+        curves: A non-empty list of curves, each a non-empty list of metric values.
+    """
+    if isinstance(curves, (str, bytes)) or not isinstance(curves, Sequence) or not curves:
+        raise InputDataError("curves", "a non-empty list of curves (lists of values)", repr(curves)[:80])
+    for i, curve in enumerate(curves):
+        if isinstance(curve, (str, bytes)) or not isinstance(curve, Sequence) or not curve:
+            expected = "curves that are non-empty lists of values (a single curve goes in a list: [curve])"
+            raise InputDataError(f"curves[{i}]", expected, repr(curve)[:80])
 
     def train(index: int) -> Iterator[float]:
         yield from (float(v) for v in curves[index])
@@ -106,9 +124,16 @@ def random_search(
     Returns:
         An :class:`HPOResult`.
     """
+    if not callable(train):
+        raise InputDataError("train", "a callable train(config) yielding the metric per epoch", repr(train))
     check_int("max_epochs", max_epochs, minimum=1)
+    if isinstance(configs, (str, bytes)) or not isinstance(configs, Sequence):
+        raise InputDataError("configs", "a sequence (list) of configurations", type(configs).__name__)
     if not configs:
         raise InputDataError("configs", "at least one configuration", "an empty sequence")
+    if early_stopping is not None and not isinstance(early_stopping, PredictiveEarlyStopping):
+        expected = "a PredictiveEarlyStopping rule or None"
+        raise InputDataError("early_stopping", expected, type(early_stopping).__name__)
     if early_stopping is not None and early_stopping.normalizer.minimize != minimize:
         raise InputDataError(
             "early_stopping", f"a rule whose normalizer has minimize={minimize}", "the opposite"

@@ -47,7 +47,7 @@ from tqdm.auto import tqdm
 from bo.models import DKL, GP, HMCBNN, IBNN, SVIBNN, DeepEnsemble, LaplaceBNN, PFNSurrogate, StudentTP
 from bo.problems import PROBLEMS, Problem, get_problem
 from bo.results import BOResult
-from probtheory._checks import check_int, check_real
+from probtheory._checks import check_finite, check_inputs, check_int, check_name, check_real
 from probtheory.errors import ConfigurationError, InputDataError
 
 __all__ = [
@@ -122,8 +122,7 @@ def make_surrogate(
     Returns:
         The fitted surrogate.
     """
-    if name not in _SURROGATE_CLASSES:
-        raise InputDataError("surrogate", f"one of {list(_SURROGATE_CLASSES)}", repr(name))
+    check_name("surrogate", name, _SURROGATE_CLASSES, meaning="a surrogate name")
     options = dict(options or {})
     if name in _SEEDED:
         options.setdefault("seed", seed)
@@ -154,6 +153,20 @@ def propose(
     Returns:
         A `q x d` tensor.
     """
+    if not isinstance(model, Model):
+        raise InputDataError("model", "a fitted botorch Model", type(model).__name__)
+    check_name("acquisition", acquisition, ACQUISITIONS, meaning="an acquisition name")
+    check_inputs("train_X", train_X)
+    if train_X.dim() != 2:
+        raise InputDataError("train_X", "an `n x d` tensor", f"shape {tuple(train_X.shape)}")
+    check_finite("train_Y", train_Y)
+    if train_Y.shape != (train_X.shape[0], 1):
+        raise InputDataError(
+            "train_Y", f"an `n x 1` tensor with n = {train_X.shape[0]}", f"shape {tuple(train_Y.shape)}"
+        )
+    q = check_int("q", q, minimum=1)
+    if options is not None and not isinstance(options, AcquisitionOptions):
+        raise InputDataError("options", "an AcquisitionOptions", type(options).__name__)
     options = options or AcquisitionOptions()
     d = train_X.shape[-1]
     if acquisition == "ts":
@@ -226,12 +239,15 @@ def run(
     """
     problem = _resolve_problem(problem)
     surrogate_name, factory = _resolve_surrogate(surrogate, surrogate_options)
-    if acquisition not in ACQUISITIONS:
-        raise InputDataError("acquisition", f"one of {list(ACQUISITIONS)}", repr(acquisition))
+    check_name("acquisition", acquisition, ACQUISITIONS, meaning="an acquisition name")
     n_init = check_int("n_init", n_init, minimum=2)
     budget = check_int("budget", budget, minimum=1)
     q = check_int("q", q, minimum=1)
     seed = check_int("seed", seed, minimum=0)
+    if acquisition_options is not None and not isinstance(acquisition_options, AcquisitionOptions):
+        raise InputDataError(
+            "acquisition_options", "an AcquisitionOptions", type(acquisition_options).__name__
+        )
     acq_options = acquisition_options or AcquisitionOptions()
     settings = {
         "problem": problem.name,
@@ -315,8 +331,7 @@ def _iteration_seed(seed: int, iteration: int) -> int:
 def _resolve_problem(problem: str | Problem) -> Problem:
     if isinstance(problem, Problem):
         return problem
-    if not isinstance(problem, str) or problem not in PROBLEMS:
-        raise InputDataError("problem", f"a Problem or one of {list(PROBLEMS)}", repr(problem))
+    check_name("problem", problem, PROBLEMS, meaning="a Problem or a problem name")
     return get_problem(problem)
 
 
@@ -325,8 +340,7 @@ def _resolve_surrogate(
 ) -> tuple[str, Callable[[Tensor, Tensor, int], Model] | None]:
     """The name and a ``(train_X, train_Y, seed) -> fitted model`` builder (None: random search)."""
     if isinstance(surrogate, str):
-        if surrogate not in SURROGATES:
-            raise InputDataError("surrogate", f"a factory or one of {list(SURROGATES)}", repr(surrogate))
+        check_name("surrogate", surrogate, SURROGATES, meaning="a factory or a surrogate name")
         if surrogate == "random":
             return surrogate, None
         return surrogate, lambda X, Y, seed: make_surrogate(surrogate, X, Y, seed=seed, options=options)

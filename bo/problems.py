@@ -44,7 +44,7 @@ from botorch.test_functions.synthetic import SyntheticTestFunction
 from torch import Tensor
 from torch.quasirandom import SobolEngine
 
-from probtheory._checks import check_inputs, check_int
+from probtheory._checks import check_finite, check_inputs, check_int, check_name, check_real
 from probtheory.errors import InputDataError
 
 __all__ = ["PROBLEMS", "Problem", "estimate_maximum", "get_problem"]
@@ -72,6 +72,26 @@ class Problem:
     optimal_value: float
     optimizers: Tensor
     optimum_note: str
+
+    def __post_init__(self) -> None:
+        """Check the bounds (`2 x d`, finite, lower < upper), the function and the optimizers.
+
+        Raises:
+            InputDataError: Naming ``bounds``, ``function``, ``optimal_value`` or ``optimizers``.
+        """
+        object.__setattr__(self, "bounds", _check_bounds("bounds", self.bounds))
+        if not callable(self.function):
+            raise InputDataError(
+                "function", "a callable mapping `n x d` points to `n` values", repr(self.function)
+            )
+        check_real("optimal_value", self.optimal_value)
+        optimizers = self.optimizers
+        if not isinstance(optimizers, Tensor) or optimizers.dim() != 2 or optimizers.shape[-1] != self.dim:
+            raise InputDataError(
+                "optimizers",
+                f"a `k x d` tensor with d = {self.dim}",
+                getattr(optimizers, "shape", optimizers),
+            )
 
     @property
     def dim(self) -> int:
@@ -111,6 +131,32 @@ class Problem:
         return self.optimal_value - best_value
 
 
+def _check_bounds(name: str, bounds: object) -> Tensor:
+    """Return ``bounds`` as a `2 x d` float64 tensor: finite, lower bounds (row 0) < upper (row 1).
+
+    A `d x 2` tensor (one row per dimension) or a flat one is refused with the layout expected:
+    BoTorch's layout is ``torch.stack([lower, upper])``.
+    """
+    layout = "a `2 x d` tensor: row 0 the lower bounds, row 1 the upper ones (torch.stack([lower, upper]))"
+    if not isinstance(bounds, Tensor):
+        raise InputDataError(name, layout, type(bounds).__name__)
+    if bounds.dim() != 2 or bounds.shape[0] != 2 or bounds.shape[1] < 1:
+        hint = (
+            " (one row per dimension: pass bounds.T)" if bounds.dim() == 2 and bounds.shape[-1] == 2 else ""
+        )
+        raise InputDataError(name, layout, f"shape {tuple(bounds.shape)}{hint}")
+    bounds = check_finite(name, bounds.to(torch.float64) if bounds.is_floating_point() else bounds.double())
+    bad = torch.nonzero(bounds[0] >= bounds[1])[:, 0]
+    if bad.numel():
+        i = int(bad[0])
+        raise InputDataError(
+            name,
+            "lower < upper in every dimension (row 0 the lower bounds, row 1 the upper ones)",
+            f"lower {bounds[0, i].item():g} >= upper {bounds[1, i].item():g} in dimension {i}",
+        )
+    return bounds
+
+
 def get_problem(name: str, *, seed: int = 0) -> Problem:
     """A named problem (see the module docstring for the table).
 
@@ -133,8 +179,7 @@ def get_problem(name: str, *, seed: int = 0) -> Problem:
         "levy": lambda: Levy(dim=4, negate=True),
         "rosenbrock": lambda: Rosenbrock(dim=4, negate=True),
     }
-    if name not in synthetic:
-        raise InputDataError("problem", f"one of {list(PROBLEMS)}", repr(name))
+    check_name("problem", name, PROBLEMS, meaning="a problem name")
     return _from_botorch(name, synthetic[name]())
 
 
@@ -197,7 +242,13 @@ def estimate_maximum(
     Returns:
         The best value found and its `d` location (a lower bound on the maximum).
     """
-    lower, upper = bounds[0].to(torch.float64), bounds[1].to(torch.float64)
+    if not callable(function):
+        raise InputDataError("function", "a callable mapping `n x d` points to `n` values", repr(function))
+    bounds = _check_bounds("bounds", bounds)
+    num_points = check_int("num_points", num_points, minimum=1)
+    num_starts = check_int("num_starts", num_starts, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
+    lower, upper = bounds[0], bounds[1]
     sobol = SobolEngine(bounds.shape[-1], scramble=True, seed=seed).draw(num_points, dtype=torch.float64)
     points = lower + (upper - lower) * sobol
     with torch.no_grad():

@@ -19,12 +19,14 @@ the mean and of samples with respect to X; reproducible samples under a seeded s
 ``optimize_acqf``'s deterministic optimiser is sound); float32 and float64 inputs; joint
 q-batch samples for sample-based posteriors; ``optimize_acqf`` runs of qLogEI, qLogNEI and
 qUCB with q = 1 and 2 and Thompson sampling by ``MaxPosteriorSampling``; and the project's
-errors for bad input, use before ``fit()`` and a second ``fit()``. Sizes are tiny: the whole
-contract takes seconds for a GP. This module imports pytest.
+errors for bad input (``output_indices`` out of range, also for one output), use before
+``fit()`` and a second ``fit()``, and a warning for inputs far outside the unit cube. Sizes
+are tiny: the whole contract takes seconds for a GP. This module imports pytest.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, ClassVar
 
 import pytest
@@ -35,6 +37,7 @@ from botorch.acquisition import (
     qUpperConfidenceBound,
 )
 from botorch.acquisition.objective import ScalarizedPosteriorTransform
+from botorch.exceptions import InputDataWarning
 from botorch.generation import MaxPosteriorSampling
 from botorch.models.model import Model
 from botorch.optim import optimize_acqf
@@ -42,6 +45,7 @@ from botorch.sampling.get_sampler import get_sampler
 from torch import Tensor
 
 from bo.posteriors import SampleEnsemblePosterior
+from probtheory._checks import check_inputs
 from probtheory.errors import AlreadyFittedError, InputDataError, NotFittedError
 
 __all__ = ["SurrogateContract", "contract_objective"]
@@ -51,6 +55,7 @@ _ACQUISITION_FUNCTIONS = ("qLogEI", "qLogNEI", "qUCB")
 
 def contract_objective(X: Tensor) -> Tensor:
     """The smooth test function the contract trains on: `... x d` inputs to `... x 1` outputs."""
+    check_inputs("X", X)
     scales = torch.arange(1, X.shape[-1] + 1, dtype=X.dtype, device=X.device)
     return torch.sin(3.0 * scales * X).sum(dim=-1, keepdim=True) + (X - 0.5).square().sum(
         dim=-1, keepdim=True
@@ -319,3 +324,21 @@ class SurrogateContract:
         with pytest.raises(InputDataError) as info:
             model.posterior(X)
         assert info.value.argument == "X"
+
+    @pytest.mark.parametrize(
+        "output_indices", [[1], [0, 1], [], 0], ids=["out_of_range", "too_many", "empty", "int"]
+    )
+    def test_bad_output_indices_raise(self, model: Model, output_indices: Any) -> None:
+        """``output_indices`` outside [0, m) raise ``InputDataError``, also for a one-output model."""
+        with pytest.raises(InputDataError) as info:
+            model.posterior(self._inputs(4), output_indices=output_indices)
+        assert info.value.argument == "output_indices"
+        assert model.posterior(self._inputs(4), output_indices=[0]).mean.shape == (4, 1)
+
+    def test_inputs_far_outside_the_unit_cube_warn(self, model: Model) -> None:
+        """Unnormalised posterior inputs get an ``InputDataWarning`` naming the surrogate."""
+        with pytest.warns(InputDataWarning, match=rf"{type(model).__name__}\.posterior: `X`"):
+            model.posterior(10.0 * self._inputs(4) - 5.0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", InputDataWarning)
+            model.posterior(self._inputs(4).clamp(0.0, 1.0) * 1.05 - 0.025)  # within the tolerance

@@ -147,9 +147,18 @@ class SurrogateModel(FitOnceMixin, Model, ABC):
 
         Returns:
             A ``Posterior`` whose samples have shape `sample_shape x batch_shape x q x m'`.
+
+        Raises:
+            NotFittedError: Before ``fit()``.
+            InputDataError: If ``X`` is not a finite `... x q x d` tensor, or
+                ``output_indices`` is not a non-empty list of indices in [0, m).
+
+        Warns:
+            InputDataWarning: If ``X`` lies far outside the unit cube (see
+                :data:`bo._validation.EXTRAPOLATION_TOLERANCE`).
         """
         self._require_fitted()
-        X = check_test_inputs(X, self.train_X.shape[-1])
+        X = check_test_inputs(X, self.train_X.shape[-1], model=type(self).__name__)
         self.eval()
         outputs = check_output_indices(output_indices, self.num_outputs)
         posterior = self._posterior(X.to(self.train_X), outputs, observation_noise)

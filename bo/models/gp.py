@@ -78,18 +78,27 @@ class GP(FitOnceMixin, SingleTaskGP):
 
         Returns:
             A ``GPyTorchPosterior`` whose samples have shape `sample_shape x batch_shape x q x m`.
+
+        Raises:
+            NotFittedError: Before ``fit()``.
+            InputDataError: If ``X`` is not a finite `... x q x d` tensor, or
+                ``output_indices`` is not a non-empty list of indices in [0, m) (also with m = 1).
+
+        Warns:
+            InputDataWarning: If ``X`` lies far outside the unit cube (see
+                :data:`bo._validation.EXTRAPOLATION_TOLERANCE`).
         """
         self._require_fitted()
-        X = check_test_inputs(X, self.train_inputs[0].shape[-1]).to(self.train_inputs[0])
-        if output_indices is not None and self.num_outputs > 1:
+        train_X = self.train_inputs[0]
+        X = check_test_inputs(X, train_X.shape[-1], model=type(self).__name__).to(train_X)
+        selected = check_output_indices(output_indices, self.num_outputs)
+        model: SingleTaskGP = self
+        if selected != list(range(self.num_outputs)):
             # SingleTaskGP.posterior's own output selection fails with a single index and
             # with its Standardize outcome transform (BoTorch 0.18); a subset model does not.
-            selected = check_output_indices(output_indices, self.num_outputs)
-            if selected != list(range(self.num_outputs)):
-                return self.subset_output(selected).posterior(
-                    X, observation_noise=observation_noise, posterior_transform=posterior_transform
-                )
-        return super().posterior(
+            model = self.subset_output(selected)
+        return SingleTaskGP.posterior(
+            model,
             X,
             output_indices=None,
             observation_noise=observation_noise,

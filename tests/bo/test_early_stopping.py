@@ -63,7 +63,9 @@ def test_result_round_trips_through_json(tmp_path):
 
 def test_bad_input(model):
     with pytest.raises(InputDataError, match="configs"):
-        random_search(replay([]), [], 5, progress=False)
+        random_search(replay([[0.1]]), [], 5, progress=False)
+    with pytest.raises(InputDataError, match="curves"):
+        replay([])
     with pytest.raises(InputDataError, match="epochs"):
         random_search(replay([[0.1, 0.2]]), [0], 5, progress=False)
     with pytest.raises(InputDataError, match="delta"):
