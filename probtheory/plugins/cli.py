@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -59,24 +58,22 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from probtheory.errors import InputDataError
+    from probtheory.cli import report_error
+    from probtheory.errors import InputDataError, ProbtheoryError, UnsupportedError
     from probtheory.plugins.registry import get_method, methods
 
-    if args.all == bool(args.names):
-        print("probtheory reproduce: give method names or --all (not both)", file=sys.stderr)
-        return 2
-    try:
+    try:  # the command line's one format (callers of func get exit status 2 too)
+        if args.all == bool(args.names):
+            raise InputDataError(
+                "NAME", "method names or --all (not both)", " ".join(args.names) or "neither"
+            )
         entries = methods(status="implemented") if args.all else [get_method(n) for n in args.names]
-    except InputDataError as err:
-        print(f"probtheory reproduce: {err}", file=sys.stderr)
-        return 2
-    requested_planned = [e.name for e in entries if e.status != "implemented"]
-    if requested_planned:
-        print(
-            f"probtheory reproduce: not implemented yet (planned): {', '.join(requested_planned)}",
-            file=sys.stderr,
-        )
-        return 2
+        requested_planned = [e.name for e in entries if e.status != "implemented"]
+        if requested_planned:
+            planned = ", ".join(requested_planned)
+            raise UnsupportedError("NAME", "implemented methods", f"not implemented yet (planned): {planned}")
+    except ProbtheoryError as error:
+        return report_error(error, args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = []
