@@ -7,8 +7,10 @@ expectation and what it received, and returns the validated value.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterable
 from numbers import Integral, Real
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -288,3 +290,128 @@ def check_range(
     if low > high or (minimum is not None and low < minimum):
         raise InputDataError(name, expected, repr(tuple(value)))  # type: ignore[arg-type]
     return low, high
+
+
+def check_instance(name: str, value: object, cls: type | tuple[type, ...], expected: str) -> object:
+    """Require ``isinstance(value, cls)``; ``expected`` says what in words (``"a CurveNormalizer"``)."""
+    if not isinstance(value, cls):
+        raise InputDataError(name, expected, f"{value!r} of type {type(value).__name__}")
+    return value
+
+
+def check_bool(name: str, value: object) -> bool:
+    """Require ``True`` or ``False`` (not a truthy string or number)."""
+    if not isinstance(value, bool):
+        raise InputDataError(name, "True or False", f"{value!r} of type {type(value).__name__}")
+    return value
+
+
+def check_real_or_infinite(name: str, value: object) -> float:
+    """Return ``value`` as a float; ``-inf`` and ``+inf`` are allowed (a bound), NaN is refused."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isinf(value):
+        return float(value)
+    return check_real(name, value)
+
+
+def check_generator(name: str, value: object, *, optional: bool = True) -> torch.Generator | None:
+    """Require a ``torch.Generator`` (or ``None`` when ``optional``: torch's global one is used)."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, torch.Generator):
+        expected = "a torch.Generator" + (" or None" if optional else "")
+        raise InputDataError(name, expected, f"{value!r} of type {type(value).__name__}")
+    return value
+
+
+def check_path(name: str, value: object) -> Path:
+    """Require a file-system path (``str`` or ``os.PathLike``); returned as a :class:`~pathlib.Path`."""
+    if isinstance(value, bytes) or not isinstance(value, (str, os.PathLike)) or value == "":
+        received = f"{value!r} of type {type(value).__name__}"
+        raise InputDataError(name, "a non-empty str or os.PathLike path", received)
+    return Path(value)
+
+
+def check_not_nan(name: str, values: object) -> Tensor:
+    """Require a real tensor (or number) without NaN entries; infinities are allowed (``cdf(inf) = 1``)."""
+    tensor = _as_real_tensor(name, values)
+    if tensor.isnan().any():
+        bad = int(tensor.isnan().sum())
+        raise InputDataError(name, "values that are not NaN", f"{bad} NaN entries of {tensor.numel()}")
+    return tensor
+
+
+def check_in_interval(
+    name: str,
+    values: object,
+    low: float,
+    high: float,
+    *,
+    closed: tuple[bool, bool] = (True, True),
+    meaning: str = "values",
+) -> Tensor:
+    """Require every entry of a tensor (or number, or list of numbers) to lie in an interval.
+
+    The comparisons are written so that NaN fails them (``not (low <= v <= high)``), unlike the
+    common ``(v < low) | (v > high)``, which lets NaN through.
+
+    Args:
+        name: The argument's name, for the error.
+        values: A real tensor, number or sequence of numbers (integers become float64).
+        low: The lower end.
+        high: The upper end.
+        closed: Whether each end belongs to the interval (``(False, False)``: the open interval).
+        meaning: What the entries are, for the error (``"probabilities"``).
+
+    Returns:
+        ``values`` as a floating-point tensor.
+    """
+    tensor = _as_real_tensor(name, values)
+    inside = (tensor >= low if closed[0] else tensor > low) & (tensor <= high if closed[1] else tensor < high)
+    if not inside.all():
+        interval = f"{'[' if closed[0] else '('}{low:g}, {high:g}{']' if closed[1] else ')'}"
+        bad = tensor[~inside]
+        nan = int(bad.isnan().sum())
+        shown = bad.flatten()[:5].tolist()
+        received = f"{shown}" + (f" ({nan} NaN)" if nan else "")
+        raise InputDataError(name, f"{meaning} in {interval}", received)
+    return tensor
+
+
+def check_probabilities(name: str, values: object, *, open_interval: bool = False) -> Tensor:
+    """Require a non-empty tensor of probability levels in [0, 1] (``(0, 1)`` when ``open_interval``)."""
+    tensor = _as_real_tensor(name, values)
+    if tensor.numel() == 0:
+        raise InputDataError(name, "at least one probability", "an empty tensor")
+    closed = (not open_interval, not open_interval)
+    return check_in_interval(name, tensor, 0.0, 1.0, closed=closed, meaning="probabilities")
+
+
+def _as_real_tensor(name: str, values: object) -> Tensor:
+    """``values`` as a real floating tensor (integers to float64); anything else is an InputDataError."""
+    if isinstance(values, (bool, str)):
+        raise InputDataError(name, "a real tensor or number", f"{values!r} of type {type(values).__name__}")
+    try:
+        tensor = torch.as_tensor(values)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise InputDataError(name, "a real tensor or number", f"{values!r} ({err})") from err
+    if tensor.dtype == torch.bool or tensor.is_complex():
+        raise InputDataError(name, "a real tensor or number", f"dtype {tensor.dtype}")
+    return tensor if tensor.is_floating_point() else tensor.to(torch.float64)
+
+
+def check_sequence(
+    name: str,
+    value: object,
+    *,
+    length: int | None = None,
+    nonempty: bool = False,
+    meaning: str = "a list or tuple",
+) -> tuple:
+    """Require a list or tuple, of ``length`` items when given; returned as a tuple."""
+    if (
+        not isinstance(value, (list, tuple))
+        or (length is not None and len(value) != length)
+        or (nonempty and not value)
+    ):
+        raise InputDataError(name, meaning, repr(value))
+    return tuple(value)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 __all__ = [
     "AlreadyFittedError",
+    "CheckpointError",
     "ConfigurationError",
     "InputDataError",
     "NotFittedError",
     "ProbtheoryError",
     "UnknownNameError",
     "UnsupportedError",
+    "UnverifiedCheckpointWarning",
 ]
 
 
@@ -58,3 +60,31 @@ class UnknownNameError(InputDataError, KeyError):
     """
 
     __str__ = InputDataError.__str__  # KeyError's would print the message as a quoted repr
+
+
+class CheckpointError(ProbtheoryError, ValueError):
+    """A saved model (``PATH.safetensors`` + ``PATH.json``) is missing, malformed or altered.
+
+    Raised when a file is absent, the JSON is not valid, the weights do not hash to the
+    recorded ``sha256``, or the configuration does not hash to its recorded ``config_sha256``
+    (an edited architecture or prior would silently change the model's predictions). The
+    message names the file and what differs: the recorded and the computed hash, or what
+    was expected and what was found.
+
+    Attributes:
+        path: The checkpoint (file or path without suffix).
+        problem: What is wrong with it.
+    """
+
+    def __init__(self, path: object, problem: str = "") -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"checkpoint {path}: {problem}" if problem else str(path))
+
+
+class UnverifiedCheckpointWarning(UserWarning):
+    """A checkpoint was loaded whose JSON configuration is not covered by a recorded hash.
+
+    Checkpoints written before configurations were hashed record only the weights' sha256;
+    their configuration cannot be verified until it is re-hashed (``probtheory pfn rehash``).
+    """
