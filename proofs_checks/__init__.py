@@ -10,16 +10,19 @@ Example:
     ```
 """
 
+from proofs_checks.assertions import ClaimAssertionError, assert_claim
 from proofs_checks.claim import Claim, Evidence, Mutant
 from proofs_checks.registry import claims, get_claim, register
 from proofs_checks.runner import ClaimReport, Verdict, run, verify
 
 __all__ = [
     "Claim",
+    "ClaimAssertionError",
     "ClaimReport",
     "Evidence",
     "Mutant",
     "Verdict",
+    "assert_claim",
     "claims",
     "get_claim",
     "register",

@@ -8,14 +8,22 @@ wrong reason.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import torch
 from torch import Tensor
 
 from probtheory._checks import check_real
 from probtheory.errors import InputDataError
+from proofs_checks.claim import Claim, Evidence
 from proofs_checks.statistics import Z
 
+if TYPE_CHECKING:
+    from proofs_checks.runner import Verdict
+
 __all__ = [
+    "ClaimAssertionError",
+    "assert_claim",
     "assert_psd",
     "assert_symmetric",
     "assert_within_standard_errors",
@@ -108,6 +116,76 @@ def assert_within_standard_errors(
             f"{float((gap / standard_error.clamp_min(1e-300)).flatten()[worst]):.2f} standard errors "
             f"(allowed {z} SE + {atol:g}) at flat index {worst}"
         )
+
+
+class ClaimAssertionError(AssertionError):
+    """A claim failed on a user's subject; the message holds the instance and the evidence table.
+
+    Attributes:
+        verdict: The :class:`~proofs_checks.runner.Verdict` of the run.
+    """
+
+    def __init__(self, claim: Claim, verdict: Verdict) -> None:  # noqa: D107
+        self.verdict = verdict
+        violation = verdict.failure
+        rows = [_row(e) for e in violation.failed] if violation is not None else []
+        header = ["quantity", "measured", "theory", "margin", "tolerance (why)"]
+        table = _table(header, rows)
+        super().__init__(
+            f"claim {claim.id!r} ({claim.title}; {claim.citation()}) is violated on instance\n"
+            f"  {violation.instance!r}\n\n{table}"
+        )
+
+
+def _row(evidence: Evidence) -> list[str]:
+    return [
+        evidence.quantity,
+        f"{evidence.measured:.6g}",
+        evidence.reference,
+        f"{evidence.margin:.3g}",
+        evidence.tolerance_reason,
+    ]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    lines = [header, ["-" * w for w in widths], *rows]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
+    )
+
+
+def assert_claim(
+    claim: str | Claim, subject: Any = None, *, profile: str = "ci", max_examples: int | None = None
+) -> Verdict:
+    """Check ``claim`` on ``subject`` (default: the claim's own) and fail the test if it does not hold.
+
+    Args:
+        claim: A claim id (``"kernels.psd"``) or a :class:`~proofs_checks.Claim`.
+        subject: Your implementation, in place of the claim's subject.
+        profile: ``"ci"`` (fast, derandomised) or ``"thorough"``.
+        max_examples: Instances to draw (default: the claim's count for the profile).
+
+    Returns:
+        The passing :class:`~proofs_checks.runner.Verdict` (its records hold the evidence).
+
+    Raises:
+        ClaimAssertionError: If an instance violates the claim (the message has the evidence).
+        Exception: What the check raised, if it raised (with the instance in a note).
+    """
+    from proofs_checks.runner import select_claims, verify  # the runner imports the claims' modules
+
+    (claim,) = select_claims(claim)
+    verdict = verify(claim, subject, profile=profile, max_examples=max_examples, label="user subject")
+    if verdict.error is not None:
+        error = verdict.error.exception
+        note = f"raised while checking claim {claim.id!r} on instance {verdict.error.instance!r}"
+        if hasattr(error, "add_note"):  # Python >= 3.11
+            error.add_note(note)
+        raise error
+    if not verdict.passed:
+        raise ClaimAssertionError(claim, verdict)
+    return verdict
 
 
 def _check_square(argument: str, matrix: object) -> None:

@@ -1,9 +1,10 @@
 """Hypothesis profiles of the claim suite: ``ci`` (derandomised, small) and ``thorough``.
 
-``ci`` extends Hypothesis' built-in ``ci`` profile (which it loads automatically when the
-``CI`` environment variable is set). Select with ``HYPOTHESIS_PROFILE`` or
-``probtheory check --profile``. The number of instances is set per claim
-(:attr:`proofs_checks.Claim.examples`), since one instance may cost seconds.
+They are registered with Hypothesis under namespaced names, ``probtheory-ci`` and
+``probtheory-thorough`` (:func:`hypothesis_profile`), so that running the claims never replaces a
+user's own ``ci`` profile. Select with ``probtheory check --profile ci`` or
+``HYPOTHESIS_PROFILE`` (``ci``, ``thorough`` or the namespaced names). The number of instances is
+set per claim (:attr:`proofs_checks.Claim.examples`), since one instance may cost seconds.
 """
 
 from __future__ import annotations
@@ -14,17 +15,25 @@ from hypothesis import HealthCheck, Phase, settings
 
 from probtheory._checks import check_name
 
-__all__ = ["PROFILES", "active_profile", "check_profile", "register_profiles"]
+__all__ = ["PROFILES", "active_profile", "check_profile", "hypothesis_profile", "register_profiles"]
 
 PROFILES = ("ci", "thorough")
+_NAMESPACE = "probtheory-"
+
+
+def hypothesis_profile(profile: str) -> str:
+    """The name under which the claim-suite profile ``profile`` is registered with Hypothesis."""
+    return _NAMESPACE + check_profile(profile)
 
 
 def register_profiles() -> None:
-    """Register the ``ci`` and ``thorough`` profiles with Hypothesis (idempotent)."""
+    """Register ``probtheory-ci`` and ``probtheory-thorough`` with Hypothesis (idempotent).
+
+    Neither reads nor replaces another profile: a user's own ``ci`` stays as it is.
+    """
     slow_ok = [HealthCheck.too_slow, HealthCheck.data_too_large]
     settings.register_profile(
-        "ci",
-        settings.get_profile("ci"),
+        _NAMESPACE + "ci",
         deadline=None,
         derandomize=True,
         database=None,
@@ -35,7 +44,7 @@ def register_profiles() -> None:
         phases=(Phase.explicit, Phase.generate),
     )
     settings.register_profile(
-        "thorough",
+        _NAMESPACE + "thorough",
         deadline=None,
         derandomize=False,
         suppress_health_check=slow_ok,
@@ -54,6 +63,9 @@ def check_profile(profile: str) -> str:
 
 
 def active_profile() -> str:
-    """The profile named by ``HYPOTHESIS_PROFILE`` if it is one of ours, else ``ci``."""
-    name = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+    """The claim-suite profile named by ``HYPOTHESIS_PROFILE``, if one of ours, else ``ci``.
+
+    ``thorough`` and ``probtheory-thorough`` both name the thorough profile.
+    """
+    name = os.environ.get("HYPOTHESIS_PROFILE", "ci").removeprefix(_NAMESPACE)
     return name if name in PROFILES else "ci"

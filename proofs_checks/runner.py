@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from probtheory._checks import check_int
 from probtheory.errors import InputDataError
 from proofs_checks.claim import Claim, Evidence
-from proofs_checks.profiles import check_profile, register_profiles
+from proofs_checks.profiles import check_profile, hypothesis_profile, register_profiles
 from proofs_checks.registry import claims, lookup
 
 if sys.version_info < (3, 11):  # pragma: no cover - the backport hypothesis depends on
@@ -153,7 +153,7 @@ def verify(
 
     current: list[Any] = [None]  # the instance being checked, for an ERROR verdict
 
-    @settings(settings.get_profile(profile), max_examples=examples)
+    @settings(settings.get_profile(hypothesis_profile(profile)), max_examples=examples)
     @given(claim.strategy())
     def check_instance(instance: Any) -> None:
         current[0] = instance

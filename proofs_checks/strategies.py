@@ -17,12 +17,13 @@ when the strategy is built, not when it draws: a swapped range or an unknown opt
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from hypothesis import strategies as st
 
-from probtheory._checks import check_int, check_name, check_range
+from probtheory._checks import check_inputs, check_int, check_name, check_range, check_real
 from probtheory.errors import InputDataError
 from probtheory.networks import MLP
 from probtheory.networks.parameterization import resolve_parameterization
@@ -65,10 +66,14 @@ def activations(closed_form_only: bool = True) -> st.SearchStrategy[str]:
 
 @dataclass(frozen=True)
 class KernelHyperparameters:
-    """Weight and bias variances of an infinite-width kernel."""
+    """Weight and bias variances of an infinite-width kernel (variances, not standard deviations)."""
 
     weight_variance: float
     bias_variance: float
+
+    def __post_init__(self) -> None:
+        check_real("weight_variance", self.weight_variance, nonnegative=True)
+        check_real("bias_variance", self.bias_variance, nonnegative=True)
 
 
 def kernel_hyperparameters(
@@ -127,6 +132,15 @@ class NetworkInstance:
     weight_variance: float
     bias_variance: float
     seed: int
+
+    def __post_init__(self) -> None:
+        check_inputs("x", self.x)
+        if self.x.dim() != 2:
+            raise InputDataError("x", "an `n x d` tensor", f"shape {tuple(self.x.shape)}")
+        check_int("depth", self.depth, minimum=0)
+        check_real("weight_variance", self.weight_variance, nonnegative=True)
+        check_real("bias_variance", self.bias_variance, nonnegative=True)
+        check_int("seed", self.seed, minimum=0)
 
     def kernels(self, kernel_fn, depth: int | None = None):
         """Call ``kernel_fn`` (signature of :func:`probtheory.kernels.nngp_and_ntk`) on this instance."""
@@ -195,8 +209,9 @@ def mlps(
     width: int = 16,
     depth: tuple[int, int] = (1, 3),
     parameterization: str = "ntk",
-) -> st.SearchStrategy[MLP]:
-    """A randomly initialised :class:`~probtheory.networks.MLP` of fixed hidden width.
+    factory: Callable[..., torch.nn.Module] | None = None,
+) -> st.SearchStrategy[torch.nn.Module]:
+    """A randomly initialised network of fixed hidden width: an MLP, or your own module.
 
     Widths are not drawn: tolerances of width-dependent checks depend on them.
 
@@ -205,20 +220,42 @@ def mlps(
         width: The hidden width, >= 1.
         depth: Range of the number of hidden layers, ``low >= 1``.
         parameterization: A preset name (``"ntk"``, ``"standard"``, ``"mup"``) or a callable.
+        factory: Builds your own module from what was drawn, called as
+            ``factory(in_features, hidden_widths, activation=..., weight_variance=...,
+            bias_variance=..., parameterization=..., seed=...)`` (the signature of
+            :class:`~probtheory.networks.MLP`, which is the default); accept ``**kwargs`` to
+            ignore what your module does not use.
+
+    Example:
+        >>> from torch import nn
+        >>> def my_net(in_features, hidden_widths, seed, **_):
+        ...     torch.manual_seed(seed)
+        ...     return nn.Sequential(nn.Linear(in_features, hidden_widths[0]), nn.Tanh(),
+        ...                          nn.Linear(hidden_widths[0], 1))
+        >>> strategy = mlps(width=8, factory=my_net)  # use with @given(strategy)
     """
     in_features = check_range("in_features", in_features, minimum=1, integer=True)
     width = check_int("width", width, minimum=1)
     depth = check_range("depth", depth, minimum=1, integer=True)
     resolve_parameterization(parameterization)
-    return _mlps(in_features, width, depth, parameterization)
+    if factory is not None and not callable(factory):
+        raise InputDataError(
+            "factory", "a callable building an nn.Module (or None for MLP)", type(factory).__name__
+        )
+    return _mlps(in_features, width, depth, parameterization, factory or MLP)
 
 
 @st.composite
 def _mlps(
-    draw: st.DrawFn, in_features: tuple[int, int], width: int, depth: tuple[int, int], parameterization: str
-) -> MLP:
+    draw: st.DrawFn,
+    in_features: tuple[int, int],
+    width: int,
+    depth: tuple[int, int],
+    parameterization: str,
+    factory: Callable[..., torch.nn.Module],
+) -> torch.nn.Module:
     hp = draw(kernel_hyperparameters())
-    return MLP(
+    return factory(
         draw(st.integers(*in_features)),
         [width] * draw(st.integers(*depth)),
         activation=draw(activations(closed_form_only=False)),

@@ -4,8 +4,8 @@ import os
 
 from hypothesis import settings
 
-from proofs_checks.profiles import active_profile, register_profiles
+from proofs_checks.profiles import active_profile, hypothesis_profile, register_profiles
 
 register_profiles()
-settings.load_profile(active_profile())
+settings.load_profile(hypothesis_profile(active_profile()))
 os.environ.setdefault("PYTHONHASHSEED", "0")
