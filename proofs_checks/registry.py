@@ -73,6 +73,7 @@ BUILTIN_CLAIMS: dict[str, str] = {
     "quadratic.degree": f"{_CATALOG}.quadratic_networks:DEGREE_CLAIM",
     "quadratic.xor": f"{_CATALOG}.quadratic_networks:XOR_CLAIM",
     "sara.sparse_adapter": f"{_CATALOG}.sara:SPARSE_ADAPTER_CLAIM",
+    "pfn.bar_distribution": f"{_CATALOG}.bar_distribution:BAR_DISTRIBUTION_CLAIM",
 }
 
 _builtin_loaded: dict[str, Claim] = {}  # built-in claims imported so far

@@ -10,10 +10,12 @@ from probtheory.papers import Paper
 from probtheory.plugins.registry import get_method
 
 __all__ = [
+    "ADRIAENSEN_LCPFN_2023",
     "AGLIARI_2023",
     "AHMADI_TANI_2019",
     "BAI_GAUTAM_SOJOUDI_2023",
     "BAIK_BEN_AROUS_PECHE_2005",
+    "BALANDAT_BOTORCH_2020",
     "BT2",
     "DEVROYE_GYORFI_KRZYZAK_1998",
     "FAN_QUADRATIC_NETWORKS",
@@ -26,19 +28,23 @@ __all__ = [
     "LEE_LINEAR_MODELS_2019",
     "LEE_MPNP_2023",
     "LEE_SCALE_MIXTURES_2022",
+    "LI_RUDNER_WILSON_2024",
     "LI_SONODA_2023",
     "MIP_HYPERNETWORKS",
+    "MULLER_PFN_2022",
     "PAUL_2007",
     "PILANCI_ERGEN_2020",
     "RADHAKRISHNAN_BELKIN_UHLER_2023",
     "ROBERTS_YAIDA_HANIN_2022",
     "SARA",
     "SCALING_LAWS_PART1",
+    "SHAH_WILSON_GHAHRAMANI_2014",
     "SHEN_POWERNORM_2020",
     "SHI_LIPSCHITZ_2022",
     "SNNK",
     "TYURIN_2024",
     "WENG_FAST_LIN_2018",
+    "XU_TRP_2020",
     "YANG_DKM_2023",
     "YANG_HU_TP4_2021",
     "ZHANG_RECURJAC_2019",
@@ -53,6 +59,7 @@ MIP_HYPERNETWORKS = get_method("mip-hypernetwork").paper
 SARA = get_method("sara").paper
 SCALING_LAWS_PART1 = get_method("scaling-laws-part1").paper
 SNNK = get_method("snnk").paper
+XU_TRP_2020 = get_method("trained-rank-pruning").paper
 
 # ------------------------------------------------------------------------ infinite-width theory
 
@@ -306,4 +313,55 @@ ZHANG_RECURJAC_2019 = Paper(
     year=2019,
     url="https://arxiv.org/abs/1810.11783",
     arxiv="1810.11783",
+)
+
+# ------------------------------------------------------------------ Bayesian components
+
+MULLER_PFN_2022 = Paper(
+    title="Transformers Can Do Bayesian Inference",
+    authors=("Samuel Müller", "Noah Hollmann", "Sebastian Pineda Arango", "Josif Grabocka", "Frank Hutter"),
+    venue="ICLR",
+    year=2022,
+    url="https://arxiv.org/abs/2112.10510",
+    arxiv="2112.10510",
+)
+ADRIAENSEN_LCPFN_2023 = Paper(
+    title="Efficient Bayesian Learning Curve Extrapolation using Prior-Data Fitted Networks",
+    authors=("Steven Adriaensen", "Herilalaina Rakotoarison", "Samuel Müller", "Frank Hutter"),
+    venue="NeurIPS",
+    year=2023,
+    url="https://arxiv.org/abs/2310.20447",
+    arxiv="2310.20447",
+)
+SHAH_WILSON_GHAHRAMANI_2014 = Paper(
+    title="Student-t Processes as Alternatives to Gaussian Processes",
+    authors=("Amar Shah", "Andrew Gordon Wilson", "Zoubin Ghahramani"),
+    venue="AISTATS",
+    year=2014,
+    url="https://arxiv.org/abs/1402.4306",
+    arxiv="1402.4306",
+)
+LI_RUDNER_WILSON_2024 = Paper(
+    title="A Study of Bayesian Neural Network Surrogates for Bayesian Optimization",
+    authors=("Yucen Lily Li", "Tim G. J. Rudner", "Andrew Gordon Wilson"),
+    venue="ICLR",
+    year=2024,
+    url="https://arxiv.org/abs/2305.20028",
+    arxiv="2305.20028",
+)
+BALANDAT_BOTORCH_2020 = Paper(
+    title="BoTorch: A Framework for Efficient Monte-Carlo Bayesian Optimization",
+    authors=(
+        "Maximilian Balandat",
+        "Brian Karrer",
+        "Daniel R. Jiang",
+        "Samuel Daulton",
+        "Benjamin Letham",
+        "Andrew Gordon Wilson",
+        "Eytan Bakshy",
+    ),
+    venue="NeurIPS",
+    year=2020,
+    url="https://arxiv.org/abs/1910.06403",
+    arxiv="1910.06403",
 )
