@@ -75,6 +75,7 @@ BUILTIN_CLAIMS: dict[str, str] = {
     "sara.sparse_adapter": f"{_CATALOG}.sara:SPARSE_ADAPTER_CLAIM",
     "pfn.bar_distribution": f"{_CATALOG}.bar_distribution:BAR_DISTRIBUTION_CLAIM",
     "lcpfn.normaliser_change_of_variables": f"{_CATALOG}.curve_normalizer:NORMALISER_CLAIM",
+    "tp.exact_conditional": f"{_CATALOG}.student_t_conditional:EXACT_CONDITIONAL_CLAIM",
 }
 
 _builtin_loaded: dict[str, Claim] = {}  # built-in claims imported so far
