@@ -76,6 +76,7 @@ BUILTIN_CLAIMS: dict[str, str] = {
     "pfn.bar_distribution": f"{_CATALOG}.bar_distribution:BAR_DISTRIBUTION_CLAIM",
     "lcpfn.normaliser_change_of_variables": f"{_CATALOG}.curve_normalizer:NORMALISER_CLAIM",
     "tp.exact_conditional": f"{_CATALOG}.student_t_conditional:EXACT_CONDITIONAL_CLAIM",
+    "mpnp.marginal_loss": f"{_CATALOG}.mpnp_marginal:MARGINAL_LOSS_CLAIM",
 }
 
 _builtin_loaded: dict[str, Claim] = {}  # built-in claims imported so far
