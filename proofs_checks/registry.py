@@ -77,6 +77,7 @@ BUILTIN_CLAIMS: dict[str, str] = {
     "lcpfn.normaliser_change_of_variables": f"{_CATALOG}.curve_normalizer:NORMALISER_CLAIM",
     "tp.exact_conditional": f"{_CATALOG}.student_t_conditional:EXACT_CONDITIONAL_CLAIM",
     "mpnp.marginal_loss": f"{_CATALOG}.mpnp_marginal:MARGINAL_LOSS_CLAIM",
+    "bo.posterior_moments": f"{_CATALOG}.bo_posteriors:POSTERIOR_MOMENTS_CLAIM",
 }
 
 _builtin_loaded: dict[str, Claim] = {}  # built-in claims imported so far
