@@ -24,7 +24,8 @@ quadratic terms) are not callbacks: build the optimizer and pass it to :func:`fi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from probtheory._checks import check_int, check_real
+from probtheory._checks import check_class_labels, check_int, check_real
 from probtheory.errors import InputDataError
 
 __all__ = ["ClipGradNorm", "TrainState", "TrainingCallback", "classification_loss", "fit"]
@@ -47,9 +48,28 @@ def classification_loss(model: nn.Module, batch: Sequence[Tensor]) -> Tensor:
     Args:
         model: Maps a `b x d` tensor to `b x c` logits.
         batch: ``(x, y)`` with `x` a `b x d` tensor and `y` a `b` tensor of class indices.
+
+    Raises:
+        InputDataError: If the batch is not a pair ``(x, y)``, the logits are not `b x c`, or
+            ``y`` is not `b` integer labels in [0, c) (naming ``y``, the batch's labels).
     """
+    if isinstance(batch, (Tensor, str)) or not isinstance(batch, Sequence) or len(batch) != 2:
+        raise InputDataError(
+            "batch",
+            "a pair (x, y) of inputs and integer labels (what fit's `data` yields: "
+            "e.g. [(x, y)] or Minibatches(x, y, batch_size=...))",
+            _describe_batch(batch),
+        )
     x, y = batch
-    return F.cross_entropy(model(x), y)
+    logits = model(x)
+    if not isinstance(logits, Tensor) or logits.dim() != 2:
+        raise InputDataError("model", "`b x c` logits from model(x)", _describe(logits))
+    if isinstance(y, Tensor) and y.is_floating_point():
+        raise InputDataError(
+            "y", "integer class indices (int64) for classification_loss", f"a {y.dtype} tensor"
+        )
+    y = check_class_labels("y", y, logits.shape[0], logits.shape[1])
+    return F.cross_entropy(logits, y)
 
 
 @dataclass
@@ -62,7 +82,8 @@ class TrainState:
         epoch: Index of the current epoch (0-based).
         step: Number of optimizer steps taken so far.
         loss: The current batch's loss after ``on_loss`` (``None`` outside a batch).
-        epoch_losses: Mean training loss of each finished epoch.
+        epoch_losses: Mean training loss of each finished epoch; NaN only for an epoch ended by
+            ``stop`` (or divergence) before any of its batches was trained.
         logs: Free-form per-epoch records that callbacks append to (``logs["val_acc"]``).
         stop: Set by a callback to end training after the current batch.
         interrupted: True if training ended by ``KeyboardInterrupt``.
@@ -79,6 +100,12 @@ class TrainState:
     stop: bool = False
     interrupted: bool = False
     diverged: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, nn.Module):
+            raise InputDataError("model", "a torch.nn.Module", _describe(self.model))
+        if not isinstance(self.optimizer, torch.optim.Optimizer):
+            raise InputDataError("optimizer", "a torch.optim.Optimizer", _describe(self.optimizer))
 
 
 class TrainingCallback:
@@ -138,20 +165,45 @@ def fit(
     loss: LossFn = classification_loss,
     optimizer: torch.optim.Optimizer | None = None,
     callbacks: Sequence[TrainingCallback] = (),
+    steps_per_epoch: int | None = None,
     seed: int | None = None,
     stop_on_nonfinite: bool = False,
     progress: bool = True,
 ) -> TrainState:
     """Train ``model`` for ``epochs`` passes over ``data``, running the callbacks' hooks.
 
+    What an epoch is depends on ``steps_per_epoch``:
+
+    * ``None`` (default): one full pass over ``data``, which must then be a non-empty,
+      re-iterable collection of batches when ``epochs > 1`` (a one-shot iterator such as a
+      generator would be exhausted after the first epoch, and is refused up front);
+    * an integer: that many batches drawn from one iterator over ``data`` that persists across
+      epochs. This is how to train on an endless stream (``itertools.cycle(batches)``, a
+      generator that never ends, an ``IterableDataset``): a finite re-iterable collection is
+      started over when it runs out, a one-shot iterator that runs out is an error.
+
+    An endless iterator that ``fit`` can recognise (``itertools.cycle``, ``itertools.count``,
+    ``itertools.repeat`` without ``times``) is refused without ``steps_per_epoch``; an endless
+    generator cannot be recognised and would never finish its first epoch: pass
+    ``steps_per_epoch`` with any stream.
+
+    Every epoch must train on at least one batch: an epoch in which ``data`` yields no batch, or
+    in which the callbacks' ``on_batch_start`` skipped every batch, raises instead of
+    recording a meaningless (NaN) mean loss. Only an epoch ended by ``state.stop`` (a callback's
+    request, or divergence under ``stop_on_nonfinite``) before any batch was trained records NaN.
+
     Args:
         model: The model; put in training mode at the start (evaluate it afterwards yourself).
-        data: A re-iterable collection of batches (a ``DataLoader``,
-            :class:`probtheory.training.minibatches.Minibatches`, a list); iterated once per epoch.
-        epochs: Number of passes over ``data``, at least 1.
+        data: The batches: a re-iterable collection (a ``DataLoader``,
+            :class:`probtheory.training.minibatches.Minibatches`, a list), iterated once per
+            epoch; or, with ``steps_per_epoch``, any iterable, including one-shot and endless
+            iterators.
+        epochs: Number of epochs, at least 1.
         loss: ``loss(model, batch) -> scalar tensor``; default :func:`classification_loss`.
         optimizer: The optimizer; default ``Adam(model.parameters(), lr=1e-3)``.
         callbacks: :class:`TrainingCallback` instances, run in order at every hook.
+        steps_per_epoch: Batches per epoch, drawn from one persistent iterator over ``data``
+            (``None``: one pass over ``data`` per epoch).
         seed: If given, the global torch RNG (dropout, random layers) is seeded with it for the
             duration of the call and restored afterwards.
         stop_on_nonfinite: At a NaN/inf loss, stop and set ``state.diverged`` instead of raising
@@ -163,30 +215,122 @@ def fit(
         the state reached, with ``interrupted=True``, so finished epochs are not lost.
 
     Raises:
-        InputDataError: If ``epochs`` is not a positive integer, a callback is not a
-            :class:`TrainingCallback`, the loss is not a scalar, or it is not finite and
+        InputDataError: If ``epochs`` or ``steps_per_epoch`` is not a positive integer, ``data``
+            is empty, not iterable, or a one-shot or endless iterator without
+            ``steps_per_epoch`` (or runs out with it), an epoch trains no batch, a callback is
+            not a :class:`TrainingCallback`, the loss is not a scalar, or it is not finite and
             ``stop_on_nonfinite`` is False.
     """
+    if not isinstance(model, nn.Module):
+        raise InputDataError("model", "a torch.nn.Module", _describe(model))
     epochs = check_int("epochs", epochs, minimum=1)
+    if steps_per_epoch is not None:
+        steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, minimum=1)
+    batches = _EpochBatches(data, epochs, steps_per_epoch)
+    if not callable(loss):
+        raise InputDataError("loss", "a callable loss(model, batch) -> scalar tensor", type(loss).__name__)
+    if isinstance(callbacks, TrainingCallback) or not isinstance(callbacks, Iterable):
+        raise InputDataError(
+            "callbacks", "a sequence of TrainingCallback (a single one in a list)", type(callbacks).__name__
+        )
+    callbacks = list(callbacks)
     for i, callback in enumerate(callbacks):
         if not isinstance(callback, TrainingCallback):
-            raise InputDataError(f"callbacks[{i}]", "a TrainingCallback", type(callback).__name__)
+            raise InputDataError(f"callbacks[{i}]", "a TrainingCallback instance", _describe(callback))
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    elif not isinstance(optimizer, torch.optim.Optimizer):
+        raise InputDataError("optimizer", "a torch.optim.Optimizer", _describe(optimizer))
     state = TrainState(model=model, optimizer=optimizer)
     if seed is None:
-        _run(state, data, epochs, loss, callbacks, stop_on_nonfinite, progress)
+        _run(state, batches, epochs, loss, callbacks, stop_on_nonfinite, progress)
         return state
     # fork_rng: seeding this run leaves the caller's global RNG stream untouched
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(check_int("seed", seed, minimum=0))
-        _run(state, data, epochs, loss, callbacks, stop_on_nonfinite, progress)
+        _run(state, batches, epochs, loss, callbacks, stop_on_nonfinite, progress)
     return state
+
+
+class _EpochBatches:
+    """Each epoch's batches for :func:`fit`: a pass over ``data``, or ``steps`` batches of one stream."""
+
+    def __init__(self, data: Iterable[Any], epochs: int, steps: int | None) -> None:
+        if isinstance(data, Tensor):
+            raise InputDataError(
+                "data",
+                "an iterable of batches, e.g. [(x, y)] or Minibatches(x, y, batch_size=...)",
+                f"a single tensor of shape {tuple(data.shape)} (its rows would be the batches)",
+            )
+        if not isinstance(data, Iterable):
+            raise InputDataError("data", "an iterable of batches", type(data).__name__)
+        if isinstance(data, Sized) and not isinstance(data, Iterator) and len(data) == 0:
+            raise InputDataError("data", "at least one batch", f"an empty {type(data).__name__}")
+        self.one_shot = isinstance(data, Iterator)  # iter(data) is data
+        kind = type(data).__name__
+        if steps is None and _is_endless(data):
+            raise InputDataError(
+                "data",
+                "a finite collection of batches, or `steps_per_epoch` to train on an endless stream",
+                f"an endless {kind} iterator",
+            )
+        if steps is None and self.one_shot and epochs > 1:
+            raise InputDataError(
+                "data",
+                "a re-iterable collection of batches (a list, a DataLoader, Minibatches) for "
+                "epochs > 1, or `steps_per_epoch` to draw that many batches per epoch from one iterator",
+                f"a one-shot {kind} iterator, which the first epoch would exhaust",
+            )
+        self.data, self.steps = data, steps
+        self.drawn = 0
+        self._stream: Iterator[Any] | None = None
+
+    def epoch(self) -> Iterator[Any]:
+        """The batches of the next epoch."""
+        if self.steps is None:
+            for batch in self.data:
+                self.drawn += 1
+                yield batch
+            return
+        for _ in range(self.steps):
+            yield self._next()
+
+    def _next(self) -> Any:
+        if self._stream is None:
+            self._stream = iter(self.data)
+        try:
+            batch = next(self._stream)
+        except StopIteration:
+            if self.one_shot:
+                raise InputDataError(
+                    "data",
+                    "enough batches for every epoch (epochs x steps_per_epoch)",
+                    f"an iterator that ran out after {self.drawn} batches",
+                ) from None
+            self._stream = iter(self.data)  # a finite collection: start another pass
+            try:
+                batch = next(self._stream)
+            except StopIteration:
+                raise InputDataError("data", "at least one batch", "a collection that yields none") from None
+        self.drawn += 1
+        return batch
+
+
+def _is_endless(data: object) -> bool:
+    """Whether ``data`` is one of the iterators known never to end."""
+    if isinstance(data, (itertools.cycle, itertools.count)):
+        return True
+    if isinstance(data, itertools.repeat):
+        try:
+            data.__length_hint__()
+        except TypeError:  # repeat(x) without `times` has no length
+            return True
+    return False
 
 
 def _run(
     state: TrainState,
-    data: Iterable[Any],
+    batches: _EpochBatches,
     epochs: int,
     loss_fn: LossFn,
     callbacks: Sequence[TrainingCallback],
@@ -201,13 +345,16 @@ def _run(
             state.epoch = epoch
             for callback in callbacks:
                 callback.on_epoch_start(state)
-            total, count = 0.0, 0
-            for batch in data:
+            total, count, seen = 0.0, 0, 0
+            for batch in batches.epoch():
+                seen += 1
                 value = _train_batch(state, batch, loss_fn, callbacks, stop_on_nonfinite)
                 if value is not None:
                     total, count = total + value, count + 1
                 if state.stop:
                     break
+            if count == 0 and not state.stop:
+                _no_batch_trained(epoch, seen, batches.one_shot)
             state.epoch_losses.append(total / count if count else float("nan"))
             for callback in callbacks:
                 callback.on_epoch_end(state)
@@ -219,6 +366,19 @@ def _run(
         state.loss = None
         for callback in callbacks:
             callback.on_fit_end(state)
+
+
+def _no_batch_trained(epoch: int, seen: int, one_shot: bool) -> None:
+    if seen:
+        raise InputDataError(
+            "callbacks",
+            "at least one batch trained per epoch",
+            f"every batch of epoch {epoch} ({seen}) skipped by on_batch_start",
+        )
+    received = "an iterable that yielded no batch"
+    if epoch > 0:
+        received += f" in epoch {epoch} (exhausted by the earlier epochs{'' if one_shot else '?'})"
+    raise InputDataError("data", "at least one batch per epoch", received)
 
 
 def _train_batch(
@@ -256,7 +416,15 @@ def _train_batch(
     return float(loss.detach())
 
 
+def _describe_batch(batch: object) -> str:
+    if isinstance(batch, Sequence) and not isinstance(batch, (Tensor, str)):
+        return f"a {type(batch).__name__} of {len(batch)} items"
+    return _describe(batch)
+
+
 def _describe(value: object) -> str:
     if isinstance(value, Tensor):
         return f"a tensor of shape {tuple(value.shape)}"
+    if isinstance(value, type):
+        return f"the class {value.__name__} (instantiate it: {value.__name__}(...))"
     return type(value).__name__

@@ -31,12 +31,21 @@ class Minibatches:
             raise InputDataError("tensors", "at least one tensor", "none")
         for i, tensor in enumerate(tensors):
             if not isinstance(tensor, Tensor) or tensor.dim() == 0:
+                hint = (
+                    " (pass the tensors as separate arguments: Minibatches(x, y, ...))"
+                    if isinstance(tensor, (list, tuple))
+                    else ""
+                )
                 raise InputDataError(
-                    f"tensors[{i}]", "a tensor with a sample dimension", type(tensor).__name__
+                    f"tensors[{i}]", "a tensor with a sample dimension", f"{type(tensor).__name__}{hint}"
                 )
         sizes = {int(t.shape[0]) for t in tensors}
         if len(sizes) != 1:
             raise InputDataError("tensors", "the same first dimension n", sorted(sizes))
+        if sizes == {0}:
+            raise InputDataError(
+                "tensors", "at least one sample (n >= 1)", f"shape {tuple(tensors[0].shape)}"
+            )
         self.tensors = tensors
         self.batch_size = check_int("batch_size", batch_size, minimum=1)
         self.shuffle = bool(shuffle)

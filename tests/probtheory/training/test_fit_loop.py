@@ -1,9 +1,12 @@
+import itertools
+import math
+
 import pytest
 import torch
 from torch import nn
 
 from probtheory.errors import InputDataError
-from probtheory.plugins import ClipGradNorm, TrainingCallback, fit
+from probtheory.plugins import ClipGradNorm, TrainingCallback, classification_loss, fit
 
 
 def _data(n_batches=2, seed=0):
@@ -204,3 +207,78 @@ def test_bad_arguments_are_rejected():
         fit(nn.Linear(3, 2), _data(), epochs=1, callbacks=[object()])
     with pytest.raises(InputDataError, match="scalar"):
         fit(nn.Linear(3, 2), _data(), epochs=1, loss=lambda m, b: m(b[0]), progress=False)
+
+
+class BatchLog(TrainingCallback):
+    def __init__(self):
+        self.seen = []
+
+    def on_batch_start(self, state, batch):
+        self.seen.append((state.epoch, batch[0][0, 0].item()))
+        return batch
+
+
+def test_steps_per_epoch_trains_on_an_endless_stream():
+    data = _data(2)
+    for stream in (itertools.cycle(data), (batch for _ in itertools.count() for batch in data)):
+        state = fit(nn.Linear(3, 2), stream, epochs=3, steps_per_epoch=3, progress=False)
+        assert state.step == 9 and len(state.epoch_losses) == 3
+        assert all(math.isfinite(loss) for loss in state.epoch_losses)
+
+
+def test_steps_per_epoch_continues_one_iterator_across_epochs_and_restarts_a_collection():
+    data = _data(2)
+    firsts = [batch[0][0, 0].item() for batch in data]
+    log = BatchLog()
+    fit(nn.Linear(3, 2), data, epochs=2, steps_per_epoch=3, callbacks=[log], progress=False)
+    # epoch 0: batches 0, 1, then a new pass: 0; epoch 1 continues the same pass: 1, then 0, 1
+    assert log.seen == [(0, firsts[0]), (0, firsts[1]), (0, firsts[0]), (1, firsts[1]), (1, firsts[0]),
+                        (1, firsts[1])]  # fmt: skip
+
+
+def test_a_generator_is_fine_for_one_epoch_and_a_dataloader_for_many():
+    state = fit(nn.Linear(3, 2), (batch for batch in _data(2)), epochs=1, progress=False)
+    assert state.step == 2
+    x, y = torch.randn(8, 3), torch.randint(0, 2, (8,))
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=4)
+    state = fit(nn.Linear(3, 2), loader, epochs=3, progress=False)
+    assert state.step == 6 and len(state.epoch_losses) == 3
+
+
+def test_an_epoch_without_a_trained_batch_raises_unless_training_was_stopped():
+    class SkipAll(TrainingCallback):
+        def on_batch_start(self, state, batch):
+            return None
+
+    with pytest.raises(InputDataError, match="callbacks") as info:
+        fit(nn.Linear(3, 2), _data(2), epochs=2, callbacks=[SkipAll()], progress=False)
+    assert "every batch of epoch 0 (2) skipped" in str(info.value)
+
+    class StopAtSecondEpoch(TrainingCallback):
+        def on_batch_start(self, state, batch):
+            if state.epoch == 1:
+                state.stop = True
+                return None
+            return batch
+
+    state = fit(nn.Linear(3, 2), _data(2), epochs=3, callbacks=[StopAtSecondEpoch()], progress=False)
+    assert len(state.epoch_losses) == 2 and math.isfinite(state.epoch_losses[0])
+    assert math.isnan(state.epoch_losses[1])  # documented: an epoch stopped before any batch trained
+
+    class ReIterableThatEmpties:  # a collection whose second pass is empty
+        def __init__(self):
+            self.passes = 0
+
+        def __iter__(self):
+            self.passes += 1
+            return iter(_data(2) if self.passes == 1 else [])
+
+    with pytest.raises(InputDataError, match="`data`.*epoch 1"):
+        fit(nn.Linear(3, 2), ReIterableThatEmpties(), epochs=2, progress=False)
+
+
+def test_classification_loss_accepts_integer_labels_of_any_width():
+    x = torch.randn(4, 3)
+    for dtype in (torch.int32, torch.int64, torch.uint8):
+        y = torch.tensor([0, 1, 1, 0], dtype=dtype)
+        assert torch.isfinite(classification_loss(nn.Linear(3, 2), (x, y)))
