@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from probtheory._checks import check_int
+from probtheory.errors import InputDataError
+
 __all__ = ["Paper"]
 
 
@@ -35,6 +38,18 @@ class Paper:
     url: str
     arxiv: str | None = None
     first_surname: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("title", "venue", "url"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise InputDataError(name, "a non-empty string", repr(getattr(self, name)))
+        authors = self.authors
+        if isinstance(authors, str) or not isinstance(authors, (tuple, list)) or not authors:
+            expected = "a tuple of author names (one name: ('Ada Lovelace',))"
+            raise InputDataError("authors", expected, repr(authors))
+        if not all(isinstance(a, str) and a.strip() for a in authors):
+            raise InputDataError("authors", "non-empty author names", repr(authors))
+        check_int("year", self.year, minimum=1000)
 
     def _surnames(self) -> list[str]:
         surnames = [author.split()[-1] for author in self.authors]

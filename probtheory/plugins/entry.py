@@ -15,10 +15,11 @@ import dataclasses
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from numbers import Real
 from pathlib import Path
 from typing import Any, Literal
 
-from probtheory._checks import check_int
+from probtheory._checks import check_int, check_real
 from probtheory.errors import InputDataError, UnsupportedError
 from probtheory.papers import Paper  # re-exported: it lived here before probtheory.papers
 
@@ -65,6 +66,17 @@ class ReproductionResult:
     seed: int = 0
     details: Mapping[str, float] = field(default_factory=dict)
     figure: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("method", "metric", "baseline", "verdict"):
+            if not isinstance(getattr(self, name), str):
+                raise InputDataError(name, "a string", repr(getattr(self, name)))
+        for name in ("value", "baseline_value"):  # NaN allowed: a diverged run is an outcome
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Real):
+                raise InputDataError(name, "a number", f"{value!r} of type {type(value).__name__}")
+        check_real("seconds", self.seconds, nonnegative=True)
+        check_int("seed", self.seed, minimum=0)
 
     @property
     def improvement(self) -> float:

@@ -7,7 +7,7 @@ every import path resolves.
 
 from __future__ import annotations
 
-from probtheory.errors import InputDataError
+from probtheory._checks import check_name
 from probtheory.plugins.entry import KINDS, STATUSES, Paper, PluginEntry
 
 __all__ = ["get_method", "methods"]
@@ -314,10 +314,10 @@ def methods(*, kind: str | None = None, status: str | None = None) -> list[Plugi
         kind: One of :data:`probtheory.plugins.entry.KINDS`, or ``None`` for all.
         status: ``"implemented"``, ``"planned"`` or ``None`` for all.
     """
-    if kind is not None and kind not in KINDS:
-        raise InputDataError("kind", f"one of {KINDS}", repr(kind))
-    if status is not None and status not in STATUSES:
-        raise InputDataError("status", f"one of {STATUSES}", repr(status))
+    if kind is not None:
+        check_name("kind", kind, KINDS, meaning="a method kind")
+    if status is not None:
+        check_name("status", status, STATUSES, meaning="a status")
     return [
         e for e in _ENTRIES if (kind is None or e.kind == kind) and (status is None or e.status == status)
     ]
@@ -327,9 +327,7 @@ def get_method(name: str) -> PluginEntry:
     """The entry registered under ``name``.
 
     Raises:
-        InputDataError: If no method has that name (the message lists the registered names).
+        UnknownNameError: If no method has that name (an ``InputDataError``; the message lists the
+            registered names and suggests the closest).
     """
-    try:
-        return _BY_NAME[name]
-    except (KeyError, TypeError):
-        raise InputDataError("name", f"a registered method, one of {sorted(_BY_NAME)}", repr(name)) from None
+    return _BY_NAME[check_name("name", name, _BY_NAME, meaning="a registered method")]

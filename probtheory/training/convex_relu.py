@@ -229,7 +229,16 @@ def two_layer_objective(network: nn.Module, X: Tensor, y: Tensor, beta: float) -
     """
     X, y = _check_data(X, y)
     beta = check_real("beta", beta, positive=True)
-    out = network(X.to(_dtype_of(network))).reshape(-1)
+    if not isinstance(network, nn.Module):
+        raise InputDataError("network", "a two-layer torch.nn.Module", type(network).__name__)
+    out = network(X.to(_dtype_of(network)))
+    if out.shape not in ((X.shape[0],), (X.shape[0], 1)):
+        raise InputDataError(
+            "network",
+            f"a network with one output (`n` or `n x 1`, n = {X.shape[0]})",
+            f"shape {tuple(out.shape)}",
+        )
+    out = out.reshape(-1)
     penalty = sum(p.square().sum() for p in network.parameters())
     return 0.5 * (out - y.to(out.dtype)).square().sum() + 0.5 * beta * penalty
 

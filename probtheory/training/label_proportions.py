@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from probtheory._checks import check_finite, check_int, check_real
+from probtheory._checks import check_finite, check_inputs, check_int, check_real
 from probtheory.errors import InputDataError, NotFittedError
 from probtheory.training.loop import fit
 from probtheory.training.minibatches import Minibatches
@@ -91,7 +91,8 @@ def bag_marginals(
 
     Args:
         bags: `n` bag indices in 0..J-1 (every bag non-empty).
-        counts: `J` numbers of positive labels per bag (k_j in [0, |B_j|]).
+        counts: `J` numbers of positive labels per bag: whole numbers k_j in [0, |B_j|] (not
+            proportions).
         edges: `E x 2` undirected similarity edges (from :func:`knn_edges`).
         lambda_s: Weight of label agreement along an edge.
         lambda_b: Weight of the squared deviation of a bag's count from k_j.
@@ -107,9 +108,8 @@ def bag_marginals(
     damping = check_real("damping", damping, nonnegative=True)
     if damping >= 1:
         raise InputDataError("damping", "a fraction in [0, 1)", damping)
-    bags = bags.long()
-    n, num_bags = bags.shape[0], int(bags.max()) + 1
-    counts = counts.to(torch.float64)
+    bags, counts = _check_bags_and_counts(bags, counts, torch.as_tensor(bags).numel())
+    n, num_bags = bags.shape[0], counts.shape[0]
     members = [torch.nonzero(bags == j).squeeze(1) for j in range(num_bags)]
     labels = torch.tensor([0.0, 1.0], dtype=torch.float64)
     # directed pairwise messages: message e goes from source[e] to target[e]; reverse[e] is its twin
@@ -188,7 +188,18 @@ class LLPBeliefPropagation:
         self.pseudo_labels: Tensor | None = None
 
     def fit(self, x: Tensor, bags: Tensor, counts: Tensor) -> LLPBeliefPropagation:
-        """Learn from `n x d` covariates, `n` bag indices 0..J-1 and `J` positive counts per bag."""
+        """Learn from `n x d` covariates, `n` bag indices 0..J-1 and `J` positive counts per bag.
+
+        Args:
+            x: An `n x d` tensor of covariates.
+            bags: `n` integer bag indices; every index 0..J-1 is used.
+            counts: `J` whole numbers of positive labels, bag j's in [0, size of bag j]. Given
+                proportions, multiply them by the bag sizes first.
+
+        Raises:
+            InputDataError: If a shape does not match, a bag is empty, or a count is not a whole
+                number between 0 and its bag's size (naming ``counts``).
+        """
         x, bags, counts = _check_llp_data(x, bags, counts)
         features = x
         for round_ in range(self.rounds):
@@ -215,7 +226,10 @@ class LLPBeliefPropagation:
         if self.model is None:
             raise NotFittedError("LLPBeliefPropagation is not fitted: call `.fit(x, bags, counts)` first")
         with torch.no_grad():
-            return torch.sigmoid(self.model(check_finite("x", x).float())[:, 0])
+            x = check_inputs("x", torch.as_tensor(x), feature_dim=self.model[0].in_features)
+            if x.dim() != 2:
+                raise InputDataError("x", "an `n x d` tensor", f"shape {tuple(x.shape)}")
+            return torch.sigmoid(self.model(x.float())[:, 0])
 
 
 def _soft_label_loss(model: nn.Module, batch: tuple[Tensor, Tensor]) -> Tensor:
@@ -231,17 +245,46 @@ def _check_llp_data(x: Tensor, bags: Tensor, counts: Tensor) -> tuple[Tensor, Te
     x = check_finite("x", torch.as_tensor(x)).float()
     if x.dim() != 2:
         raise InputDataError("x", "an `n x d` tensor", tuple(x.shape))
+    bags, counts = _check_bags_and_counts(bags, counts, x.shape[0])
+    return x, bags, counts
+
+
+#: Largest distance of a count from an integer still taken as that integer (float rounding of
+#: e.g. ``proportion * bag_size``); anything further is not a count.
+_COUNT_TOLERANCE = 1e-6
+
+
+def _check_bags_and_counts(bags: Tensor, counts: Tensor, n: int) -> tuple[Tensor, Tensor]:
+    """`n` bag indices using every index 0..J-1, and `J` integer counts in [0, bag size] (as float64)."""
     bags = torch.as_tensor(bags)
-    if bags.shape != (x.shape[0],) or bags.is_floating_point() or (bags < 0).any():
-        raise InputDataError("bags", f"{x.shape[0]} non-negative integer bag indices", tuple(bags.shape))
-    sizes = torch.bincount(bags)
-    counts = check_finite("counts", torch.as_tensor(counts, dtype=torch.float64))
-    if counts.shape != sizes.shape:
-        raise InputDataError("counts", f"one count per bag ({sizes.numel()})", tuple(counts.shape))
+    if bags.shape != (n,) or bags.is_floating_point() or bags.dtype == torch.bool or (bags < 0).any():
+        raise InputDataError(
+            "bags", f"{n} non-negative integer bag indices", f"shape {tuple(bags.shape)}, dtype {bags.dtype}"
+        )
+    if n == 0:
+        raise InputDataError("bags", "at least one instance", "an empty tensor")
+    sizes = torch.bincount(bags.long())
     if (sizes == 0).any():
         raise InputDataError(
-            "bags", "every index 0..J-1 used", f"empty bags {torch.nonzero(sizes == 0)[:5].tolist()}"
+            "bags", "every index 0..J-1 used", f"empty bags {torch.nonzero(sizes == 0)[:5, 0].tolist()}"
         )
-    if ((counts < 0) | (counts > sizes)).any():
-        raise InputDataError("counts", "positive counts between 0 and the bag size", counts.tolist()[:8])
-    return x, bags.long(), counts
+    counts = check_finite("counts", torch.as_tensor(counts, dtype=torch.float64))
+    if counts.shape != sizes.shape:
+        raise InputDataError("counts", f"one count per bag ({sizes.numel()})", f"shape {tuple(counts.shape)}")
+    rounded = counts.round()
+    if ((counts - rounded).abs() > _COUNT_TOLERANCE).any():
+        looks_like_proportions = bool(((counts >= 0) & (counts <= 1)).all())
+        hint = " (proportions? pass counts = proportions * bag sizes)" if looks_like_proportions else ""
+        raise InputDataError(
+            "counts", "whole numbers of positive labels per bag", f"{counts.tolist()[:8]}{hint}"
+        )
+    bad = torch.nonzero((rounded < 0) | (rounded > sizes))[:, 0]
+    if bad.numel():
+        j = int(bad[0])
+        raise InputDataError(
+            "counts",
+            "counts between 0 and the bag's size",
+            f"count {rounded[j].item():g} for bag {j} of {int(sizes[j])} instances"
+            f"{f' (and {bad.numel() - 1} more bags)' if bad.numel() > 1 else ''}",
+        )
+    return bags.long(), rounded

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from probtheory._checks import check_finite, check_inputs, check_int, check_real
+from probtheory._checks import check_finite, check_inputs, check_int, check_interval, check_real
 from probtheory.errors import ConfigurationError, InputDataError
 from probtheory.training.self_tuning.hyperparameters import Hyperparameter, STNHyperparameters
 
@@ -115,6 +115,20 @@ class STNMLP(nn.Module):
         seed: int | None = None,
     ) -> None:
         super().__init__()
+        if isinstance(hidden_sizes, (str, bytes)) or not isinstance(hidden_sizes, Sequence):
+            raise InputDataError(
+                "hidden_sizes", "a sequence of hidden widths, e.g. [64] for one layer", repr(hidden_sizes)
+            )
+        if dropout is not None:
+            check_interval(
+                "dropout", dropout, 0.0, 1.0, closed=(False, False), meaning="an initial dropout rate"
+            )
+        max_input_noise = check_real("max_input_noise", max_input_noise, positive=True)
+        if input_noise is not None:
+            check_interval(
+                "input_noise", input_noise, 0.0, max_input_noise, closed=(False, False),
+                meaning="an initial input-noise std (below max_input_noise)",
+            )  # fmt: skip
         sizes = [check_int(f"hidden_sizes[{i}]", w, minimum=1) for i, w in enumerate(hidden_sizes)]
         if not sizes:
             raise InputDataError("hidden_sizes", "at least one hidden width", "an empty sequence")
