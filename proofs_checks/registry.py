@@ -78,6 +78,7 @@ BUILTIN_CLAIMS: dict[str, str] = {
     "tp.exact_conditional": f"{_CATALOG}.student_t_conditional:EXACT_CONDITIONAL_CLAIM",
     "mpnp.marginal_loss": f"{_CATALOG}.mpnp_marginal:MARGINAL_LOSS_CLAIM",
     "bo.posterior_moments": f"{_CATALOG}.bo_posteriors:POSTERIOR_MOMENTS_CLAIM",
+    "trp.energy_rank": f"{_CATALOG}.trained_rank_pruning:ENERGY_RANK_CLAIM",
 }
 
 _builtin_loaded: dict[str, Claim] = {}  # built-in claims imported so far
