@@ -396,6 +396,8 @@ def _as_real_tensor(name: str, values: object) -> Tensor:
         raise InputDataError(name, "a real tensor or number", f"{values!r} ({err})") from err
     if tensor.dtype == torch.bool or tensor.is_complex():
         raise InputDataError(name, "a real tensor or number", f"dtype {tensor.dtype}")
+    if not isinstance(values, Tensor):  # Python floats are float64: keep their precision
+        return torch.as_tensor(values, dtype=torch.float64)
     return tensor if tensor.is_floating_point() else tensor.to(torch.float64)
 
 

@@ -1,11 +1,13 @@
 """Prior-data fitted networks (Müller et al., ICLR 2022).
 
 Priors over datasets, the bar-distribution head, the PFN transformer, training (resumable,
-distributable) and checkpoints (safetensors + JSON with sha256, shipped inside the package).
+distributable) and checkpoints (safetensors + JSON; the weights and the configuration are both
+hashed and verified on loading; shipped inside the package).
 """
 
+from probtheory.errors import CheckpointError
 from probtheory.pfn.bar_distribution import BarDistribution, bucket_borders
-from probtheory.pfn.checkpoint import CheckpointError
+from probtheory.pfn.checkpoint import read_checkpoint, rehash_checkpoint, write_checkpoint
 from probtheory.pfn.model import PFN, pretrained_names
 from probtheory.pfn.priors import (
     Batch,
@@ -38,5 +40,8 @@ __all__ = [
     "bucket_borders",
     "gp_sample",
     "pretrained_names",
+    "read_checkpoint",
+    "rehash_checkpoint",
     "train_pfn",
+    "write_checkpoint",
 ]

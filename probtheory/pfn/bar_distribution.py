@@ -21,7 +21,15 @@ from torch import Tensor
 from torch.distributions import Distribution, constraints
 from torch.distributions.utils import lazy_property
 
-from probtheory._checks import check_finite, check_int
+from probtheory._checks import (
+    check_bool,
+    check_finite,
+    check_floating,
+    check_generator,
+    check_in_interval,
+    check_int,
+    check_not_nan,
+)
 from probtheory.errors import InputDataError
 
 __all__ = ["BarDistribution", "bucket_borders"]
@@ -79,6 +87,8 @@ class BarDistribution(Distribution):
 
     def __init__(self, borders: Tensor, logits: Tensor, full_support: bool = True, validate_args=None):
         borders = check_finite("borders", borders)
+        check_floating("logits", logits)
+        check_bool("full_support", full_support)
         if borders.dim() != 1 or borders.numel() < (3 if full_support else 2):
             need = 3 if full_support else 2
             raise InputDataError("borders", f"a 1-d tensor of at least {need} borders", tuple(borders.shape))
@@ -86,8 +96,10 @@ class BarDistribution(Distribution):
             raise InputDataError("borders", "strictly increasing values", borders.tolist()[:8])
         if logits.shape[-1] != borders.numel() - 1:
             raise InputDataError("logits", f"last dimension K = {borders.numel() - 1}", tuple(logits.shape))
-        if torch.isnan(logits).any():
-            raise InputDataError("logits", "no NaN values", "NaN logits")
+        if logits.dim() == 0:
+            raise InputDataError("logits", f"a `batch_shape x {borders.numel() - 1}` tensor", "a scalar")
+        if (torch.isnan(logits) | (logits == math.inf)).any():  # -inf is a bucket of mass zero
+            raise InputDataError("logits", "values that are not NaN or +inf", "NaN or +inf logits")
         self.borders = borders.to(logits.dtype)
         self.logits = logits
         self.full_support = full_support
@@ -130,8 +142,15 @@ class BarDistribution(Distribution):
         return table.gather(-1, index[..., :1]).squeeze(-1)
 
     def _broadcast(self, value: Tensor) -> Tensor:
-        value = torch.as_tensor(value, dtype=self.logits.dtype, device=self.logits.device)
-        shape = torch.broadcast_shapes(value.shape, self.batch_shape)
+        value = value.to(dtype=self.logits.dtype, device=self.logits.device)
+        try:
+            shape = torch.broadcast_shapes(value.shape, self.batch_shape)
+        except RuntimeError as err:
+            raise InputDataError(
+                "value",
+                f"a tensor broadcastable to the batch shape {tuple(self.batch_shape)}",
+                tuple(value.shape),
+            ) from err
         return value.expand(shape)
 
     def _masses_for(self, value: Tensor) -> Tensor:
@@ -140,8 +159,13 @@ class BarDistribution(Distribution):
     # ------------------------------------------------------------------ density
 
     def log_prob(self, value: Tensor) -> Tensor:
-        """Log density; -inf outside [b_0, b_K] without full support."""
-        value = self._broadcast(value)
+        """Log density; -inf outside [b_0, b_K] without full support.
+
+        Args:
+            value: Values of y, broadcastable to the batch shape; infinities are allowed (their
+                density is zero), NaN is refused.
+        """
+        value = self._broadcast(check_not_nan("value", value))
         k = self._bucket(value)
         log_mass = self._gather(self.log_masses.expand(*value.shape, self.log_masses.shape[-1]), k)
         log_width = self.widths.log()[k]
@@ -159,8 +183,8 @@ class BarDistribution(Distribution):
         return out
 
     def cdf(self, value: Tensor) -> Tensor:
-        """P(Y <= value), tails included."""
-        value = self._broadcast(value)
+        """P(Y <= value), tails included (NaN values are refused, infinities allowed)."""
+        value = self._broadcast(check_not_nan("value", value))
         masses = self._masses_for(value)
         cumulative = torch.cat([torch.zeros_like(masses[..., :1]), masses.cumsum(-1)], -1)
         k = self._bucket(value)
@@ -177,9 +201,7 @@ class BarDistribution(Distribution):
 
     def icdf(self, value: Tensor) -> Tensor:
         """Quantile function, the exact inverse of :meth:`cdf` (tails included)."""
-        q = self._broadcast(value)
-        if ((q < 0) | (q > 1)).any():
-            raise InputDataError("value", "probabilities in [0, 1]", "values outside [0, 1]")
+        q = self._broadcast(check_in_interval("value", value, 0.0, 1.0, meaning="probabilities"))
         masses = self._masses_for(q)
         cumulative = masses.cumsum(-1)
         k = torch.searchsorted(cumulative.contiguous(), q.unsqueeze(-1).contiguous(), right=False).squeeze(-1)
@@ -199,7 +221,11 @@ class BarDistribution(Distribution):
 
     def sample(self, sample_shape: torch.Size = _EMPTY, generator: torch.Generator | None = None) -> Tensor:
         """Draw by inverse transform sampling (so tails are sampled with their true mass)."""
-        shape = self._extended_shape(sample_shape)
+        check_generator("generator", generator)
+        try:
+            shape = self._extended_shape(torch.Size(sample_shape))
+        except TypeError as err:
+            raise InputDataError("sample_shape", "a torch.Size or tuple of ints", repr(sample_shape)) from err
         u = torch.rand(shape, dtype=self.logits.dtype, device=self.logits.device, generator=generator)
         with torch.no_grad():
             return self.icdf(u)

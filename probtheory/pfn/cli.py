@@ -1,4 +1,9 @@
-"""``probtheory pfn``: train a PFN from a recipe, list the shipped ones."""
+"""``probtheory pfn``: train a PFN from a recipe, list the shipped ones, re-hash checkpoints.
+
+``probtheory pfn rehash PATH...`` records the ``config_sha256`` of checkpoints saved before
+configurations were hashed (see :mod:`probtheory.pfn.checkpoint`); the shipped checkpoints
+were re-hashed with ``probtheory pfn rehash probtheory/pfn/weights/*.json``.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,13 @@ __all__ = ["register"]
 
 
 def _train(args: argparse.Namespace) -> int:
+    from probtheory._checks import check_int
     from probtheory.pfn.recipes import get_recipe
     from probtheory.pfn.training import train_pfn
 
     recipe = get_recipe(args.recipe)
+    if args.steps is not None:
+        check_int("--steps", args.steps, minimum=1)
     config = recipe.config if args.steps is None else dataclasses.replace(recipe.config, steps=args.steps)
     out = Path(args.out or f"pfn-runs/{recipe.name}")
     # the settings that determine the model (not how it was invoked): recipe and step override
@@ -49,9 +57,18 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rehash(args: argparse.Namespace) -> int:
+    from probtheory.pfn.checkpoint import rehash_checkpoint
+
+    for path in args.paths:
+        digest, action = rehash_checkpoint(path, accept_changes=args.accept_changes)
+        print(f"{path}: config_sha256 {digest} ({action})")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``pfn`` subcommand to the ``probtheory`` command line."""
-    pfn = subparsers.add_parser("pfn", help="prior-data fitted networks: train, list")
+    pfn = subparsers.add_parser("pfn", help="prior-data fitted networks: train, list, rehash")
     commands = pfn.add_subparsers(dest="pfn_command", metavar="COMMAND", required=True)
     train = commands.add_parser("train", help="train a PFN from a named recipe (resumes from its checkpoint)")
     train.add_argument("recipe", help="recipe name (see `probtheory pfn list`)")
@@ -63,3 +80,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.set_defaults(func=_train)
     listing = commands.add_parser("list", help="recipes and shipped checkpoints")
     listing.set_defaults(func=_list)
+    rehash = commands.add_parser(
+        "rehash",
+        help="record the config_sha256 of checkpoints saved before configurations were hashed",
+    )
+    rehash.add_argument(
+        "paths", nargs="+", metavar="PATH", help="checkpoint (PATH, PATH.json or PATH.safetensors)"
+    )
+    rehash.add_argument(
+        "--accept-changes",
+        action="store_true",
+        help="replace a config_sha256 that no longer matches (the configuration was edited on purpose)",
+    )
+    rehash.set_defaults(func=_rehash)

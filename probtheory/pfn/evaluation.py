@@ -18,7 +18,7 @@ from gpytorch.kernels import RBFKernel, ScaleKernel
 from scipy import stats
 from torch import Tensor
 
-from probtheory._checks import check_finite, check_int, check_real
+from probtheory._checks import check_finite, check_generator, check_in_interval, check_int, check_real
 from probtheory.errors import InputDataError
 from probtheory.pfn.priors import GPHyperPrior
 
@@ -140,6 +140,7 @@ def hyperprior_gp_predictive(
     check_int("num_samples", num_samples, minimum=1)
     if not isinstance(prior, GPHyperPrior):
         raise InputDataError("prior", "a GPHyperPrior", type(prior).__name__)
+    check_generator("generator", generator)
     z = torch.randn(3, num_samples, generator=generator, dtype=torch.float64)
     hyper = [
         torch.exp(d.loc.double() + d.scale.double() * z[i])
@@ -161,5 +162,13 @@ def hyperprior_gp_predictive(
 
 
 def ks_uniform(pit: Tensor) -> float:
-    """Kolmogorov-Smirnov distance of PIT values from U(0, 1) (0: perfectly calibrated)."""
+    """Kolmogorov-Smirnov distance of PIT values from U(0, 1) (0: perfectly calibrated).
+
+    Args:
+        pit: Probability integral transforms ``F(y)`` of observations under their predictives:
+            a non-empty tensor of values in [0, 1] (NaN refused).
+    """
+    pit = check_in_interval("pit", pit, 0.0, 1.0, meaning="PIT values (probabilities)")
+    if pit.numel() == 0:
+        raise InputDataError("pit", "at least one PIT value", "an empty tensor")
     return float(stats.kstest(pit.detach().flatten().cpu().numpy(), "uniform").statistic)

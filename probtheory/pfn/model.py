@@ -10,10 +10,10 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from probtheory._checks import check_finite
-from probtheory.errors import InputDataError
+from probtheory._checks import check_finite, check_instance, check_path
+from probtheory.errors import CheckpointError, InputDataError
 from probtheory.pfn.bar_distribution import BarDistribution
-from probtheory.pfn.checkpoint import CheckpointError, read_checkpoint, write_checkpoint
+from probtheory.pfn.checkpoint import CONFIG_HASH_KEY, read_checkpoint, write_checkpoint
 from probtheory.pfn.transformer import PFNTransformer, TransformerConfig
 
 __all__ = ["PFN", "pretrained_names"]
@@ -51,8 +51,15 @@ class PFN(nn.Module):
             metadata: Free-form JSON-serialisable description (prior, training, support).
         """
         super().__init__()
-        if borders.numel() != config.num_buckets + 1:
-            raise InputDataError("borders", f"{config.num_buckets + 1} borders", borders.numel())
+        check_instance("config", config, TransformerConfig, "a TransformerConfig")
+        check_finite("borders", borders)
+        if metadata is not None:
+            check_instance("metadata", metadata, dict, "a dict of JSON-serialisable values, or None")
+        if borders.dim() != 1 or borders.numel() != config.num_buckets + 1:
+            expected = f"a 1-d tensor of num_buckets + 1 = {config.num_buckets + 1} borders"
+            raise InputDataError("borders", expected, f"shape {tuple(borders.shape)}")
+        if not (borders[1:] > borders[:-1]).all():
+            raise InputDataError("borders", "strictly increasing values", borders.tolist()[:8])
         self.config = config
         self.transformer = PFNTransformer(config)
         self.register_buffer("borders", borders.to(torch.float64))
@@ -124,6 +131,10 @@ class PFN(nn.Module):
         Returns:
             ``predict(x_test)`` for `B x Q x F` (or `Q x F`) queries, returning a BarDistribution.
         """
+        check_finite("x_train", x_train)
+        if x_train.dim() not in (2, 3):
+            f = self.config.num_features
+            raise InputDataError("x_train", f"a `[B x] S x {f}` tensor", tuple(x_train.shape))
         probe = x_train[..., :1, :] if x_train.shape[-2] else torch.zeros_like(x_train[..., :0, :])
         x_train, y_train, _, batched = self._prepare(x_train, y_train, probe)
         cache = self.transformer.encode_context(x_train, y_train)
@@ -145,23 +156,46 @@ class PFN(nn.Module):
     # ------------------------------------------------------------------ persistence
 
     def save(self, path: str | Path, **metadata) -> str:
-        """Write ``PATH.safetensors`` + ``PATH.json``; returns the sha256 of the weights."""
+        """Write ``PATH.safetensors`` + ``PATH.json``; returns the sha256 of the weights.
+
+        The JSON records the architecture, the metadata and two digests: of the weights
+        (``sha256``) and of the configuration itself (``config_sha256``), both verified by
+        :meth:`load`.
+
+        Args:
+            path: Path without suffix.
+            **metadata: Extra JSON-serialisable entries (they override the model's metadata).
+        """
         tensors = {f"model.{k}": v for k, v in self.state_dict().items()}
         config = {"transformer": self.config.to_dict(), **self.metadata, **metadata}
         return write_checkpoint(path, tensors, config)
 
     @classmethod
     def load(cls, path: str | Path) -> PFN:
-        """Load a checkpoint written by :meth:`save` (sha256 verified, nothing unpickled)."""
-        tensors, config = read_checkpoint(path)
+        """Load a checkpoint written by :meth:`save` (nothing unpickled).
+
+        Both the weights and the configuration must hash to the digests the JSON records: a
+        copy whose architecture or prior was edited (say ``nhead``) is refused, since it would
+        load and predict differently. A checkpoint saved before configurations were hashed is
+        refused too, with the command that re-hashes it (``probtheory pfn rehash PATH``).
+
+        Args:
+            path: Path without suffix (or either file's path).
+
+        Raises:
+            CheckpointError: If a file is missing or malformed, a digest differs, or the
+                checkpoint does not describe a PFN.
+        """
+        check_path("path", path)
+        tensors, config = read_checkpoint(path, require_config_hash=True)
         try:
             transformer = TransformerConfig(**config["transformer"])
             state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-            meta = {k: v for k, v in config.items() if k not in ("transformer", "sha256")}
+            meta = {k: v for k, v in config.items() if k not in ("transformer", "sha256", CONFIG_HASH_KEY)}
             model = cls(transformer, state["borders"], meta)
             model.load_state_dict(state)
-        except (KeyError, TypeError, RuntimeError) as err:
-            raise CheckpointError(f"checkpoint {path}: does not describe a PFN ({err})") from err
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise CheckpointError(path, f"does not describe a PFN ({type(err).__name__}: {err})") from err
         return model.eval()
 
     @classmethod

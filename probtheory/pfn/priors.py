@@ -15,6 +15,7 @@ lengthscale, outputscale and noise), :class:`PyroPrior` (any Pyro model sampling
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -25,7 +26,14 @@ import torch
 from gpytorch.kernels import RBFKernel, ScaleKernel
 from torch import Tensor
 
-from probtheory._checks import check_int, check_real
+from probtheory._checks import (
+    check_floating,
+    check_generator,
+    check_in_interval,
+    check_inputs,
+    check_int,
+    check_real,
+)
 from probtheory.errors import InputDataError
 
 __all__ = [
@@ -49,6 +57,10 @@ class Batch:
     target_y: Tensor
 
     def __post_init__(self) -> None:
+        for name in ("x", "y", "target_y"):
+            check_floating(name, getattr(self, name))
+        if self.x.dim() != 3:
+            raise InputDataError("x", "a `B x T x F` tensor", f"shape {tuple(self.x.shape)}")
         b, t = self.x.shape[:2]
         if self.x.dim() != 3 or self.y.shape != (b, t) or self.target_y.shape != (b, t):
             raise InputDataError(
@@ -69,7 +81,15 @@ class Prior(Protocol):
         ...
 
 
+def _check_draw(batch_size: int, seq_len: int, generator: torch.Generator | None) -> None:
+    """The arguments every prior's ``sample`` takes."""
+    check_int("batch_size", batch_size, minimum=1)
+    check_int("seq_len", seq_len, minimum=1)
+    check_generator("generator", generator)
+
+
 def _uniform_inputs(batch_size: int, seq_len: int, num_features: int, generator: torch.Generator) -> Tensor:
+    _check_draw(batch_size, seq_len, generator)
     return torch.rand(batch_size, seq_len, num_features, generator=generator, dtype=torch.float64)
 
 
@@ -88,6 +108,12 @@ def gp_sample(
     Returns:
         ``f`` and ``y = f + noise``, both `B x T`.
     """
+    check_inputs("x", x)
+    if x.dim() != 3:
+        raise InputDataError("x", "a `B x T x F` tensor", f"shape {tuple(x.shape)}")
+    for name, value in (("lengthscale", lengthscale), ("outputscale", outputscale), ("noise", noise)):
+        check_in_interval(name, value, 0.0, math.inf, closed=(False, False), meaning="finite values > 0")
+    check_generator("generator", generator)
     b, t, _ = x.shape
     kernel = ScaleKernel(RBFKernel(batch_shape=torch.Size([b])), batch_shape=torch.Size([b])).to(x)
     kernel.base_kernel.lengthscale = torch.as_tensor(lengthscale, dtype=x.dtype).expand(b).reshape(b, 1, 1)
@@ -152,6 +178,12 @@ class GPHyperPrior:
     log_noise_scale: float = 1.0
     num_features: int = 1
 
+    def __post_init__(self) -> None:
+        for name in ("log_lengthscale", "log_outputscale", "log_noise"):
+            check_real(f"{name}_loc", getattr(self, f"{name}_loc"))
+            check_real(f"{name}_scale", getattr(self, f"{name}_scale"), positive=True)
+        check_int("num_features", self.num_features, minimum=1)
+
     def hyperprior(self) -> dict[str, torch.distributions.Distribution]:
         """The hyper-priors as torch distributions (also used by the NUTS baseline)."""
         ln = torch.distributions.LogNormal
@@ -186,6 +218,11 @@ def bnn_model(x: Tensor, hidden: int = 16, noise: float = 0.1) -> Tensor:
     Returns:
         The sampled observations ``y`` (`T`), recorded at the sample site ``"y"``.
     """
+    check_inputs("x", x)
+    if x.dim() != 2:
+        raise InputDataError("x", "a `T x F` tensor", f"shape {tuple(x.shape)}")
+    check_int("hidden", hidden, minimum=1)
+    check_real("noise", noise, positive=True)
     f_in = x.shape[-1]
     normal = pdist.Normal(torch.zeros((), dtype=x.dtype), torch.ones((), dtype=x.dtype))
     w1 = pyro.sample("w1", normal.expand([f_in, hidden]).to_event(2))
@@ -207,6 +244,11 @@ class PyroPrior:
 
     model: Callable[[Tensor], object] = bnn_model
     num_features: int = 1
+
+    def __post_init__(self) -> None:
+        if not callable(self.model):
+            raise InputDataError("model", "a Pyro model: a callable of x", type(self.model).__name__)
+        check_int("num_features", self.num_features, minimum=1)
 
     def sample(self, batch_size: int, seq_len: int, generator: torch.Generator) -> Batch:  # noqa: D102
         x = _uniform_inputs(batch_size, seq_len, self.num_features, generator)
@@ -232,7 +274,14 @@ class FunctionPrior:
     fn: Callable[[int, int, torch.Generator], Batch]
     num_features: int = 1
 
+    def __post_init__(self) -> None:
+        if not callable(self.fn):
+            expected = "a callable (batch_size, seq_len, generator) -> Batch"
+            raise InputDataError("fn", expected, type(self.fn).__name__)
+        check_int("num_features", self.num_features, minimum=1)
+
     def sample(self, batch_size: int, seq_len: int, generator: torch.Generator) -> Batch:  # noqa: D102
+        _check_draw(batch_size, seq_len, generator)
         batch = self.fn(batch_size, seq_len, generator)
         if not isinstance(batch, Batch):
             raise InputDataError("fn", "a function returning a probtheory.pfn.Batch", type(batch).__name__)

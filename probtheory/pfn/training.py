@@ -29,8 +29,15 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from probtheory._checks import check_int, check_real
-from probtheory.errors import ConfigurationError
+from probtheory._checks import (
+    check_bool,
+    check_instance,
+    check_int,
+    check_interval,
+    check_path,
+    check_real,
+)
+from probtheory.errors import ConfigurationError, InputDataError
 from probtheory.pfn.bar_distribution import bucket_borders
 from probtheory.pfn.checkpoint import read_checkpoint, write_checkpoint
 from probtheory.pfn.model import PFN
@@ -71,7 +78,12 @@ class TrainConfig:
         ):
             check_int(name, getattr(self, name), minimum=1)
         check_int("max_context", self.max_context, minimum=0)
+        check_int("seed", self.seed, minimum=0)
         check_real("lr", self.lr, positive=True)
+        check_real("weight_decay", self.weight_decay, nonnegative=True)
+        check_real("clip_norm", self.clip_norm, positive=True)
+        check_interval("warmup_fraction", self.warmup_fraction, 0.0, 1.0, meaning="a fraction of the steps")
+        check_instance("transformer", self.transformer, TransformerConfig, "a TransformerConfig")
         if self.max_context >= self.seq_len:
             raise ConfigurationError(
                 f"max_context ({self.max_context}) must be < seq_len ({self.seq_len}): every dataset "
@@ -85,9 +97,13 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
         """Inverse of :meth:`to_dict`."""
+        check_instance("data", data, dict, "a dict as written by TrainConfig.to_dict")
         data = dict(data)
-        data["transformer"] = TransformerConfig(**data["transformer"])
-        return cls(**data)
+        try:
+            data["transformer"] = TransformerConfig(**data["transformer"])
+            return cls(**data)
+        except (KeyError, TypeError) as err:
+            raise InputDataError("data", "the fields of TrainConfig.to_dict()", err) from err
 
 
 @dataclass
@@ -171,19 +187,25 @@ def train_pfn(
     Returns:
         The trained model (on rank 0; other ranks get theirs too) and the loss history.
     """
-    config = config or TrainConfig()
+    config = TrainConfig() if config is None else config
+    check_instance("prior", prior, Prior, "a Prior (a `num_features` attribute and a `sample` method)")
+    check_instance("config", config, TrainConfig, "a TrainConfig or None")
+    check_bool("resume", resume)
+    check_bool("progress", progress)
+    if metadata is not None:
+        check_instance("metadata", metadata, dict, "a dict of JSON-serialisable entries, or None")
     if config.transformer.num_features != prior.num_features:
         raise ConfigurationError(
             f"transformer.num_features ({config.transformer.num_features}) != prior.num_features "
             f"({prior.num_features})"
         )
     rank, world = _distributed()
-    out = None if out_dir is None else Path(out_dir)
+    out = None if out_dir is None else check_path("out_dir", out_dir)
     start_step, losses, elapsed = 0, [], 0.0
     window: list[float] = []  # losses of the steps since the last logged mean
     state = None
     if out is not None and resume and out.joinpath("checkpoint.json").exists():
-        state, saved = read_checkpoint(out / "checkpoint")
+        state, saved = read_checkpoint(out / "checkpoint", require_config_hash=True)
         if saved["train_config"] != json.loads(json.dumps(config.to_dict())):
             raise ConfigurationError(
                 f"{out}/checkpoint was written with a different TrainConfig; "

@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from probtheory._checks import check_int
+from probtheory._checks import check_floating, check_instance, check_int
+from probtheory.errors import InputDataError
 
 __all__ = ["ContextCache", "PFNTransformer", "TransformerConfig"]
 
@@ -108,6 +109,7 @@ class PFNTransformer(nn.Module):
     def __init__(self, config: TransformerConfig) -> None:
         """Create the network from its configuration."""
         super().__init__()
+        check_instance("config", config, TransformerConfig, "a TransformerConfig")
         self.config = config
         self.encode_x = nn.Linear(config.num_features, config.emsize)
         self.encode_y = nn.Linear(1, config.emsize)
@@ -125,6 +127,7 @@ class PFNTransformer(nn.Module):
             x_train: A `B x S x F` tensor (S may be 0).
             y_train: A `B x S` tensor.
         """
+        self._check(x_train, y_train, None)
         h = self.encode_x(x_train) + self.encode_y(y_train.unsqueeze(-1))
         keys, values = [], []
         for layer in self.layers:
@@ -141,8 +144,25 @@ class PFNTransformer(nn.Module):
             h = layer(h, k, v)
         return self.decoder(h)
 
+    def _check(self, x_train: Tensor, y_train: Tensor, x_test: Tensor | None) -> None:
+        """Shapes and dtypes only (no device synchronisation: this runs in every training step)."""
+        f, b = self.config.num_features, x_train.shape[0] if isinstance(x_train, Tensor) else None
+        check_floating("x_train", x_train)
+        check_floating("y_train", y_train)
+        if x_train.dim() != 3 or x_train.shape[-1] != f:
+            raise InputDataError("x_train", f"a `B x S x {f}` tensor", f"shape {tuple(x_train.shape)}")
+        if y_train.shape != x_train.shape[:2]:
+            expected = f"a `B x S` tensor, {tuple(x_train.shape[:2])}"
+            raise InputDataError("y_train", expected, f"shape {tuple(y_train.shape)}")
+        if x_test is None:
+            return
+        check_floating("x_test", x_test)
+        if x_test.dim() != 3 or x_test.shape[-1] != f or x_test.shape[0] != b:
+            raise InputDataError("x_test", f"a `{b} x Q x {f}` tensor", f"shape {tuple(x_test.shape)}")
+
     def forward(self, x_train: Tensor, y_train: Tensor, x_test: Tensor) -> Tensor:
         """Logits for the queries; one pass for context and queries together (training path)."""
+        self._check(x_train, y_train, x_test)
         s = x_train.shape[1]
         h = torch.cat(
             [self.encode_x(x_train) + self.encode_y(y_train.unsqueeze(-1)), self.encode_x(x_test)], 1

@@ -193,5 +193,7 @@ def test_command_line_trains_a_recipe_and_lists_it(tmp_path, capsys):
     assert meta["recipe"] == "gp-rbf-1d" and meta["train_config"]["steps"] == 2
     assert main(["pfn", "list"]) == 0
     assert "gp-rbf-1d" in capsys.readouterr().out
+    assert main(["pfn", "train", "no-such-recipe", "--out", str(tmp_path / "x")]) == 2
+    assert "`recipe`" in capsys.readouterr().err
     with pytest.raises(InputDataError, match="recipe"):
-        main(["pfn", "train", "no-such-recipe", "--out", str(tmp_path / "x")])
+        main(["--debug", "pfn", "train", "no-such-recipe", "--out", str(tmp_path / "x")])
