@@ -12,6 +12,13 @@
 * :class:`StudentTP` -- the Student-t process (scale-mixture NNGP), heavy-tailed;
 * :class:`PFNSurrogate` -- a prior-data fitted network's predictive distribution.
 
+Every surrogate checks ``posterior``'s arguments alike: ``X`` must be a finite
+`batch_shape x q x d` tensor, ``output_indices`` a non-empty list of indices in [0, m) (also
+for one output: ``[1]`` is an error, not ignored), and inputs more than 0.1 (a tenth of the
+cube's side, ``bo._validation.EXTRAPOLATION_TOLERANCE``) outside the unit cube the surrogate
+was trained on get a ``botorch.exceptions.InputDataWarning`` naming it: the surrogate
+extrapolates there, and inputs that far out are usually unnormalised ones.
+
 New sample-based surrogates (HMC, SVI, ...) subclass :class:`SampleSurrogate`; others
 subclass :class:`SurrogateModel`. :mod:`bo.testing` checks any of them against the contract.
 """
