@@ -11,6 +11,13 @@ plus :meth:`CurveExtrapolator.predict`, returning the predictive distribution it
 ``y`` the metric. Single curves are given as `T` or `T x 1` tensors (the reference layout),
 batches of curves as `B x T x 1`. A :class:`~probtheory.lcpfn.normalizer.CurveNormalizer`
 maps other metrics (losses, arbitrary ranges) onto the models' [0, 1] scale.
+
+Observed values are accepted where the curve prior's own observations can lie: its noiseless
+curves are confined to [0, 1] but the observation noise is added afterwards, so noisy
+observations of a valid curve leave [0, 1]. :attr:`CurveExtrapolator.observation_range` is
+[0, 1] widened by the margin the prior's noise exceeds with probability at most 1e-6 per curve
+(:func:`~probtheory.lcpfn.curves.observation_range`); values beyond it, which the model was
+never trained on, are refused.
 """
 
 from __future__ import annotations
@@ -23,8 +30,9 @@ import torch
 from torch import Tensor
 from torch.distributions import Categorical, Distribution, MixtureSameFamily, Normal, TransformedDistribution
 
-from probtheory._checks import check_finite
+from probtheory._checks import check_finite, check_in_interval, check_instance, check_probabilities
 from probtheory.errors import InputDataError
+from probtheory.lcpfn.curves import CurvePrior
 from probtheory.lcpfn.normalizer import CurveNormalizer
 from probtheory.pfn.bar_distribution import BarDistribution
 
@@ -42,6 +50,14 @@ class GaussianMixture(MixtureSameFamily):
 
     def __init__(self, logits: Tensor, loc: Tensor, scale: Tensor) -> None:
         """Create the mixture (see the class docstring)."""
+        for name, value in (("loc", loc), ("scale", scale)):
+            check_finite(name, value)
+        if (logits.isnan() | (logits == math.inf)).any():
+            raise InputDataError("logits", "values that are not NaN or +inf", "NaN or +inf logits")
+        check_in_interval("scale", scale, 0.0, math.inf, closed=(False, False), meaning="standard deviations")
+        if not logits.shape == loc.shape == scale.shape:
+            shapes = f"{tuple(logits.shape)}, {tuple(loc.shape)}, {tuple(scale.shape)}"
+            raise InputDataError("logits, loc, scale", "tensors of one shape `... x N`", shapes)
         self._params = (logits, loc, scale)
         super().__init__(Categorical(logits=logits), Normal(loc, scale), validate_args=False)
 
@@ -64,9 +80,7 @@ class GaussianMixture(MixtureSameFamily):
         of near-degenerate components has cdf steps too steep for Newton; there the bracket
         halves each iteration).
         """
-        q = torch.as_tensor(value, dtype=self.mean.dtype)
-        if ((q < 0) | (q > 1)).any():
-            raise InputDataError("value", "probabilities in [0, 1]", "values outside [0, 1]")
+        q = check_in_interval("value", value, 0.0, 1.0, meaning="probabilities").to(self.mean.dtype)
         logits, loc, scale = self._params
         shape = torch.broadcast_shapes(q.shape, self.batch_shape)
         # bracket: every component's cdf is < 1e-23 below lo and > 1 - 1e-23 above hi
@@ -101,7 +115,10 @@ def _first(dist: Distribution) -> Distribution:
 
 def _as_batch(name: str, t: Tensor, *, values: bool) -> tuple[Tensor, bool]:
     """`T`, `T x 1` -> (`1 x T`, False); `B x T x 1` (and `B x T` for values) -> (`B x T`, True)."""
-    t = torch.as_tensor(t)
+    if not isinstance(t, Tensor):
+        raise InputDataError(name, "a torch.Tensor", f"{type(t).__name__}")
+    if t.dtype == torch.bool or t.is_complex():
+        raise InputDataError(name, "a real tensor", f"dtype {t.dtype}")
     if not t.is_floating_point():  # integer epochs, as in the reference API
         t = t.to(torch.float64)
     if t.dim() == 1:
@@ -124,6 +141,36 @@ class CurveExtrapolator(ABC):
 
     max_epochs: int
 
+    @property
+    def observation_range(self) -> tuple[float, float]:
+        """Normalised observations this model accepts: ``(low, high)`` on its [0, 1] scale.
+
+        The curve prior's [0, 1] widened by its observation noise
+        (:meth:`~probtheory.lcpfn.curves.CurvePrior.observation_range`): the range the prior's
+        own noisy observations leave with probability at most 1e-6 per curve.
+        """
+        prior = getattr(self, "prior", None)  # the baselines' prior; the reference prior otherwise
+        return (prior if isinstance(prior, CurvePrior) else CurvePrior()).observation_range()
+
+    def _check_observations(self, name: str, y: Tensor, z: Tensor, normalizer: CurveNormalizer) -> None:
+        """Refuse observed values (``y``; ``z`` normalised) the curve prior never produces."""
+        low, high = self.observation_range
+        if not z.numel() or bool(((z >= low) & (z <= high)).all()):
+            return
+        received = f"values in [{y.min().item():.4g}, {y.max().item():.4g}]"
+        scale = f"[{low:.3g}, {high:.3g}] on the model's [0, 1] scale"
+        if normalizer.linear:
+            ends = sorted(normalizer.inverse(torch.tensor([low, high], dtype=torch.float64)).tolist())
+            expected = (
+                f"values in [{ends[0]:.4g}, {ends[1]:.4g}]: the normaliser's range [{normalizer.lower:g}, "
+                f"{normalizer.upper:g}] widened by the curve prior's observation noise ({scale})"
+            )
+        else:
+            expected = f"values the normaliser maps into {scale} (the prior's range widened by its noise)"
+        if normalizer == CurveNormalizer() and y.min() >= 0 and y.max() <= 100:
+            expected += "; a curve in percent? divide it by 100"
+        raise InputDataError(name, expected, received)
+
     @abstractmethod
     def _predict(self, x_train: Tensor, y_train: Tensor, x_test: Tensor) -> Distribution:
         """Predictive of normalised y at ``x_test`` (`B x Q`) given `B x T` observations."""
@@ -138,7 +185,8 @@ class CurveExtrapolator(ABC):
         normalizer: CurveNormalizer | None,
         check_range: bool = True,
     ) -> tuple[Tensor, Tensor, Tensor, bool, CurveNormalizer]:
-        normalizer = normalizer or CurveNormalizer()
+        normalizer = CurveNormalizer() if normalizer is None else normalizer
+        check_instance("normalizer", normalizer, CurveNormalizer, "a CurveNormalizer or None")
         xs, batched = _as_batch("x_train", x_train, values=False)
         ys, batched_y = _as_batch("y_train", y_train, values=True)
         xq, batched_q = _as_batch("x_test", x_test, values=False)
@@ -163,17 +211,18 @@ class CurveExtrapolator(ABC):
                     f"epochs in [1, {self.max_epochs}] (the longest curve this model supports)",
                     f"epochs in [{x.min().item():g}, {x.max().item():g}]",
                 )
-        if check_range:
-            normalizer.check("y_train", ys)
         z = normalizer.forward(ys.to(torch.float64))
+        if check_range:
+            self._check_observations("y_train", ys, z, normalizer)
         return xs.to(torch.float64), z, xq.to(torch.float64), batched, normalizer
 
     # ------------------------------------------------------------------ public API
 
     def predict_normalized(self, x_train: Tensor, y_train: Tensor, x_test: Tensor) -> Distribution:
-        """Like :meth:`predict` on the model's own scale, without the [0, 1] range check.
+        """Like :meth:`predict` on the model's own scale, without the range check of observed values.
 
-        For data drawn from the curve prior itself, whose noisy observations may leave [0, 1].
+        For experiments beyond :attr:`observation_range` (the range the curve prior's own noisy
+        observations essentially never leave, which :meth:`predict` accepts).
         """
         xs, z, xq, batched, _ = self._inputs(x_train, y_train, x_test, None, check_range=False)
         dist = self._predict(xs, z, xq)
@@ -210,9 +259,7 @@ class CurveExtrapolator(ABC):
         normalizer: CurveNormalizer | None = None,
     ) -> Tensor:
         """Quantiles ``qs`` at each test epoch: `Q x len(qs)` (or `B x Q x len(qs)`), monotone in q."""
-        qs = torch.as_tensor(qs, dtype=torch.float64).flatten()
-        if qs.numel() == 0 or ((qs <= 0) | (qs >= 1)).any():
-            raise InputDataError("qs", "probabilities strictly between 0 and 1", qs.tolist())
+        qs = check_probabilities("qs", qs, open_interval=True).to(torch.float64).flatten()
         xs, z, xq, batched, normalizer = self._inputs(x_train, y_train, x_test, normalizer)
         dist = self._predict(xs, z, xq)
         # a decreasing map (minimisation) sends the q-quantile to the (1 - q)-quantile

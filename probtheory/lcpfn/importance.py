@@ -16,7 +16,8 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
-from probtheory._checks import check_int
+from probtheory._checks import check_finite, check_instance, check_int
+from probtheory.errors import InputDataError
 from probtheory.lcpfn.curves import CurvePrior
 from probtheory.lcpfn.extrapolator import CurveExtrapolator, GaussianMixture
 
@@ -37,6 +38,15 @@ def parametric_predictive(
     Returns:
         A :class:`GaussianMixture` of batch shape `B x Q` with S components.
     """
+    check_instance("prior", prior, CurvePrior, "a CurvePrior")
+    missing = set(prior.specs()) - set(params)
+    if missing:
+        raise InputDataError(
+            "params",
+            f"a tensor for each key of prior.specs() {sorted(prior.specs())}",
+            f"missing {sorted(missing)}",
+        )
+    check_finite("x_test", x_test)
     loc = prior.mean_curve(params, x_test.unsqueeze(1)).transpose(1, 2)  # B x Q x S
     scale = torch.exp(params["log_sigma"]).unsqueeze(1).expand_as(loc)
     logits = torch.zeros_like(scale) if logits is None else logits.unsqueeze(1).expand_as(loc)
@@ -70,11 +80,12 @@ class ImportanceSamplingExtrapolator(CurveExtrapolator):
         seed: int = 0,
     ) -> None:
         """Draw the prior samples (see the class docstring)."""
-        self.prior = prior or CurvePrior()
+        self.prior = CurvePrior() if prior is None else prior
+        check_instance("prior", self.prior, CurvePrior, "a CurvePrior or None")
         self.max_epochs = self.prior.max_epochs
         self.num_components = check_int("num_components", num_components, minimum=1)
         check_int("num_samples", num_samples, minimum=1)
-        self.seed = seed
+        self.seed = check_int("seed", seed, minimum=0)
         generator = torch.Generator().manual_seed(seed)
         self.samples = self.prior.sample_parameters(num_samples, self.max_epochs, generator)
         self.last_ess: Tensor | None = None

@@ -19,7 +19,7 @@ import math
 import torch
 from torch import Tensor
 
-from probtheory._checks import check_int, check_real
+from probtheory._checks import check_instance, check_int, check_real
 from probtheory.errors import ConfigurationError
 from probtheory.lcpfn.curves import CurvePrior, ParameterSpec
 from probtheory.lcpfn.extrapolator import CurveExtrapolator, GaussianMixture
@@ -68,7 +68,8 @@ class MCMCExtrapolator(CurveExtrapolator):
         seed: int = 0,
     ) -> None:
         """Configure the sampler (see the class docstring)."""
-        self.prior = prior or CurvePrior()
+        self.prior = CurvePrior() if prior is None else prior
+        check_instance("prior", self.prior, CurvePrior, "a CurvePrior or None")
         self.max_epochs = self.prior.max_epochs
         self.specs = self.prior.specs()
         self.walkers = check_int("walkers", walkers, minimum=2)
@@ -76,7 +77,7 @@ class MCMCExtrapolator(CurveExtrapolator):
         self.burn_in = check_int("burn_in", burn_in, minimum=0)
         self.thin = check_int("thin", thin, minimum=1)
         self.stretch = check_real("stretch", stretch, positive=True)
-        self.seed = seed
+        self.seed = check_int("seed", seed, minimum=0)
         if walkers % 2 or walkers < 2 * len(self.specs):
             raise ConfigurationError(
                 f"walkers ({walkers}) must be even and at least twice the dimension ({len(self.specs)})"

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from torch import Tensor
 
+from probtheory._checks import check_instance
 from probtheory.errors import InputDataError
+from probtheory.lcpfn.curves import CurvePrior, observation_range
 from probtheory.lcpfn.extrapolator import CurveExtrapolator
 from probtheory.pfn.bar_distribution import BarDistribution
 from probtheory.pfn.model import PFN, pretrained_names
@@ -31,6 +33,7 @@ class LCPFN(CurveExtrapolator):
 
     def __init__(self, pfn: PFN) -> None:
         """Wrap a PFN trained on a curve prior (its metadata must name the prior's max_epochs)."""
+        check_instance("pfn", pfn, PFN, "a PFN trained on a CurvePrior")
         try:
             self.max_epochs = int(pfn.metadata["prior"]["max_epochs"])
         except (KeyError, TypeError) as err:
@@ -50,6 +53,25 @@ class LCPFN(CurveExtrapolator):
     def load(cls, path: str | Path) -> LCPFN:
         """Load a checkpoint written by ``train_pfn`` on a curve prior."""
         return cls(PFN.load(path))
+
+    @property
+    def observation_range(self) -> tuple[float, float]:
+        """Normalised observations accepted: the training prior's [0, 1] widened by its noise.
+
+        From the checkpoint's prior (``log_noise``, ``range_constraint``, ``max_epochs``; the
+        reference prior's values where the metadata does not say), see
+        :func:`~probtheory.lcpfn.curves.observation_range`.
+        """
+        prior = self.pfn.metadata.get("prior", {})
+        reference = CurvePrior()
+        try:
+            return observation_range(
+                prior.get("log_noise", reference.log_noise),
+                self.max_epochs,
+                prior.get("range_constraint", reference.range_constraint),
+            )
+        except InputDataError as err:
+            raise InputDataError("pfn", "a PFN whose metadata describes its curve prior", err) from err
 
     @property
     def metadata(self) -> dict:

@@ -24,7 +24,7 @@ from torch import Tensor
 from torch.distributions import constraints
 from torch.distributions.transforms import Transform
 
-from probtheory._checks import check_finite
+from probtheory._checks import check_bool, check_finite, check_real, check_real_or_infinite
 from probtheory.errors import ConfigurationError, InputDataError
 
 __all__ = ["CurveNormalizer"]
@@ -64,6 +64,12 @@ class CurveNormalizer:
     soft_upper: float | None = None
 
     def __post_init__(self) -> None:
+        check_real_or_infinite("lower", self.lower)
+        check_real_or_infinite("upper", self.upper)
+        check_bool("minimize", self.minimize)
+        for name in ("soft_lower", "soft_upper"):
+            if getattr(self, name) is not None:
+                check_real(name, getattr(self, name))
         if not self.lower < self.upper:
             raise InputDataError("lower, upper", "lower < upper", (self.lower, self.upper))
         soft = (self.soft_lower, self.soft_upper)
@@ -124,7 +130,10 @@ class CurveNormalizer:
         if self.linear:
             return self.lower + z * (self.upper - self.lower)
         lo, hi = self._sigmoid_ends()
-        u = torch.logit(lo + z * (hi - lo))
+        # z beyond the image of the real line (full-support tails of a predictive) would give
+        # logit of a value outside (0, 1), NaN: such quantiles go to the ends of the metric
+        s = (lo + z * (hi - lo)).clamp(0.0, 1.0)
+        u = torch.logit(s)
         return (u + 1) * (self.soft_upper - self.soft_lower) / 2 + self.soft_lower
 
     def transform(self) -> Transform:

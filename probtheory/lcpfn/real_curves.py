@@ -53,7 +53,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from probtheory._checks import check_finite, check_int
+from probtheory._checks import check_finite, check_int, check_path
 from probtheory.errors import InputDataError
 
 __all__ = ["DATASETS", "LearningCurveSet", "generate_learning_curves", "load_real_curves", "main"]
@@ -167,12 +167,23 @@ class LearningCurveSet:
 
         Returns:
             The set, validated as on construction.
+
+        Raises:
+            InputDataError: If the file cannot be read or does not hold a learning-curve set.
         """
-        return _from_text(Path(path).read_text(), source=str(path))
+        path = check_path("path", path)
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as err:
+            raise InputDataError("path", "a readable learning-curve JSON file", f"{path} ({err})") from err
+        return _from_text(text, source=str(path))
 
 
 def _from_text(text: str, source: str) -> LearningCurveSet:
-    data = json.loads(text)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputDataError("path", "a learning-curve JSON file", f"{source} ({err})") from err
     required = ("dataset", "seed", "configs", "curves")
     if not isinstance(data, dict) or any(key not in data for key in required):
         raise InputDataError("path", f"a learning-curve JSON object with keys {required}", source)
@@ -405,6 +416,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="the JSON file to write")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
+    check_int("--threads", args.threads, minimum=1)  # torch.set_num_threads(0) would abort
+    check_int("--configs", args.configs, minimum=1)
+    check_int("--epochs", args.epochs, minimum=1)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     curves = generate_learning_curves(

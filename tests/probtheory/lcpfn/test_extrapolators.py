@@ -76,8 +76,8 @@ def test_bad_input_is_rejected(curves, importance, tiny_lcpfn, which):
     x, y, xq = EPOCHS[:10], curves[0, :10], EPOCHS[10:]
     with pytest.raises(InputDataError, match="strictly increasing"):
         model.predict(x.flip(0), y, xq)
-    with pytest.raises(InputDataError, match="normaliser's range"):
-        model.predict(x, y + 2, xq)
+    with pytest.raises(InputDataError, match="widened by the curve prior's observation noise"):
+        model.predict(x, y + 10, xq)
     with pytest.raises(InputDataError, match="empty curve"):
         model.predict(x[:0], y[:0], xq)
     with pytest.raises(InputDataError, match="supports"):

@@ -28,7 +28,16 @@ def test_reads_both_layouts(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "text, match", [("", "empty"), ("a\nb\n", "numeric"), ("1,0.2\n0.3\n", "one column")]
+    "text, match",
+    [
+        ("", "empty file"),
+        ("acc\n", "only a header row"),
+        ("a\nb\n", r"numeric rows .* row 2 of .*\['b'\]"),
+        ("epoch,acc\n1,0.2\nx,0.3\n", r"row 3 of .*\['x', '0.3'\]"),
+        ("1,0.2\n0.3\n", r"2 columns in every row, as in row 1, .* row 2 of .*\['0.3'\]"),
+        ("1,0.2,0.1\n", r"one column .* or two .* row 1"),
+        ("0.2\nnan\n", r"finite numbers, .* row 2"),
+    ],
 )
 def test_bad_files(tmp_path, text, match):
     (tmp_path / "bad.csv").write_text(text)
