@@ -278,10 +278,23 @@ class PVRNN(nn.Module):
         # computed for all steps at once; only the deterministic recursion is sequential, and the
         # priors (functions of d_{t-1}) and the KL are evaluated afterwards, vectorised over t.
         L = self.num_layers
-        if len(A) != L or any(a.dim() != 3 or a.shape[1] < length for a in A):
+        n = A[0].shape[0] if A and A[0].dim() else 0
+        if len(A) != L or any(
+            a.dim() != 3 or a.shape[0] != n or a.shape[1] < length or a.shape[2] != 2 * c.z_size
+            for a, c in zip(A, self.layer_configs, strict=False)
+        ):
+            sizes = [2 * c.z_size for c in self.layer_configs]
             raise InputDataError(
-                "A", f"{L} tensors `n x T x 2 z_size` with T >= {length}", [tuple(a.shape) for a in A]
-            )
+                "A", f"{L} tensors `n x T x 2 z_size` (2 z_size = {sizes}) with T >= {length}",
+                [tuple(a.shape) for a in A],
+            )  # fmt: skip
+        for layer, ((h, d), c) in enumerate(zip(state, self.layer_configs, strict=True)):
+            if h.shape != (n, c.d_size) or d.shape != (n, c.d_size):
+                raise InputDataError(
+                    "state",
+                    f"(h, d) pairs of shape ({n}, {c.d_size}) in layer {layer}",
+                    (tuple(h.shape), tuple(d.shape)),
+                )
         posterior = [self.posterior_params(a[:, :length]) for a in A]
         z_drive = [
             self.z_to_h[i](self._draw(mu, sigma, noise, generator)) for i, (mu, sigma) in enumerate(posterior)

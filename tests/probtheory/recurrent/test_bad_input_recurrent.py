@@ -75,6 +75,13 @@ CASES = [
     BadInput(
         "PVRNN", "unknown noise mode", lambda: model().unroll(3, n=2, noise="prior"), InputDataError, "noise"
     ),
+    BadInput(
+        "PVRNN",
+        "adaptive vectors of the wrong width (z_size instead of 2 z_size)",
+        lambda: model().unroll(3, A=[torch.zeros(2, 3, 1, dtype=X64)]),
+        InputDataError,
+        "A",
+    ),
     BadInput("PVRNN", "reconstruct before fit", lambda: model().reconstruct(), NotFittedError),
     BadInput(
         "PVRNN", "loss given the sequences twice", lambda: model().loss(DATA, DATA), InputDataError, "result"
