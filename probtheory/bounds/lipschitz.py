@@ -139,8 +139,11 @@ def _problem(model: nn.Module, center: Tensor, radius: float, norm: object, outp
     radius = check_real("radius", radius, positive=True)
     norm = _norm_name(norm)
     check_finite("center", center)
-    if center.dim() == 0:
-        raise InputDataError("center", "one input without batch dimension (`d` or `C x H x W`)", "a scalar")
+    if center.dim() == 0 or center.numel() == 0:
+        shape = "a scalar" if center.dim() == 0 else f"shape {tuple(center.shape)}"
+        raise InputDataError(
+            "center", "one non-empty input without batch dimension (`d` or `C x H x W`)", shape
+        )
     chain = affine_chain(model, tuple(center.shape))
     if chain.in_features != center.numel():
         raise InputDataError("center", f"an input with {chain.in_features} entries", tuple(center.shape))

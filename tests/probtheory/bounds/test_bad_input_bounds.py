@@ -126,6 +126,13 @@ CASES = [
         "model",
     ),
     BadInput(
+        "local_lipschitz_bound",
+        "an empty centre",
+        lambda: local_lipschitz_bound(relu_net(), torch.zeros(0), 0.1),
+        InputDataError,
+        "center",
+    ),
+    BadInput(
         "lipschitz_lower_bound",
         "float seed",
         lambda: lipschitz_lower_bound(relu_net(), CENTER, 0.1, seed=0.5, steps=0, samples=4),
