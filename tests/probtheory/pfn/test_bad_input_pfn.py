@@ -499,6 +499,13 @@ CASES = [
         "config",
     ),
     BadInput(
+        "Prior",
+        "an object without num_features and sample()",
+        lambda: train_pfn(object(), TrainConfig(steps=1)),
+        InputDataError,
+        "prior",
+    ),
+    BadInput(
         "train_pfn",
         "a prior that is not a Prior",
         lambda: train_pfn("gp", TrainConfig(steps=1)),
@@ -567,5 +574,5 @@ def test_every_public_entry_point_has_a_row():
     import probtheory.pfn
 
     covered = {case.entry.split(".")[0] for case in CASES}
-    exempt = {"CheckpointError", "Prior", "TrainResult", "pretrained_names"}  # no arguments to get wrong
+    exempt = {"CheckpointError", "TrainResult", "pretrained_names"}  # nothing a user can get wrong
     assert set(probtheory.pfn.__all__) - exempt <= covered
