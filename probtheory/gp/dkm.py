@@ -504,12 +504,14 @@ class DeepKernelMachine(nn.Module):
         Returns:
             Gaussian likelihood: a ``Normal`` of noisy observations, batch shape `m` (or
             `m x k` for `n x k` targets). Categorical: a ``Categorical`` with `m x C` probs,
-            E_q[softmax(f)].
+            E_q[softmax(f)]. Computed in float64 (the model's dtype, to which ``test_x`` is
+            converted); the distribution comes back in the dtype of ``test_x``.
         """
         if not self._fitted:
             raise NotFittedError(
                 "DeepKernelMachine.predict() was called before fit(); call fit(steps=...) first."
             )
+        dtype = test_x.dtype if isinstance(test_x, Tensor) else torch.float64  # results in the input's dtype
         test_x = check_inputs("test_x", test_x, feature_dim=self.train_x.shape[-1]).to(self.train_x)
         if test_x.dim() != 2:
             raise InputDataError("test_x", "an `m x d` tensor", f"shape {tuple(test_x.shape)}")
@@ -526,12 +528,12 @@ class DeepKernelMachine(nn.Module):
             scale = (var.clamp_min(0.0)[:, None] + self.noise).sqrt().expand_as(mean)
             if self._squeeze:
                 mean, scale = mean[:, 0], scale[:, 0]
-            return Normal(mean, scale)
+            return Normal(mean.to(dtype), scale.to(dtype))
         num_samples = check_int("num_samples", num_samples, minimum=1)
         generator = torch.Generator(device=mean.device).manual_seed(self.seed)
         eps = torch.randn(num_samples, *mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
         probs = torch.softmax(mean + var.clamp_min(0.0).sqrt()[:, None] * eps, dim=-1).mean(0)
-        return Categorical(probs=probs)
+        return Categorical(probs=probs.to(dtype))
 
     @torch.no_grad()
     def gram_matrices(self) -> list[Tensor]:

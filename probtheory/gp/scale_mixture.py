@@ -200,7 +200,11 @@ class ScaleMixtureProcess(nn.Module):
         return 1 / (w**2).sum()
 
     def posterior(self, test_x: Tensor) -> MixtureSameFamily:
-        """Predictive of noisy observations at ``test_x`` (`m x d`): a normal mixture per point."""
+        """Predictive of noisy observations at ``test_x`` (`m x d`): a normal mixture per point.
+
+        Computed in float64 (the model's dtype); the distribution comes back in ``test_x``'s dtype.
+        """
+        dtype = test_x.dtype if isinstance(test_x, Tensor) else torch.float64  # results in the input's dtype
         test_x = check_test_inputs(test_x, self.train_x.shape[-1])
         chol, sigma2, log_lik = self._statistics()
         k_star = self.kernel(test_x, self.train_x).to_dense()
@@ -210,8 +214,10 @@ class ScaleMixtureProcess(nn.Module):
         variance = (self.kernel(test_x, diag=True) + self.noise - (v**2).sum(0)).clamp_min(1e-12)
         m = len(mean)
         scale = (sigma2.unsqueeze(0) * variance.unsqueeze(-1)).sqrt()  # m x S
-        weights = Categorical(logits=log_lik.expand(m, -1))
-        return MixtureSameFamily(weights, Normal(mean.unsqueeze(-1).expand_as(scale), scale))
+        weights = Categorical(logits=log_lik.expand(m, -1).to(dtype))
+        return MixtureSameFamily(
+            weights, Normal(mean.unsqueeze(-1).expand_as(scale).to(dtype), scale.to(dtype))
+        )
 
     def fit(self, steps: int = 300, lr: float = 0.05, progress: bool = True) -> list[float]:
         """Maximise the Monte Carlo marginal likelihood with Adam (kernel hyperparameters, noise).

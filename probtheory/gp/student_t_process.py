@@ -190,7 +190,12 @@ class StudentTProcess(nn.Module):
         return _multivariate_t_log_prob(self.train_y, 2 * a, torch.sqrt(b / a) * chol)
 
     def posterior(self, test_x: Tensor) -> torch.distributions.StudentT:
-        """Predictive distribution of noisy observations at ``test_x`` (`m x d`), per point."""
+        """Predictive distribution of noisy observations at ``test_x`` (`m x d`), per point.
+
+        Computed in float64 (the model's dtype, to which ``test_x`` is converted); the
+        distribution's parameters come back in the dtype of ``test_x``.
+        """
+        dtype = test_x.dtype if isinstance(test_x, Tensor) else torch.float64
         test_x = check_test_inputs(test_x, self.train_x.shape[-1])
         chol = self._train_cholesky()
         k_star = self.kernel(test_x, self.train_x).to_dense()
@@ -203,7 +208,7 @@ class StudentTProcess(nn.Module):
         n = len(self.train_y)
         quad = self.train_y @ alpha
         scale2 = (b + quad / 2) / (a + n / 2) * variance
-        return torch.distributions.StudentT(2 * a + n, mean, scale2.sqrt())
+        return torch.distributions.StudentT((2 * a + n).to(dtype), mean.to(dtype), scale2.sqrt().to(dtype))
 
     def fit(self, steps: int = 300, lr: float = 0.05, progress: bool = True) -> list[float]:
         """Maximise the marginal likelihood (kernel hyperparameters, a, b, noise) with Adam.

@@ -340,3 +340,15 @@ def test_bad_input(case):
 def test_gram_kernel_is_abstract():
     with pytest.raises(NotImplementedError):
         GramKernel()(torch.eye(2, dtype=X64))
+
+
+def test_predictive_distributions_come_back_in_the_dtype_of_the_test_inputs():
+    """GP models compute in float64; the predictive follows the dtype of ``test_x``."""
+    test_x = torch.randn(3, 2, dtype=X64)
+    model = tp()
+    low, high = model.posterior(test_x.float()), model.posterior(test_x)
+    assert low.loc.dtype == torch.float32 and high.loc.dtype == X64
+    torch.testing.assert_close(low.loc, high.loc.float())
+    fitted = dkm()
+    fitted.fit(steps=1, progress=False)
+    assert fitted.predict(test_x.float()).loc.dtype == torch.float32
