@@ -152,6 +152,8 @@ class HebbianChain:
     """
 
     def __init__(self, model: DenseHebbian, state: Tensor) -> None:
+        if not isinstance(model, DenseHebbian):
+            raise InputDataError("model", "a DenseHebbian network", type(model).__name__)
         self.model = model
         self._sigma = check_spins("state", state, shape=(model.N,)).numpy().astype(np.int64)
         # rows: the integer vectors whose overlaps enter H (class sums or single examples)
