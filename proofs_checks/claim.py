@@ -13,6 +13,7 @@ from typing import Any
 
 from hypothesis.strategies import SearchStrategy
 
+from probtheory._checks import check_int
 from probtheory.errors import InputDataError
 from probtheory.papers import Paper
 
@@ -51,7 +52,8 @@ class Evidence:
         **details,
     ) -> Evidence:
         """``|measured - expected| <= tolerance``."""
-        measured, expected = float(measured), float(expected)
+        measured, expected = _number("measured", measured), _number("expected", expected)
+        tolerance = _number("tolerance", tolerance, nonnegative=True)
         return cls(
             quantity, measured, f"{expected:.6g} ± {tolerance:.3g}",
             tolerance - abs(measured - expected), tolerance, reason, details,
@@ -68,7 +70,8 @@ class Evidence:
         **details,
     ) -> Evidence:
         """``measured <= bound + tolerance``."""
-        measured, bound = float(measured), float(bound)
+        measured, bound = _number("measured", measured), _number("bound", bound)
+        tolerance = _number("tolerance", tolerance, nonnegative=True)
         return cls(
             quantity,
             measured,
@@ -90,7 +93,8 @@ class Evidence:
         **details,
     ) -> Evidence:
         """``measured >= bound - tolerance``."""
-        measured, bound = float(measured), float(bound)
+        measured, bound = _number("measured", measured), _number("bound", bound)
+        tolerance = _number("tolerance", tolerance, nonnegative=True)
         return cls(
             quantity,
             measured,
@@ -106,7 +110,10 @@ class Evidence:
         cls, quantity: str, measured: float, low: float, high: float, reason: str, **details
     ) -> Evidence:
         """``low <= measured <= high``."""
-        measured = float(measured)
+        measured = _number("measured", measured)
+        low, high = _number("low", low), _number("high", high)
+        if low > high:
+            raise InputDataError("high", f"a number >= low ({low:g})", high)
         margin = min(measured - low, high - measured)
         return cls(quantity, measured, f"in [{low:.4g}, {high:.4g}]", margin, 0.0, reason, details)
 
@@ -160,6 +167,27 @@ class Claim:
     related: tuple[Paper, ...] = ()
 
     def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id:
+            raise InputDataError("id", "a non-empty string such as 'ntk.psd'", repr(self.id))
+        for name in ("strategy", "check"):
+            if isinstance(getattr(self, name), SearchStrategy) or not callable(getattr(self, name)):
+                expected = {
+                    "strategy": "a function returning the hypothesis strategy (lambda: st.floats())",
+                    "check": "a function check(instance, subject) -> Evidence",
+                }[name]
+                raise InputDataError(name, expected, type(getattr(self, name)).__name__)
+        if not isinstance(self.mutants, (tuple, list)) or not all(
+            isinstance(m, Mutant) for m in self.mutants
+        ):
+            raise InputDataError("mutants", "a tuple of Mutant", repr(self.mutants)[:80])
+        counts = self.examples
+        if not isinstance(counts, dict) or "ci" not in counts:
+            raise InputDataError(
+                "examples", "a dict of instances per profile with a 'ci' entry", repr(counts)
+            )
+        for profile, count in counts.items():
+            check_int(f"examples[{profile!r}]", count, minimum=1)
+        check_int("mutant_examples", self.mutant_examples, minimum=1)
         if not isinstance(self.paper, Paper):
             raise InputDataError(
                 "paper", "a probtheory.papers.Paper (title, authors, venue, year, url)", repr(self.paper)
@@ -175,3 +203,20 @@ class Claim:
         """Run the check on one instance (on ``subject``, default the claim's own)."""
         result = self.check(instance, self.subject if subject is None else subject)
         return [result] if isinstance(result, Evidence) else list(result)
+
+
+def _number(name: str, value: Any, *, nonnegative: bool = False) -> float:
+    """A number of the evidence as a float.
+
+    NaN is kept: a measurement, reference or tolerance that broke down (often a mutant's doing)
+    makes the evidence fail rather than the run crash. What can only be a mistake in the call
+    (not a number, a negative tolerance) raises.
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        received = f"a tensor of shape {tuple(value.shape)}" if hasattr(value, "shape") else repr(value)
+        raise InputDataError(name, "a number (a 1-element tensor is fine)", received) from None
+    if nonnegative and number < 0:
+        raise InputDataError(name, "a number >= 0", number)
+    return number

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -13,11 +16,13 @@ from probtheory.papers import Paper
 from proofs_checks import Claim, Evidence, Mutant
 from proofs_checks import strategies as pst
 from proofs_checks.assertions import (
+    assert_claim,
     assert_psd,
     assert_symmetric,
     assert_within_standard_errors,
     min_eigenvalue_ratio,
 )
+from proofs_checks.statistics import fit_loglog_slope, second_moment_ratio
 from tests.bad_input import BadInput, check_case
 
 _PAPER = Paper("Squares are non-negative", ("Ada Lovelace",), "folklore", 1843, "https://example.org")
@@ -42,6 +47,11 @@ def _square_claim(claim_id: str = "toy.bad_input_square") -> Claim:
 SQUARE = proofs_checks.register(_square_claim())
 run = proofs_checks.run
 SE_OK = torch.ones(3, dtype=torch.float64)
+
+
+def _claim_with(**changes) -> Claim:
+    return dataclasses.replace(SQUARE, **changes)
+
 
 CASES = [
     # run
@@ -82,14 +92,14 @@ CASES = [
     ),
     # claims / register / get_claim
     BadInput(
-        "claims",
+        "register",
         "registering something that is not a Claim",
         lambda: proofs_checks.register("toy.x"),
         InputDataError,
         "claim",
     ),
     BadInput(
-        "claims",
+        "register",
         "registering a built-in id",
         lambda: proofs_checks.register(_square_claim("kernels.psd")),
         InputDataError,
@@ -135,37 +145,37 @@ CASES = [
     ),
     BadInput("verify", "claim given as a number", lambda: proofs_checks.verify(7), InputDataError, "claim"),
     # strategies
-    BadInput("strategies.depths", "swapped range", lambda: pst.depths(5, 1), InputDataError, "max_depth"),
+    BadInput("depths", "swapped range", lambda: pst.depths(5, 1), InputDataError, "max_depth"),
     BadInput(
-        "strategies.activations",
+        "activations",
         "a string for the flag",
         lambda: pst.activations("yes"),
         InputDataError,
         "closed_form_only",
     ),
     BadInput(
-        "strategies.kernel_hyperparameters",
+        "kernel_hyperparameters",
         "swapped std range",
         lambda: pst.kernel_hyperparameters(weight_std=(2.5, 0.5)),
         InputDataError,
         "weight_std",
     ),
     BadInput(
-        "strategies.kernel_hyperparameters",
+        "kernel_hyperparameters",
         "negative std",
         lambda: pst.kernel_hyperparameters(bias_std=(-1.0, 1.0)),
         InputDataError,
         "bias_std",
     ),
     BadInput(
-        "strategies.sphere_inputs",
+        "sphere_inputs",
         "a number instead of a range",
         lambda: pst.sphere_inputs(n=5),
         InputDataError,
         "n",
     ),
     BadInput(
-        "strategies.sphere_inputs",
+        "sphere_inputs",
         "unknown radius mode",
         lambda: pst.sphere_inputs(radius="vary"),
         UnknownNameError,
@@ -173,101 +183,209 @@ CASES = [
         pattern="did you mean 'varied'",
     ),
     BadInput(
-        "strategies.sphere_inputs",
+        "sphere_inputs",
         "zero dimensions",
         lambda: pst.sphere_inputs(d=(0, 3)),
         InputDataError,
         "d",
     ),
     BadInput(
-        "strategies.psd_matrices",
+        "psd_matrices",
         "rank 0 (was silently full rank)",
         lambda: pst.psd_matrices(rank=0),
         InputDataError,
         "rank",
     ),
     BadInput(
-        "strategies.psd_matrices",
+        "psd_matrices",
         "swapped size range",
         lambda: pst.psd_matrices(n=(8, 1)),
         InputDataError,
         "n",
     ),
     BadInput(
-        "strategies.mlps",
+        "mlps",
         "unknown parameterization",
         lambda: pst.mlps(parameterization="mu"),
         InputDataError,
         "parameterization",
     ),
-    BadInput("strategies.mlps", "zero width", lambda: pst.mlps(width=0), InputDataError, "width"),
+    BadInput("mlps", "zero width", lambda: pst.mlps(width=0), InputDataError, "width"),
     BadInput(
-        "strategies.network_instances",
+        "network_instances",
         "a tensor instead of a strategy",
         lambda: pst.network_instances(inputs=torch.randn(3, 2)),
         InputDataError,
         "inputs",
     ),
+    BadInput("seeds", "a range given to seeds()", lambda: pst.seeds(0, 10), TypeError),
+    BadInput(
+        "KernelHyperparameters",
+        "a negative variance",
+        lambda: pst.KernelHyperparameters(-1.0, 0.1),
+        InputDataError,
+        "weight_variance",
+    ),
+    BadInput(
+        "NetworkInstance",
+        "a 1-d input for an explicit example",
+        lambda: pst.NetworkInstance(torch.ones(3, dtype=torch.float64), 2, "relu", 1.0, 0.1, 0),
+        InputDataError,
+        "x",
+    ),
+    BadInput(
+        "NetworkInstance",
+        "a negative depth",
+        lambda: pst.NetworkInstance(torch.ones(2, 3, dtype=torch.float64), -1, "relu", 1.0, 0.1, 0),
+        InputDataError,
+        "depth",
+    ),
+    # Claim, Mutant, Evidence
+    BadInput(
+        "Claim",
+        "a strategy object instead of a function returning one",
+        lambda: _claim_with(strategy=st.floats(-1, 1)),
+        InputDataError,
+        "strategy",
+    ),
+    BadInput(
+        "Claim",
+        "no 'ci' entry in examples",
+        lambda: _claim_with(examples={"thorough": 5}),
+        InputDataError,
+        "examples",
+    ),
+    BadInput(
+        "Claim",
+        "zero mutant examples",
+        lambda: _claim_with(mutant_examples=0),
+        InputDataError,
+        "mutant_examples",
+    ),
+    BadInput(
+        "Mutant",
+        "a bare function instead of a Mutant",
+        lambda: _claim_with(mutants=(lambda x: x**3,)),
+        InputDataError,
+        "mutants",
+    ),
+    BadInput(
+        "Evidence",
+        "a negative tolerance",
+        lambda: Evidence.within("q", 1.0, 1.0, -0.1, "r"),
+        InputDataError,
+        "tolerance",
+    ),
+    BadInput(
+        "Evidence",
+        "a vector as the measurement",
+        lambda: Evidence.at_most("q", torch.ones(3), 1.0, "r"),
+        InputDataError,
+        "measured",
+    ),
+    BadInput(
+        "Evidence",
+        "swapped range",
+        lambda: Evidence.in_range("q", 0.5, 1.0, 0.0, "r"),
+        InputDataError,
+        "high",
+    ),
+    # statistics
+    BadInput(
+        "fit_loglog_slope",
+        "two widths only",
+        lambda: fit_loglog_slope([128, 256], [1.0, 0.5]),
+        InputDataError,
+        "xs",
+    ),
+    BadInput(
+        "fit_loglog_slope",
+        "lengths differ",
+        lambda: fit_loglog_slope([1, 2, 4, 8], [1.0, 0.5, 0.2]),
+        InputDataError,
+        "ys",
+    ),
+    BadInput(
+        "fit_loglog_slope",
+        "a zero width",
+        lambda: fit_loglog_slope([0, 2, 4], [1.0, 0.5, 0.2]),
+        InputDataError,
+        "xs",
+    ),
+    BadInput(
+        "second_moment_ratio",
+        "a single sample",
+        lambda: second_moment_ratio(np.ones(1)),
+        InputDataError,
+        "samples",
+    ),
     # assertions
     BadInput(
-        "assertions.assert_psd",
+        "assert_claim",
+        "misspelt profile",
+        lambda: assert_claim(SQUARE, profile="thorugh"),
+        UnknownNameError,
+        "profile",
+    ),
+    BadInput(
+        "assert_psd",
         "non-square matrix",
         lambda: assert_psd(torch.randn(3, 4)),
         InputDataError,
         "matrix",
     ),
-    BadInput("assertions.assert_psd", "numpy array", lambda: assert_psd(np.eye(3)), InputDataError, "matrix"),
+    BadInput("assert_psd", "numpy array", lambda: assert_psd(np.eye(3)), InputDataError, "matrix"),
     BadInput(
-        "assertions.assert_psd",
+        "assert_psd",
         "negative tolerance",
         lambda: assert_psd(torch.eye(3), rtol=-1e-9),
         InputDataError,
         "rtol",
     ),
     BadInput(
-        "assertions.assert_psd",
+        "assert_psd",
         "integer matrix",
         lambda: assert_psd(torch.eye(3, dtype=torch.long)),
         InputDataError,
         "matrix",
     ),
     BadInput(
-        "assertions.assert_symmetric",
+        "assert_symmetric",
         "a vector",
         lambda: assert_symmetric(torch.ones(3)),
         InputDataError,
         "matrix",
     ),
     BadInput(
-        "assertions.min_eigenvalue_ratio",
+        "min_eigenvalue_ratio",
         "empty matrix",
         lambda: min_eigenvalue_ratio(torch.zeros(0, 0)),
         InputDataError,
         "matrix",
     ),
     BadInput(
-        "assertions.assert_within_standard_errors",
+        "assert_within_standard_errors",
         "shapes that do not broadcast",
         lambda: assert_within_standard_errors(torch.zeros(3), torch.zeros(4), SE_OK),
         InputDataError,
         "reference",
     ),
     BadInput(
-        "assertions.assert_within_standard_errors",
+        "assert_within_standard_errors",
         "negative standard error",
         lambda: assert_within_standard_errors(torch.zeros(3), torch.zeros(3), -SE_OK),
         InputDataError,
         "standard_error",
     ),
     BadInput(
-        "assertions.assert_within_standard_errors",
+        "assert_within_standard_errors",
         "a float reference",
         lambda: assert_within_standard_errors(torch.zeros(3), 0.0, SE_OK),
         InputDataError,
         "reference",
     ),
     BadInput(
-        "assertions.assert_within_standard_errors",
+        "assert_within_standard_errors",
         "z of zero",
         lambda: assert_within_standard_errors(torch.zeros(3), torch.zeros(3), SE_OK, z=0.0),
         InputDataError,
@@ -291,6 +409,13 @@ def test_run_takes_a_single_id_and_runs_a_claim_named_twice_once():
 def test_an_unknown_claim_fails_before_any_claim_runs():
     with pytest.raises(UnknownNameError):
         run([SQUARE.id, "nope"], progress=False)
+
+
+def test_broken_measurements_fail_the_evidence_instead_of_raising():
+    assert not Evidence.within("q", float("nan"), 1.0, 0.1, "r").passed
+    assert not Evidence.at_most("q", 1.0, float("nan"), "r").passed
+    assert not Evidence.within("q", 1.0, 1.0, float("nan"), "r").passed
+    assert math.isnan(fit_loglog_slope([1, 2, 4], [1.0, 0.0, 0.5]).slope)  # a y that broke down
 
 
 def test_a_property_failure_is_still_an_assertion_error():
