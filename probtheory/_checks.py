@@ -417,3 +417,19 @@ def check_sequence(
     ):
         raise InputDataError(name, meaning, repr(value))
     return tuple(value)
+
+
+def check_logit_labels(name: str, y: object, logits: Tensor) -> Tensor:
+    """Integer class labels for `b x c` ``logits`` (a cross-entropy target): `b` labels in [0, c).
+
+    Float labels (probabilities, or class indices stored as floats) and one-hot rows are refused
+    with what was received, instead of the loss's own shape or dtype error; as int64.
+    """
+    if isinstance(y, Tensor) and (y.is_floating_point() or y.is_complex() or y.dtype == torch.bool):
+        hint = ", or `b x c` one-hot rows: pass y.argmax(-1)" if y.dim() == 2 else ""
+        raise InputDataError(name, "integer class indices (int64)", f"a {y.dtype} tensor{hint}")
+    if isinstance(y, Tensor) and y.dim() == 2 and tuple(y.shape) == tuple(logits.shape):
+        raise InputDataError(
+            name, "`b` class indices, not one-hot rows (pass y.argmax(-1))", f"shape {tuple(y.shape)}"
+        )
+    return check_class_labels(name, y, logits.shape[0], logits.shape[-1])
