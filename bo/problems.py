@@ -100,19 +100,39 @@ class Problem:
 
     def from_unit(self, X_unit: Tensor) -> Tensor:
         """Map `... x d` points of the unit cube affinely onto the bounds."""
+        check_inputs("X_unit", X_unit, feature_dim=self.dim)
         lower, upper = self.bounds.to(X_unit)
         return lower + (upper - lower) * X_unit
 
     def to_unit(self, X: Tensor) -> Tensor:
         """Map `... x d` points inside the bounds onto the unit cube."""
+        check_inputs("X", X, feature_dim=self.dim)
         lower, upper = self.bounds.to(X)
         return (X - lower) / (upper - lower)
 
     def evaluate(self, X: Tensor) -> Tensor:
-        """The objective at `n x d` points inside the bounds: an `n x 1` float64 tensor."""
+        """The objective at `n x d` points inside the bounds: an `n x 1` float64 tensor.
+
+        Raises:
+            InputDataError: If d is wrong or a point lies outside the bounds (beyond 1e-9 of
+                their width): unit-cube points belong to :meth:`evaluate_unit`.
+        """
         check_inputs("X", X, feature_dim=self.dim)
+        X = X.to(torch.float64)
+        lower, upper = self.bounds.to(X)
+        slack = 1e-9 * (upper - lower)
+        outside = ((X < lower - slack) | (X > upper + slack)).reshape(-1, self.dim).any(0)
+        if outside.any():
+            dim = int(torch.nonzero(outside)[0, 0])
+            column = X[..., dim]
+            raise InputDataError(
+                "X",
+                f"points inside the bounds (dimension {dim}: [{lower[dim].item():g}, {upper[dim].item():g}]; "
+                "unit-cube points go to evaluate_unit)",
+                f"values in [{column.min().item():.6g}, {column.max().item():.6g}] in dimension {dim}",
+            )
         with torch.no_grad():
-            return self.function(X.to(torch.float64)).reshape(*X.shape[:-1], 1)
+            return self.function(X).reshape(*X.shape[:-1], 1)
 
     def evaluate_unit(self, X_unit: Tensor) -> Tensor:
         """The objective at `n x d` points of the unit cube: an `n x 1` float64 tensor.

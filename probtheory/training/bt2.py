@@ -62,7 +62,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import orthogonal
 
-from probtheory._checks import check_class_labels, check_finite, check_inputs, check_int, check_real
+from probtheory._checks import (
+    check_class_labels,
+    check_finite,
+    check_inputs,
+    check_int,
+    check_logit_labels,
+    check_real,
+)
 from probtheory.errors import ConfigurationError, InputDataError, UnsupportedError
 from probtheory.training.loop import TrainingCallback, TrainState
 
@@ -405,7 +412,7 @@ class BackwardCompatibleLoss(TrainingCallback):
         if self.influence_weight > 0:
             _check_width("old_classifier", self.old_classifier, out.compatible.shape[-1])
             logits = F.normalize(out.compatible, dim=-1) @ self.old_classifier.to(out.compatible.dtype).T
-            terms["influence"] = F.cross_entropy(logits, y)
+            terms["influence"] = F.cross_entropy(logits, check_logit_labels("y", y, logits))
         return terms
 
     def on_epoch_end(self, state: TrainState) -> None:

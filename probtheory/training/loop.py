@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from probtheory._checks import check_class_labels, check_int, check_real
+from probtheory._checks import check_int, check_logit_labels, check_real
 from probtheory.errors import InputDataError
 
 __all__ = ["ClipGradNorm", "TrainState", "TrainingCallback", "classification_loss", "fit"]
@@ -64,12 +64,7 @@ def classification_loss(model: nn.Module, batch: Sequence[Tensor]) -> Tensor:
     logits = model(x)
     if not isinstance(logits, Tensor) or logits.dim() != 2:
         raise InputDataError("model", "`b x c` logits from model(x)", _describe(logits))
-    if isinstance(y, Tensor) and y.is_floating_point():
-        raise InputDataError(
-            "y", "integer class indices (int64) for classification_loss", f"a {y.dtype} tensor"
-        )
-    y = check_class_labels("y", y, logits.shape[0], logits.shape[1])
-    return F.cross_entropy(logits, y)
+    return F.cross_entropy(logits, check_logit_labels("y", y, logits))
 
 
 @dataclass

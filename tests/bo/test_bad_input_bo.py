@@ -404,6 +404,21 @@ CASES = [
         "X_unit",
     ),
     BadInput(
+        "Problem.evaluate",
+        "points beyond the bounds",
+        lambda: get_problem("ackley10").evaluate(torch.full((1, 10), 40.0, dtype=DTYPE)),
+        InputDataError,
+        "X",
+        pattern="evaluate_unit",
+    ),
+    BadInput(
+        "Problem.to_unit",
+        "points of another dimension",
+        lambda: get_problem("branin").to_unit(torch.zeros(3, 3, dtype=DTYPE)),
+        InputDataError,
+        "X",
+    ),
+    BadInput(
         "get_problem",
         "misspelt name",
         lambda: get_problem("hartman6"),

@@ -34,6 +34,7 @@ from probtheory.training import (
     fit_scaling_law,
     two_layer_objective,
 )
+from probtheory.training.bt2 import CompatibleEmbedder
 from tests.bad_input import BadInput, check_case
 
 _G = torch.Generator().manual_seed(0)
@@ -66,6 +67,13 @@ def batches_forever():
 
 def llp(counts):
     return LLPBeliefPropagation(epochs=1).fit(torch.randn(6, 2, generator=_G), BAGS, counts)
+
+
+def _influence_with_float_labels():
+    old, new = CompatibleEmbedder(nn.Linear(3, 4), 2, 4), CompatibleEmbedder(nn.Linear(3, 4), 2, 4)
+    rule = BackwardCompatibleLoss(old, old_classifier=torch.randn(2, 4), transfer_weight=0.0)
+    new(X)
+    return rule.terms(new, X, LABELS.float())
 
 
 def entry(**changes) -> PluginEntry:
@@ -158,6 +166,29 @@ CASES = [
         "classification_loss",
         "one-hot labels",
         lambda: classification_loss(net(), (X, nn.functional.one_hot(LABELS, 2))),
+        InputDataError,
+        "y",
+    ),
+    BadInput(
+        "classification_loss",
+        "one-hot float labels",
+        lambda: quiet_fit([(X, nn.functional.one_hot(LABELS, 2).float())]),
+        InputDataError,
+        "y",
+        pattern="argmax",
+    ),
+    BadInput(
+        "classification_loss",
+        "boolean labels",
+        lambda: classification_loss(net(), (X, LABELS.bool())),
+        InputDataError,
+        "y",
+        pattern="bool",
+    ),
+    BadInput(
+        "BackwardCompatibleLoss",
+        "float labels reach the influence term through a custom loss",
+        lambda: _influence_with_float_labels(),
         InputDataError,
         "y",
     ),
