@@ -380,4 +380,4 @@ class CurvePrior:
         sigma = torch.exp(params["log_sigma"])[:, None]
         noisy = curve + sigma * torch.randn(curve.shape, generator=generator, dtype=torch.float64)
         x = (self.epochs(seq_len) / self.max_epochs).expand(batch_size, seq_len).unsqueeze(-1)
-        return Batch(x=x, y=noisy, target_y=noisy)
+        return Batch(x=x, y=noisy, target_y=noisy, target_loc=curve, target_scale=sigma.expand_as(curve))

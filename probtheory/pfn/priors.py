@@ -6,11 +6,17 @@ datasets of ``seq_len`` points each:
 
 * ``x``: a `batch_size x seq_len x num_features` tensor of inputs,
 * ``y``: a `batch_size x seq_len` tensor of the observations the PFN is conditioned on,
-* ``target_y``: a `batch_size x seq_len` tensor of what it must predict (usually ``y``).
+* ``target_y``: a `batch_size x seq_len` tensor of what it must predict (usually ``y``);
+* optionally ``target_loc`` and ``target_scale``, `batch_size x seq_len` tensors: the Gaussian
+  law of ``target_y`` given the latent the prior drew (the function values and the noise's
+  standard deviation). A prior that provides them can be trained with soft targets
+  (``TrainConfig(targets="gaussian")``, :mod:`probtheory.pfn.soft_targets`).
 
 Built in: :class:`GPPrior` (fixed hyperparameters), :class:`GPHyperPrior` (hyper-priors on
 lengthscale, outputscale and noise), :class:`PyroPrior` (any Pyro model sampling ``"y"`` given
-``x``, e.g. :func:`bnn_model`), and :class:`FunctionPrior` for a user's sampling function.
+``x``, e.g. :func:`bnn_model`), and :class:`FunctionPrior` for a user's sampling function. The GP
+priors give the Gaussian conditional of their observations, and so does :class:`PyroPrior` when
+its ``"y"`` site is Normal.
 """
 
 from __future__ import annotations
@@ -55,6 +61,8 @@ class Batch:
     x: Tensor
     y: Tensor
     target_y: Tensor
+    target_loc: Tensor | None = None
+    target_scale: Tensor | None = None
 
     def __post_init__(self) -> None:
         for name in ("x", "y", "target_y"):
@@ -68,6 +76,17 @@ class Batch:
                 "x: B x T x F, y and target_y: B x T",
                 f"x {tuple(self.x.shape)}, y {tuple(self.y.shape)}, target_y {tuple(self.target_y.shape)}",
             )
+        if (self.target_loc is None) != (self.target_scale is None):
+            raise InputDataError("target_scale", "given together with target_loc", "only one of the two")
+        for name in ("target_loc", "target_scale"):
+            value = getattr(self, name)
+            if value is not None and value.shape != (b, t):
+                raise InputDataError(name, f"a B x T = {b} x {t} tensor", f"shape {tuple(value.shape)}")
+
+    @property
+    def has_conditional(self) -> bool:
+        """Whether the batch carries the Gaussian law of ``target_y`` given the prior's latent."""
+        return self.target_loc is not None
 
 
 @runtime_checkable
@@ -152,14 +171,14 @@ class GPPrior:
 
     def sample(self, batch_size: int, seq_len: int, generator: torch.Generator) -> Batch:  # noqa: D102
         x = _uniform_inputs(batch_size, seq_len, self.num_features, generator)
-        _, y = gp_sample(
+        f, y = gp_sample(
             x,
             torch.tensor(self.lengthscale),
             torch.tensor(self.outputscale),
             torch.tensor(self.noise),
             generator,
         )
-        return Batch(x, y, y)
+        return Batch(x, y, y, target_loc=f, target_scale=torch.full_like(f, self.noise**0.5))
 
 
 @dataclass(frozen=True)
@@ -203,8 +222,8 @@ class GPHyperPrior:
         for name, prior in self.hyperprior().items():
             z = torch.randn(batch_size, generator=generator, dtype=torch.float64)
             hyper[name] = torch.exp(prior.loc.double() + prior.scale.double() * z)
-        _, y = gp_sample(x, hyper["lengthscale"], hyper["outputscale"], hyper["noise"], generator)
-        return Batch(x, y, y)
+        f, y = gp_sample(x, hyper["lengthscale"], hyper["outputscale"], hyper["noise"], generator)
+        return Batch(x, y, y, target_loc=f, target_scale=hyper["noise"].sqrt()[:, None].expand_as(f))
 
 
 def bnn_model(x: Tensor, hidden: int = 16, noise: float = 0.1) -> Tensor:
@@ -253,7 +272,7 @@ class PyroPrior:
     def sample(self, batch_size: int, seq_len: int, generator: torch.Generator) -> Batch:  # noqa: D102
         x = _uniform_inputs(batch_size, seq_len, self.num_features, generator)
         seed = int(torch.randint(2**62, (), generator=generator))
-        ys = []
+        ys, locs, scales = [], [], []
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             for b in range(batch_size):
@@ -262,9 +281,19 @@ class PyroPrior:
                     raise InputDataError(
                         "model", 'a Pyro model with a sample site named "y"', list(trace.nodes)
                     )
-                ys.append(trace.nodes["y"]["value"].reshape(seq_len))
+                site = trace.nodes["y"]
+                ys.append(site["value"].reshape(seq_len))
+                law = site["fn"]
+                while isinstance(law, pdist.Independent):
+                    law = law.base_dist
+                if isinstance(law, pdist.Normal):  # the Gaussian conditional given the latents
+                    locs.append(law.loc.expand(site["value"].shape).reshape(seq_len))
+                    scales.append(law.scale.expand(site["value"].shape).reshape(seq_len))
         y = torch.stack(ys).to(torch.float64)
-        return Batch(x, y, y)
+        if len(locs) < batch_size:
+            return Batch(x, y, y)
+        loc, scale = (torch.stack(v).detach().to(torch.float64) for v in (locs, scales))
+        return Batch(x, y, y, target_loc=loc, target_scale=scale)
 
 
 @dataclass(frozen=True)

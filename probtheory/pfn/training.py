@@ -5,6 +5,9 @@ points s (uniform on 0..max_context, the range the PFN is meant for), and minimi
 negative log-likelihood of the remaining points under the predicted bar distribution — the
 prior-data NLL of Müller et al. (2022, eq. 2), whose minimiser is the posterior predictive.
 
+* the loss on sampled targets (the default), or with ``targets="gaussian"`` its exact
+  expectation over the observation noise given the prior's latent, for priors whose batches
+  carry that Gaussian (:mod:`probtheory.pfn.soft_targets`: same minimiser, less gradient noise);
 * AdamW with linear warmup and cosine decay, gradient clipping, gradient accumulation;
 * a tqdm bar with the running loss;
 * checkpoints every ``checkpoint_every`` steps (model, optimizer, step: safetensors + JSON)
@@ -16,7 +19,6 @@ prior-data NLL of Müller et al. (2022, eq. 2), whose minimiser is the posterior
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
@@ -41,15 +43,26 @@ from probtheory.errors import ConfigurationError, InputDataError
 from probtheory.pfn.bar_distribution import bucket_borders
 from probtheory.pfn.checkpoint import read_checkpoint, write_checkpoint
 from probtheory.pfn.model import PFN
-from probtheory.pfn.priors import Prior
+from probtheory.pfn.priors import Batch, Prior
+from probtheory.pfn.soft_targets import expected_nll
 from probtheory.pfn.transformer import TransformerConfig
 
-__all__ = ["TrainConfig", "TrainResult", "train_pfn"]
+__all__ = ["TARGETS", "TrainConfig", "TrainResult", "train_pfn"]
+
+#: What the loss is computed on: sampled targets, or their Gaussian law given the prior's latent.
+TARGETS = ("sampled", "gaussian")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings of :func:`train_pfn`."""
+    """Optimisation settings of :func:`train_pfn`.
+
+    ``targets`` is ``"sampled"`` (the NLL of the prior's sampled ``target_y``) or ``"gaussian"``
+    (its expectation over ``target_y``'s Gaussian law given the latent, which the prior's batches
+    must carry as ``target_loc`` / ``target_scale``). Queries per dataset are ``seq_len - s`` for
+    a context size ``s`` uniform on ``0..max_context``: a larger ``seq_len`` trains on more
+    queries per dataset at a cost linear in their number.
+    """
 
     steps: int = 20_000
     batch_size: int = 64
@@ -65,6 +78,7 @@ class TrainConfig:
     log_every: int = 100
     seed: int = 0
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
+    targets: str = "sampled"
 
     def __post_init__(self) -> None:
         for name in (
@@ -84,6 +98,8 @@ class TrainConfig:
         check_real("clip_norm", self.clip_norm, positive=True)
         check_interval("warmup_fraction", self.warmup_fraction, 0.0, 1.0, meaning="a fraction of the steps")
         check_instance("transformer", self.transformer, TransformerConfig, "a TransformerConfig")
+        if self.targets not in TARGETS:
+            raise InputDataError("targets", f"one of {TARGETS}", repr(self.targets))
         if self.max_context >= self.seq_len:
             raise ConfigurationError(
                 f"max_context ({self.max_context}) must be < seq_len ({self.seq_len}): every dataset "
@@ -156,6 +172,19 @@ def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torc
     optimizer.load_state_dict(state_dict)
 
 
+def _loss(distribution, batch: Batch, s: int, targets: str) -> torch.Tensor:
+    """The per-query loss of the predicted bar distribution for the queries ``s:`` of ``batch``."""
+    if targets == "gaussian":
+        if not batch.has_conditional:
+            raise ConfigurationError(
+                'targets="gaussian" needs a prior whose batches carry target_loc and target_scale '
+                "(the Gaussian law of target_y given the latent); this prior's do not"
+            )
+        return expected_nll(distribution, batch.target_loc[:, s:], batch.target_scale[:, s:])
+    # rounded through float32 as the inputs are: the shipped models were trained on these values
+    return -distribution.log_prob(batch.target_y[:, s:].float().double())
+
+
 def _distributed() -> tuple[int, int]:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
@@ -206,7 +235,8 @@ def train_pfn(
     state = None
     if out is not None and resume and out.joinpath("checkpoint.json").exists():
         state, saved = read_checkpoint(out / "checkpoint", require_config_hash=True)
-        if saved["train_config"] != json.loads(json.dumps(config.to_dict())):
+        # filled with the defaults of fields added since the checkpoint was written
+        if TrainConfig.from_dict(saved["train_config"]).to_dict() != config.to_dict():
             raise ConfigurationError(
                 f"{out}/checkpoint was written with a different TrainConfig; "
                 "use another out_dir or resume=False"
@@ -262,9 +292,9 @@ def train_pfn(
             g = _step_generator(config.seed, step, rank, micro)
             batch = prior.sample(config.batch_size, config.seq_len, g)
             s = int(torch.randint(0, config.max_context + 1, (), generator=g))
-            x, y, target = batch.x.float(), batch.y.float(), batch.target_y.float()
+            x, y = batch.x.float(), batch.y.float()
             logits = network(x[:, :s], y[:, :s], x[:, s:])
-            loss = -model.distribution(logits).log_prob(target[:, s:].double()).mean()
+            loss = _loss(model.distribution(logits), batch, s, config.targets).mean()
             (loss / config.accumulation).backward()
             total += loss.item() / config.accumulation
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)

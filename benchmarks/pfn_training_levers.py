@@ -1,0 +1,164 @@
+"""A/B of PFN training levers at equal wall time: soft targets and many queries per dataset.
+
+Run:  python benchmarks/pfn_training_levers.py [--budget-minutes 15] [--arms baseline soft ...]
+      (writes benchmarks/results/pfn_training_levers.json; runs resume from pfn-runs/levers/)
+
+Every arm trains the ``gp-hyper-1d`` recipe's architecture on the same prior, from the same
+seed, for the same compute budget: its step count is the budget divided by its own CPU time per
+step (one torch thread; process CPU time, so that other jobs on a shared host do not skew the
+comparison), measured in this process just before training, so the cosine schedule completes in
+every arm. Arms:
+
+* ``baseline``: the recipe's loss on sampled targets, 60 points per dataset (10-60 queries);
+* ``soft``: the same with ``targets="gaussian"``, the loss's exact expectation over the
+  observation noise given the sampled GP function (:mod:`probtheory.pfn.soft_targets`);
+* ``many-queries``: 250 points per dataset (200-250 queries), sampled targets;
+* ``soft-many``: both.
+
+Each trained model is scored by its NLL gap to the Bayes predictive (importance sampling from the
+hyper-prior, 4096 draws) on the same 128 fresh datasets x 10 queries at context sizes 5, 20, 50,
+with the datasets as the units of the standard errors; the arms are compared pairwise on the same
+datasets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import platform
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from probtheory.pfn import GPHyperPrior
+from probtheory.pfn.evaluation import hyperprior_gp_predictive
+from probtheory.pfn.recipes import get_recipe
+from probtheory.pfn.training import TrainConfig, train_pfn
+
+ARMS = {
+    "baseline": {},
+    "soft": {"targets": "gaussian"},
+    "many-queries": {"seq_len": 250},
+    "soft-many": {"targets": "gaussian", "seq_len": 250},
+}
+CONTEXTS = (5, 20, 50)
+MAX_CONTEXT = 50
+RESULTS = Path(__file__).parent / "results" / "pfn_training_levers.json"
+
+
+def arm_config(name: str, steps: int) -> TrainConfig:
+    base = get_recipe("gp-hyper-1d").config
+    return dataclasses.replace(base, steps=steps, checkpoint_every=max(1, steps // 10), **ARMS[name])
+
+
+def seconds_per_step(prior: GPHyperPrior, name: str, timed: int = 8) -> float:
+    """CPU time of a training step of arm ``name``: (time of 2 + timed steps - time of 2) / timed.
+
+    The difference cancels the set-up (bucket borders from prior draws, model construction).
+    """
+
+    def run(steps: int) -> float:
+        tick = time.process_time()
+        train_pfn(prior, arm_config(name, steps), progress=False)
+        return time.process_time() - tick
+
+    return (run(2 + timed) - run(2)) / timed
+
+
+class BayesReference:
+    """Fresh datasets and the Bayes predictive's log-density of their queries, computed once.
+
+    The importance-sampled reference (4096 hyper-prior draws per dataset) costs far more than a
+    PFN forward pass and does not depend on the arm, so every arm is scored against this one.
+    """
+
+    def __init__(self, prior: GPHyperPrior, datasets: int, seed: int, queries: int = 10) -> None:
+        self.batch = prior.sample(datasets, MAX_CONTEXT + queries, torch.Generator().manual_seed(seed))
+        xq, self.yq = self.batch.x[:, MAX_CONTEXT:], self.batch.y[:, MAX_CONTEXT:].double()
+        self.log_prob = []
+        for c in CONTEXTS:
+            x, y = self.batch.x[:, :c], self.batch.y[:, :c]
+            reference = hyperprior_gp_predictive(
+                x, y, xq, prior, 4096, torch.Generator().manual_seed(seed + c)
+            )
+            self.log_prob.append(reference.log_prob(self.yq))
+
+    def gaps(self, model) -> torch.Tensor:
+        """Per-dataset mean NLL gap PFN - Bayes over the queries: a `len(CONTEXTS) x datasets` tensor."""
+        xq = self.batch.x[:, MAX_CONTEXT:]
+        out = []
+        for c, reference in zip(CONTEXTS, self.log_prob, strict=True):
+            with torch.no_grad():
+                pfn = -model.predict(self.batch.x[:, :c], self.batch.y[:, :c], xq).log_prob(self.yq).double()
+            out.append((pfn + reference).mean(-1))
+        return torch.stack(out)
+
+
+def _mean_se(values: torch.Tensor) -> list[float]:
+    return [float(values.mean()), float(values.std() / math.sqrt(values.numel()))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--budget-minutes", type=float, default=15.0, help="CPU minutes per arm")
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    parser.add_argument("--datasets", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", default="pfn-runs/levers")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    prior = GPHyperPrior()
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    arms = previous.get("arms", {}) if previous.get("budget_minutes") == args.budget_minutes else {}
+    reference = None
+    for name in args.arms:
+        out = Path(args.out) / f"{name}-{args.budget_minutes:g}min"
+        if name in arms and arms[name].get("complete"):
+            continue
+        per_step = arms.get(name, {}).get("seconds_per_step") or seconds_per_step(prior, name)
+        steps = max(10, int(args.budget_minutes * 60 / per_step))
+        arms[name] = {"seconds_per_step": per_step, "steps": steps, "settings": ARMS[name], "complete": False}
+        print(f"{name}: {per_step:.3f} s/step -> {steps} steps", flush=True)
+        result = train_pfn(prior, arm_config(name, steps), out_dir=out, progress=False)
+        reference = reference or BayesReference(prior, args.datasets, seed=20261206)
+        gaps = reference.gaps(result.model)
+        arms[name].update(
+            complete=True,
+            training_seconds=result.seconds,
+            final_losses=result.losses[-5:],
+            gap_by_context={str(c): _mean_se(g) for c, g in zip(CONTEXTS, gaps, strict=True)},
+            gap_overall=_mean_se(gaps.mean(0)),
+            per_dataset_gap=gaps.mean(0).tolist(),
+        )
+        print(f"{name}: gap to Bayes {arms[name]['gap_overall']}", flush=True)
+        RESULTS.parent.mkdir(exist_ok=True)
+        RESULTS.write_text(json.dumps(_summary(args, arms), indent=2) + "\n")
+
+
+def _summary(args, arms: dict) -> dict:
+    paired = {}
+    if arms.get("baseline", {}).get("complete"):
+        base = torch.tensor(arms["baseline"]["per_dataset_gap"])
+        for name, arm in arms.items():
+            if name != "baseline" and arm.get("complete"):
+                paired[f"{name} - baseline"] = _mean_se(torch.tensor(arm["per_dataset_gap"]) - base)
+    return {
+        "date": datetime.now(timezone.utc).isoformat(timespec="minutes"),
+        "command": f"python benchmarks/pfn_training_levers.py --budget-minutes {args.budget_minutes:g}",
+        "machine": f"{platform.machine()}, {args.threads} torch thread(s), torch {torch.__version__}",
+        "budget_minutes": args.budget_minutes,
+        "datasets": args.datasets,
+        "contexts": list(CONTEXTS),
+        "arms": arms,
+        "paired_gap_difference": paired,
+    }
+
+
+if __name__ == "__main__":
+    main()
