@@ -38,6 +38,7 @@ from torch import nn
 from probtheory._checks import check_int, check_real
 from probtheory.errors import InputDataError
 from probtheory.training.loop import LossFn
+from probtheory.training.minibatches import check_batches
 
 __all__ = ["HardBatches"]
 
@@ -66,6 +67,9 @@ class HardBatches:
             raise InputDataError("delta", "a fraction in (0, 1]", delta)
         if not isinstance(model, nn.Module):
             raise InputDataError("model", "an nn.Module", type(model).__name__)
+        if not callable(loss):
+            raise InputDataError("loss", "a callable loss(model, batch)", type(loss).__name__)
+        check_batches("data", data, reiterated=True)  # drawn again at every rescoring
         self.data, self.model, self.loss, self.delta = data, model, loss, delta
         self.rescore_every = check_int("rescore_every", rescore_every, minimum=1)
         self.backward_passes = 0

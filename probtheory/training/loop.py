@@ -24,8 +24,7 @@ quadratic terms) are not callbacks: build the optimizer and pass it to :func:`fi
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +35,7 @@ from tqdm.auto import tqdm
 
 from probtheory._checks import check_int, check_logit_labels, check_real
 from probtheory.errors import InputDataError
+from probtheory.training.minibatches import check_batches
 
 __all__ = ["ClipGradNorm", "TrainState", "TrainingCallback", "classification_loss", "fit"]
 
@@ -251,19 +251,10 @@ class _EpochBatches:
     """Each epoch's batches for :func:`fit`: a pass over ``data``, or ``steps`` batches of one stream."""
 
     def __init__(self, data: Iterable[Any], epochs: int, steps: int | None) -> None:
-        if isinstance(data, Tensor):
-            raise InputDataError(
-                "data",
-                "an iterable of batches, e.g. [(x, y)] or Minibatches(x, y, batch_size=...)",
-                f"a single tensor of shape {tuple(data.shape)} (its rows would be the batches)",
-            )
-        if not isinstance(data, Iterable):
-            raise InputDataError("data", "an iterable of batches", type(data).__name__)
-        if isinstance(data, Sized) and not isinstance(data, Iterator) and len(data) == 0:
-            raise InputDataError("data", "at least one batch", f"an empty {type(data).__name__}")
-        self.one_shot = isinstance(data, Iterator)  # iter(data) is data
+        source = check_batches("data", data)
+        self.one_shot = source.one_shot
         kind = type(data).__name__
-        if steps is None and _is_endless(data):
+        if steps is None and source.endless:
             raise InputDataError(
                 "data",
                 "a finite collection of batches, or `steps_per_epoch` to train on an endless stream",
@@ -309,18 +300,6 @@ class _EpochBatches:
                 raise InputDataError("data", "at least one batch", "a collection that yields none") from None
         self.drawn += 1
         return batch
-
-
-def _is_endless(data: object) -> bool:
-    """Whether ``data`` is one of the iterators known never to end."""
-    if isinstance(data, (itertools.cycle, itertools.count)):
-        return True
-    if isinstance(data, itertools.repeat):
-        try:
-            data.__length_hint__()
-        except TypeError:  # repeat(x) without `times` has no length
-            return True
-    return False
 
 
 def _run(

@@ -1,8 +1,16 @@
-"""Shuffled, re-iterable minibatches of aligned tensors: the usual data policy of `fit`."""
+"""Data policies of `fit`: shuffled, re-iterable minibatches, and what an iterable of batches must be.
+
+:class:`Minibatches` is the usual data; :func:`check_batches` is the one check of any iterable of
+batches (``fit``'s ``data``, :class:`~probtheory.training.HardBatches`' data, ``SelfTuning``'s
+validation data): an iterable that is not a tensor nor an empty collection, and whether it is a
+one-shot iterator (``iter(data) is data``: used up by one pass) or one known to be endless.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator, Sized
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -10,7 +18,7 @@ from torch import Tensor
 from probtheory._checks import check_int
 from probtheory.errors import InputDataError
 
-__all__ = ["Minibatches"]
+__all__ = ["BatchSource", "Minibatches", "check_batches"]
 
 
 class Minibatches:
@@ -65,3 +73,60 @@ class Minibatches:
         for start in range(0, n, self.batch_size):
             index = order[start : start + self.batch_size]
             yield tuple(t[index] for t in self.tensors)
+
+
+class BatchSource(NamedTuple):
+    """What kind of iterable of batches a data argument is.
+
+    Attributes:
+        one_shot: An iterator (``iter(data) is data``): one pass uses it up.
+        endless: An iterator known never to end (``itertools.cycle``, ``itertools.count``,
+            ``itertools.repeat`` without ``times``); an endless generator cannot be recognised.
+    """
+
+    one_shot: bool
+    endless: bool
+
+
+def check_batches(name: str, data: Any, *, reiterated: bool = False) -> BatchSource:
+    """Require an iterable of batches: not a tensor (its rows are no batches), not an empty collection.
+
+    Args:
+        name: The argument's name, for the error.
+        data: The batches.
+        reiterated: The caller goes over ``data`` more than once (re-scoring it every epoch), so a
+            one-shot or endless iterator is refused too.
+
+    Returns:
+        The :class:`BatchSource`, for callers with rules of their own (``fit``'s ``steps_per_epoch``).
+    """
+    if isinstance(data, Tensor):
+        raise InputDataError(
+            name,
+            "an iterable of batches, e.g. [(x, y)] or Minibatches(x, y, batch_size=...)",
+            f"a single tensor of shape {tuple(data.shape)} (its rows would be the batches)",
+        )
+    if isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
+        raise InputDataError(name, "an iterable of batches", type(data).__name__)
+    one_shot = isinstance(data, Iterator)
+    if not one_shot and isinstance(data, Sized) and len(data) == 0:
+        raise InputDataError(name, "at least one batch", f"an empty {type(data).__name__}")
+    source = BatchSource(one_shot, one_shot and _is_endless(data))
+    if reiterated and one_shot:
+        raise InputDataError(
+            name,
+            "a re-iterable collection of batches (a list, a DataLoader, Minibatches), gone over again",
+            f"{'an endless' if source.endless else 'a one-shot'} {type(data).__name__} iterator",
+        )
+    return source
+
+
+def _is_endless(data: object) -> bool:
+    if isinstance(data, (itertools.cycle, itertools.count)):
+        return True
+    if isinstance(data, itertools.repeat):
+        try:
+            data.__length_hint__()
+        except TypeError:  # repeat(x) without `times` has no length
+            return True
+    return False

@@ -57,6 +57,7 @@ from torch import Tensor, nn
 from probtheory._checks import check_int, check_real
 from probtheory.errors import ConfigurationError, InputDataError
 from probtheory.training.loop import LossFn, TrainingCallback, TrainState, classification_loss
+from probtheory.training.minibatches import check_batches
 from probtheory.training.self_tuning.hyperparameters import STNHyperparameters
 
 __all__ = ["SelfTuning"]
@@ -110,6 +111,7 @@ class SelfTuning(TrainingCallback):
             )
         if not callable(loss):
             raise InputDataError("loss", "a callable loss(model, batch)", type(loss).__name__)
+        self._val_source = check_batches("val_data", val_data)
         self.hp, self.val_data, self.loss = hyperparameters, val_data, loss
         self.train_steps = check_int("train_steps", train_steps, minimum=1)
         self.val_steps = check_int("val_steps", val_steps, minimum=1)
@@ -185,9 +187,12 @@ class SelfTuning(TrainingCallback):
             try:
                 return next(self._val_iter)
             except StopIteration:
-                raise InputDataError(
-                    "val_data", "at least one validation batch", "an empty collection"
-                ) from None
+                received = (
+                    "a one-shot iterator, used up (cycling needs a collection or an endless stream)"
+                    if self._val_source.one_shot
+                    else "a collection that yields no batch"
+                )
+                raise InputDataError("val_data", "validation batches to cycle through", received) from None
 
     def _record(self, val_loss: float) -> None:
         self.history.setdefault("val_loss", []).append(val_loss)

@@ -267,6 +267,28 @@ CASES = [
         "delta",
     ),
     BadInput(
+        "HardBatches",
+        "an endless stream to re-score (would hang)",
+        lambda: HardBatches(itertools.cycle(BATCHES), net(), classification_loss, delta=0.5),
+        InputDataError,
+        "data",
+        pattern="re-iterable",
+    ),
+    BadInput(
+        "HardBatches",
+        "a generator, used up by the first scoring",
+        lambda: HardBatches((b for b in BATCHES), net(), classification_loss, delta=0.5),
+        InputDataError,
+        "data",
+    ),
+    BadInput(
+        "SelfTuning",
+        "validation data as one tensor",
+        lambda: SelfTuning(STNMLP(3, [8], 2).hyperparameters, X),
+        InputDataError,
+        "val_data",
+    ),
+    BadInput(
         "LLPBeliefPropagation",
         "proportions instead of counts",
         lambda: llp(torch.tensor([1 / 3, 2 / 3])),

@@ -242,7 +242,7 @@ def test_bad_input_raises():
         STNMLP(4, (), 2)
     with pytest.raises(ConfigurationError, match="dropout or input_noise"):
         STNMLP(4, (8,), 2, dropout=None, input_noise=None)
-    with pytest.raises(InputDataError, match="init"):
+    with pytest.raises(InputDataError, match="`dropout`"):
         STNMLP(4, (8,), 2, dropout=1.5)
     net = STNMLP(4, (8,), 2)
     with pytest.raises(InputDataError, match="`x`"):
@@ -259,7 +259,9 @@ def test_bad_input_raises():
         ({"loss": "ce"}, "loss"),
     ):
         with pytest.raises(InputDataError, match=name):
-            SelfTuning(net.hyperparameters, [], **kwargs)
+            SelfTuning(net.hyperparameters, [(torch.randn(2, 4), torch.tensor([0, 1]))], **kwargs)
+    with pytest.raises(InputDataError, match="`val_data`"):
+        SelfTuning(net.hyperparameters, [])
     x, y = _data()
     with pytest.raises(ConfigurationError, match="submodule"):
         fit(nn.Linear(4, 2), [(x, y)], epochs=1, callbacks=[SelfTuning(_hp(), [(x, y)])], progress=False)
