@@ -35,8 +35,7 @@ from tqdm.auto import tqdm
 
 from bo._validation import check_training_data, resolve_config
 from bo.models.gp import GP
-from probtheory._checks import check_int, check_real
-from probtheory.errors import InputDataError
+from probtheory._checks import check_int, check_name, check_real
 
 __all__ = ["DKL", "DKLConfig", "FeatureKernel"]
 
@@ -72,8 +71,7 @@ class DKLConfig:
         check_int("depth", self.depth, minimum=1)
         if self.feature_dim is not None:
             check_int("feature_dim", self.feature_dim, minimum=1)
-        if self.base_kernel not in _BASE_KERNELS:
-            raise InputDataError("base_kernel", f"one of {list(_BASE_KERNELS)}", repr(self.base_kernel))
+        check_name("base_kernel", self.base_kernel, _BASE_KERNELS, meaning="a base kernel name")
         check_int("train_steps", self.train_steps, minimum=0)
         check_real("lr", self.lr, positive=True)
         if self.seed is not None:

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from bo._validation import resolve_config
 from bo.models.bnn import VarianceSelectedSurrogate
 from bo.models.hyperparameters import HyperparameterSelection
-from probtheory._checks import check_int, check_real
+from probtheory._checks import check_int, check_name, check_real
 from probtheory.errors import InputDataError
 
 __all__ = ["DeepEnsemble", "DeepEnsembleConfig"]
@@ -85,8 +85,7 @@ class DeepEnsembleConfig:
         check_real("prior_var", self.prior_var, positive=True)
         check_real("noise_var", self.noise_var, positive=True)
         check_real("lr", self.lr, positive=True)
-        if self.activation not in _ACTIVATIONS:
-            raise InputDataError("activation", f"one of {sorted(_ACTIVATIONS)}", repr(self.activation))
+        check_name("activation", self.activation, _ACTIVATIONS, meaning="an activation name")
         if not 0.0 < check_real("train_prop", self.train_prop) <= 1.0:
             raise InputDataError("train_prop", "a fraction in (0, 1]", self.train_prop)
         if not isinstance(self.select_hyperparameters, bool):

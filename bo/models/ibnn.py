@@ -27,8 +27,7 @@ from torch import Tensor
 
 from bo._validation import resolve_config
 from bo.models.gp import GP
-from probtheory._checks import check_int, check_real
-from probtheory.errors import InputDataError
+from probtheory._checks import check_int, check_name, check_real
 from probtheory.kernels import NNGPKernel
 
 __all__ = ["IBNN", "IBNNConfig"]
@@ -56,8 +55,7 @@ class IBNNConfig:
         check_int("depth", self.depth, minimum=1)
         check_real("weight_variance", self.weight_variance, positive=True)
         check_real("bias_variance", self.bias_variance, positive=True)
-        if self.activation not in _ACTIVATIONS:
-            raise InputDataError("activation", f"one of {list(_ACTIVATIONS)}", repr(self.activation))
+        check_name("activation", self.activation, _ACTIVATIONS, meaning="a closed-form activation")
 
 
 class IBNN(GP):

@@ -30,7 +30,7 @@ from torch.quasirandom import SobolEngine
 
 from bo._validation import resolve_config
 from bo.models.base import SurrogateModel
-from probtheory._checks import check_int, check_real
+from probtheory._checks import check_int, check_name, check_real
 from probtheory.errors import InputDataError, UnsupportedError
 from probtheory.gp import StudentTProcess
 from probtheory.kernels import NNGPKernel
@@ -179,8 +179,7 @@ class StudentTPConfig:
         check_int("steps", self.steps, minimum=1)
         for name in ("weight_variance", "bias_variance", "concentration", "rate", "noise", "lr"):
             check_real(name, getattr(self, name), positive=True)
-        if self.activation not in ("relu", "erf"):
-            raise InputDataError("activation", "'relu' or 'erf'", repr(self.activation))
+        check_name("activation", self.activation, ("relu", "erf"), meaning="a closed-form activation")
 
 
 class StudentTP(SurrogateModel):

@@ -19,7 +19,7 @@ from numbers import Real
 from pathlib import Path
 from typing import Any, Literal
 
-from probtheory._checks import check_int, check_real
+from probtheory._checks import check_int, check_name, check_real
 from probtheory.errors import InputDataError, UnsupportedError
 from probtheory.papers import Paper  # re-exported: it lived here before probtheory.papers
 
@@ -119,10 +119,8 @@ class PluginEntry:
     reproduction: str | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise InputDataError("kind", f"one of {KINDS}", repr(self.kind))
-        if self.status not in STATUSES:
-            raise InputDataError("status", f"one of {STATUSES}", repr(self.status))
+        check_name("kind", self.kind, KINDS, meaning="a method kind")
+        check_name("status", self.status, STATUSES, meaning="a status")
         if self.status == "implemented" and (not self.implementation or self.reproduction is None):
             raise InputDataError(
                 "implementation",

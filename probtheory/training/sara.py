@@ -67,7 +67,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from probtheory._checks import check_int, check_real
+from probtheory._checks import check_int, check_name, check_real
 from probtheory.errors import ConfigurationError, InputDataError, UnsupportedError
 from probtheory.training.loop import TrainingCallback, TrainState
 
@@ -192,8 +192,7 @@ class SaRA(TrainingCallback):
                 "SaRA: give exactly one of `threshold` and `fraction`, "
                 f"received threshold={threshold!r}, fraction={fraction!r}."
             )
-        if selection not in _SELECTIONS:
-            raise InputDataError("selection", f"one of {_SELECTIONS}", repr(selection))
+        check_name("selection", selection, _SELECTIONS, meaning="a selection rule")
         if selection == "random" and (fraction is None or progressive_step is not None):
             raise ConfigurationError(
                 "SaRA: selection='random' needs `fraction` and no `progressive_step`, received "
@@ -358,8 +357,7 @@ def _named_parameters(model: nn.Module, names: Sequence[str] | None) -> dict[str
             raise InputDataError("parameters", "a sequence of parameter names", repr(names))
         chosen = {}
         for name in names:
-            if name not in available:
-                raise InputDataError("parameters", f"names from {sorted(available)}", repr(name))
+            check_name("parameters", name, available, meaning="names of the model's parameters")
             chosen[name] = available[name]
     if not chosen:
         raise InputDataError("parameters", "at least one trainable parameter", "none")

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from probtheory._checks import check_int, check_real
+from probtheory._checks import check_int, check_name, check_real
 from probtheory.errors import InputDataError
 
 __all__ = ["Hyperparameter", "STNHyperparameters"]
@@ -136,8 +136,7 @@ class STNHyperparameters(nn.Module):
         The noise ``eps ~ N(0, I)`` comes from the global torch RNG (seeded by ``fit(seed=...)``).
         """
         batch_size = check_int("batch_size", batch_size, minimum=1)
-        if self.stage not in STAGES:
-            raise InputDataError("stage", f"one of {STAGES}", repr(self.stage))
+        check_name("stage", self.stage, STAGES, meaning="a stage")
         h = self.unconstrained.expand(batch_size, -1)
         if not self.training or (self.stage == "hyper" and not self.perturb_hyper):
             return h
