@@ -41,7 +41,7 @@ def _benchmark(args: argparse.Namespace) -> int:
     from bo.loop import ACQUISITIONS, SURROGATES, run
     from bo.problems import get_problem
     from bo.results import BOResult
-    from probtheory._checks import check_int
+    from probtheory._checks import check_int, check_name
     from probtheory.errors import InputDataError
 
     if args.threads is not None:  # before any work: torch.set_num_threads(0) would crash
@@ -50,13 +50,13 @@ def _benchmark(args: argparse.Namespace) -> int:
     check_int("--budget", args.budget, minimum=1)
     check_int("--q", args.q, minimum=1)
     surrogates = [name.strip() for name in args.surrogates.split(",") if name.strip()]
-    unknown = [name for name in surrogates if name not in SURROGATES]
-    if not surrogates or unknown:
+    if not surrogates:
         raise InputDataError(
-            "--surrogates", f"a comma-separated list from {list(SURROGATES)}", args.surrogates
+            "--surrogates", f"a comma-separated list from {list(SURROGATES)}", repr(args.surrogates)
         )
-    if args.acquisition not in ACQUISITIONS:
-        raise InputDataError("--acquisition", f"one of {list(ACQUISITIONS)}", args.acquisition)
+    for name in surrogates:
+        check_name("--surrogates", name, SURROGATES, meaning="comma-separated surrogate names")
+    check_name("--acquisition", args.acquisition, ACQUISITIONS, meaning="an acquisition name")
     check_int("--seeds", args.seeds, minimum=1)
     problem = get_problem(args.problem)
     if args.threads is not None:

@@ -493,6 +493,14 @@ CASES = [
     ),
     # the command line
     BadInput("run", "probtheory bo --threads 0", lambda: _cli("--threads", "0"), InputDataError, "--threads"),
+    BadInput(
+        "run",
+        "probtheory bo --surrogates with a typo",
+        lambda: _cli("--surrogates", "gp,ensembel"),
+        UnknownNameError,
+        "--surrogates",
+        pattern="did you mean 'ensemble'",
+    ),
     BadInput("run", "probtheory bo --seeds 0", lambda: _cli("--seeds", "0"), InputDataError, "--seeds"),
 ]
 
