@@ -22,6 +22,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--list", action="store_true", help="list the claims and exit")
     parser.add_argument(
+        "--json", action="store_true", help="print one JSON document on stdout (the results) and nothing else"
+    )
+    parser.add_argument(
         "--coverage",
         action="store_true",
         help="instead of the verdicts: which library modules each claim exercises (one instance "
@@ -33,18 +36,35 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     from proofs_checks.profiles import active_profile
     from proofs_checks.registry import claims
-    from proofs_checks.report import mutants_cell, summary_rows, write_report
+    from proofs_checks.report import mutants_cell, results_document, summary_rows, write_report
     from proofs_checks.runner import run
 
     if args.list:
+        if args.json:
+            return _print_json(
+                [
+                    {
+                        "id": c.id,
+                        "title": c.title,
+                        "paper": c.paper.cite(),
+                        "mutants": [m.name for m in c.mutants],
+                    }
+                    for c in claims()
+                ]
+            )
         rows = [[c.id, c.paper.short(), str(len(c.mutants)), c.title] for c in claims()]
         print(_table(["claim", "paper", "mutants", "title"], rows))
         return 0
     profile = args.profile or active_profile()
     if args.coverage:
         return _coverage(args, profile)
-    reports = run(args.claims, profile, mutants=not args.no_mutants, progress=not args.no_progress)
+    progress = not (args.no_progress or args.json)
+    reports = run(args.claims, profile, mutants=not args.no_mutants, progress=progress)
     page = write_report(reports, args.out, profile)
+    status = 3 if any(report.errored for report in reports) else 0 if all(r.ok for r in reports) else 1
+    if args.json:
+        _print_json({**results_document(reports, profile), "report": str(page)})
+        return status
     rows = summary_rows(reports)
     header = ["claim", "paper", "verdict", "examples", "mutants rejected", "seconds"]
     table = [
@@ -60,9 +80,7 @@ def _run(args: argparse.Namespace) -> int:
     ]
     print("\n" + _table(header, table))
     print(f"\nreport: {page}  (and report.md, results.json)")
-    if any(report.errored for report in reports):
-        return 3
-    return 0 if all(r["ok"] for r in rows) else 1
+    return status
 
 
 def _coverage(args: argparse.Namespace, profile: str) -> int:
@@ -91,6 +109,14 @@ def _coverage(args: argparse.Namespace, profile: str) -> int:
         print(f"\nno claim exercises: {', '.join(missing)}")
     print(f"\ncoverage of every public module: {out / 'coverage.md'}")
     return 1 if missing else 0
+
+
+def _print_json(document: object) -> int:
+    """Print ``document`` as the only output on stdout; returns 0."""
+    import json
+
+    print(json.dumps(document, indent=2))
+    return 0
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -17,7 +17,81 @@ from probtheory.papers import Paper  # noqa: E402
 from proofs_checks.claim import Claim, Evidence  # noqa: E402
 from proofs_checks.runner import ClaimReport, Verdict  # noqa: E402
 
-__all__ = ["summary_rows", "write_report"]
+__all__ = ["environment", "results_document", "summary_rows", "write_report"]
+
+_PACKAGES = ("probtheory", "torch", "gpytorch", "botorch", "pyro-ppl", "hypothesis")
+
+
+def environment() -> dict:
+    """Package versions and, in a git checkout, the commit: what a result was produced with."""
+    import importlib.metadata
+    import subprocess
+
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    try:
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                cwd=Path(__file__).parent,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+            or None
+        )
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"python": platform.python_version(), "packages": versions, "git_commit": commit}
+
+
+def _evidence_dict(e: Evidence) -> dict:
+    return {
+        "quantity": e.quantity,
+        "measured": e.measured,
+        "reference": e.reference,
+        "margin": e.margin,
+        "tolerance": e.tolerance,
+        "tolerance_reason": e.tolerance_reason,
+    }
+
+
+def results_document(reports: list[ClaimReport], profile: str) -> dict:
+    """The machine-readable result of a run (``results.json``, ``probtheory check --json``).
+
+    Per claim: the summary row, its worst evidence per quantity, the mutants' verdicts, and the
+    failure or error if any; plus the profile, the time, and the package versions and commit.
+    """
+    claims = []
+    for row, report in zip(summary_rows(reports), reports, strict=True):
+        problem = report.verdict.failure or report.verdict.error
+        claims.append(
+            {
+                **row,
+                "evidence": [_evidence_dict(e) for e in _worst(report.verdict)],
+                "mutants": [
+                    {"name": m.subject, "verdict": m.status, "rejected": m.status == "FAIL"}
+                    for m in report.mutants
+                ],
+                "problem": None if problem is None else str(problem),
+            }
+        )
+    return {
+        "profile": profile,
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "environment": environment(),
+        "totals": {
+            "claims": len(reports),
+            "passed": sum(r.verdict.status == "PASS" for r in reports),
+            "mutants": sum(len(r.mutants) for r in reports),
+            "mutants_rejected": sum(r.mutants_rejected for r in reports),
+        },
+        "claims": claims,
+    }
 
 
 def _worst(verdict: Verdict) -> list[Evidence]:
@@ -200,7 +274,5 @@ def write_report(reports: list[ClaimReport], out: str | Path, profile: str) -> P
     page.append("</body></html>")
     (folder / "report.md").write_text("\n".join(md) + "\n")
     (folder / "report.html").write_text("\n".join(page))
-    (folder / "results.json").write_text(
-        json.dumps({"profile": profile, "created": stamp, "claims": rows}, indent=2)
-    )
+    (folder / "results.json").write_text(json.dumps(results_document(reports, profile), indent=2))
     return folder / "report.html"

@@ -19,6 +19,9 @@ from pathlib import Path
 __all__ = ["register_list", "register_reproduce"]
 
 
+_JSON_HELP = "print one JSON document on stdout and nothing else"
+
+
 def register_list(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``list`` subcommand to the ``probtheory`` command line."""
     from probtheory.plugins.entry import KINDS, STATUSES
@@ -26,6 +29,7 @@ def register_list(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("list", help="plug-in methods from papers: paper, kind, status")
     parser.add_argument("--kind", choices=KINDS, help="only methods of this kind")
     parser.add_argument("--status", choices=STATUSES, help="only implemented or only planned methods")
+    parser.add_argument("--json", action="store_true", help=_JSON_HELP)
     parser.set_defaults(func=_list)
 
 
@@ -41,6 +45,7 @@ def register_reproduce(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quick", action="store_true", help="reduced budget: one seed, about a minute each")
     parser.add_argument("--seed", type=int, default=0, help="seed of data split, initialisation and batches")
     parser.add_argument("--out", default="reproductions", help="folder for JSON results and figures")
+    parser.add_argument("--json", action="store_true", help=_JSON_HELP)
     parser.set_defaults(func=_reproduce)
 
 
@@ -48,6 +53,20 @@ def _list(args: argparse.Namespace) -> int:
     from probtheory.plugins.registry import methods
 
     entries = methods(kind=args.kind, status=args.status)
+    if args.json:
+        listing = [
+            {
+                "name": e.name,
+                "kind": e.kind,
+                "status": e.status,
+                "paper": e.paper.cite(),
+                "url": e.paper.url,
+                "summary": e.summary,
+            }
+            for e in entries
+        ]
+        print(json.dumps(listing, indent=2))
+        return 0
     rows = [[e.name, e.kind, e.status, e.paper.short(), _shorten(e.paper.title, 60)] for e in entries]
     print(_table(["method", "kind", "status", "paper", "title"], rows))
     implemented = sum(e.status == "implemented" for e in entries)
@@ -58,34 +77,33 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from probtheory.cli import report_error
-    from probtheory.errors import InputDataError, ProbtheoryError, UnsupportedError
+    # refusals are raised: probtheory.cli reports them in the command line's one format (exit 2)
+    from probtheory.errors import InputDataError, UnsupportedError
     from probtheory.plugins.registry import get_method, methods
 
-    try:  # the command line's one format (callers of func get exit status 2 too)
-        if args.all == bool(args.names):
-            raise InputDataError(
-                "NAME", "method names or --all (not both)", " ".join(args.names) or "neither"
-            )
-        entries = methods(status="implemented") if args.all else [get_method(n) for n in args.names]
-        requested_planned = [e.name for e in entries if e.status != "implemented"]
-        if requested_planned:
-            planned = ", ".join(requested_planned)
-            raise UnsupportedError("NAME", "implemented methods", f"not implemented yet (planned): {planned}")
-    except ProbtheoryError as error:
-        return report_error(error, args)
+    if args.all == bool(args.names):
+        raise InputDataError("NAME", "method names or --all (not both)", " ".join(args.names) or "neither")
+    entries = methods(status="implemented") if args.all else [get_method(n) for n in args.names]
+    requested_planned = [e.name for e in entries if e.status != "implemented"]
+    if requested_planned:
+        planned = ", ".join(requested_planned)
+        raise UnsupportedError("NAME", "implemented methods", f"not implemented yet (planned): {planned}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for entry in entries:
-        print(
-            f"reproducing {entry.name} ({'quick' if args.quick else 'full'}, seed {args.seed}) ...",
-            flush=True,
-        )
+        if not args.json:
+            print(
+                f"reproducing {entry.name} ({'quick' if args.quick else 'full'}, seed {args.seed}) ...",
+                flush=True,
+            )
         result = entry.reproduce(quick=args.quick, seed=args.seed, out_dir=out)
         (out / f"{entry.name}.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
         results.append(result)
     (out / "results.json").write_text(json.dumps([r.to_dict() for r in results], indent=2) + "\n")
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+        return 0
     rows = [
         [
             r.method,

@@ -57,13 +57,16 @@ def energy_rank(singular_values: Tensor, energy: float) -> int:
         energy: The fraction in (0, 1].
     """
     energy = _check_energy(energy)
-    squares = singular_values.square()
+    # float64 whatever the weights' dtype: in float32 the 1e-12 slack vanishes and the cumulative
+    # fraction can end below 1, which made energy = 1 give rank n + 1
+    squares = singular_values.detach().double().square()
     total = squares.sum()
     if total == 0:
         return 1
     cumulative = squares.cumsum(0) / total
     # the small slack keeps energy = 1 from failing on the round-off of the cumulative sum
-    return int((cumulative < energy - 1e-12).sum().item()) + 1
+    rank = int((cumulative < energy - 1e-12).sum().item()) + 1
+    return min(rank, singular_values.numel())
 
 
 def matricize(weight: Tensor) -> Tensor:

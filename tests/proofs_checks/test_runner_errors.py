@@ -73,3 +73,18 @@ def test_the_command_line_tells_error_from_failure(tmp_path):
     assert main(["--claims", "toy.cli_fail", *common]) == 1
     assert main(["--claims", "toy.cli_error", "toy.cli_pass", *common]) == 3
     assert (tmp_path / "report.html").exists()
+
+
+def test_check_json_is_one_document_with_evidence_versions_and_integer_counts(tmp_path, capsys):
+    proofs_checks.register(_claim("toy.json", _square, mutant=lambda x: -1 - x))
+    assert main(["--claims", "toy.json", "--json", "--out", str(tmp_path)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["totals"] == {"claims": 1, "passed": 1, "mutants": 1, "mutants_rejected": 1}
+    (row,) = document["claims"]
+    assert (
+        row["verdict"] == "PASS" and row["mutants_rejected"] == 1 and row["evidence"][0]["quantity"] == "f(x)"
+    )
+    assert document["environment"]["packages"]["torch"] and "git_commit" in document["environment"]
+    assert json.loads((tmp_path / "results.json").read_text())["totals"] == document["totals"]
+    assert main(["--list", "--json"]) == 0
+    assert any(c["id"] == "toy.json" for c in json.loads(capsys.readouterr().out))

@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from probtheory.cli import run_command
 from probtheory.plugins import cli, methods
 
 
@@ -12,7 +13,7 @@ def _run(argv):
     cli.register_list(subparsers)
     cli.register_reproduce(subparsers)
     args = parser.parse_args(argv)
-    return args.func(args)
+    return run_command(args)  # the command line's one error path, as `probtheory` runs it
 
 
 def test_list_prints_every_method_with_paper_kind_and_status(capsys):
@@ -63,3 +64,10 @@ def test_reproduce_rejects_bad_requests(argv, message, tmp_path, capsys, monkeyp
     monkeypatch.setitem(registry._BY_NAME, planned.name, planned)
     assert _run([*argv, "--out", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_list_json_is_one_document(capsys):
+    assert _run(["list", "--json", "--status", "implemented"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert {e["name"] for e in listing} == {e.name for e in methods(status="implemented")}
+    assert all(e["paper"] and e["url"] and e["kind"] for e in listing)

@@ -106,3 +106,11 @@ def test_bad_input_raises():
         TrainedRankPruning().ranks()
     with pytest.raises(UnsupportedError, match="weight"):
         matricize(torch.ones(3))
+
+
+def test_energy_one_keeps_every_singular_value_in_float32_too():
+    # the float32 cumulative fraction of this spectrum ends just below 1 (the rank was n + 1)
+    g = torch.Generator().manual_seed(18)
+    s = torch.linalg.svdvals(torch.randn(3, 3, generator=g))
+    assert s.dtype == torch.float32
+    assert energy_rank(s, 1.0) == 3 == energy_rank(s.double(), 1.0)
