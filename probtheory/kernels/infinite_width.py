@@ -139,7 +139,7 @@ class InfiniteWidthKernel(Kernel):
         x2: Tensor | None = None,
         diag: bool = False,
         last_dim_is_batch: bool = False,
-        **params,
+        **params: Any,
     ) -> Any:
         """Evaluate the kernel lazily (GPyTorch's ``Kernel.__call__``), checking the inputs first.
 

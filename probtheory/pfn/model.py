@@ -6,6 +6,7 @@ import warnings
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -155,7 +156,7 @@ class PFN(nn.Module):
 
     # ------------------------------------------------------------------ persistence
 
-    def save(self, path: str | Path, **metadata) -> str:
+    def save(self, path: str | Path, **metadata: Any) -> str:
         """Write ``PATH.safetensors`` + ``PATH.json``; returns the sha256 of the weights.
 
         The JSON records the architecture, the metadata and two digests: of the weights
