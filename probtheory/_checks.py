@@ -44,16 +44,16 @@ def check_real(
 ) -> float:
     """Return ``value`` as a float, optionally requiring ``> 0`` or ``>= 0``.
 
-    NaN is always refused, infinities unless ``allow_inf`` (then only ``+inf``: a limit such as
-    zero temperature).
+    NaN is always refused, infinities unless ``allow_inf`` (a limit such as zero temperature, or
+    an open bound; ``positive`` / ``nonnegative`` still refuse ``-inf``).
     """
     if isinstance(value, Tensor) and value.numel() == 1:
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, Real):
         raise InputDataError(name, "a real number", f"{value!r} of type {type(value).__name__}")
     value = float(value)
-    if not math.isfinite(value) and not (allow_inf and value == math.inf):
-        raise InputDataError(name, "a finite number" if not allow_inf else "a number or +inf", value)
+    if math.isnan(value) or (math.isinf(value) and not allow_inf):
+        raise InputDataError(name, "a finite number" if not allow_inf else "a number (or an infinity)", value)
     if positive and value <= 0:
         raise InputDataError(name, "a number > 0", value)
     if nonnegative and value < 0:
@@ -123,9 +123,7 @@ def make_generator(seed: int | None = None, generator: torch.Generator | None = 
     the global generator.
     """
     if generator is not None:
-        if not isinstance(generator, torch.Generator):
-            raise InputDataError("generator", "a torch.Generator", type(generator).__name__)
-        return generator
+        return check_generator("generator", generator, optional=False)
     fresh = torch.Generator()
     if seed is None:
         fresh.seed()
@@ -304,13 +302,6 @@ def check_bool(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise InputDataError(name, "True or False", f"{value!r} of type {type(value).__name__}")
     return value
-
-
-def check_real_or_infinite(name: str, value: object) -> float:
-    """Return ``value`` as a float; ``-inf`` and ``+inf`` are allowed (a bound), NaN is refused."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isinf(value):
-        return float(value)
-    return check_real(name, value)
 
 
 def check_generator(name: str, value: object, *, optional: bool = True) -> torch.Generator | None:

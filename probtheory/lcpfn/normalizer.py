@@ -24,7 +24,7 @@ from torch import Tensor
 from torch.distributions import constraints
 from torch.distributions.transforms import Transform
 
-from probtheory._checks import check_bool, check_finite, check_real, check_real_or_infinite
+from probtheory._checks import check_bool, check_finite, check_real
 from probtheory.errors import ConfigurationError, InputDataError
 
 __all__ = ["CurveNormalizer"]
@@ -64,8 +64,8 @@ class CurveNormalizer:
     soft_upper: float | None = None
 
     def __post_init__(self) -> None:
-        check_real_or_infinite("lower", self.lower)
-        check_real_or_infinite("upper", self.upper)
+        check_real("lower", self.lower, allow_inf=True)
+        check_real("upper", self.upper, allow_inf=True)
         check_bool("minimize", self.minimize)
         for name in ("soft_lower", "soft_upper"):
             if getattr(self, name) is not None:

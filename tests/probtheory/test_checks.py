@@ -45,9 +45,12 @@ def test_infinity_is_accepted_only_where_asked_for():
     for bad in (math.inf, -math.inf, math.nan):
         with pytest.raises(InputDataError, match="`beta`"):
             check_real("beta", bad)
-    for bad in (-math.inf, math.nan):
+    assert check_real("lower", -math.inf, allow_inf=True) == -math.inf  # an open bound
+    for bad in (-math.inf, math.nan):  # -inf is negative: the sign requirement refuses it
         with pytest.raises(InputDataError, match="`beta`"):
-            check_real("beta", bad, allow_inf=True)
+            check_real("beta", bad, nonnegative=True, allow_inf=True)
+    with pytest.raises(InputDataError, match="`beta`"):
+        check_real("beta", math.nan, allow_inf=True)
     assert check_int_or_inf("M", math.inf, minimum=1) == math.inf
     assert check_int_or_inf("M", 5, minimum=1) == 5
     for bad in (0, 2.5, -math.inf, math.nan):
