@@ -111,13 +111,16 @@ def main() -> None:
     parser.add_argument("--datasets", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="pfn-runs/levers")
+    parser.add_argument(
+        "--summary-only", action="store_true", help="rewrite the results' table from the arms finished so far"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     prior = GPHyperPrior()
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     arms = previous.get("arms", {}) if previous.get("budget_minutes") == args.budget_minutes else {}
     reference = None
-    for name in args.arms:
+    for name in [] if args.summary_only else args.arms:
         out = Path(args.out) / f"{name}-{args.budget_minutes:g}min"
         if name in arms and arms[name].get("complete"):
             continue
@@ -139,6 +142,8 @@ def main() -> None:
         print(f"{name}: gap to Bayes {arms[name]['gap_overall']}", flush=True)
         RESULTS.parent.mkdir(exist_ok=True)
         RESULTS.write_text(json.dumps(_summary(args, arms), indent=2) + "\n")
+    if args.summary_only:
+        RESULTS.write_text(json.dumps(_summary(args, arms), indent=2) + "\n")
 
 
 def _summary(args, arms: dict) -> dict:
@@ -148,10 +153,34 @@ def _summary(args, arms: dict) -> dict:
         for name, arm in arms.items():
             if name != "baseline" and arm.get("complete"):
                 paired[f"{name} - baseline"] = _mean_se(torch.tensor(arm["per_dataset_gap"]) - base)
-    return {
-        "date": datetime.now(timezone.utc).isoformat(timespec="minutes"),
+    table = []
+    for name, arm in arms.items():
+        if not arm.get("complete"):
+            continue
+        gap = arm["gap_by_context"]
+        row = {
+            "arm": name,
+            "targets": arm["settings"].get("targets", "sampled"),
+            "points per dataset": arm["settings"].get("seq_len", 60),
+            "CPU s / step": f"{arm['seconds_per_step']:.2f}",
+            "steps": arm["steps"],
+        }
+        row |= {f"gap to Bayes, c = {c}": f"{gap[str(c)][0]:+.3f} ± {gap[str(c)][1]:.3f}" for c in CONTEXTS}
+        row["gap, all"] = f"{arm['gap_overall'][0]:+.3f} ± {arm['gap_overall'][1]:.3f}"
+        diff = paired.get(f"{name} - baseline")
+        row["paired vs baseline"] = "" if diff is None else f"{diff[0]:+.3f} ± {diff[1]:.3f}"
+        table.append(row)
+    meta = {
         "command": f"python benchmarks/pfn_training_levers.py --budget-minutes {args.budget_minutes:g}",
         "machine": f"{platform.machine()}, {args.threads} torch thread(s), torch {torch.__version__}",
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+    }
+    return {
+        "table": table,
+        "meta": meta,
+        "date": datetime.now(timezone.utc).isoformat(timespec="minutes"),
+        "command": meta["command"],
+        "machine": meta["machine"],
         "budget_minutes": args.budget_minutes,
         "datasets": args.datasets,
         "contexts": list(CONTEXTS),
