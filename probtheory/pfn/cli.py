@@ -35,6 +35,10 @@ def _train(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         metadata={**recipe.metadata(), "training_command": command},
     )
+    import torch.distributed as dist
+
+    if dist.is_initialized() and dist.get_rank() != 0:
+        return 0  # under torchrun only rank 0 reports and installs
     print(
         f"trained {recipe.name}: {result.steps} steps in {result.seconds / 60:.1f} min; "
         f"model at {out}/model.*"

@@ -8,12 +8,12 @@ import torch.distributed as dist
 from probtheory.pfn import GPPrior, TrainConfig, TransformerConfig, train_pfn
 
 
-def main(out: str) -> None:
+def main(out: str, max_context: int) -> None:
     config = TrainConfig(
         steps=4,
         batch_size=4,
         seq_len=8,
-        max_context=5,
+        max_context=max_context,  # 0: every step has an empty context
         border_samples=2000,
         checkpoint_every=2,
         transformer=TransformerConfig(num_buckets=20, emsize=8, nhead=2, nhid=16, nlayers=1),
@@ -27,4 +27,4 @@ def main(out: str) -> None:
 
 
 if __name__ == "__main__":  # importing this file (e.g. pytest --doctest-modules) runs nothing
-    main(sys.argv[1])
+    main(sys.argv[1], int(sys.argv[2]))

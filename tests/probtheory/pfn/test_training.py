@@ -160,7 +160,10 @@ def test_config_validation():
         PFN.from_pretrained("no-such-model")
 
 
-def test_distributed_training_with_two_cpu_processes(tmp_path):
+@pytest.mark.parametrize("max_context", [5, 0])
+def test_distributed_training_with_two_cpu_processes(tmp_path, max_context):
+    # max_context = 0: the y-encoder and key/value projections only enter through the zero term,
+    # which DDP (built without the unused-parameter search) needs to see every parameter
     worker = Path(__file__).with_name("ddp_worker.py")
     result = subprocess.run(
         [
@@ -172,12 +175,14 @@ def test_distributed_training_with_two_cpu_processes(tmp_path):
             "2",
             str(worker),
             str(tmp_path),
+            str(max_context),
         ],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[:3000] + "\n...\n" + result.stderr[-2000:]
+    assert "find_unused_parameters" not in result.stderr  # no DDP warning about the search
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
     assert [r["world"] for r in ranks] == [2, 2]
     assert ranks[0]["checksum"] == pytest.approx(ranks[1]["checksum"], rel=1e-12)  # DDP kept them in sync
