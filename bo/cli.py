@@ -68,7 +68,8 @@ def _benchmark(args: argparse.Namespace) -> int:
             path = out / "runs" / f"{surrogate}_seed{seed}.json"
             previous = BOResult.load(path) if path.is_file() else None
             if previous is not None and previous.n_evaluations >= previous.n_init + args.budget:
-                print(f"{surrogate} seed {seed}: done, skipped ({path})")
+                if not args.json:
+                    print(f"{surrogate} seed {seed}: done, skipped ({path})")
                 results.setdefault(surrogate, []).append(previous)
                 continue
             result = run(
@@ -79,19 +80,22 @@ def _benchmark(args: argparse.Namespace) -> int:
                 budget=args.budget,
                 q=args.q,
                 seed=seed,
-                progress=not args.no_progress,
+                progress=not (args.no_progress or args.json),
                 resume_from=path if previous is not None else None,
                 checkpoint=path,
             )
             regret = result.simple_regret
-            print(
-                f"{surrogate} seed {seed}: best {result.Y.max().item():.6g}, regret {regret[-1].item():.3g}"
-            )
+            if not args.json:
+                best, final = result.Y.max().item(), regret[-1].item()
+                print(f"{surrogate} seed {seed}: best {best:.6g}, regret {final:.3g}")
             results.setdefault(surrogate, []).append(result)
     summary = _summary(problem.name, problem.optimal_value, problem.optimum_note, results)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     _plot_regret(problem.name, results, out / "regret.png")
-    print(f"wrote {out / 'summary.json'} and {out / 'regret.png'}")
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print(f"wrote {out / 'summary.json'} and {out / 'regret.png'}")
     return 0
 
 
@@ -162,6 +166,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=int, help="torch threads, >= 1 (default: torch's choice)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the summary as one JSON document on stdout and nothing else",
+    )
     parser.set_defaults(func=_run)
 
 

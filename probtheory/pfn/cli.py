@@ -56,6 +56,15 @@ def _list(args: argparse.Namespace) -> int:
     from probtheory.pfn.recipes import recipes
 
     shipped = set(pretrained_names())
+    if args.json:
+        import json
+
+        listing = [
+            {"name": name, "shipped": name in shipped, "description": recipe.description}
+            for name, recipe in recipes().items()
+        ]
+        print(json.dumps(listing, indent=2))
+        return 0
     for name, recipe in recipes().items():
         print(f"{name:14s} {'shipped' if name in shipped else 'not shipped':12s} {recipe.description}")
     return 0
@@ -83,6 +92,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--no-progress", action="store_true")
     train.set_defaults(func=_train)
     listing = commands.add_parser("list", help="recipes and shipped checkpoints")
+    listing.add_argument(
+        "--json", action="store_true", help="print one JSON document on stdout and nothing else"
+    )
     listing.set_defaults(func=_list)
     rehash = commands.add_parser(
         "rehash",
