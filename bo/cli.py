@@ -66,12 +66,10 @@ def _benchmark(args: argparse.Namespace) -> int:
     for surrogate in surrogates:
         for seed in range(args.seeds):
             path = out / "runs" / f"{surrogate}_seed{seed}.json"
-            previous = BOResult.load(path) if path.is_file() else None
-            if previous is not None and previous.n_evaluations >= previous.n_init + args.budget:
-                if not args.json:
-                    print(f"{surrogate} seed {seed}: done, skipped ({path})")
-                results.setdefault(surrogate, []).append(previous)
-                continue
+            # a stored run is resumed through `run`, which refuses one of other settings (naming
+            # them: problem, surrogate, ...) and evaluates nothing more when it is complete, so the
+            # summary never mixes runs of different configurations
+            stored = BOResult.load(path).n_evaluations if path.is_file() else 0
             result = run(
                 problem,
                 surrogate,
@@ -81,11 +79,13 @@ def _benchmark(args: argparse.Namespace) -> int:
                 q=args.q,
                 seed=seed,
                 progress=not (args.no_progress or args.json),
-                resume_from=path if previous is not None else None,
+                resume_from=path if path.is_file() else None,
                 checkpoint=path,
             )
             regret = result.simple_regret
-            if not args.json:
+            if not args.json and result.n_evaluations == stored:
+                print(f"{surrogate} seed {seed}: done, skipped ({path})")
+            elif not args.json:
                 best, final = result.Y.max().item(), regret[-1].item()
                 print(f"{surrogate} seed {seed}: best {best:.6g}, regret {final:.3g}")
             results.setdefault(surrogate, []).append(result)

@@ -52,3 +52,15 @@ def test_bad_arguments_give_an_error_message(tmp_path, capsys, extra):
     args = _parse(argv)
     assert args.func(args) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_a_folder_of_another_problem_is_refused_not_mixed_into_the_summary(tmp_path, capsys):
+    from probtheory.cli import main as probtheory_main
+
+    common = ["--surrogates", "random", "--seeds", "1", "--n-init", "3", "--budget", "1", "--no-progress"]
+    assert probtheory_main(["bo", "--problem", "branin", *common, "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert probtheory_main(["bo", "--problem", "hartmann6", *common, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "problem" in err[0] and "'branin'" in err[0] and "'hartmann6'" in err[0]
+    assert json.loads((tmp_path / "summary.json").read_text())["problem"] == "branin"  # untouched
