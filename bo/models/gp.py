@@ -61,6 +61,21 @@ class GP(FitOnceMixin, SingleTaskGP):
     def _fit(self) -> None:
         fit_gpytorch_mll(ExactMarginalLogLikelihood(self.likelihood, self))
 
+    def train(self, mode: bool = True) -> GP:
+        """Set the training mode; a return to eval mode after ``train()`` marks the GP fitted.
+
+        BoTorch's fitting convention: ``fit_gpytorch_mll(ExactMarginalLogLikelihood(m.likelihood,
+        m))`` puts the model in training mode, optimises the marginal likelihood and puts it back
+        in eval mode. That round trip fits it, so a GP-family surrogate fitted the BoTorch way is
+        ready for ``posterior`` as in users' existing loops (calling ``eval()`` alone is not).
+        """
+        if mode:
+            self._training_started = True
+        elif self.training and getattr(self, "_training_started", False):
+            self.fit_done.fill_(True)
+            self._training_started = False
+        return super().train(mode)
+
     def posterior(
         self,
         X: Tensor,
