@@ -22,7 +22,7 @@ from botorch.posteriors import Posterior
 from torch import Tensor
 
 from bo._validation import check_output_indices, check_test_inputs, check_training_data
-from probtheory.errors import AlreadyFittedError, NotFittedError
+from probtheory.errors import AlreadyFittedError, NotFittedError, UnsupportedError
 
 __all__ = ["FitOnceMixin", "SurrogateModel"]
 
@@ -167,6 +167,33 @@ class SurrogateModel(FitOnceMixin, Model, ABC):
         if isinstance(posterior_transform, ScalarizedPosteriorTransform) and hasattr(posterior, "affine"):
             return posterior.affine(posterior_transform.weights, posterior_transform.offset)
         return posterior_transform(posterior, X=X)
+
+    def condition_on_observations(self, X: Tensor, Y: Tensor, **kwargs: Any) -> Model:
+        """Not supported: these surrogates are refitted on new data, not conditioned.
+
+        Raises:
+            UnsupportedError: Always, naming the surrogate (acquisitions that fantasise, such as
+                ``qKnowledgeGradient`` and ``qNegIntegratedPosteriorVariance``, need a GP-family
+                surrogate: ``GP``, ``IBNN``, ``DKL``).
+        """
+        raise UnsupportedError(
+            f"{type(self).__name__}.condition_on_observations",
+            "a surrogate that can condition on new observations (GP, IBNN or DKL; fantasy-based "
+            "acquisitions such as qKnowledgeGradient and qNegIntegratedPosteriorVariance need one)",
+            f"{type(self).__name__}, which is refitted on new data instead",
+        )
+
+    def fantasize(self, X: Tensor, sampler: Any, **kwargs: Any) -> Model:
+        """Not supported, as :meth:`condition_on_observations`.
+
+        Raises:
+            UnsupportedError: Always, naming the surrogate.
+        """
+        raise UnsupportedError(
+            f"{type(self).__name__}.fantasize",
+            "a surrogate that can condition on fantasy observations (GP, IBNN or DKL)",
+            f"{type(self).__name__}, which cannot",
+        )
 
     @abstractmethod
     def _fit(self) -> None:

@@ -5,10 +5,11 @@ import torch
 from botorch.acquisition import qLogNoisyExpectedImprovement
 from botorch.fit import fit_gpytorch_mll
 from botorch.optim import optimize_acqf
+from botorch.sampling import SobolQMCNormalSampler
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
-from bo.models import DKL, GP, IBNN
-from probtheory.errors import AlreadyFittedError, NotFittedError
+from bo.models import DKL, GP, HMCBNN, IBNN, SVIBNN, DeepEnsemble, LaplaceBNN, PFNSurrogate, StudentTP
+from probtheory.errors import AlreadyFittedError, NotFittedError, UnsupportedError
 
 
 @pytest.mark.parametrize("cls", [GP, IBNN, DKL], ids=lambda c: c.__name__)
@@ -31,3 +32,17 @@ def test_a_botorch_tutorial_loop_runs_with_the_surrogate(cls):
         Y = torch.cat([Y, torch.sin(6 * candidate).sum(-1, keepdim=True)])
     with pytest.raises(AlreadyFittedError):
         model.fit()
+
+
+@pytest.mark.parametrize(
+    "cls", [DeepEnsemble, LaplaceBNN, SVIBNN, HMCBNN, PFNSurrogate, StudentTP], ids=lambda c: c.__name__
+)
+def test_surrogates_that_cannot_condition_say_so(cls):
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(6, 1, generator=g, dtype=torch.float64)  # one dimension: the shipped PFNs' too
+    surrogate = cls(X, X.sum(-1, keepdim=True))
+    name = cls.__name__
+    with pytest.raises(UnsupportedError, match=rf"`{name}.fantasize`.*GP, IBNN or DKL"):
+        surrogate.fantasize(X[:2], SobolQMCNormalSampler(torch.Size([2])))
+    with pytest.raises(UnsupportedError, match=rf"`{name}.condition_on_observations`"):
+        surrogate.condition_on_observations(X[:1], X[:1, :1])
