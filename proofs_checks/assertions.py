@@ -130,7 +130,9 @@ class ClaimAssertionError(AssertionError):
         violation = verdict.failure
         rows = [_row(e) for e in violation.failed] if violation is not None else []
         header = ["quantity", "measured", "theory", "margin", "tolerance (why)"]
-        table = _table(header, rows)
+        from proofs_checks.cli import text_table  # the terminal tables of `probtheory check`
+
+        table = text_table(header, rows)
         super().__init__(
             f"claim {claim.id!r} ({claim.title}; {claim.citation()}) is violated on instance\n"
             f"  {violation.instance!r}\n\n{table}"
@@ -145,14 +147,6 @@ def _row(evidence: Evidence) -> list[str]:
         f"{evidence.margin:.3g}",
         evidence.tolerance_reason,
     ]
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
-    lines = [header, ["-" * w for w in widths], *rows]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
-    )
 
 
 def assert_claim(

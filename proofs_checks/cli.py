@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-__all__ = ["main", "register"]
+__all__ = ["main", "register", "text_table"]
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +53,7 @@ def _run(args: argparse.Namespace) -> int:
                 ]
             )
         rows = [[c.id, c.paper.short(), str(len(c.mutants)), c.title] for c in claims()]
-        print(_table(["claim", "paper", "mutants", "title"], rows))
+        print(text_table(["claim", "paper", "mutants", "title"], rows))
         return 0
     profile = args.profile or active_profile()
     if args.coverage:
@@ -78,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
         ]
         for r in rows
     ]
-    print("\n" + _table(header, table))
+    print("\n" + text_table(header, table))
     print(f"\nreport: {page}  (and report.md, results.json)")
     return status
 
@@ -92,7 +92,7 @@ def _coverage(args: argparse.Namespace, profile: str) -> int:
 
     coverage = claim_coverage(select_claims(args.claims), profile)
     rows = [[c, ", ".join(coverage.claims_of(c)) or "NONE"] for c in BAYESIAN_COMPONENTS]
-    print(_table(["Bayesian component", "claims that exercise it"], rows))
+    print(text_table(["Bayesian component", "claims that exercise it"], rows))
     table = coverage.table()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -119,8 +119,8 @@ def _print_json(document: object) -> int:
     return 0
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned columns separated by two spaces, under a header and a rule."""
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns separated by two spaces, under a header and a rule (tables on a terminal)."""
     widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
 
     def line(cells: Sequence[str]) -> str:

@@ -593,14 +593,3 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_bad_input(case):
     check_case(case)
-
-
-def test_every_public_entry_point_has_a_row():
-    import probtheory.lcpfn
-    import probtheory.lcpfn.real_curves
-
-    covered = {case.entry.split(".")[0] for case in CASES}
-    exempt = {"PEAKED_PRIORS", "UNIFORM_PRIORS", "BASIS_CURVES", "ParameterSpec", "DATASETS"}  # data
-    public = set(probtheory.lcpfn.__all__) | set(probtheory.lcpfn.real_curves.__all__)
-    assert public - exempt <= covered | {"CurveExtrapolator"}
-    assert any(entry.startswith("CurveExtrapolator.") for entry in covered | {c.entry for c in CASES})
