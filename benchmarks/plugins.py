@@ -16,6 +16,7 @@ Figures go to ``docs/images/plugins/``.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import platform
 from datetime import datetime, timezone
@@ -40,6 +41,27 @@ def _row(result: dict) -> dict:
     }
 
 
+def _merge(out: Path, name: str, record: dict, *, quick: bool) -> None:
+    """Write one method's record into ``out``, keeping what other runs wrote meanwhile (file lock)."""
+    with open(out.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(out.read_text()) if out.is_file() else {"results": {}}
+        data["results"][name] = record
+        order = [e.name for e in methods(status="implemented")]
+        data["results"] = dict(sorted(data["results"].items(), key=lambda kv: _position(order, kv[0])))
+        data["table"] = [_row(r) for r in data["results"].values()]
+        data["meta"] = {
+            "command": "python benchmarks/plugins.py" + (" --quick" if quick else ""),
+            "machine": f"{platform.machine()}, 1 torch thread",
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        out.write_text(json.dumps(data, indent=1) + "\n")
+
+
+def _position(order: list[str], name: str) -> int:
+    return order.index(name) if name in order else len(order)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -62,14 +84,7 @@ def main() -> None:
         record = result.to_dict()
         if record.get("figure"):
             record["figure"] = str(Path(record["figure"]).relative_to(ROOT))
-        data["results"][entry.name] = record
-        data["table"] = [_row(r) for r in data["results"].values()]
-        data["meta"] = {
-            "command": "python benchmarks/plugins.py" + (" --quick" if args.quick else ""),
-            "machine": f"{platform.machine()}, 1 torch thread",
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
-        out.write_text(json.dumps(data, indent=1) + "\n")
+        _merge(out, entry.name, record, quick=args.quick)
         print(f"  {result.verdict} ({result.seconds:.0f} s)", flush=True)
     print(f"wrote {out}")
 

@@ -31,6 +31,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"kernels"}),
     frozenset({"networks", "gp", "pfn", "layers", "theory", "bounds", "energy", "processes", "recurrent"}),
     frozenset({"lcpfn", "training"}),
+    frozenset({"sciml"}),
     frozenset({"plugins"}),
     frozenset({"cli"}),
 )
@@ -230,10 +231,10 @@ def _plant(tmp_path: Path, files: dict[str, str]) -> Path:
         ),
         (
             {
-                "probtheory/sciml/__init__.py": "from probtheory.kernels import x\n",
+                "probtheory/unplaced/__init__.py": "from probtheory.kernels import x\n",
                 "probtheory/kernels/__init__.py": "",
             },
-            "probtheory.sciml is in no layer",
+            "probtheory.unplaced is in no layer",
         ),
     ],
 )

@@ -1,4 +1,4 @@
-"""Measuring reproductions: accuracy, parameter counts, width matching, and the verdict line.
+"""Measuring reproductions: accuracy, relative error, memory held for backward, and verdicts.
 
 The verdict compares two test accuracies with the binomial standard error of their
 difference, so a one-point gap on 540 test images is reported as noise, not as a win.
@@ -7,7 +7,8 @@ difference, so a one-point gap on 540 test images is reported as noise, not as a
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -15,7 +16,14 @@ from torch import Tensor, nn
 from probtheory._checks import check_int, check_real
 from probtheory.errors import InputDataError
 
-__all__ = ["accuracy", "accuracy_verdict", "count_parameters", "matched_width"]
+__all__ = [
+    "accuracy",
+    "accuracy_verdict",
+    "count_parameters",
+    "matched_width",
+    "relative_l2",
+    "saved_tensor_bytes",
+]
 
 
 def accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
@@ -112,3 +120,131 @@ def accuracy_verdict(
         f"{method} {100 * value:.1f}% vs {baseline} {100 * baseline_value:.1f}% "
         f"({100 * gap:+.1f} pts, SE {100 * se:.1f}): {outcome}"
     )
+
+
+def relative_l2(prediction: Tensor, target: Tensor, *, per_sample: bool = False) -> float:
+    """Relative L2 error ``||prediction - target|| / ||target||``.
+
+    Args:
+        prediction: The approximation.
+        target: The reference, of the same shape.
+        per_sample: Treat dimension 0 as samples: the mean over samples of each sample's
+            relative error (how operator-learning papers report test error), instead of one
+            ratio of whole-tensor norms.
+
+    Raises:
+        InputDataError: If the shapes differ, either holds a NaN or infinity, or a reference
+            norm is zero (the relative error is undefined).
+    """
+    for name, value in (("prediction", prediction), ("target", target)):
+        if not isinstance(value, Tensor):
+            raise InputDataError(name, "a tensor", type(value).__name__)
+        if not torch.isfinite(value).all():
+            raise InputDataError(name, "finite values", "a tensor containing NaN or infinity")
+    if prediction.shape != target.shape:
+        raise InputDataError(
+            "prediction", f"the target's shape {tuple(target.shape)}", f"shape {tuple(prediction.shape)}"
+        )
+    if per_sample:
+        if target.dim() == 0 or target.shape[0] == 0:
+            raise InputDataError(
+                "target", "at least one sample along dimension 0", f"shape {tuple(target.shape)}"
+            )
+        error = (prediction - target).reshape(target.shape[0], -1).double().norm(dim=1)
+        scale = target.reshape(target.shape[0], -1).double().norm(dim=1)
+    else:
+        error, scale = (prediction - target).double().norm(), target.double().norm()
+    if bool((scale == 0).any()):
+        raise InputDataError("target", "a nonzero reference (its norm divides the error)", "a zero norm")
+    return float((error / scale).mean())
+
+
+class _Held:
+    """A tensor saved for backward, counted while autograd's graph keeps it."""
+
+    __slots__ = ("key", "meter", "tensor")
+
+    def __init__(self, tensor: Tensor, key: tuple[Any, int], meter: _SavedBytesMeter) -> None:
+        self.tensor, self.key, self.meter = tensor, key, meter
+        meter.acquire(key, tensor.untyped_storage().nbytes())
+
+    def __del__(self) -> None:
+        self.meter.release(self.key)
+
+
+class _SavedBytesMeter:
+    """Bytes of the distinct storages currently held for backward, and their peak."""
+
+    def __init__(self, excluded: set[tuple[Any, int]]) -> None:
+        self.excluded = excluded
+        self.refs: dict[tuple[Any, int], list[int]] = {}
+        self.current = self.peak = 0
+
+    def acquire(self, key: tuple[Any, int], nbytes: int) -> None:
+        entry = self.refs.get(key)
+        if entry is None:
+            self.refs[key] = [nbytes, 1]
+            self.current += nbytes
+            self.peak = max(self.peak, self.current)
+        else:
+            entry[1] += 1
+
+    def release(self, key: tuple[Any, int]) -> None:
+        entry = self.refs[key]
+        entry[1] -= 1
+        if entry[1] == 0:
+            del self.refs[key]
+            self.current -= entry[0]
+
+    def pack(self, tensor: Tensor) -> Any:
+        key = _storage_key(tensor)
+        if key in self.excluded or tensor.untyped_storage().nbytes() == 0:
+            return tensor
+        return _Held(tensor, key, self)
+
+    @staticmethod
+    def unpack(held: Any) -> Tensor:
+        return held.tensor if isinstance(held, _Held) else held
+
+
+def _storage_key(tensor: Tensor) -> tuple[Any, int]:
+    return (tensor.device, tensor.untyped_storage().data_ptr())
+
+
+def saved_tensor_bytes(run: Callable[[], Any], *, exclude: Iterable[Tensor] = ()) -> int:
+    """Peak bytes that autograd holds for backward while ``run()`` executes.
+
+    Every tensor that autograd saves for a backward pass goes through a saved-tensor hook
+    (``torch.autograd.graph.saved_tensors_hooks``); a tensor is counted from the moment it is
+    saved until the graph that holds it is freed (after ``backward()``, or when the graph goes
+    out of scope). Storages are counted once however many ops save them (views included), so
+    the figure is the activation memory of training, independent of the allocator and device.
+
+    Args:
+        run: A callable doing forward and backward passes, e.g. one training step.
+        exclude: Tensors not to count (typically ``model.parameters()``: weights are saved for
+            backward too, but they are held whatever the training method).
+
+    Returns:
+        The peak, in bytes, of the distinct storages held for backward at any one time.
+
+    Example:
+        >>> import torch
+        >>> net = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.Tanh(), torch.nn.Linear(32, 1))
+        >>> step = lambda: net(torch.randn(16, 8)).sum().backward()
+        >>> saved_tensor_bytes(step, exclude=net.parameters()) > 0
+        True
+    """
+    if not callable(run):
+        raise InputDataError("run", "a callable doing forward and backward passes", type(run).__name__)
+    if isinstance(exclude, Tensor):
+        exclude = [exclude]
+    excluded = set()
+    for i, tensor in enumerate(exclude):
+        if not isinstance(tensor, Tensor):
+            raise InputDataError(f"exclude[{i}]", "a tensor (e.g. a parameter)", type(tensor).__name__)
+        excluded.add(_storage_key(tensor))
+    meter = _SavedBytesMeter(excluded)
+    with torch.autograd.graph.saved_tensors_hooks(meter.pack, meter.unpack):
+        run()
+    return meter.peak

@@ -20,13 +20,20 @@ hook                        typical use
 
 Optimizer policies that only regroup parameters (e.g. ReLinear's small learning rate for the
 quadratic terms) are not callbacks: build the optimizer and pass it to :func:`fit`.
+
+Methods that do not differentiate one scalar loss end to end (local learning rules, spiking
+networks trained step by step) pass an *update strategy* instead of a loss: an
+:class:`UpdateStrategy` ``update(state, batch) -> Tensor`` runs its own forward and backward
+passes, leaves the gradients in ``.grad``, and returns the detached loss for logging. ``fit``
+then runs every other hook as usual (``on_after_backward``, ``optimizer.step()``,
+``on_step_end``); only ``on_loss`` cannot apply, since there is no single loss to change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -34,10 +41,10 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from probtheory._checks import check_int, check_logit_labels, check_real
-from probtheory.errors import InputDataError
+from probtheory.errors import ConfigurationError, InputDataError
 from probtheory.training.minibatches import check_batches
 
-__all__ = ["ClipGradNorm", "TrainState", "TrainingCallback", "classification_loss", "fit"]
+__all__ = ["ClipGradNorm", "TrainState", "TrainingCallback", "UpdateStrategy", "classification_loss", "fit"]
 
 LossFn = Callable[[nn.Module, Any], Tensor]
 
@@ -152,12 +159,28 @@ class ClipGradNorm(TrainingCallback):
         torch.nn.utils.clip_grad_norm_(state.model.parameters(), self.max_norm)
 
 
+@runtime_checkable
+class UpdateStrategy(Protocol):
+    """How one batch produces gradients when it is not ``loss(model, batch).backward()``.
+
+    Called by :func:`fit` after the gradients are zeroed and before ``on_after_backward``:
+    it runs its own forward and backward passes (as many as it needs), leaving the gradients in
+    the parameters' ``.grad``, and returns the batch's loss *detached*, a scalar tensor, for
+    logging and the epoch mean. ``fit`` takes the optimizer step.
+    """
+
+    def __call__(self, state: TrainState, batch: Any) -> Tensor:
+        """Accumulate this batch's gradients and return its detached scalar loss."""
+        ...
+
+
 def fit(
     model: nn.Module,
     data: Iterable[Any],
     *,
     epochs: int,
     loss: LossFn = classification_loss,
+    update: UpdateStrategy | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     callbacks: Sequence[TrainingCallback] = (),
     steps_per_epoch: int | None = None,
@@ -195,7 +218,13 @@ def fit(
             iterators.
         epochs: Number of epochs, at least 1.
         loss: ``loss(model, batch) -> scalar tensor``; default :func:`classification_loss`.
-        optimizer: The optimizer; default ``Adam(model.parameters(), lr=1e-3)``.
+            Unused when ``update`` is given.
+        update: An :class:`UpdateStrategy` that does each batch's forward and backward passes
+            itself (e.g. :class:`probtheory.training.local.LocalUpdate`); ``None``: backward
+            through ``loss``. No callback may then override ``on_loss``. If it has a
+            ``parameters()`` method (local heads of its own), the default optimizer trains those.
+        optimizer: The optimizer; default ``Adam(model.parameters(), lr=1e-3)`` (or
+            ``update.parameters()``, see ``update``).
         callbacks: :class:`TrainingCallback` instances, run in order at every hook.
         steps_per_epoch: Batches per epoch, drawn from one persistent iterator over ``data``
             (``None``: one pass over ``data`` per epoch).
@@ -232,18 +261,32 @@ def fit(
     for i, callback in enumerate(callbacks):
         if not isinstance(callback, TrainingCallback):
             raise InputDataError(f"callbacks[{i}]", "a TrainingCallback instance", _describe(callback))
-    if optimizer is None:
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    if update is not None:
+        if not callable(update):
+            raise InputDataError(
+                "update", "an UpdateStrategy: update(state, batch) -> detached scalar loss", _describe(update)
+            )
+        for i, callback in enumerate(callbacks):
+            if type(callback).on_loss is not TrainingCallback.on_loss:
+                raise ConfigurationError(
+                    f"callbacks[{i}] ({type(callback).__name__}) overrides on_loss, which cannot apply "
+                    f"with update={type(update).__name__}: the update strategy runs its own backward "
+                    "passes, so there is no single loss to change; fold the term into the strategy's "
+                    "objectives instead"
+                )
+    if optimizer is None:  # an update strategy with parameters of its own (local heads) trains them too
+        parameters = getattr(update, "parameters", model.parameters)
+        optimizer = torch.optim.Adam(parameters(), lr=1e-3)
     elif not isinstance(optimizer, torch.optim.Optimizer):
         raise InputDataError("optimizer", "a torch.optim.Optimizer", _describe(optimizer))
     state = TrainState(model=model, optimizer=optimizer)
     if seed is None:
-        _run(state, batches, epochs, loss, callbacks, stop_on_nonfinite, progress)
+        _run(state, batches, epochs, loss, update, callbacks, stop_on_nonfinite, progress)
         return state
     # fork_rng: seeding this run leaves the caller's global RNG stream untouched
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(check_int("seed", seed, minimum=0))
-        _run(state, batches, epochs, loss, callbacks, stop_on_nonfinite, progress)
+        _run(state, batches, epochs, loss, update, callbacks, stop_on_nonfinite, progress)
     return state
 
 
@@ -307,6 +350,7 @@ def _run(
     batches: _EpochBatches,
     epochs: int,
     loss_fn: LossFn,
+    update: UpdateStrategy | None,
     callbacks: Sequence[TrainingCallback],
     stop_on_nonfinite: bool,
     progress: bool,
@@ -322,7 +366,7 @@ def _run(
             total, count, seen = 0.0, 0, 0
             for batch in batches.epoch():
                 seen += 1
-                value = _train_batch(state, batch, loss_fn, callbacks, stop_on_nonfinite)
+                value = _train_batch(state, batch, loss_fn, update, callbacks, stop_on_nonfinite)
                 if value is not None:
                     total, count = total + value, count + 1
                 if state.stop:
@@ -359,6 +403,7 @@ def _train_batch(
     state: TrainState,
     batch: Any,
     loss_fn: LossFn,
+    update: UpdateStrategy | None,
     callbacks: Sequence[TrainingCallback],
     stop_on_nonfinite: bool,
 ) -> float | None:
@@ -366,21 +411,28 @@ def _train_batch(
         batch = callback.on_batch_start(state, batch)
         if batch is None:
             return None
-    loss = loss_fn(state.model, batch)
-    for callback in callbacks:
-        loss = callback.on_loss(state, loss)
+    if update is not None:
+        state.optimizer.zero_grad(set_to_none=True)
+        loss = update(state, batch)
+        name = "update"
+    else:
+        loss = loss_fn(state.model, batch)
+        for callback in callbacks:
+            loss = callback.on_loss(state, loss)
+        name = "loss"
     if not isinstance(loss, Tensor) or loss.numel() != 1:
-        raise InputDataError("loss", "a scalar tensor", _describe(loss))
+        raise InputDataError(name, "a scalar tensor (the batch's loss)", _describe(loss))
     if not torch.isfinite(loss):
         if stop_on_nonfinite:
             state.diverged = state.stop = True
             return None
         raise InputDataError(
-            "loss", "a finite value", f"{loss.item()} at epoch {state.epoch}, step {state.step}"
+            name, "a finite loss", f"{loss.item()} at epoch {state.epoch}, step {state.step}"
         )
     state.loss = loss
-    state.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    if update is None:
+        state.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
     for callback in callbacks:
         callback.on_after_backward(state)
     state.optimizer.step()
