@@ -4,7 +4,10 @@ The loop (:mod:`probtheory.training.loop`, :mod:`probtheory.training.minibatches
 
 * :func:`fit` with :class:`TrainingCallback` / :class:`TrainState` -- the ordinary PyTorch loop
   that training-time methods hook into instead of writing their own; :func:`classification_loss`
-  and :class:`ClipGradNorm` are its stock loss and callback; :class:`Minibatches` its usual data.
+  and :class:`ClipGradNorm` are its stock loss and callback; :class:`Minibatches` its usual data;
+* :class:`UpdateStrategy` -- a batch's own forward/backward passes in place of one loss, and
+  :class:`LocalUpdate` (:mod:`probtheory.training.local`), the strategy of the local learning
+  rules: each block learns from its own objective on a detached input.
 
 The methods, one module (or package) each; this namespace holds each method's headline object,
 its helpers stay importable from the method's module:
@@ -36,11 +39,13 @@ from probtheory.training.convex_relu import fit_convex_relu, fit_convex_relu_adv
 from probtheory.training.hard_batches import HardBatches
 from probtheory.training.label_proportions import LLPBeliefPropagation
 from probtheory.training.lanczos_lr import LanczosLR, fit_batch_size_law
+from probtheory.training.local import LocalUpdate
 from probtheory.training.loop import (
     ClipGradNorm,
     LossFn,
     TrainingCallback,
     TrainState,
+    UpdateStrategy,
     classification_loss,
     fit,
 )
@@ -57,6 +62,7 @@ __all__ = [
     "HardBatches",
     "LLPBeliefPropagation",
     "LanczosLR",
+    "LocalUpdate",
     "LossFn",
     "Minibatches",
     "STNMLP",
@@ -66,6 +72,7 @@ __all__ = [
     "TrainState",
     "TrainedRankPruning",
     "TrainingCallback",
+    "UpdateStrategy",
     "classification_loss",
     "decompose_low_rank",
     "fit",
