@@ -12,10 +12,13 @@
   (Shen et al., ICML 2020).
 * :class:`SNNKLinear`: scalable neural network kernels, ``Linear`` + activation as a product of
   random-feature maps (Sehanobish et al., ICLR 2024).
+* :class:`GaussianEmbedding`, :class:`PhysicsInformedGaussians`: trainable Gaussian feature
+  embeddings for physics-informed networks (Kang et al., ICLR 2025).
 * :func:`swap_modules`: put any of them into an existing network.
 """
 
 from probtheory.layers.biper import BiPerConv2d, BiPerLinear, approx_sign, set_biper_stage, square_wave
+from probtheory.layers.gaussian_embedding import GaussianEmbedding, PhysicsInformedGaussians
 from probtheory.layers.hypernetwork import HyperNetwork, encode_input
 from probtheory.layers.polycom import PolyNorm, PolyReLU
 from probtheory.layers.powernorm import PowerNorm
@@ -26,7 +29,9 @@ from probtheory.layers.swap import swap_modules
 __all__ = [
     "BiPerConv2d",
     "BiPerLinear",
+    "GaussianEmbedding",
     "HyperNetwork",
+    "PhysicsInformedGaussians",
     "PolyNorm",
     "PolyReLU",
     "PowerNorm",
