@@ -164,23 +164,23 @@ class _Held:
 
     __slots__ = ("key", "meter", "tensor")
 
-    def __init__(self, tensor: Tensor, key: tuple[Any, int], meter: _SavedBytesMeter) -> None:
+    def __init__(self, tensor: Tensor, key: tuple[Any, ...], meter: _SavedBytesMeter) -> None:
         self.tensor, self.key, self.meter = tensor, key, meter
-        meter.acquire(key, tensor.untyped_storage().nbytes())
+        meter.acquire(key, tensor.numel() * tensor.element_size())
 
     def __del__(self) -> None:
         self.meter.release(self.key)
 
 
 class _SavedBytesMeter:
-    """Bytes of the distinct storages currently held for backward, and their peak."""
+    """Bytes of the distinct tensors currently held for backward, and their peak."""
 
     def __init__(self, excluded: set[tuple[Any, int]]) -> None:
         self.excluded = excluded
-        self.refs: dict[tuple[Any, int], list[int]] = {}
+        self.refs: dict[tuple[Any, ...], list[int]] = {}
         self.current = self.peak = 0
 
-    def acquire(self, key: tuple[Any, int], nbytes: int) -> None:
+    def acquire(self, key: tuple[Any, ...], nbytes: int) -> None:
         entry = self.refs.get(key)
         if entry is None:
             self.refs[key] = [nbytes, 1]
@@ -189,7 +189,7 @@ class _SavedBytesMeter:
         else:
             entry[1] += 1
 
-    def release(self, key: tuple[Any, int]) -> None:
+    def release(self, key: tuple[Any, ...]) -> None:
         entry = self.refs[key]
         entry[1] -= 1
         if entry[1] == 0:
@@ -197,9 +197,10 @@ class _SavedBytesMeter:
             self.current -= entry[0]
 
     def pack(self, tensor: Tensor) -> Any:
-        key = _storage_key(tensor)
-        if key in self.excluded or tensor.untyped_storage().nbytes() == 0:
+        if _storage_key(tensor) in self.excluded or tensor.numel() == 0:
             return tensor
+        # the same view saved by several ops (a tanh's output and the next layer's input) counts once
+        key = (*_storage_key(tensor), tensor.storage_offset(), tuple(tensor.shape), tuple(tensor.stride()))
         return _Held(tensor, key, self)
 
     @staticmethod
@@ -217,16 +218,18 @@ def saved_tensor_bytes(run: Callable[[], Any], *, exclude: Iterable[Tensor] = ()
     Every tensor that autograd saves for a backward pass goes through a saved-tensor hook
     (``torch.autograd.graph.saved_tensors_hooks``); a tensor is counted from the moment it is
     saved until the graph that holds it is freed (after ``backward()``, or when the graph goes
-    out of scope). Storages are counted once however many ops save them (views included), so
-    the figure is the activation memory of training, independent of the allocator and device.
+    out of scope). A tensor counts its own elements (a view of one time step of a long input
+    counts that step, not the whole input), once however many ops save it, so the figure is
+    the activation memory of training, independent of the allocator and device.
 
     Args:
         run: A callable doing forward and backward passes, e.g. one training step.
-        exclude: Tensors not to count (typically ``model.parameters()``: weights are saved for
-            backward too, but they are held whatever the training method).
+        exclude: Tensors not to count, with every view of their storage (typically
+            ``model.parameters()``: weights are saved for backward too, but they are held whatever
+            the training method).
 
     Returns:
-        The peak, in bytes, of the distinct storages held for backward at any one time.
+        The peak, in bytes, of the distinct tensors held for backward at any one time.
 
     Example:
         >>> import torch
