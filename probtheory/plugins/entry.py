@@ -28,9 +28,11 @@ __all__ = ["KINDS", "STATUSES", "Kind", "Paper", "PluginEntry", "ReproductionRes
 Kind = Literal["layer", "training-method", "learning-rule", "solver", "analysis"]
 Status = Literal["implemented", "planned"]
 
-#: ``layer``: an ``nn.Module`` drop-in; ``training-method``: a callback / optimizer policy on
-#: :func:`probtheory.plugins.fit`; ``learning-rule``: a backprop-free update rule with its own
-#: loop; ``solver``: a scientific-ML solver; ``analysis``: a fitter or estimator that trains nothing.
+#: ``layer``: an ``nn.Module`` drop-in; ``training-method``: a callback, optimizer policy or
+#: update strategy on :func:`probtheory.training.fit` that still backpropagates through the
+#: network; ``learning-rule``: a rule without end-to-end backpropagation, run through ``fit`` by
+#: an update strategy (each block learns from a local objective); ``solver``: a scientific-ML
+#: solver; ``analysis``: a fitter or estimator that trains nothing.
 KINDS: tuple[str, ...] = ("layer", "training-method", "learning-rule", "solver", "analysis")
 STATUSES: tuple[str, ...] = ("implemented", "planned")
 
