@@ -1,0 +1,110 @@
+"""Inductive bias over a GP hypothesis space (Boopathy et al., IJCAI 2024) against exact laws."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from gpytorch.kernels import RBFKernel, ScaleKernel
+from scipy import stats
+
+from probtheory.theory.inductive_bias import (
+    NoncentralChi2Fit,
+    fit_scaled_noncentral_chi2,
+    hypothesis_test_errors,
+    inductive_bias,
+)
+
+F64 = torch.float64
+
+
+def isotropic_case(n_test=5, outputs=1, outputscale=0.5, level=3.0):
+    """Training and test points 100 lengthscales apart: K_*X = 0 and K_** = outputscale * I exactly.
+
+    The posterior mean is 0 and its covariance sigma^2 I, so the test error is exactly
+    (sigma^2 / (n k)) * ncx2(df = n k, nc = ||y_*||^2 / sigma^2).
+    """
+    kernel = ScaleKernel(RBFKernel()).double()
+    kernel.outputscale = outputscale
+    kernel.base_kernel.lengthscale = 1.0
+    train_x = -100.0 * torch.arange(1, 4, dtype=F64)[:, None]
+    train_y = torch.zeros(3, outputs, dtype=F64)
+    test_x = 100.0 * torch.arange(1, n_test + 1, dtype=F64)[:, None]
+    test_y = torch.full((n_test, outputs), level, dtype=F64)
+    df = n_test * outputs
+    law = NoncentralChi2Fit(df, float(test_y.square().sum()) / outputscale, outputscale / df)
+    return kernel, train_x, train_y, test_x, test_y, law
+
+
+def test_isotropic_errors_are_the_scaled_noncentral_chi2():
+    kernel, tx, ty, sx, sy, law = isotropic_case(outputs=2)
+    errors = hypothesis_test_errors(kernel, tx, ty, sx, sy, n_hypotheses=20_000, seed=3).numpy()
+    ks = stats.kstest(errors, lambda v: stats.ncx2.cdf(v, law.df, law.noncentrality, scale=law.scale))
+    assert ks.pvalue > 1e-3
+    # mean and variance within 5 standard errors of the exact ones
+    mean, var = law.mean(), 2 * law.scale**2 * (law.df + 2 * law.noncentrality)
+    assert abs(errors.mean() - mean) <= 5 * math.sqrt(var / errors.size)
+    assert abs(errors.var() / var - 1) <= 5 * math.sqrt(2 / errors.size) * 3  # kurtosis <= 6 here
+
+
+def test_fitted_cdf_matches_the_exact_law_where_p_is_at_least_1e_3():
+    kernel, tx, ty, sx, sy, law = isotropic_case()
+    errors = hypothesis_test_errors(kernel, tx, ty, sx, sy, n_hypotheses=10_000, seed=0)
+    fit = fit_scaled_noncentral_chi2(errors)
+    # df and nc are weakly identified: compare CDFs, not parameters
+    probabilities = np.geomspace(1e-3, 0.99, 10)
+    eps = law.scale * stats.ncx2.ppf(probabilities, law.df, law.noncentrality)
+    fitted = np.array([math.exp(fit.log_cdf(e)) for e in eps])
+    assert np.max(np.abs(fitted - probabilities)) <= 0.01  # DKW at S = 1e4: sup gap <~ 0.014 w.p. 0.99
+    # in the tail, within 0.2 nats (the counting estimate alone has ~0.3 nats of noise at P = 1e-3)
+    tail = probabilities <= 0.5
+    assert np.max(np.abs(np.log(fitted[tail]) - np.log(probabilities[tail]))) <= 0.2
+
+
+def test_nats_agree_with_direct_counting_where_it_can_see_and_bits_convert():
+    kernel, tx, ty, sx, sy, law = isotropic_case()
+    eps = law.scale * stats.ncx2.ppf(0.05, law.df, law.noncentrality)
+    result = inductive_bias(kernel, tx, ty, sx, sy, eps, n_hypotheses=10_000, seed=1)
+    assert abs(result.nats - result.monte_carlo_nats) <= 0.1
+    assert abs(result.nats + math.log(0.05)) <= 0.1
+    assert result.bits == pytest.approx(result.nats / math.log(2))
+
+
+def test_bias_decreases_with_the_target_error():
+    kernel, tx, ty, sx, sy, law = isotropic_case()
+    errors = hypothesis_test_errors(kernel, tx, ty, sx, sy, n_hypotheses=2000, seed=0)
+    fit = fit_scaled_noncentral_chi2(errors)
+    nats = [-fit.log_cdf(e) for e in np.geomspace(0.01, 10, 30) * law.mean()]
+    assert all(a >= b for a, b in zip(nats, nats[1:], strict=False))
+    assert nats[0] > 30 and nats[-1] < 1e-6
+
+
+def test_posterior_mean_error_matches_the_exact_quadratic_form_mean():
+    # non-isotropic: E e = (||m - y||^2 + k tr C) / (n k), exactly
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(25, 2, generator=g, dtype=F64)
+    y = torch.nn.functional.one_hot((x.sum(-1) * 1.5).long().clamp_max(2), 3).to(F64)
+    kernel = RBFKernel().double()
+    kernel.lengthscale = 0.4
+    errors = hypothesis_test_errors(kernel, x[:15], y[:15], x[15:], y[15:], n_hypotheses=20_000, seed=2)
+    with torch.no_grad():
+        kxx = kernel(x[:15]).to_dense() + 1e-8 * torch.eye(15, dtype=F64)
+        ksx = kernel(x[15:], x[:15]).to_dense()
+        kss = kernel(x[15:]).to_dense()
+    m = ksx @ torch.linalg.solve(kxx, y[:15])
+    c = kss - ksx @ torch.linalg.solve(kxx, ksx.T)
+    exact = float(((m - y[15:]).square().sum() + 3 * torch.trace(c)) / (10 * 3))
+    assert abs(errors.mean().item() - exact) <= 5 * errors.std().item() / math.sqrt(errors.numel())
+
+
+def test_interpolation_hypotheses_are_deterministic_at_training_points():
+    # at the training inputs the posterior is the data: every hypothesis has zero error there
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(10, 1, generator=g, dtype=F64)
+    y = torch.cos(3 * x[:, 0])
+    kernel = RBFKernel().double()
+    kernel.lengthscale = 0.5
+    errors = hypothesis_test_errors(kernel, x, y, x, y, n_hypotheses=100, jitter=1e-10, seed=0)
+    assert errors.max().item() <= 1e-8
