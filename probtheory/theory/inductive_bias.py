@@ -86,8 +86,14 @@ class NoncentralChi2Fit:
     noncentrality: float
     scale: float
 
+    def __post_init__(self) -> None:
+        check_real("df", self.df, positive=True)
+        check_real("noncentrality", self.noncentrality, nonnegative=True)
+        check_real("scale", self.scale, positive=True)
+
     def log_cdf(self, x: float) -> float:
         """Natural log of ``P(scale * X <= x)``, with a normal tail approximation where scipy underflows."""
+        x = check_real("x", x)
         if x <= 0:
             return -math.inf
         value = float(stats.ncx2.logcdf(x, self.df, self.noncentrality, scale=self.scale))
