@@ -150,12 +150,12 @@ def reproduce(quick: bool = False, seed: int = 0, out_dir: Path | None = None) -
     """AugLocal vs backprop vs linear-head local learning: test accuracy on digits, memory, FLOPs.
 
     Args:
-        quick: Three seeds and 8 epochs (else five seeds and 30 epochs).
+        quick: Three seeds and 10 epochs (else five seeds and 30 epochs).
         seed: First seed; runs use ``seed, seed + 1, ...``.
         out_dir: Where to write ``auglocal.png``; ``None`` for no figure.
     """
     start = time.perf_counter()
-    budget = Budget(epochs=8 if quick else 30, batch_size=64, lr=1e-3)
+    budget = Budget(epochs=10 if quick else 30, batch_size=64, lr=1e-3)
     seeds = [seed + i for i in range(3 if quick else 5)]
     names = ("AugLocal", "backprop", "linear-head local")
     variants = {name: (lambda split, s, name=name: _train(name, split, budget, s)) for name in names}
