@@ -282,7 +282,7 @@ def fit_scaled_noncentral_chi2(errors: Tensor) -> NoncentralChi2Fit:
     result = optimize.minimize(negative_log_likelihood, start, method="L-BFGS-B", options={"ftol": 1e-10})
     best = result.x if result.fun <= negative_log_likelihood(start) else start
     k, lam, s = _from_moments(best)
-    return NoncentralChi2Fit(df=k, noncentrality=lam, scale=s * unit)
+    return NoncentralChi2Fit(df=k, noncentrality=lam, scale=float(s * unit))
 
 
 def inductive_bias(
