@@ -8,12 +8,19 @@ citation (:meth:`Paper.short`) for the same paper.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from probtheory._checks import check_int
 from probtheory.errors import InputDataError
 
-__all__ = ["Paper"]
+__all__ = ["CONFERENCES", "Paper"]
+
+#: Venues cited as ``@inproceedings`` by :meth:`Paper.bibtex` (journals are ``@article``,
+#: preprints ``@misc``).
+CONFERENCES = frozenset(
+    "AAAI AISTATS COLT CVPR ECCV ICCV ICLR ICML IJCAI NeurIPS NIPS UAI KDD ACL EMNLP".split()
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,31 @@ class Paper:
         surnames = self._surnames()
         names = surnames[0] if len(surnames) == 1 else ", ".join(surnames[:-1]) + " & " + surnames[-1]
         return f"{names}, {self.title}, {self.venue} {self.year}"
+
+    def key(self) -> str:
+        """A BibTeX key: first author's surname, year, first word of the title (``jacot2018neural``)."""
+        surname = re.sub(r"[^a-z]", "", self._surnames()[0].lower())
+        words = [w for w in re.findall(r"[a-z0-9]+", self.title.lower()) if w not in {"a", "an", "the", "on"}]
+        return f"{surname}{self.year}{words[0] if words else ''}"
+
+    def bibtex(self) -> str:
+        """The BibTeX entry: ``@inproceedings`` (conference), ``@misc`` (preprint), else ``@article``."""
+        fields = {
+            "title": "{" + self.title + "}",
+            "author": " and ".join(self.authors),
+            "year": str(self.year),
+        }
+        if self.venue.split()[0] in CONFERENCES:
+            kind, fields["booktitle"] = "inproceedings", self.venue
+        elif "arxiv" in self.venue.lower() or "preprint" in self.venue.lower():
+            kind, fields["howpublished"] = "misc", self.venue
+        else:
+            kind, fields["journal"] = "article", self.venue
+        if self.arxiv:
+            fields["eprint"], fields["archiveprefix"] = self.arxiv, "arXiv"
+        fields["url"] = self.url
+        body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields.items())
+        return f"@{kind}{{{self.key()},\n{body}\n}}"
 
     def __str__(self) -> str:
         return self.cite()

@@ -13,8 +13,9 @@ from probtheory.cli import main
         (["check", "--list", "--json"], lambda d: any(c["id"] == "kernels.psd" for c in d)),
         (["list", "--json"], lambda d: any(m["name"] == "polycom" for m in d)),
         (["pfn", "list", "--json"], lambda d: {r["name"] for r in d} >= {"gp-rbf-1d", "lcpfn"}),
+        (["cite", "sltt", "ntk.convergence", "--json"], lambda d: d[0]["key"] == "meng2023towards"),
     ],
-    ids=["check --list", "list", "pfn list"],
+    ids=["check --list", "list", "pfn list", "cite"],
 )
 def test_listings(argv, check, capsys):
     assert main(argv) == 0
