@@ -19,10 +19,19 @@ the row-normalised, detached output of the layer below (``h / ||h||``, the code'
 What the augmentation may read: ``graph.y[graph.train_mask]`` and nothing else of ``y``
 (tested: changing validation or test labels leaves the augmented graph and the trained weights
 bit-identical). The official code's FF evaluation of the *test* split also links validation
-nodes by their labels; here only training labels are ever used. The top-down variant
-(Sec. 3.3) is not implemented. Layers are trained simultaneously, one :class:`LocalUpdate`
-step per epoch on the whole graph (the code trains them greedily, one after another with early
-stopping; ``local_update(train=[k])`` gives that schedule).
+nodes by their labels; here only training labels are ever used. Layers are trained
+simultaneously, one :class:`LocalUpdate` step per epoch on the whole graph (the code trains
+them greedily, one after another with early stopping; ``local_update(train=[k])`` gives that
+schedule).
+
+* **top-down (SF, Sec. 3.3; the code's ``top2loss`` variant)**, ``top_down=True``: layer ``l``'s
+  SF loss is taken on the mean of its own output and the row-normalised outputs of the layers
+  *above* it from the previous training step (detached; a no-grad bottom-up pass initialises
+  them), so higher layers steer lower ones by a forward signal, never by a gradient: each
+  backward pass still runs through one layer only, but layer ``l``'s gradient now depends on
+  the layers above through their previous outputs. Prediction sums, over layers, the softmax of
+  the similarities of the same means from one bottom-up pass. (The code also feeds each layer
+  the previous step's state of the layer below; here it gets this step's output.)
 
 The virtual nodes' input features are fixed N(0, 1) draws (the code's ``nn.Embedding`` init,
 detached), seeded.
@@ -228,6 +237,28 @@ def _row_normalize(h: Tensor) -> Tensor:
     return h / (h.norm(dim=-1, keepdim=True) + 1e-8)
 
 
+class _TopDownStates:
+    """The row-normalised outputs of every layer at the previous training step (detached)."""
+
+    def __init__(self) -> None:
+        self.graph: GraphBatch | None = None
+        self.states: list[Tensor] = []
+
+
+class _TopDownObjective:
+    """Layer ``k``'s SF loss on the mean of its output and the previous outputs of the layers above."""
+
+    def __init__(self, model: VirtualNodeGNN, k: int) -> None:
+        self.model, self.k = model, k  # plain attributes: not registered as submodules
+
+    def __call__(self, h: Tensor, graph: GraphBatch) -> Tensor:
+        states = self.model._top_down_states(graph)
+        embedding = torch.stack([h, *states[self.k + 1 :]]).mean(dim=0)
+        loss = self.model.objective(embedding, graph)
+        states[self.k] = _row_normalize(h).detach()
+        return loss
+
+
 class VirtualNodeGNN(nn.Module):
     """A stack of graph layers trained by ForwardGNN, predicting through virtual class nodes.
 
@@ -241,6 +272,7 @@ class VirtualNodeGNN(nn.Module):
         temperature: ``tau`` of the SF similarities.
         theta: The FF goodness threshold.
         bidirectional: Label edges in both directions.
+        top_down: SF with top-down signals (Sec. 3.3, see the module docstring); SF only.
         seed: Seed of the virtual nodes' features (and FF negatives).
 
     Example:
@@ -264,6 +296,7 @@ class VirtualNodeGNN(nn.Module):
         temperature: float = 1.0,
         theta: float = 2.0,
         bidirectional: bool = True,
+        top_down: bool = False,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -276,6 +309,12 @@ class VirtualNodeGNN(nn.Module):
                     f"layers[{k}]", "an nn.Module called layer(h, adjacency)", type(layer).__name__
                 )
         variant = check_name("variant", variant, ("sf", "ff"), meaning="a ForwardGNN variant")
+        self.top_down = check_bool("top_down", top_down)
+        if self.top_down and variant != "sf":
+            raise InputDataError(
+                "top_down", "top-down signals with variant 'sf' only", f"variant {variant!r}"
+            )
+        self._top_down = _TopDownStates()
         self.virtual_nodes = VirtualNodes(
             num_classes, bidirectional=bidirectional, negatives=variant == "ff", seed=seed
         )
@@ -304,8 +343,28 @@ class VirtualNodeGNN(nn.Module):
 
         Pass it to :func:`probtheory.training.fit` with ``data=[graph]``.
         """
-        objectives = [self.objective] * len(self.blocks)
+        if self.top_down:
+            objectives = [_TopDownObjective(self, k) for k in range(len(self.blocks))]
+        else:
+            objectives = [self.objective] * len(self.blocks)
         return LocalUpdate(self.blocks, objectives, train=train, inputs=self._inputs)
+
+    def _bottom_up(self, graph: GraphBatch) -> list[Tensor]:
+        """Every layer's output on the augmented graph, one no-grad pass."""
+        augmented = self.virtual_nodes.augment(graph)
+        self._current.adjacency = (augmented.adjacency,)
+        outputs, h = [], augmented.x
+        with torch.no_grad():
+            for block in self.blocks:
+                h = block(h)
+                outputs.append(h)
+        return outputs
+
+    def _top_down_states(self, graph: GraphBatch) -> list[Tensor]:
+        store = self._top_down
+        if store.graph is not graph:
+            store.graph, store.states = graph, [_row_normalize(h) for h in self._bottom_up(graph)]
+        return store.states
 
     def forward(self, graph: GraphBatch) -> Tensor:
         """Class scores of every real node: `n x C`, larger is more likely.
@@ -316,6 +375,14 @@ class VirtualNodeGNN(nn.Module):
         """
         augmented = self.virtual_nodes.augment(graph)
         n, c = augmented.num_nodes, self.num_classes
+        if self.top_down:
+            outputs = self._bottom_up(graph)
+            above = [_row_normalize(h) for h in outputs]
+            scores = torch.zeros(n, c, dtype=augmented.x.dtype)
+            for k, h in enumerate(outputs):
+                mean = torch.stack([h, *above[k + 1 :]]).mean(dim=0)
+                scores = scores + torch.softmax(mean[:n] @ mean[n:].T / self.objective.temperature, dim=-1)
+            return scores
         if self.objective.variant == "sf":
             self._current.adjacency = (augmented.adjacency,)
             h, scores = augmented.x, torch.zeros(n, c, dtype=augmented.x.dtype)

@@ -14,6 +14,8 @@ same number of epochs, scored on the test nodes:
 * the same two GCN layers (widths 32, 32: SF has no classifier layer, it predicts by similarity
   to the virtual class nodes) trained by ForwardGNN-SF, temperature 1;
 * an MLP ``16 - 32 - 4`` on the node features (backprop).
+
+The details also report SF with top-down signals (Sec. 3.3) on the same graphs.
 """
 
 from __future__ import annotations
@@ -74,9 +76,12 @@ def _test_accuracy(model: nn.Module, graph: GraphBatch) -> float:
 def _run(name: str, graph: GraphBatch, epochs: int, seed: int) -> float:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        if name == "ForwardGNN-SF":
+        if name.startswith("ForwardGNN-SF"):
             model: nn.Module = VirtualNodeGNN(
-                [GCNConv(_FEATURES, _HIDDEN), GCNConv(_HIDDEN, _HIDDEN)], _CLASSES, seed=seed
+                [GCNConv(_FEATURES, _HIDDEN), GCNConv(_HIDDEN, _HIDDEN)],
+                _CLASSES,
+                top_down=name.endswith("top-down"),
+                seed=seed,
             )
         else:
             model = _GCN() if name == "GCN backprop" else _MLP()
@@ -106,7 +111,7 @@ def reproduce(quick: bool = False, seed: int = 0, out_dir: Path | None = None) -
     start = time.perf_counter()
     epochs = 60 if quick else 150
     seeds = [seed + i for i in range(3 if quick else 5)]
-    names = ("ForwardGNN-SF", "GCN backprop", "MLP")
+    names = ("ForwardGNN-SF", "GCN backprop", "MLP", "ForwardGNN-SF top-down")
     accuracies: dict[str, list[float]] = {name: [] for name in names}
     n_test = 0
     for run_seed in seeds:

@@ -144,6 +144,13 @@ CASES = [
         InputDataError,
         "virtual_nodes",
     ),
+    BadInput(
+        "VirtualNodeGNN",
+        "top-down with the FF variant",
+        lambda: VirtualNodeGNN([GCNConv(3, 2)], 2, variant="ff", top_down=True),
+        InputDataError,
+        "top_down",
+    ),
     BadInput("VirtualNodeGNN", "no layers", lambda: VirtualNodeGNN([], 2), InputDataError, "layers"),
     BadInput(
         "VirtualNodeGNN",

@@ -20,9 +20,9 @@ def small_graph(seed: int = 0):
     return sbm_graph(120, 3, 0.15, 0.01, 0.8, seed=seed, features=6)
 
 
-def network(variant: str = "sf", seed: int = 0) -> VirtualNodeGNN:
+def network(variant: str = "sf", seed: int = 0, top_down: bool = False) -> VirtualNodeGNN:
     torch.manual_seed(seed)
-    return VirtualNodeGNN([GCNConv(6, 8), GCNConv(8, 8)], 3, variant=variant, seed=seed)
+    return VirtualNodeGNN([GCNConv(6, 8), GCNConv(8, 8)], 3, variant=variant, seed=seed, top_down=top_down)
 
 
 def relabelled(graph, seed: int = 5):
@@ -51,8 +51,8 @@ def test_augmentation_adds_one_virtual_node_per_class_and_label_edges():
     assert one_way[:n, n:].abs().sum() == 0 and torch.equal(one_way[n:, :n], expected.T)
 
 
-@pytest.mark.parametrize("variant", ["sf", "ff"])
-def test_augmentation_and_training_read_training_labels_only(variant):
+@pytest.mark.parametrize(("variant", "top_down"), [("sf", False), ("ff", False), ("sf", True)])
+def test_augmentation_and_training_read_training_labels_only(variant, top_down):
     graph = small_graph()
     other = relabelled(graph)
     nodes = VirtualNodes(3, negatives=variant == "ff")
@@ -63,7 +63,7 @@ def test_augmentation_and_training_read_training_labels_only(variant):
         assert torch.equal(first.negative_adjacency.to_dense(), second.negative_adjacency.to_dense())
     weights = []
     for g in (graph, other):
-        model = network(variant)
+        model = network(variant, top_down=top_down)
         fit(model, [g], epochs=2, update=model.local_update(), progress=False, seed=0)
         weights.append(model.state_dict())
         model.eval()
@@ -161,3 +161,37 @@ def test_greedy_schedule_trains_only_the_named_layer():
     second = [p.detach().clone() for p in model.blocks[1].parameters()]
     fit(model, [graph], epochs=3, update=model.local_update(train=[0]), progress=False, seed=0)
     assert all(torch.equal(p, q) for p, q in zip(model.blocks[1].parameters(), second, strict=True))
+
+
+def test_top_down_loss_uses_the_previous_outputs_of_the_layers_above():
+    graph = small_graph()
+    model = network(top_down=True)
+    update = model.local_update()
+    augmented = model.virtual_nodes.augment(graph)
+    with torch.no_grad():
+        model._current.adjacency = (augmented.adjacency,)
+        first = model.blocks[0](augmented.x)
+        second = model.blocks[1](first)
+        unit = second / (second.norm(dim=-1, keepdim=True) + 1e-8)
+        expected = [model.objective((first + unit) / 2, graph), model.objective(second, graph)]
+        plain = model.objective(first, graph)
+    losses = []
+    update.objectives = [lambda h, b, o=o: losses.append(o(h, b)) or losses[-1] for o in update.objectives]
+    update(TrainState(model, torch.optim.SGD(update.parameters(), lr=0.0)), graph)
+    assert torch.allclose(losses[0], expected[0]) and torch.allclose(losses[1], expected[1])
+    assert not torch.allclose(losses[0], plain)  # the signal from above changes the loss
+
+
+def test_top_down_backward_still_passes_through_one_layer():
+    graph = small_graph()
+    model = network(top_down=True)
+    update = model.local_update()
+    events: list[str] = []
+    for k, block in enumerate(model.blocks):
+        block.register_full_backward_hook(lambda m, gi, go, k=k: events.append(f"layer{k}"))
+    objectives = list(update.objectives)
+    update.objectives = [lambda h, b, o=o: (events.append("loss"), o(h, b))[1] for o in objectives]
+    update(TrainState(model, torch.optim.SGD(update.parameters(), lr=0.0)), graph)
+    assert events == ["loss", "layer0", "loss", "layer1"]
+    with torch.no_grad():
+        assert model(graph).shape == (graph.num_nodes, 3)
