@@ -1,6 +1,6 @@
 r"""Physics-informed Gaussians: a trainable Gaussian-mixture feature embedding for PINNs.
 
-Kang, Kim, Park, Lee, Park, "PIG: Physics-Informed Gaussians as Adaptive Parametric Mesh
+Kang, Oh, Hong, Park, "PIG: Physics-Informed Gaussians as Adaptive Parametric Mesh
 Representations", ICLR 2025 (arXiv:2412.05994), Sec. 3. The input :math:`x \in \mathbb{R}^d` is
 embedded by :math:`N` Gaussians with trainable means :math:`\mu_i`, covariances
 :math:`\Sigma_i` and feature vectors :math:`f_i \in \mathbb{R}^k`,
