@@ -164,7 +164,7 @@ def _figure(out_dir: Path, data: Tensor, before: Tensor, after: Tensor, boundary
     right.legend(fontsize=8)
     right.set_title("memory of one gradient", fontsize=9)
     fig.tight_layout()
-    path = out_dir / "adjoint_dpm.png"
+    path = out_dir / "adjoint-dpm.png"
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return str(path)
@@ -178,7 +178,7 @@ def reproduce(quick: bool = False, seed: int = 0, out_dir: Path | None = None) -
             steps, 60 guidance steps (else 150 epochs, 256 samples, 50 RK4 steps, 100 guidance
             steps). The memory comparison always runs at 10, 50 and 100 steps.
         seed: Seed of the data, the model and the noise.
-        out_dir: Where to write ``adjoint_dpm.png`` (samples, memory curve); ``None`` for no figure.
+        out_dir: Where to write ``adjoint-dpm.png`` (samples, memory curve); ``None`` for no figure.
     """
     start = time.perf_counter()
     threads = torch.get_num_threads()
