@@ -15,7 +15,7 @@ from probtheory.training.sltt import SLTT, bptt_loss
 
 
 def spiking_mlp(tau: float = 2.0, seed: int = 0, widths=(5, 7, 6, 3)) -> nn.Sequential:
-    """Two spiking hidden layers (the issue's "two-layer net") and a linear readout, float64."""
+    """Two spiking hidden layers and a linear readout, float64."""
     torch.manual_seed(seed)
     layers: list[nn.Module] = []
     for a, b in zip(widths[:-2], widths[1:-1], strict=True):
