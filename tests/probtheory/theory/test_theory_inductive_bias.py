@@ -108,3 +108,25 @@ def test_interpolation_hypotheses_are_deterministic_at_training_points():
     kernel.lengthscale = 0.5
     errors = hypothesis_test_errors(kernel, x, y, x, y, n_hypotheses=100, jitter=1e-10, seed=0)
     assert errors.max().item() <= 1e-8
+
+
+def test_isotropic_errors_are_the_noncentral_chi2_quadratic_form_draw_by_draw():
+    # C = sigma^2 I and m = 0 exactly, so each error is mean((sigma xi - y)^2) for the seed's xi
+    kernel, tx, ty, sx, sy, law = isotropic_case(outputs=2)
+    errors = hypothesis_test_errors(kernel, tx, ty, sx, sy, n_hypotheses=300, seed=7)
+    xi = torch.randn(300, *sy.shape, generator=torch.Generator().manual_seed(7), dtype=F64)
+    expected = (0.5**0.5 * xi - sy).square().mean(dim=(1, 2))
+    assert torch.allclose(errors, expected, rtol=1e-12, atol=0)
+
+
+def test_log_cdf_falls_back_to_a_finite_normal_tail_where_scipy_underflows():
+    fit = NoncentralChi2Fit(100.0, 2000.0, 1.0)
+    assert stats.ncx2.logcdf(100.0, 100.0, 2000.0) == -math.inf
+    values = [fit.log_cdf(x) for x in (100.0, 300.0, 500.0)]
+    assert all(math.isfinite(v) for v in values) and values[0] < values[1] < values[2]
+    # where both are finite, the fallback (Sankaran 1959) is within 1% of scipy's tail
+    scipy_value = stats.ncx2.logcdf(500.0, 100.0, 2000.0)
+    assert abs(values[2] / scipy_value - 1) <= 1e-9  # scipy's own value is used there
+    from probtheory.theory.inductive_bias import _sankaran_log_cdf
+
+    assert abs(_sankaran_log_cdf(500.0, 100.0, 2000.0) / scipy_value - 1) <= 0.01
