@@ -10,7 +10,9 @@ spectral grids N = 32, 64, 128. Metric: steps to a relative residual of 1e-8 at 
 :math:`\eta = 1`; baseline: plain gradient descent with its largest stable step
 :math:`2/(1 + \lambda_{\max})`, :math:`\lambda_{\max} = \tfrac{N^2}{2}(1 + 3\gamma)`. Where the
 baseline does not reach 1e-8 within its step budget the count is extrapolated from its measured
-asymptotic contraction factor (said so in ``details``).
+asymptotic contraction factor (said so in ``details``). Also: the iteration is differentiable, so
+the step sizes of a 5-step unrolled solver are learned by Adam at N = 32 and tested at N = 128
+against :math:`\eta = 1` (relative L2 error to a converged reference).
 """
 
 from __future__ import annotations
@@ -74,6 +76,32 @@ def _plain_descent(f: torch.Tensor, budget: int) -> tuple[float, bool, torch.Ten
     return float(len(r) - 1 + extra), True, r, seconds
 
 
+def _learned_step_sizes(seed: int, steps: int) -> tuple[torch.Tensor, float, float]:
+    """Per-step sizes of a T-step unrolled solver learned at N = 32, tested at N = 128.
+
+    Adam on the log relative L2 error of the T-th iterate against a converged reference; returns the
+    sizes and the N = 128 relative errors after T steps with them and with eta = 1.
+    """
+    f = _forcing(seed, 32)
+    reference = unrolled_preconditioned_gd(f, gamma=_GAMMA, steps=100, tol=1e-13).solution
+    eta = torch.ones(steps, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.Adam([eta], lr=0.05)
+    for _ in range(150):
+        optimizer.zero_grad()
+        u = unrolled_preconditioned_gd(f, gamma=_GAMMA, steps=steps, step_size=eta).solution
+        torch.log((u - reference).square().sum() / reference.square().sum()).backward()
+        optimizer.step()
+        with torch.no_grad():
+            eta.clamp_(min=1e-3)
+    f = _forcing(seed, 128)
+    reference = unrolled_preconditioned_gd(f, gamma=_GAMMA, steps=100, tol=1e-13).solution
+    errors = []
+    for step_size in (eta.detach(), 1.0):
+        u = unrolled_preconditioned_gd(f, gamma=_GAMMA, steps=steps, step_size=step_size).solution
+        errors.append(((u - reference).norm() / reference.norm()).item())
+    return eta.detach(), errors[0], errors[1]
+
+
 def reproduce(quick: bool = False, seed: int = 0, out_dir: Path | None = None) -> ReproductionResult:
     """Steps to 1e-8 of the preconditioned iteration and of plain gradient descent, N = 32, 64, 128.
 
@@ -108,6 +136,11 @@ def reproduce(quick: bool = False, seed: int = 0, out_dir: Path | None = None) -
     details["plain GD steps ratio per doubling of N (mean)"] = float(np.mean(growth))
     spread = max(preconditioned_steps.values()) / min(preconditioned_steps.values()) - 1
     details["preconditioned steps spread across N"] = spread
+    learned, learned_error, fixed_error = _learned_step_sizes(seed, 5)
+    for t, eta in enumerate(learned.tolist()):
+        details[f"learned step size {t + 1}/5 (trained at N=32)"] = eta
+    details["N=128: relative L2 error after 5 steps, learned step sizes"] = learned_error
+    details["N=128: relative L2 error after 5 steps, eta = 1"] = fixed_error
     value, baseline = float(preconditioned_steps[128]), float(plain_steps[128])
     verdict = (
         f"preconditioned GD reaches 1e-8 in {value:.0f} steps at N = 128 (spread across N = 32..128: "
@@ -119,6 +152,8 @@ def reproduce(quick: bool = False, seed: int = 0, out_dir: Path | None = None) -
             if spread <= 0.1 and value < baseline / 10
             else "the resolution independence does not show clearly at this scale"
         )
+        + f"; 5 unrolled steps with step sizes learned at N = 32 reach a relative error of "
+        f"{learned_error:.1e} at N = 128 (eta = 1: {fixed_error:.1e})"
     )
     figure = _plot(out_dir / "pde-beyond-linearity.png", curves) if out_dir is not None else None
     return ReproductionResult(
