@@ -10,14 +10,14 @@ and DPM-Solver), with
 
 the semi-linear part of the ODE disappears:
 
-    dy / dsigma = eps_theta(y / sqrt(1 + sigma^2), t(sigma), c),                      (Eq. 6)
+    dy / dsigma = eps_theta(y / sqrt(1 + sigma^2), t(sigma), c),
 
 integrated from sigma_max (pure noise x_T) down to sigma_min. One Euler step of it is exactly the
 deterministic DDIM update (Song et al., ICLR 2021, Eq. 12 with eta = 0).
 
 The gradient of a loss L(x_0) with respect to the initial noise x_T, the conditioning c and the
 weights theta is computed by the adjoint sensitivity method (Chen et al., NeurIPS 2018; AdjointDPM
-Eq. 8-10): with a(sigma) = dL/dy(sigma),
+Sec. 3): with a(sigma) = dL/dy(sigma),
 
     da/dsigma = -a^T d eps/dy,   dL/dc = int_{sigma_max}^{sigma_min} a^T d eps/dc dsigma,
     dL/dtheta = int_{sigma_max}^{sigma_min} a^T d eps/dtheta dsigma,
@@ -31,7 +31,8 @@ the discretised solve only up to the solver's discretisation error (O(h^4) for R
 Choices where the paper leaves room: the step grid is uniform in the DDPM timestep (DDIM's grid),
 from t = T - 1 to t = 0, so ``steps`` Euler steps are ``steps`` DDIM steps; between the schedule's
 integer timesteps, log sigma is interpolated linearly in t (RK4's half-step stages need t(sigma)
-off the grid); the ODE stops at sigma(0), not at sigma = 0, as DDIM does.
+off the grid); the ODE stops at sigma(0), the schedule's first level (0.01 for Ho et al.'s linear
+schedule), not at sigma = 0 (DDIM implementations that set abar = 1 for the last step go there).
 """
 
 from __future__ import annotations
@@ -260,7 +261,7 @@ class ProbabilityFlowSampler(nn.Module):
     ``y = x_T sqrt(1 + sigma_max^2)`` down to ``sigma_min = sigma(0)`` in ``steps`` fixed steps,
     uniform in the timestep (one Euler step is one DDIM step), and returns
     ``x_0 = y / sqrt(1 + sigma_min^2)``. With ``adjoint=True`` the backward pass solves the adjoint
-    ODE backward in sigma (AdjointDPM, Pan et al., ICLR 2024, Eq. 8-10), giving gradients with
+    ODE backward in sigma (AdjointDPM, Pan et al., ICLR 2024, Sec. 3), giving gradients with
     respect to ``x_T``, ``c`` and every parameter of ``eps_model`` that requires grad, with memory
     independent of ``steps``; with ``adjoint=False`` autograd backpropagates through the discretised
     solve (memory linear in ``steps``).
@@ -351,7 +352,7 @@ class ProbabilityFlowSampler(nn.Module):
     # --- the ODE ---------------------------------------------------------------------------------
 
     def _velocity(self, y: Tensor, sigma: float, t: float, cond: Tensor | None) -> Tensor:
-        """``dy/dsigma = eps(y / sqrt(1 + sigma^2), t, c)`` (Eq. 6)."""
+        """``dy/dsigma = eps(y / sqrt(1 + sigma^2), t, c)``: the sigma-form probability-flow ODE."""
         x = y * (1.0 / math.sqrt(1.0 + sigma * sigma))
         t_batch = torch.full((y.shape[0],), t, dtype=y.dtype, device=y.device)
         eps = self.eps_model(x, t_batch) if cond is None else self.eps_model(x, t_batch, cond)
@@ -413,7 +414,7 @@ class ProbabilityFlowSampler(nn.Module):
     def _adjoint_gradients(
         self, x_0: Tensor, grad_x0: Tensor, cond: Tensor | None
     ) -> tuple[Tensor, Tensor | None, list[Tensor]]:
-        """Solve ``[y, a, dL/dc, dL/dtheta]`` backward from sigma_min to sigma_max (AdjointDPM Eq. 8-10)."""
+        """Solve ``[y, a, dL/dc, dL/dtheta]`` backward from sigma_min to sigma_max (AdjointDPM Sec. 3)."""
         params = [p for p in self.eps_model.parameters() if p.requires_grad]
         y = x_0 * math.sqrt(1.0 + self._sigmas[-1] ** 2)
         a = grad_x0 * (1.0 / math.sqrt(1.0 + self._sigmas[-1] ** 2))  # dL/dy = dL/dx_0 dx_0/dy

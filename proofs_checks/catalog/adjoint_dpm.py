@@ -1,6 +1,6 @@
 """Claim ``adjoint_dpm.gradient_convergence`` (the adjoint ODE gives the gradient of the sampler).
 
-Pan et al., *AdjointDPM* (ICLR 2024), Sec. 3, Eq. 8-10: the gradient of a loss on the output x_0 of
+Pan et al., *AdjointDPM* (ICLR 2024), Sec. 3: the gradient of a loss on the output x_0 of
 the sigma-form probability-flow ODE dy/dsigma = eps_theta(y / sqrt(1 + sigma^2), t(sigma), c) with
 respect to the initial noise x_T, the conditioning c and the weights theta is obtained by solving the
 augmented adjoint system
@@ -168,5 +168,5 @@ GRADIENT_CONVERGENCE_CLAIM = Claim(
     ),
     examples={"ci": 3, "thorough": 20},
     mutant_examples=2,
-    section="Sec. 3, Eq. 8-10",
+    section="Sec. 3",
 )
