@@ -45,6 +45,7 @@ Example::
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -198,7 +199,7 @@ def hypothesis_test_errors(
     jitter = check_real("jitter", jitter, positive=True)
     generator = make_generator(seed)
 
-    kernel = kernel.double()
+    kernel = copy.deepcopy(kernel).double()  # float64 solves, without changing the caller's kernel
     with torch.no_grad():
         k_xx = kernel(train_x, train_x).to_dense()
         k_sx = kernel(test_x, train_x).to_dense()
