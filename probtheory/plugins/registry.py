@@ -300,6 +300,31 @@ _ENTRIES: tuple[PluginEntry, ...] = (
         ),
         reproduction=f"{_REPRODUCTIONS}.scaling_laws:reproduce",
     ),
+    PluginEntry(
+        name="aas",
+        paper=Paper(
+            title=(
+                "Adversarial Adaptive Sampling: Unify PINN and Optimal Transport for the "
+                "Approximation of PDEs"
+            ),
+            authors=("Kejun Tang", "Jiayu Zhai", "Xiaoliang Wan", "Chao Yang"),
+            venue="ICLR",
+            year=2024,
+            url="https://arxiv.org/abs/2305.18702",
+            arxiv="2305.18702",
+        ),
+        kind="solver",
+        status="implemented",
+        summary="PINN collocation points from a flow on the box trained by ascent on the residual (min-max)",
+        implementation=(
+            "probtheory.sciml.aas.AdversarialSampler",
+            "probtheory.sciml.box_flow.BoxFlow",
+            "probtheory.sciml.pinn.pinn_loss",
+            "probtheory.sciml.pinn.UniformSampler",
+            "probtheory.sciml.pinn.ResidualSampler",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.aas:reproduce",
+    ),
 )
 
 _BY_NAME = {entry.name: entry for entry in _ENTRIES}

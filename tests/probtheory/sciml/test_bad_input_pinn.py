@@ -9,6 +9,8 @@ import torch
 from torch import nn
 
 from probtheory.errors import InputDataError, UnknownNameError, UnsupportedError
+from probtheory.sciml.aas import AdversarialSampler
+from probtheory.sciml.box_flow import BoxFlow
 from probtheory.sciml.pinn import (
     CollocationBatch,
     CollocationSampler,
@@ -24,6 +26,10 @@ POISSON = Poisson1D()
 INSIDE = torch.zeros(4, 2)
 OUTSIDE = torch.tensor([[0.0, 0.0], [1.5, 0.0]])
 EDGE = HELMHOLTZ.sample_boundary(4)
+
+
+def aas() -> AdversarialSampler:
+    return AdversarialSampler(POISSON, 10, ascent_points=8, seed=0)
 
 
 def net() -> nn.Module:
@@ -218,6 +224,88 @@ CASES = [
         lambda: ResidualSampler(HELMHOLTZ, HELMHOLTZ.exact, 10),
         InputDataError,
         "model",
+    ),
+    BadInput(
+        "BoxFlow",
+        "upper corner below the lower",
+        lambda: BoxFlow([0.0, 1.0], [1.0, 0.0]),
+        InputDataError,
+        "upper[1]",
+    ),
+    BadInput("BoxFlow", "a single spline bin", lambda: BoxFlow([0.0], [1.0], bins=1), InputDataError, "bins"),
+    BadInput(
+        "BoxFlow", "no coupling layers", lambda: BoxFlow([0.0], [1.0], layers=0), InputDataError, "layers"
+    ),
+    BadInput(
+        "BoxFlow.log_prob",
+        "NaN point",
+        lambda: BoxFlow([0.0], [1.0]).log_prob(torch.full((2, 1), math.nan)),
+        InputDataError,
+        "x",
+    ),
+    BadInput(
+        "BoxFlow.log_prob",
+        "points of the wrong dimension",
+        lambda: BoxFlow([0.0], [1.0]).log_prob(torch.zeros(2, 3)),
+        InputDataError,
+        "x",
+    ),
+    BadInput("BoxFlow.sample", "zero samples", lambda: BoxFlow([0.0], [1.0]).sample(0), InputDataError, "n"),
+    BadInput(
+        "AdversarialSampler",
+        "zero regulariser weight",
+        lambda: AdversarialSampler(POISSON, 10, beta=0.0),
+        InputDataError,
+        "beta",
+    ),
+    BadInput(
+        "AdversarialSampler",
+        "a flow on another box",
+        lambda: AdversarialSampler(POISSON, 10, flow=BoxFlow([0.0], [1.0])),
+        InputDataError,
+        "flow",
+    ),
+    BadInput(
+        "AdversarialSampler",
+        "all points uniform",
+        lambda: AdversarialSampler(POISSON, 10, uniform_fraction=1.0),
+        InputDataError,
+        "uniform_fraction",
+    ),
+    BadInput(
+        "AdversarialSampler",
+        "ascent every 0 steps",
+        lambda: AdversarialSampler(POISSON, 10, ascent_every=0),
+        InputDataError,
+        "ascent_every",
+    ),
+    BadInput(
+        "AdversarialSampler.ascend",
+        "residual function not callable",
+        lambda: aas().ascend(3.0),
+        InputDataError,
+        "residual_fn",
+    ),
+    BadInput(
+        "AdversarialSampler.ascend",
+        "two residuals per point",
+        lambda: aas().ascend(lambda x: torch.zeros(len(x), 2)),
+        InputDataError,
+        "residual_fn",
+    ),
+    BadInput(
+        "AdversarialSampler.ascend",
+        "NaN residual",
+        lambda: aas().ascend(lambda x: x[:, 0] * math.nan),
+        InputDataError,
+        "residual_fn",
+    ),
+    BadInput(
+        "AdversarialSampler.exact_objective",
+        "a 3-D problem",
+        lambda: AdversarialSampler(PDEProblem([0.0] * 3, [1.0] * 3), 4).exact_objective(lambda x: x[:, 0]),
+        InputDataError,
+        "problem",
     ),
 ]
 
