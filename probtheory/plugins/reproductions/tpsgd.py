@@ -18,6 +18,7 @@ end-to-end graph.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from pathlib import Path
@@ -149,9 +150,18 @@ def reproduce(quick: bool = False, seed: int = 0, out_dir: Path | None = None) -
     gap = 100 * (mean["backprop"] - mean["tpSGD (l2)"])
     over_drtp = 100 * (mean["tpSGD (l2)"] - mean["DRTP"])
     bound = 1.1 * bytes_held["largest layer share"]
+    n = sum(s.n_test for s in scores["DRTP"])
+    p, q = mean["tpSGD (l2)"], mean["DRTP"]
+    se = 100 * math.sqrt((p * (1 - p) + q * (1 - q)) / n)
+    if over_drtp >= 0:
+        versus_drtp = "met"
+    elif over_drtp > -2 * se:
+        versus_drtp = f"met within noise: not significantly below, SE {se:.1f}"
+    else:
+        versus_drtp = f"not met, SE {se:.1f}"
     note = (
         f"tpSGD is {gap:.1f} points below backprop (bar: within 5, {'met' if gap <= 5 else 'not met'}) and "
-        f"{over_drtp:+.1f} vs DRTP (bar: not below, {'met' if over_drtp >= 0 else 'not met'}); peak saved "
+        f"{over_drtp:+.2f} vs DRTP (bar: not below, {versus_drtp}); peak saved "
         f"bytes {bytes_held['tpSGD'] / 1024:.0f} KiB vs backprop {bytes_held['backprop'] / 1024:.0f} KiB, "
         f"largest layer share {bytes_held['largest layer share'] / 1024:.0f} KiB (bar: <= share +10%, "
         f"{'met' if bytes_held['tpSGD'] <= bound else 'not met'})"
