@@ -81,7 +81,7 @@ def test_samples_follow_the_density():
     counts = torch.histc(x, bins=10, min=0.0, max=2.0) / n
     for k in range(10):
         cell = torch.linspace(0.2 * k, 0.2 * (k + 1), 2001, dtype=torch.float64)[:, None]
-        mass = float(flow.log_prob(cell).exp().mean() * 0.2)
+        mass = float(flow.log_prob(cell).detach().exp().mean() * 0.2)
         assert abs(counts[k] - mass) <= 5 * math.sqrt(mass * (1 - mass) / n) + 1e-4
 
 
@@ -93,13 +93,13 @@ def test_ascent_on_a_fixed_bump_raises_the_objective_and_moves_samples_to_it():
     problem = Poisson1D()
     center = torch.tensor([0.4])
     residual = bump(center)
-    sampler = AdversarialSampler(problem, 200, beta=1e-3, lr=3e-3, ascent_points=400, seed=0)
+    sampler = AdversarialSampler(problem, 200, beta=1e-3, lr=3e-3, ascent_points=200, seed=0)
     probe = torch.Generator().manual_seed(5)
-    before = sampler.exact_objective(residual, 2000)
+    before = sampler.exact_objective(residual, 1000)
     distance_before = (sampler.flow.sample(2000, generator=probe) - center).abs().mean()
     for _ in range(2):
         sampler.ascend(residual, 20)
-    after = sampler.exact_objective(residual, 2000)
+    after = sampler.exact_objective(residual, 1000)
     probe = torch.Generator().manual_seed(5)
     x = sampler.flow.sample(2000, generator=probe)
     assert problem.contains(x).all()
