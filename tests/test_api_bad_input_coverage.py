@@ -30,10 +30,11 @@ NO_ARGUMENTS = {
 #: Records the library returns (users read them; the library builds them).
 RESULTS = frozenset(
     """
-    BandlimitedFit BatchEigenvalues ClaimReport DeepKernels ErrorCurve ErrorRegressionResult
-    GDTrajectory KernelGDTrajectory LipschitzBound MPNPLoss MeanFieldSolution MonteCarloEstimate
-    PatternSequences PhaseDiagram RegionEnumeration RegressionSplit RetrievalResult RunRecord
-    Separability SlopeFit TrainResult UnrollResult Verdict ZeroTemperatureOverlaps
+    AugmentedGraph BandlimitedFit BatchEigenvalues ClaimReport DeepKernels ErrorCurve
+    ErrorRegressionResult GDTrajectory InductiveBias KernelGDTrajectory LipschitzBound MPNPLoss
+    MeanFieldSolution MonteCarloEstimate ODEFamilyData ODESystem PatternSequences PhaseDiagram
+    PreconditionedGDResult RegionEnumeration RegressionSplit RetrievalResult RunRecord Separability
+    SlopeFit SolveResult TrainResult UnrollResult Verdict ZeroTemperatureOverlaps
     """.split()
 )
 

@@ -132,6 +132,8 @@ class LIFNeuron(nn.Module):
 
 
 def _neurons(model: nn.Module) -> list[LIFNeuron]:
+    if not isinstance(model, nn.Module):
+        raise InputDataError("model", "an nn.Module (a network of LIFNeuron modules)", type(model).__name__)
     return [m for m in model.modules() if isinstance(m, LIFNeuron)]
 
 

@@ -51,6 +51,8 @@ def accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
 
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable scalars in ``model``."""
+    if not isinstance(model, nn.Module):
+        raise InputDataError("model", "an nn.Module", type(model).__name__)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 

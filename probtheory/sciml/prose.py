@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from probtheory._checks import check_int, check_interval, check_real, make_generator
 from probtheory.errors import InputDataError, UnsupportedError
 
-__all__ = ["PROSE", "ProseBatch", "SymbolTokenizer", "noisy_symbols", "prose_loss"]
+__all__ = ["PROSE", "SymbolTokenizer", "noisy_symbols", "prose_loss"]
 
 _BINARY = {"add": sympy.Add, "mul": sympy.Mul}
 _UNARY = {"neg": lambda a: -a, "sin": sympy.sin, "cos": sympy.cos, "exp": sympy.exp}

@@ -39,13 +39,28 @@ IMPLEMENTED = {
     "scaling-laws-part1",
     "llp-bp",
 }
+#: Part 2: learning rules without end-to-end backpropagation (and SLTT, which still backpropagates
+#: through space); part 3: scientific-ML solvers and analyses.
+LEARNING_RULES = {"forward-forward", "tpsgd", "auglocal", "forwardgnn", "phyll"}
+SOLVERS = {"dcdm", "pig", "mgno", "aas", "adjoint-dpm", "prose"}
+ANALYSES = {"inductive-bias", "pde-beyond-linearity"}
 
 
 def test_every_first_batch_method_is_registered_once():
     names = [e.name for e in methods()]
     assert len(names) == len(set(names))
     assert FIRST_METHODS <= set(names)
-    assert {e.name for e in methods(status="implemented")} == IMPLEMENTED
+    assert {e.name for e in methods(status="implemented")} == (
+        IMPLEMENTED | LEARNING_RULES | SOLVERS | ANALYSES | {"sltt"}
+    )
+
+
+def test_the_kinds_of_the_later_methods():
+    assert {e.name for e in methods(kind="learning-rule")} == LEARNING_RULES
+    assert {e.name for e in methods(kind="solver")} == SOLVERS
+    assert ANALYSES <= {e.name for e in methods(kind="analysis")}
+    assert get_method("sltt").kind == "training-method"
+    assert "baseline" in get_method("forward-forward").summary
 
 
 @pytest.mark.parametrize("entry", methods(), ids=lambda e: e.name)
@@ -81,9 +96,7 @@ def test_planned_entries_refuse_to_reproduce():
 
 def test_filters_and_lookups():
     assert all(e.kind == "layer" for e in methods(kind="layer"))
-    assert len(methods(kind="layer")) + len(methods(kind="training-method")) + len(
-        methods(kind="analysis")
-    ) == len(methods())
+    assert sum(len(methods(kind=kind)) for kind in KINDS) == len(methods())
     with pytest.raises(InputDataError, match="kind"):
         methods(kind="activation")
     with pytest.raises(InputDataError, match="status"):
