@@ -98,8 +98,8 @@ def _mlp(dim: int, depth: int, width: int = 64) -> nn.Module:
 
 def _train(
     model: nn.Module, problem: PDEProblem, budget: _Budget, lr: float, seed: int
-) -> tuple[list[float], float, float]:
-    """Train with Adam and decay; return the error after each epoch, the final loss and the seconds."""
+) -> tuple[list[float], list[float], float]:
+    """Train with Adam and decay; return the error and mean loss of each epoch, and the seconds."""
     x_test = _test_points(problem)
     exact = problem.exact(x_test)
 
@@ -125,7 +125,7 @@ def _train(
         stop_on_nonfinite=True,
         progress=False,
     )
-    return tracker.errors, state.epoch_losses[-1], time.perf_counter() - start
+    return tracker.errors, list(state.epoch_losses), time.perf_counter() - start
 
 
 def reproduce(quick: bool = False, seed: int = 0, out_dir: Path | None = None) -> ReproductionResult:
@@ -144,9 +144,10 @@ def reproduce(quick: bool = False, seed: int = 0, out_dir: Path | None = None) -
     )
     torch.manual_seed(seed)
     mlp = _mlp(problem.dim, budget.mlp_depth)
-    pig_errors, pig_loss, pig_seconds = _train(pig, problem, budget, 1e-2, seed)
-    mlp_errors, mlp_loss, mlp_seconds = _train(mlp, problem, budget, 1e-3, seed)
-    value, baseline = pig_errors[-1], mlp_errors[-1]
+    pig_errors, pig_losses, pig_seconds = _train(pig, problem, budget, 1e-2, seed)
+    mlp_errors, mlp_losses, mlp_seconds = _train(mlp, problem, budget, 1e-3, seed)
+    value = pig_errors[-1] if pig_errors else math.nan
+    baseline = mlp_errors[-1] if mlp_errors else math.nan
 
     ratio = value / baseline if baseline > 0 else math.inf
     met = value <= 1e-2 and ratio <= 0.2
@@ -164,10 +165,20 @@ def reproduce(quick: bool = False, seed: int = 0, out_dir: Path | None = None) -
             else "; the 1-D check stands in for the paper's 2-D Helmholtz runs"
         )
     )
-    if not met and value > 1e-2:
+    best = min(range(len(pig_errors)), key=pig_errors.__getitem__) if pig_errors else 0
+    best_step = (best + 1) * (budget.iterations // budget.evaluations)
+    rose_while_loss_fell = best + 1 < len(pig_errors) == len(pig_losses) and pig_losses[-1] < pig_losses[best]
+    if not met and value > 1e-2 and rose_while_loss_fell:
         verdict += (
-            " -- at this budget PIG's remaining error is a smooth, low-frequency mode the residual "
-            "loss barely penalises (it is scaled by the lowest eigenvalue, not the source's frequency)"
+            f" -- PIG's error was lowest ({pig_errors[best]:.1e}) at step {best_step} and rose after it "
+            "while the loss kept falling: at this capacity the best fit in the residual norm carries a "
+            "smooth, low-frequency error, which the residual weighs by the operator's lowest "
+            "eigenvalue instead of the solution's frequency"
+        )
+    elif not met and value > 1e-2:
+        verdict += (
+            " -- PIG's error is still falling or stalled at this budget (the paper trains 60k steps "
+            "with 10k points per step and 4 x 800 Gaussians)"
         )
     figure = None
     if out_dir is not None:
@@ -190,12 +201,13 @@ def reproduce(quick: bool = False, seed: int = 0, out_dir: Path | None = None) -
             "collocation points per step": float(budget.points),
             "PIG parameters": float(count_parameters(pig)),
             "PINN parameters": float(count_parameters(mlp)),
-            "PIG final loss": pig_loss,
-            "PINN final loss": mlp_loss,
+            "PIG final loss": pig_losses[-1],
+            "PINN final loss": mlp_losses[-1],
             "PIG seconds": pig_seconds,
             "PINN seconds": mlp_seconds,
-            "PIG best error during training": min(pig_errors),
-            "PINN best error during training": min(mlp_errors),
+            "PIG best error during training": min(pig_errors, default=math.nan),
+            "PIG step of the best error": float(best_step),
+            "PINN best error during training": min(mlp_errors, default=math.nan),
             "Gaussian scale, median after training": float(sigmas.median()),
             "Gaussian scale, min after training": float(sigmas.min()),
             **{f"paper: {name}": number for name, number in PAPER.items()},
