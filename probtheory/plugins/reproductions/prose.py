@@ -33,7 +33,10 @@ from probtheory.training.minibatches import Minibatches
 __all__ = ["reproduce"]
 
 _MAX_LEN = 40
-_SYMBOL_WEIGHT = 0.1  # the symbols' cross-entropy next to the data MSE (A/B in the module docstring)
+#: Weight of the symbols' cross-entropy next to the data MSE. At weight 1 the symbol task slowed
+#: the operator's training: in one A/B at seed 0 with the full budget, the error ratio (symbols /
+#: data only) was 0.90 at weight 1 and 0.66 at weight 0.1, skeleton accuracy 99% with both.
+_SYMBOL_WEIGHT = 0.1
 
 
 def _tensors(data, tokenizer: SymbolTokenizer, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
