@@ -2,7 +2,10 @@
 
 ``<!-- benchmark:NAME -->`` becomes the table of ``benchmarks/results/NAME.json`` (its
 ``"table"`` rows), ``<!-- benchmark:NAME:KEY -->`` the rows under ``KEY`` of the same file;
-``<!-- claims -->`` becomes the table of registered claims.
+``<!-- value:NAME:PATH[:FORMAT] -->`` becomes one number of the same file: ``PATH`` is the
+dot-separated keys down to it (``results.sltt.value``; a key may contain hyphens and spaces),
+``FORMAT`` a Python format spec (``.1%``, ``.3f``, ``,.0f``; default ``.4g``), so prose quotes
+measured numbers instead of typing them. ``<!-- claims -->`` becomes the table of registered claims.
 """
 
 from __future__ import annotations
@@ -29,6 +32,16 @@ def _benchmark_table(name: str, key: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def benchmark_value(name: str, path: str, spec: str = ".4g") -> str:
+    """The number at ``path`` (dot-separated keys) of ``benchmarks/results/NAME.json``, formatted."""
+    value = json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            raise KeyError(f"benchmarks/results/{name}.json has no {path!r} (missing {key!r})")
+        value = value[key]
+    return format(value, spec)
+
+
 def _claims_table() -> str:
     import proofs_checks
 
@@ -43,5 +56,10 @@ def on_page_markdown(markdown: str, **kwargs) -> str:
     """Replace the placeholders of a page."""
     markdown = re.sub(
         r"<!-- benchmark:(\w+)(?::(\w+))? -->", lambda m: _benchmark_table(m.group(1), m.group(2)), markdown
+    )
+    markdown = re.sub(
+        r"<!-- value:(\w+):([^:>]+?)(?::([^>]*?))? -->",
+        lambda m: benchmark_value(m.group(1), m.group(2), m.group(3) or ".4g"),
+        markdown,
     )
     return markdown.replace("<!-- claims -->", _claims_table())
