@@ -9,8 +9,10 @@ on the boundary, so that no boundary-loss weight favours any sampler), the same 
 and the same budget of interior points, redrawn every ``period`` steps by each policy:
 uniform, RAD (Wu et al., CMAME 2023; k = 1, c = 1) and AAS
 (:class:`probtheory.sciml.aas.AdversarialSampler`, one ascent phase per period).
-Full: :class:`~probtheory.sciml.problems.TwoPeaksPoisson2D` (s = 1000) with 1000 points;
-quick: a 1-D sharp peak (:class:`~probtheory.sciml.problems.Poisson1D` ``"peak"``).
+Full: :class:`~probtheory.sciml.problems.TwoPeaksPoisson2D` with 1000 points, at sharpness
+s = 200 rather than the paper's 1000 (at 1000, 2000 Adam steps leave every policy's PINN above
+100% error, so the comparison says nothing); quick: a 1-D sharp peak
+(:class:`~probtheory.sciml.problems.Poisson1D` ``"peak"``, s = 200).
 """
 
 from __future__ import annotations
@@ -51,7 +53,9 @@ def _setting(quick: bool) -> _Setting:
     if quick:
         problem: PDEProblem = Poisson1D("peak", sharpness=200.0, center=0.2)
         return _Setting(problem, 32, 1500, 100, 32, 2, 2e-3, 20, 1e-2, 2001, 0.1)
-    return _Setting(TwoPeaksPoisson2D(1000.0), 1000, 2000, 200, 48, 3, 2e-3, 20, 1e-2, 201, 0.1)
+    # s = 200 (peaks of width ~0.07) instead of the paper's 1000: at s = 1000 no policy gets a PINN
+    # below 100% error within this CPU budget (relative L2 10-19 for all three at 2000 steps)
+    return _Setting(TwoPeaksPoisson2D(200.0), 1000, 5000, 250, 48, 3, 2e-3, 20, 1e-2, 201, 0.1)
 
 
 class _HardDirichlet(nn.Module):
@@ -142,7 +146,7 @@ def reproduce(quick: bool = False, seed: int = 0, out_dir: Path | None = None) -
 
     Args:
         quick: A 1-D sharp peak (s = 200, 32 points, 1500 steps) instead of the two-peak problem
-            in 2-D (1000 points, 2000 steps).
+            in 2-D (s = 200, 1000 points, 5000 steps).
         seed: Seed of the networks, the samplers and the training.
         out_dir: Where to write ``aas.png`` (the final collocation points of each policy);
             ``None`` for no figure.
@@ -164,9 +168,8 @@ def reproduce(quick: bool = False, seed: int = 0, out_dir: Path | None = None) -
         f"AAS relative L2 {aas:.3g} vs uniform {uniform:.3g} ({ratio:.2f}x; bar <= 0.5x "
         f"{'met' if met else 'missed'}), RAD {rad:.3g}; share of AAS points within "
         f"{setting.peak_radius:g} of a peak {runs['aas']['near_peaks']:.2f} vs {uniform_share:.3f} under "
-        f"uniform sampling (one seed). The paper's two-peak experiment (Sec. 5) reports the same "
-        "picture: AAS more accurate than uniform sampling at the same budget, its samples gathered "
-        "at the two peaks."
+        "uniform sampling (one seed). The paper's two-peak experiment (Sec. 5) reports AAS more "
+        "accurate than uniform sampling at the same budget, its samples gathered at the two peaks."
     )
     if not met:
         verdict += " At this budget the claimed factor does not show; details hold all three errors."
