@@ -301,6 +301,324 @@ _ENTRIES: tuple[PluginEntry, ...] = (
         reproduction=f"{_REPRODUCTIONS}.scaling_laws:reproduce",
     ),
     PluginEntry(
+        name="mgno",
+        paper=Paper(
+            title="MgNO: Efficient Parameterization of Linear Operators via Multigrid",
+            authors=("Juncai He", "Xinliang Liu", "Jinchao Xu"),
+            venue="ICLR",
+            year=2024,
+            url="https://arxiv.org/abs/2310.19809",
+            arxiv="2310.19809",
+        ),
+        kind="solver",
+        status="implemented",
+        summary="neural operator whose linear maps are multigrid V-cycles of convolutions (Darcy flow)",
+        implementation=(
+            "probtheory.layers.MgNO",
+            "probtheory.layers.VCycleConv",
+            "probtheory.sciml.problems.darcy_dataset",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.mgno:reproduce",
+    ),
+    PluginEntry(
+        name="sltt",
+        paper=Paper(
+            title="Towards Memory- and Time-Efficient Backpropagation for Training Spiking Neural Networks",
+            authors=(
+                "Qingyan Meng",
+                "Mingqing Xiao",
+                "Shen Yan",
+                "Yisen Wang",
+                "Zhouchen Lin",
+                "Zhi-Quan Luo",
+            ),
+            venue="ICCV",
+            year=2023,
+            url="https://arxiv.org/abs/2302.14311",
+            arxiv="2302.14311",
+        ),
+        kind="training-method",
+        status="implemented",
+        summary=(
+            "spiking networks trained by a backward pass per time step: memory independent of T "
+            "(SLTT, SLTT-K)"
+        ),
+        implementation=(
+            "probtheory.training.sltt.SLTT",
+            "probtheory.training.sltt.bptt_loss",
+            "probtheory.layers.LIFNeuron",
+            "probtheory.layers.TemporalSum",
+            "probtheory.layers.rate_code",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.sltt:reproduce",
+    ),
+    PluginEntry(
+        name="auglocal",
+        paper=Paper(
+            title="Scaling Supervised Local Learning with Augmented Auxiliary Networks",
+            authors=("Chenxiang Ma", "Jibin Wu", "Chenyang Si", "Kay Chen Tan"),
+            venue="ICLR",
+            year=2024,
+            url="https://arxiv.org/abs/2402.17318",
+            arxiv="2402.17318",
+        ),
+        kind="learning-rule",
+        status="implemented",
+        summary=(
+            "local learning with auxiliary nets made of fresh copies of sampled later layers (pyramid depth)"
+        ),
+        implementation=(
+            "probtheory.training.auglocal.auglocal_update",
+            "probtheory.training.auglocal.AugmentedAuxiliary",
+            "probtheory.training.auglocal.pyramid_depths",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.auglocal:reproduce",
+    ),
+    PluginEntry(
+        name="forwardgnn",
+        paper=Paper(
+            title="Forward Learning of Graph Neural Networks",
+            authors=(
+                "Namyong Park",
+                "Xing Wang",
+                "Antoine Simoulin",
+                "Shuai Yang",
+                "Grey Yang",
+                "Ryan A. Rossi",
+                "Puja Trivedi",
+                "Nesreen K. Ahmed",
+            ),
+            venue="ICLR",
+            year=2024,
+            url="https://arxiv.org/abs/2403.11004",
+            arxiv="2403.11004",
+        ),
+        kind="learning-rule",
+        status="implemented",
+        summary="graph networks trained layer by layer against virtual class nodes (single-forward, FF)",
+        implementation=(
+            "probtheory.training.forward_gnn.VirtualNodeGNN",
+            "probtheory.training.forward_gnn.VirtualNodeObjective",
+            "probtheory.layers.graph.GCNConv",
+            "probtheory.plugins.data.sbm_graph",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.forwardgnn:reproduce",
+    ),
+    PluginEntry(
+        name="dcdm",
+        paper=Paper(
+            title="A Deep Conjugate Direction Method for Iteratively Solving Linear Systems",
+            authors=(
+                "Ayano Kaneda",
+                "Osman Akar",
+                "Jingyu Chen",
+                "Victoria Alicia Trevino Kala",
+                "David Hyde",
+                "Joseph Teran",
+            ),
+            venue="ICML",
+            year=2023,
+            url="https://arxiv.org/abs/2205.10763",
+            arxiv="2205.10763",
+        ),
+        kind="solver",
+        status="implemented",
+        summary=(
+            "conjugate directions from a CNN, A-orthogonalised against the last two (vs CG and multigrid)"
+        ),
+        implementation=(
+            "probtheory.sciml.linear.DCDMSolver",
+            "probtheory.sciml.linear.dcdm_loss",
+            "probtheory.sciml.linear.RitzRightHandSides",
+            "probtheory.sciml.linear.DirectionCNN",
+            "probtheory.sciml.linear.conjugate_gradient",
+            "probtheory.sciml.linear.MultigridPoisson",
+            "probtheory.sciml.problems.poisson2d_matrix",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.dcdm:reproduce",
+    ),
+    PluginEntry(
+        name="inductive-bias",
+        paper=Paper(
+            title="Towards Exact Computation of Inductive Bias",
+            authors=("Akhilan Boopathy", "William Yue", "Jaedong Hwang", "Abhiram Iyer", "Ila Fiete"),
+            venue="IJCAI",
+            year=2024,
+            url="https://arxiv.org/abs/2406.15941",
+            arxiv="2406.15941",
+        ),
+        kind="analysis",
+        status="implemented",
+        summary=(
+            "inductive bias in nats, -log P(test error <= eps), over a GPyTorch kernel's hypothesis space"
+        ),
+        implementation=(
+            "probtheory.theory.inductive_bias.inductive_bias",
+            "probtheory.theory.inductive_bias.hypothesis_test_errors",
+            "probtheory.theory.inductive_bias.fit_scaled_noncentral_chi2",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.inductive_bias:reproduce",
+    ),
+    PluginEntry(
+        name="pde-beyond-linearity",
+        paper=Paper(
+            title="Neural Network Approximations of PDEs Beyond Linearity: A Representational Perspective",
+            authors=("Tanya Marwah", "Zachary C. Lipton", "Jianfeng Lu", "Andrej Risteski"),
+            venue="ICML",
+            year=2023,
+            url="https://arxiv.org/abs/2210.12101",
+            arxiv="2210.12101",
+        ),
+        kind="analysis",
+        status="implemented",
+        summary=(
+            "unrolled preconditioned gradient descent on a nonlinear variational PDE, and its Barron norms"
+        ),
+        implementation=(
+            "probtheory.theory.pde_beyond_linearity.unrolled_preconditioned_gd",
+            "probtheory.theory.pde_beyond_linearity.barron_norm",
+            "probtheory.theory.pde_beyond_linearity.barron_step_bound",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.pde_beyond_linearity:reproduce",
+    ),
+    PluginEntry(
+        name="forward-forward",
+        paper=Paper(
+            title="The Forward-Forward Algorithm: Some Preliminary Investigations",
+            authors=("Geoffrey Hinton",),
+            venue="arXiv preprint",
+            year=2022,
+            url="https://arxiv.org/abs/2212.13345",
+            arxiv="2212.13345",
+        ),
+        kind="learning-rule",
+        status="implemented",
+        summary=(
+            "the baseline of the local rules: each layer separates label-overlaid positives from "
+            "negatives by goodness (sum of squares)"
+        ),
+        implementation=(
+            "probtheory.training.local.FFGoodness",
+            "probtheory.training.local.LabelOverlay",
+            "probtheory.training.local.LengthNormalization",
+            "probtheory.training.local.predict_by_goodness",
+            "probtheory.training.local.LocalUpdate",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.forward_forward:reproduce",
+    ),
+    PluginEntry(
+        name="tpsgd",
+        paper=Paper(
+            title="Learning with Local Gradients at the Edge",
+            authors=("Michael Lomnitz", "Zachary Daniels", "David Zhang", "Michael Piacentino"),
+            venue="AAAI",
+            year=2023,
+            url="https://arxiv.org/abs/2208.08503",
+            arxiv="2208.08503",
+        ),
+        kind="learning-rule",
+        status="implemented",
+        summary="each hidden layer regresses onto a fixed random projection of the one-hot label (l2 or l1)",
+        implementation=(
+            "probtheory.training.local.TargetProjection",
+            "probtheory.training.local.LocalUpdate",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.tpsgd:reproduce",
+    ),
+    PluginEntry(
+        name="phyll",
+        paper=Paper(
+            title="Backpropagation-free training of deep physical neural networks",
+            authors=(
+                "Ali Momeni",
+                "Babak Rahmani",
+                "Matthieu Mallejac",
+                "Philipp del Hougne",
+                "Romain Fleury",
+            ),
+            venue="Science",
+            year=2023,
+            url="https://arxiv.org/abs/2304.11042",
+            arxiv="2304.11042",
+        ),
+        kind="learning-rule",
+        status="implemented",
+        summary="physical layers run as black boxes; digital adapters between them learn by cosine goodness",
+        implementation=(
+            "probtheory.training.phyll.CosineGoodness",
+            "probtheory.layers.physical.BlackBoxLayer",
+            "probtheory.layers.physical.IntensityTransmission",
+            "probtheory.training.local.predict_by_goodness",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.phyll:reproduce",
+    ),
+    PluginEntry(
+        name="prose",
+        paper=Paper(
+            title=(
+                "PROSE: Predicting Multiple Operators and Symbolic Expressions using Multimodal Transformers"
+            ),
+            authors=("Yuxuan Liu", "Zecheng Zhang", "Hayden Schaeffer"),
+            venue="Neural Networks",
+            year=2024,
+            url="https://arxiv.org/abs/2309.16816",
+            arxiv="2309.16816",
+        ),
+        kind="solver",
+        status="implemented",
+        summary=(
+            "one transformer for data and equations: predicts an ODE's future and writes its "
+            "corrected equations"
+        ),
+        implementation=(
+            "probtheory.sciml.prose.PROSE",
+            "probtheory.sciml.prose.SymbolTokenizer",
+            "probtheory.sciml.prose.prose_loss",
+            "probtheory.sciml.problems.ode_family_dataset",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.prose:reproduce",
+    ),
+    PluginEntry(
+        name="adjoint-dpm",
+        paper=Paper(
+            title="AdjointDPM: Adjoint Sensitivity Method for Gradient Backpropagation of Diffusion "
+            "Probabilistic Models",
+            authors=("Jiachun Pan", "Jun Hao Liew", "Vincent Y. F. Tan", "Jiashi Feng", "Hanshu Yan"),
+            venue="ICLR",
+            year=2024,
+            url="https://arxiv.org/abs/2307.10711",
+            arxiv="2307.10711",
+        ),
+        kind="solver",
+        status="implemented",
+        summary="gradients through a diffusion sampler by the adjoint ODE: memory flat in the step count",
+        implementation=(
+            "probtheory.sciml.diffusion.ProbabilityFlowSampler",
+            "probtheory.sciml.diffusion.NoiseSchedule",
+            "probtheory.sciml.diffusion.denoising_loss",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.adjoint_dpm:reproduce",
+    ),
+    PluginEntry(
+        name="pig",
+        paper=Paper(
+            title="PIG: Physics-Informed Gaussians as Adaptive Parametric Mesh Representations",
+            authors=("Namgyu Kang", "Jaemin Oh", "Youngjoon Hong", "Eunbyung Park"),
+            venue="ICLR",
+            year=2025,
+            url="https://arxiv.org/abs/2412.05994",
+            arxiv="2412.05994",
+        ),
+        kind="solver",
+        status="implemented",
+        summary="PINNs on trainable Gaussians (means, covariances, features) + a tiny MLP: an adaptive mesh",
+        implementation=(
+            "probtheory.layers.GaussianEmbedding",
+            "probtheory.layers.PhysicsInformedGaussians",
+        ),
+        reproduction=f"{_REPRODUCTIONS}.pig:reproduce",
+    ),
+    PluginEntry(
         name="aas",
         paper=Paper(
             title=(

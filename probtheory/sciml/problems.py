@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
+import scipy.sparse
 import torch
 from torch import Tensor
 
@@ -26,11 +30,17 @@ from probtheory._checks import (
 from probtheory.errors import InputDataError, UnsupportedError
 
 __all__: list[str] = [
+    "ODE_SYSTEMS",
+    "ODEFamilyData",
+    "ODESystem",
+    "ode_family_dataset",
     "Helmholtz2D",
     "PDEProblem",
     "Poisson1D",
     "TwoPeaksPoisson2D",
+    "darcy_dataset",
     "laplacian",
+    "poisson2d_matrix",
 ]
 
 # --- PDE problems on a box -------------------------------------------------------------------
@@ -370,4 +380,298 @@ class TwoPeaksPoisson2D(PDEProblem):
 
 # --- linear systems --------------------------------------------------------------------------
 
+
+def poisson2d_matrix(n: int, coefficient: Tensor | np.ndarray | None = None) -> scipy.sparse.csr_matrix:
+    r"""The cell-centred finite-volume matrix of :math:`-\nabla\cdot(k\nabla u)` on the unit square.
+
+    :math:`n \times n` cells of width :math:`h = 1/n`, zero Dirichlet values on the boundary (a
+    ghost cell mirrored with the opposite sign, so a boundary face is half a cell from the cell
+    centre). The flux through the face between cells :math:`i, j` is
+    :math:`k_{ij}(u_i - u_j)/h^2` with the harmonic mean :math:`k_{ij} = 2k_ik_j/(k_i + k_j)`,
+    the flux through a boundary face :math:`2k_iu_i/h^2`. The matrix is symmetric positive
+    definite; with :math:`k = 1` it is the 5-point Laplacian (boundary rows with 5 instead of 4
+    on the diagonal). Unknowns are ordered row-major: cell ``(i, j)`` is unknown ``i * n + j``.
+
+    Args:
+        n: Cells per side, at least 2.
+        coefficient: An `n x n` tensor or array of positive cell values :math:`k`; ``None``: 1.
+
+    Returns:
+        The `n^2 x n^2` matrix, float64 compressed sparse rows.
+
+    Raises:
+        InputDataError: If ``n`` is not an integer >= 2, or ``coefficient`` is not an `n x n`
+            array of finite positive numbers.
+    """
+    n = check_int("n", n, minimum=2)
+    if coefficient is None:
+        k = np.ones((n, n))
+    else:
+        k = np.asarray(
+            coefficient.detach().cpu().double() if isinstance(coefficient, Tensor) else coefficient,
+            dtype=np.float64,
+        )
+        if k.shape != (n, n) or not np.all(np.isfinite(k)) or not np.all(k > 0):
+            received = f"shape {k.shape}" if k.shape != (n, n) else f"minimum {np.nanmin(k):.3g} (or NaN/inf)"
+            expected = f"an {n} x {n} array of finite positive cell values"
+            raise InputDataError("coefficient", expected, received)
+    index = np.arange(n * n).reshape(n, n)
+    diagonal = np.zeros((n, n))
+    rows, cols, vals = [], [], []
+    for axis in (0, 1):  # interior faces between neighbours along each axis
+        lo = (slice(None, -1), slice(None)) if axis == 0 else (slice(None), slice(None, -1))
+        hi = (slice(1, None), slice(None)) if axis == 0 else (slice(None), slice(1, None))
+        face = 2.0 * k[lo] * k[hi] / (k[lo] + k[hi])
+        diagonal[lo] += face
+        diagonal[hi] += face
+        rows += [index[lo].ravel(), index[hi].ravel()]
+        cols += [index[hi].ravel(), index[lo].ravel()]
+        vals += [-face.ravel(), -face.ravel()]
+    for edge in ((0, slice(None)), (-1, slice(None)), (slice(None), 0), (slice(None), -1)):
+        diagonal[edge] += 2.0 * k[edge]  # boundary face: half a cell to the zero Dirichlet value
+    rows.append(index.ravel())
+    cols.append(index.ravel())
+    vals.append(diagonal.ravel())
+    matrix = scipy.sparse.coo_matrix(
+        (np.concatenate(vals) * n * n, (np.concatenate(rows), np.concatenate(cols))), shape=(n * n, n * n)
+    )
+    return matrix.tocsr()
+
+
 # --- data-set generators ---------------------------------------------------------------------
+
+
+def darcy_dataset(
+    n_samples: int,
+    grid_size: int = 32,
+    *,
+    alpha: float = 2.0,
+    tau: float = 3.0,
+    values: tuple[float, float] = (12.0, 3.0),
+    forcing: float = 1.0,
+    seed: int = 0,
+) -> tuple[Tensor, Tensor]:
+    r"""Pairs (coefficient, solution) of 2-D Darcy flow, the operator-learning benchmark of FNO and MgNO.
+
+    :math:`-\nabla\cdot(a\nabla u) = f` on the unit square, :math:`u = 0` on the boundary,
+    :math:`f` constant (Li et al., *Fourier Neural Operator*, ICLR 2021, Sec. 5.2; He, Liu and
+    Xu, ICLR 2024, Sec. 5). The coefficient is a thresholded Gaussian random field:
+    :math:`g \sim N(0, (-\Delta + \tau^2)^{-\alpha})` with Neumann boundary conditions, drawn as a
+    cosine series at the cell centres (coefficient of mode :math:`k` proportional to
+    :math:`(\pi^2|k|^2 + \tau^2)^{-\alpha/2}`, the constant mode left out), and
+    :math:`a = 12` where :math:`g \ge 0`, else 3. The solution is the cell-centred
+    finite-volume solve with :func:`poisson2d_matrix` (harmonic face means) by scipy's sparse
+    direct solver.
+
+    Args:
+        n_samples: Number of pairs, at least 1.
+        grid_size: Cells per side, at least 2.
+        alpha: Smoothness exponent of the field, positive.
+        tau: Inverse length scale of the field, positive.
+        values: The coefficient where :math:`g \ge 0` and where :math:`g < 0`, both positive.
+        forcing: The constant right-hand side :math:`f`.
+        seed: Seed of the field's NumPy generator.
+
+    Returns:
+        ``(a, u)``: two `n_samples x 1 x grid_size x grid_size` float64 tensors (one channel, so
+        that they feed convolutional operators directly).
+
+    Raises:
+        InputDataError: If a count is not a positive integer or a parameter is out of range.
+    """
+    import scipy.fft
+    import scipy.sparse.linalg
+
+    n_samples = check_int("n_samples", n_samples, minimum=1)
+    n = check_int("grid_size", grid_size, minimum=2)
+    alpha = check_real("alpha", alpha, positive=True)
+    tau = check_real("tau", tau, positive=True)
+    forcing = check_real("forcing", forcing)
+    if not (isinstance(values, Sequence) and len(values) == 2):
+        raise InputDataError("values", "a pair (value where g >= 0, value where g < 0)", repr(values))
+    high, low = (check_real("values", v, positive=True) for v in values)
+    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    k1, k2 = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    spectrum = (math.pi**2 * (k1**2 + k2**2) + tau**2) ** (-alpha / 2)
+    spectrum[0, 0] = 0.0
+    coefficients, solutions = np.empty((n_samples, n, n)), np.empty((n_samples, n, n))
+    rhs = np.full(n * n, forcing)
+    for i in range(n_samples):
+        # DCT-III: sum_k c_k cos(pi k (2 j + 1) / (2 n)), the cosine series at the cell centres
+        field = scipy.fft.idctn(spectrum * rng.standard_normal((n, n)), type=2)
+        coefficients[i] = np.where(field >= 0, high, low)
+        solutions[i] = scipy.sparse.linalg.spsolve(poisson2d_matrix(n, coefficients[i]).tocsc(), rhs).reshape(
+            n, n
+        )
+    return torch.from_numpy(coefficients)[:, None], torch.from_numpy(solutions)[:, None]
+
+
+@dataclass(frozen=True)
+class ODESystem:
+    """A family of autonomous ODE systems ``du/dt = F(u; c)`` with named coefficients.
+
+    Attributes:
+        name: Registry name.
+        rhs: The right-hand sides as sympy expressions in ``x0, x1, ...`` and the coefficient
+            symbols (kept symbolic, so the equations' form does not depend on their values).
+        coefficients: The nominal value of each coefficient symbol.
+        initial: ``(low, high)`` of the uniform draw of each initial state component.
+    """
+
+    name: str
+    rhs: tuple[Any, ...]
+    coefficients: dict[str, float]
+    initial: tuple[float, float]
+
+    @property
+    def dim(self) -> int:
+        """The state dimension d."""
+        return len(self.rhs)
+
+    def equations(self, values: dict[str, float]) -> list[Any]:
+        """The right-hand sides with the coefficients set to ``values`` (sympy)."""
+        import sympy
+
+        return [e.subs({sympy.Symbol(k): v for k, v in values.items()}) for e in self.rhs]
+
+    def vector_field(self) -> Callable[..., Any]:
+        """``f(u, *coefficient_values) -> du/dt`` as NumPy code (coefficients in dict order)."""
+        import sympy
+
+        variables = sympy.symbols(f"x0:{self.dim}")
+        compiled = sympy.lambdify(
+            [variables, *sympy.symbols(list(self.coefficients))], list(self.rhs), "numpy"
+        )
+        return lambda u, *c: np.asarray(compiled(u, *c), dtype=float)
+
+
+def _ode_systems() -> dict[str, ODESystem]:
+    import sympy
+
+    x0, x1 = sympy.symbols("x0 x1")
+    a, b, c, d = sympy.symbols("a b c d")
+    return {
+        "lotka-volterra": ODESystem(
+            "lotka-volterra",
+            (a * x0 - b * x0 * x1, d * x0 * x1 - c * x1),
+            {"a": 1.5, "b": 1.0, "c": 3.0, "d": 1.0},
+            (0.5, 2.0),
+        ),
+        "damped-oscillator": ODESystem(
+            "damped-oscillator", (x1, -a * x0 - b * x1), {"a": 4.0, "b": 0.3}, (-1.5, 1.5)
+        ),
+        "van-der-pol": ODESystem("van-der-pol", (x1, a * x1 - a * x0**2 * x1 - x0), {"a": 1.0}, (-2.0, 2.0)),
+    }  # fmt: skip
+
+
+#: The ODE families of :func:`ode_family_dataset` (2-D systems: predator-prey, a damped linear
+#: oscillator, Van der Pol), each with its nominal coefficients.
+ODE_SYSTEMS: dict[str, ODESystem] = _ode_systems()
+
+
+@dataclass(frozen=True)
+class ODEFamilyData:
+    """Trajectories of ODE families with their true equations (:func:`ode_family_dataset`).
+
+    Attributes:
+        t_obs: The `n` observation times.
+        t_query: The `m` prediction times.
+        u_obs: `N x n x d` states at the observation times.
+        u_query: `N x m x d` states at the prediction times.
+        system: `N` indices into ``systems``.
+        systems: The families, in index order.
+        coefficients: For each trajectory, the values of its family's coefficients.
+    """
+
+    t_obs: Tensor
+    t_query: Tensor
+    u_obs: Tensor
+    u_query: Tensor
+    system: Tensor
+    systems: tuple[ODESystem, ...]
+    coefficients: list[dict[str, float]]
+
+    def equations(self, i: int) -> list[Any]:
+        """Trajectory ``i``'s right-hand sides with its own coefficients (sympy)."""
+        return self.systems[int(self.system[i])].equations(self.coefficients[i])
+
+
+def ode_family_dataset(
+    n_trajectories: int,
+    systems: Sequence[str] = ("lotka-volterra", "damped-oscillator", "van-der-pol"),
+    *,
+    observe: tuple[float, float] = (0.0, 2.0),
+    predict: tuple[float, float] = (2.0, 4.0),
+    points: int = 32,
+    coefficient_spread: float = 0.2,
+    seed: int = 0,
+) -> ODEFamilyData:
+    """Trajectories of several ODE families with random coefficients and initial states.
+
+    The data of PROSE's multi-operator learning (Liu, Zhang and Schaeffer, 2024, Sec. 4): each
+    trajectory picks a family uniformly, multiplies every nominal coefficient by a factor drawn
+    uniformly from ``[1 - spread, 1 + spread]``, draws its initial state uniformly from the
+    family's box, and is solved by scipy's ``solve_ivp`` (RK45, rtol 1e-8) on both time grids.
+
+    Args:
+        n_trajectories: Number of trajectories, at least 1.
+        systems: Names from :data:`ODE_SYSTEMS` (all of the same dimension).
+        observe: The observation window; ``points`` equispaced times in it.
+        predict: The prediction window (after ``observe``); ``points`` equispaced times in it.
+        points: Times per window, at least 2.
+        coefficient_spread: Relative spread of the coefficients, in [0, 1).
+        seed: Seed of the draws.
+
+    Returns:
+        An :class:`ODEFamilyData` with float32 states.
+    """
+    from scipy.integrate import solve_ivp
+
+    n_trajectories = check_int("n_trajectories", n_trajectories, minimum=1)
+    names = check_sequence("systems", systems, nonempty=True, meaning="a list of ODE family names")
+    chosen = tuple(
+        ODE_SYSTEMS[check_name("systems", name, ODE_SYSTEMS, meaning="an ODE family")] for name in names
+    )
+    if len({s.dim for s in chosen}) != 1:
+        raise InputDataError("systems", "families of one dimension", [f"{s.name}: {s.dim}" for s in chosen])
+    points = check_int("points", points, minimum=2)
+    spread = check_real("coefficient_spread", coefficient_spread, nonnegative=True)
+    if spread >= 1:
+        raise InputDataError("coefficient_spread", "a relative spread in [0, 1)", spread)
+    t0, t1 = (check_real("observe", v) for v in observe)
+    t2, t3 = (check_real("predict", v) for v in predict)
+    if not t0 < t1 <= t2 < t3:
+        raise InputDataError("predict", f"a window after observe = ({t0:g}, {t1:g})", (t2, t3))
+    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    t_obs, t_query = np.linspace(t0, t1, points), np.linspace(t2, t3, points)
+    fields = [family.vector_field() for family in chosen]
+    dim = chosen[0].dim
+    u_obs = np.empty((n_trajectories, points, dim))
+    u_query = np.empty((n_trajectories, points, dim))
+    labels, coefficients = np.empty(n_trajectories, dtype=np.int64), []
+    for i in range(n_trajectories):
+        k = int(rng.integers(len(chosen)))
+        family = chosen[k]
+        values = {name: v * rng.uniform(1 - spread, 1 + spread) for name, v in family.coefficients.items()}
+        start = rng.uniform(*family.initial, size=dim)
+        constants = tuple(values.values())
+        solution = solve_ivp(
+            lambda _t, u, f=fields[k], c=constants: f(u, *c),
+            (t0, t3),
+            start,
+            dense_output=True,
+            rtol=1e-8,
+            atol=1e-10,
+        )
+        u_obs[i], u_query[i] = solution.sol(t_obs).T, solution.sol(t_query).T
+        labels[i] = k
+        coefficients.append(values)
+    return ODEFamilyData(
+        t_obs=torch.as_tensor(t_obs, dtype=torch.float32),
+        t_query=torch.as_tensor(t_query, dtype=torch.float32),
+        u_obs=torch.as_tensor(u_obs, dtype=torch.float32),
+        u_query=torch.as_tensor(u_query, dtype=torch.float32),
+        system=torch.as_tensor(labels),
+        systems=chosen,
+        coefficients=coefficients,
+    )

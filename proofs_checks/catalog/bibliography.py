@@ -10,6 +10,7 @@ from probtheory.papers import Paper
 from probtheory.plugins.registry import get_method
 
 __all__ = [
+    "ADJOINT_DPM",
     "ADRIAENSEN_LCPFN_2023",
     "AGLIARI_2023",
     "AHMADI_TANI_2019",
@@ -17,11 +18,14 @@ __all__ = [
     "BAIK_BEN_AROUS_PECHE_2005",
     "BALANDAT_BOTORCH_2020",
     "BT2",
+    "DCDM",
     "DEVROYE_GYORFI_KRZYZAK_1998",
     "FAN_QUADRATIC_NETWORKS",
     "FENG_WINSTON_KOLTER_2023",
     "FONG_HOLMES_WALKER_2023",
+    "FORWARD_FORWARD",
     "GRANZIOL_ZOHREN_ROBERTS_2022",
+    "INDUCTIVE_BIAS_2024",
     "JACOT_GABRIEL_HONGLER_2018",
     "LABORIEUX_ZENKE_2024",
     "LEE_DNN_GP_2018",
@@ -30,9 +34,12 @@ __all__ = [
     "LEE_SCALE_MIXTURES_2022",
     "LI_RUDNER_WILSON_2024",
     "LI_SONODA_2023",
+    "MGNO",
+    "MENG_SLTT_2023",
     "MIP_HYPERNETWORKS",
     "MULLER_PFN_2022",
     "PAUL_2007",
+    "PDE_BEYOND_LINEARITY_2023",
     "PILANCI_ERGEN_2020",
     "RADHAKRISHNAN_BELKIN_UHLER_2023",
     "ROBERTS_YAIDA_HANIN_2022",
@@ -42,6 +49,7 @@ __all__ = [
     "SHEN_POWERNORM_2020",
     "SHI_LIPSCHITZ_2022",
     "SNNK",
+    "TPSGD",
     "TYURIN_2024",
     "WENG_FAST_LIN_2018",
     "XU_TRP_2020",
@@ -52,13 +60,21 @@ __all__ = [
 
 # ------------------------------------------------------------- cited by the plug-in registry too
 
+ADJOINT_DPM = get_method("adjoint-dpm").paper
 BT2 = get_method("bt2").paper
+DCDM = get_method("dcdm").paper
 FAN_QUADRATIC_NETWORKS = get_method("quadratic-relinear").paper
+FORWARD_FORWARD = get_method("forward-forward").paper
 GRANZIOL_ZOHREN_ROBERTS_2022 = get_method("lanczos-lr-batch").paper
+INDUCTIVE_BIAS_2024 = get_method("inductive-bias").paper
+MENG_SLTT_2023 = get_method("sltt").paper
+MGNO = get_method("mgno").paper
 MIP_HYPERNETWORKS = get_method("mip-hypernetwork").paper
+PDE_BEYOND_LINEARITY_2023 = get_method("pde-beyond-linearity").paper
 SARA = get_method("sara").paper
 SCALING_LAWS_PART1 = get_method("scaling-laws-part1").paper
 SNNK = get_method("snnk").paper
+TPSGD = get_method("tpsgd").paper
 XU_TRP_2020 = get_method("trained-rank-pruning").paper
 
 # ------------------------------------------------------------------------ infinite-width theory
