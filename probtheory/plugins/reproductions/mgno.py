@@ -180,8 +180,8 @@ def _reproduce(quick: bool, seed: int, out_dir: Path | None) -> ReproductionResu
     params = {name: count_parameters(build()) for name, build in builders.items()}
     details: dict[str, float] = {}
     for name, score in scores.items():
-        details[f"{name} test rel. L2"] = score["test"]
-        details[f"{name} train rel. L2"] = score["train"]
+        details[f"{name} test relative L2"] = score["test"]
+        details[f"{name} train relative L2"] = score["train"]
         details[f"{name} train/test gap"] = score["gap"]
         details[f"{name} training seconds"] = score["seconds"]
         details[f"{name} parameters"] = float(params[name])
