@@ -493,10 +493,7 @@ _ENTRIES: tuple[PluginEntry, ...] = (
         ),
         kind="learning-rule",
         status="implemented",
-        summary=(
-            "the baseline of the local rules: each layer separates label-overlaid positives from "
-            "negatives by goodness (sum of squares)"
-        ),
+        summary="the local rules' baseline: each layer tells labelled positives from negatives by goodness",
         implementation=(
             "probtheory.training.local.FFGoodness",
             "probtheory.training.local.LabelOverlay",
