@@ -23,6 +23,9 @@ def main(out: str, max_context: int) -> None:
     checksum = float(sum(p.double().sum() for p in result.model.parameters()))
     with open(f"{out}/rank{rank}.json", "w") as f:
         json.dump({"rank": rank, "world": dist.get_world_size(), "checksum": checksum}, f)
+    # both ranks reach the end before either tears gloo down: a rank that destroys the group while
+    # the other still talks to it can abort the other ("terminate called without an active exception")
+    dist.barrier()
     dist.destroy_process_group()
 
 
