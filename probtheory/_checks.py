@@ -1,21 +1,25 @@
 """Shared input validation: every public entry point checks its arguments here.
 
 Each helper raises :class:`probtheory.errors.InputDataError` naming the argument, the
-expectation and what it received, and returns the validated value.
+expectation and what it received, and returns the validated value. :func:`require_module` checks
+the environment instead: an optional dependency that is not installed is a
+:class:`probtheory.errors.ConfigurationError` naming the extra that installs it.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 from collections.abc import Callable, Iterable
 from numbers import Integral, Real
 from pathlib import Path
+from types import ModuleType
 
 import torch
 from torch import Tensor
 
-from probtheory.errors import InputDataError, UnsupportedError
+from probtheory.errors import ConfigurationError, InputDataError, UnsupportedError
 
 
 def check_int(name: str, value: object, *, minimum: int | None = None) -> int:
@@ -424,3 +428,38 @@ def check_logit_labels(name: str, y: object, logits: Tensor) -> Tensor:
             name, "`b` class indices, not one-hot rows (pass y.argmax(-1))", f"shape {tuple(y.shape)}"
         )
     return check_class_labels(name, y, logits.shape[0], logits.shape[-1])
+
+
+#: Import name -> distribution name, where they differ (pip installs ``scikit-learn``).
+_DISTRIBUTIONS = {"sklearn": "scikit-learn"}
+
+
+def require_module(name: str, *, extra: str, purpose: str) -> ModuleType:
+    """Import an optional dependency, or say in one line which extra installs it.
+
+    scikit-learn (extra ``datasets``) and cvxpy (extra ``convex``) are not installed with
+    probtheory itself; every use imports them through this function, at the point of use, so the
+    package imports without them.
+
+    Args:
+        name: The module to import (``"sklearn"``, ``"cvxpy"``, or a submodule such as
+            ``"sklearn.datasets"``).
+        extra: The extra of probtheory that installs it (``pip install "probtheory[EXTRA]"``).
+        purpose: What needs it, completing "needed for ..." (e.g. ``"the digits reproductions"``).
+
+    Returns:
+        The imported module.
+
+    Raises:
+        ConfigurationError: The module cannot be imported; the message names the package and the
+            ``pip install`` command of the extra.
+    """
+    try:
+        return importlib.import_module(name)
+    except ImportError as err:
+        top = name.partition(".")[0]
+        package = _DISTRIBUTIONS.get(top, top)
+        raise ConfigurationError(
+            f"{package} is needed for {purpose} but is not installed; "
+            f'install it with: pip install "probtheory[{extra}]"'
+        ) from err

@@ -42,7 +42,7 @@ class UnsupportedError(_ArgumentError, NotImplementedError):
 
 
 class ConfigurationError(ProbtheoryError, ValueError):
-    """Options that are each valid but inconsistent with one another."""
+    """Options that are each valid but inconsistent with one another, or a missing optional dependency."""
 
 
 class NotFittedError(ConfigurationError):

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from probtheory._checks import check_int, check_name
+from probtheory._checks import check_int, check_name, require_module
 
 __all__ = ["RegressionSplit", "regression_dataset", "synthetic_regression"]
 
@@ -53,6 +53,7 @@ def synthetic_regression(name: str, seed: int | None = None) -> RegressionSplit:
 def regression_dataset(name: str, seed: int = 0) -> RegressionSplit:
     """A bundled real regression set (``"diabetes"``), split 80/10/10 and standardised."""
     check_name("name", name, ("diabetes",), meaning="a bundled regression set (scikit-learn's)")
+    require_module("sklearn", extra="datasets", purpose="the bundled regression sets")
     from sklearn.datasets import load_diabetes
 
     x, y = load_diabetes(return_X_y=True)

@@ -53,7 +53,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from probtheory._checks import check_finite, check_int, check_path
+from probtheory._checks import check_finite, check_int, check_path, require_module
 from probtheory.errors import InputDataError
 
 __all__ = ["DATASETS", "LearningCurveSet", "generate_learning_curves", "load_real_curves", "main"]
@@ -249,6 +249,7 @@ def _check_dataset(dataset: object) -> str:
 
 def _load_split(dataset: str, seed: int) -> _Split:
     # imported here: reading the shipped curves does not need scikit-learn
+    require_module("sklearn", extra="datasets", purpose="generating learning curves")
     from sklearn.datasets import load_breast_cancer, load_digits
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
@@ -357,8 +358,7 @@ def generate_learning_curves(
         hp = _sample_hyperparameters(rng)
         configs.append(asdict(hp))
         curves.append(_train_curve(split, hp, epochs))
-    import sklearn
-
+    sklearn = require_module("sklearn", extra="datasets", purpose="generating learning curves")
     provenance = {
         "torch": torch.__version__,
         "scikit-learn": sklearn.__version__,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from probtheory._checks import check_int, check_real
+from probtheory._checks import check_int, check_real, require_module
 from probtheory.errors import InputDataError
 from probtheory.layers.graph import GraphBatch  # re-exported: the graph data of sbm_graph
 from probtheory.training.minibatches import Minibatches  # re-exported: its former home
@@ -55,6 +55,7 @@ def digits_split(seed: int = 0, test_fraction: float = 0.3) -> ClassificationSpl
         fraction 1257 training and 540 test images).
     """
     # imported here: the registry and the layers do not need scikit-learn
+    require_module("sklearn", extra="datasets", purpose="the digits reproductions")
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler

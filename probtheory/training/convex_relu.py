@@ -52,7 +52,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from probtheory._checks import check_finite, check_int, check_real
+from probtheory._checks import check_finite, check_int, check_real, require_module
 from probtheory.errors import ConfigurationError, InputDataError, UnsupportedError
 
 __all__ = [
@@ -338,7 +338,7 @@ def _solve(features, y, masks, beta, epsilon, d, attempts):
     Returns:
         ``v, w`` (``k x P`` arrays), the optimum, the status and the solver that reached it.
     """
-    import cvxpy as cp  # imported on first solve: importing it takes seconds
+    cp = _cvxpy()
 
     n, k = features.shape
     num = masks.shape[0]
@@ -383,9 +383,13 @@ def _solve(features, y, masks, beta, epsilon, d, attempts):
     )
 
 
-def _resolve_solver(solver: str | None) -> tuple[tuple[tuple[str, dict], ...], float]:
-    import cvxpy as cp
+def _cvxpy():
+    """cvxpy, imported on first solve: importing it takes seconds, and it is an optional dependency."""
+    return require_module("cvxpy", extra="convex", purpose="the convex two-layer ReLU solver")
 
+
+def _resolve_solver(solver: str | None) -> tuple[tuple[tuple[str, dict], ...], float]:
+    cp = _cvxpy()
     installed = cp.installed_solvers()
     if solver is None:
         return tuple(a for a in _DEFAULT_ATTEMPTS if a[0] in installed), SOLVER_TOLERANCE

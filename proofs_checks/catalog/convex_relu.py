@@ -23,11 +23,11 @@ import itertools
 import math
 from dataclasses import dataclass
 
-import cvxpy as cp
 import numpy as np
 import torch
 from hypothesis import strategies as st
 
+from probtheory._checks import require_module
 from probtheory.training.convex_relu import (
     SOLVER_TOLERANCE,
     ConvexReLUResult,
@@ -88,6 +88,7 @@ def _check_attained(inst: Instance, fit) -> Evidence:
 
 def _fit_without_cone_constraints(x, y, beta) -> ConvexReLUResult:
     """Mutant: the group lasso without the constraints (2 D_i - I) X v_i >= 0."""
+    cp = require_module("cvxpy", extra="convex", purpose="the convex_relu claims")
     reference = fit_convex_relu(x, y, beta)
     masks = reference.patterns.numpy().T.astype(float)
     features = np.hstack([x.numpy(), np.ones((x.shape[0], 1))])
@@ -290,6 +291,7 @@ def _check_adversarial(inst: AdversarialInstance, fit) -> list[Evidence]:
 
 def _robust_without_locked_patterns(x, y, beta, epsilon) -> ConvexReLUResult:
     """Mutant: robust loss, but plain cone constraints (activation patterns may flip in the ball)."""
+    cp = require_module("cvxpy", extra="convex", purpose="the convex_relu claims")
     result = fit_convex_relu_adversarial(x, y, beta, epsilon)  # for the patterns and metadata
     masks = result.patterns.numpy().T.astype(float)
     features = np.hstack([x.numpy(), np.ones((x.shape[0], 1))])

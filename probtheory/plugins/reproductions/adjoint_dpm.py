@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from probtheory._checks import require_module
 from probtheory.plugins.entry import ReproductionResult
 from probtheory.plugins.evaluation import saved_tensor_bytes
 from probtheory.sciml.diffusion import NoiseSchedule, ProbabilityFlowSampler, denoising_loss
@@ -74,6 +75,7 @@ class _MoonsEps(nn.Module):
 
 
 def _moons(n: int, seed: int) -> Tensor:
+    require_module("sklearn", extra="datasets", purpose="the two-moons data of the AdjointDPM reproduction")
     from sklearn.datasets import make_moons
 
     points, _ = make_moons(n_samples=n, noise=0.05, random_state=seed)

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from probtheory._checks import require_module
 from probtheory.plugins.entry import ReproductionResult
 from probtheory.training import LLPBeliefPropagation
 from probtheory.training.loop import fit
@@ -32,6 +33,7 @@ _BAG = 32
 
 
 def _data(seed: int):
+    require_module("sklearn", extra="datasets", purpose="the breast-cancer data of the LLP reproduction")
     from sklearn.datasets import load_breast_cancer
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
@@ -72,6 +74,7 @@ def _supervised(x, y, seed: int, epochs: int) -> nn.Module:
 
 
 def _auc(scores: torch.Tensor, y: torch.Tensor) -> float:
+    require_module("sklearn", extra="datasets", purpose="the LLP reproduction's AUC")
     from sklearn.metrics import roc_auc_score
 
     return float(roc_auc_score(y.numpy(), scores.numpy()))

@@ -34,6 +34,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from probtheory._checks import require_module
 from probtheory.layers.physical import BlackBoxLayer, IntensityTransmission
 from probtheory.plugins.data import ClassificationSplit
 from probtheory.plugins.entry import ReproductionResult
@@ -110,7 +111,9 @@ class _Reservoir:
 
     def score(self, split: ClassificationSplit) -> Score:
         """Fit the readout on the training set; test accuracy and training log-loss."""
-        from sklearn.linear_model import LogisticRegression  # the registry does not need scikit-learn
+        # imported here: the registry does not need scikit-learn
+        require_module("sklearn", extra="datasets", purpose="the PhyLL readout")
+        from sklearn.linear_model import LogisticRegression
 
         train = self.features(split.x_train)
         mean, scale = train.mean(dim=0), train.std(dim=0).clamp_min(1e-12)

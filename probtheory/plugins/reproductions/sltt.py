@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from probtheory._checks import require_module
 from probtheory.layers.spiking import LIFNeuron, TemporalSum, rate_code
 from probtheory.plugins.data import ClassificationSplit
 from probtheory.plugins.entry import ReproductionResult
@@ -44,6 +45,7 @@ def spike_split(seed: int, steps: int, test_fraction: float = 0.3) -> Classifica
     The split is the same stratified split as :func:`probtheory.plugins.data.digits_split`;
     every image is encoded once (seeded), so all methods see the same spikes.
     """
+    require_module("sklearn", extra="datasets", purpose="the digits reproductions")
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
