@@ -25,6 +25,14 @@ Subpackages, by what they hold (docs/concepts.md gives their import layers):
 
 The theory checks live in the sibling package ``proofs_checks`` and the BoTorch integration in
 ``bo``; probtheory imports neither.
+
+Library code reports what it did on its own (a solver fallback, ...) to the ``probtheory`` logger
+(``logging.getLogger("probtheory")``), never by printing; it has a ``NullHandler``, so nothing is
+shown unless the application configures logging. Command-line output is printed.
 """
 
+import logging
+
 __version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -44,6 +44,7 @@ Example:
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import warnings
 from dataclasses import dataclass
@@ -63,6 +64,8 @@ __all__ = [
     "rebuild_network",
     "two_layer_objective",
 ]
+
+_logger = logging.getLogger(__name__)
 
 DEFAULT_SOLVER = "CLARABEL"
 #: Clarabel's duality-gap and feasibility tolerances used by default (its own defaults are 1e-8)
@@ -373,10 +376,14 @@ def _solve(features, y, masks, beta, epsilon, d, attempts):
                 problem.solve(solver=solver, **options)
         except cp.error.SolverError as err:
             outcomes.append(f"{solver}: {err}")
-            continue
-        if problem.status == cp.OPTIMAL:
-            return v.value, w.value, float(problem.value), problem.status, solver
-        outcomes.append(f"{solver}: status {problem.status!r}")
+        else:
+            if problem.status == cp.OPTIMAL:
+                return v.value, w.value, float(problem.value), problem.status, solver
+            outcomes.append(f"{solver}: status {problem.status!r}")
+        # a retry is otherwise silent: say which attempt failed and how
+        _logger.info(
+            "convex ReLU program: attempt %d of %d failed: %s", len(outcomes), len(attempts), outcomes[-1]
+        )
     raise ConfigurationError(
         "the convex program was not solved to optimality (" + "; ".join(outcomes) + "); "
         "try another `solver` or rescale X and y"

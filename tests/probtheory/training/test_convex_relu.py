@@ -1,4 +1,5 @@
 import itertools
+import logging
 import math
 
 import cvxpy as cp
@@ -212,3 +213,17 @@ def test_an_inaccurate_solve_is_retried_at_the_same_tolerance_not_accepted(monke
     every_outcome = "not solved to optimality.*CLARABEL: status.*CLARABEL: status"
     with pytest.raises(ConfigurationError, match=every_outcome):
         fit_convex_relu(x, y, 0.1)
+
+
+def test_a_retried_solve_is_logged_not_printed(monkeypatch, caplog, capsys):
+    from probtheory.training import convex_relu
+
+    assert any(isinstance(h, logging.NullHandler) for h in logging.getLogger("probtheory").handlers)
+    x, y = _data(4, 1, seed=8)
+    starved = ("CLARABEL", {"max_iter": 1})  # cannot converge: its status is not optimal
+    monkeypatch.setattr(convex_relu, "_DEFAULT_ATTEMPTS", (starved, convex_relu._DEFAULT_ATTEMPTS[0]))
+    with caplog.at_level(logging.INFO, logger="probtheory"):
+        assert fit_convex_relu(x, y, 0.1).status == "optimal"
+    assert [r.name for r in caplog.records] == ["probtheory.training.convex_relu"]
+    assert "attempt 1 of 2 failed: CLARABEL: status" in caplog.text
+    assert capsys.readouterr().out == ""
