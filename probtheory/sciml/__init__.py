@@ -26,8 +26,10 @@ from probtheory.sciml.aas import AdversarialSampler
 from probtheory.sciml.diffusion import NoiseSchedule, ProbabilityFlowSampler, denoising_loss
 from probtheory.sciml.linear import (
     DCDMSolver,
+    DirectionCNN,
     LinearSolver,
     MultigridPoisson,
+    RitzRightHandSides,
     SolveResult,
     conjugate_gradient,
     dcdm_loss,
@@ -49,6 +51,7 @@ __all__ = [
     "AdversarialSampler",
     "CollocationSampler",
     "DCDMSolver",
+    "DirectionCNN",
     "Helmholtz2D",
     "LinearSolver",
     "MultigridPoisson",
@@ -57,6 +60,7 @@ __all__ = [
     "Poisson1D",
     "ProbabilityFlowSampler",
     "ResidualSampler",
+    "RitzRightHandSides",
     "SolveResult",
     "SymbolTokenizer",
     "TwoPeaksPoisson2D",
