@@ -36,7 +36,14 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     from proofs_checks.profiles import active_profile
     from proofs_checks.registry import claims
-    from proofs_checks.report import mutants_cell, results_document, summary_rows, write_report
+    from proofs_checks.report import (
+        mutants_cell,
+        results_document,
+        run_totals,
+        summary_rows,
+        totals_line,
+        write_report,
+    )
     from proofs_checks.runner import run
 
     if args.list:
@@ -79,6 +86,7 @@ def _run(args: argparse.Namespace) -> int:
         for r in rows
     ]
     print("\n" + text_table(header, table))
+    print(f"\n{totals_line(run_totals(reports))}")
     print(f"\nreport: {page}  (and report.md, results.json)")
     return status
 

@@ -7,6 +7,7 @@ import json
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
+from string import Template
 
 import matplotlib
 
@@ -15,9 +16,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from probtheory.papers import Paper  # noqa: E402
 from proofs_checks.claim import Claim, Evidence  # noqa: E402
+from proofs_checks.formula_markup import html_formula, md_formula  # noqa: E402
 from proofs_checks.runner import ClaimReport, Verdict  # noqa: E402
 
-__all__ = ["environment", "results_document", "summary_rows", "write_report"]
+__all__ = [
+    "environment",
+    "results_document",
+    "run_totals",
+    "summary_rows",
+    "totals_line",
+    "versions_line",
+    "write_report",
+]
 
 _PACKAGES = ("probtheory", "torch", "gpytorch", "botorch", "pyro-ppl", "hypothesis")
 
@@ -84,14 +94,58 @@ def results_document(reports: list[ClaimReport], profile: str) -> dict:
         "profile": profile,
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "environment": environment(),
-        "totals": {
-            "claims": len(reports),
-            "passed": sum(r.verdict.status == "PASS" for r in reports),
-            "mutants": sum(len(r.mutants) for r in reports),
-            "mutants_rejected": sum(r.mutants_rejected for r in reports),
-        },
+        "totals": run_totals(reports),
         "claims": claims,
     }
+
+
+def run_totals(reports: list[ClaimReport]) -> dict:
+    """The counts of a run: claims, passed, mutants, mutants_rejected, errors.
+
+    errors counts the claims whose check raised (ERROR verdict) and the mutants whose check raised.
+    """
+    return {
+        "claims": len(reports),
+        "passed": sum(r.verdict.status == "PASS" for r in reports),
+        "mutants": sum(len(r.mutants) for r in reports),
+        "mutants_rejected": sum(r.mutants_rejected for r in reports),
+        "errors": sum(r.verdict.status == "ERROR" for r in reports)
+        + sum(m.status == "ERROR" for r in reports for m in r.mutants),
+    }
+
+
+def totals_line(totals: dict) -> str:
+    """``"66/66 claims pass, 130/130 mutants rejected"``, plus ``", 1 error"`` if any raised.
+
+    Args:
+        totals: The :func:`run_totals` of the run.
+    """
+    line = f"{totals['passed']}/{totals['claims']} claims pass"
+    line += f", {totals['mutants_rejected']}/{totals['mutants']} mutants rejected"
+    if totals["errors"]:
+        line += f", {totals['errors']} error{'s' if totals['errors'] > 1 else ''}"
+    return line
+
+
+_VERSION_NAMES = {"pyro-ppl": "pyro"}  # the name users import, not the distribution's
+
+
+def versions_line(env: dict) -> str:
+    """``"probtheory 0.3.0, torch 2.4.1, ..., python 3.11.9, commit 5ca268c"``: what the run used.
+
+    Args:
+        env: The :func:`environment` of the run; packages that are not installed and the commit
+            outside a git checkout are left out.
+    """
+    parts = [
+        f"{_VERSION_NAMES.get(name, name)} {version}"
+        for name, version in env["packages"].items()
+        if version is not None
+    ]
+    parts.append(f"python {env['python']}")
+    if env["git_commit"]:
+        parts.append(f"commit {env['git_commit'][:10]}")
+    return ", ".join(parts)
 
 
 def _worst(verdict: Verdict) -> list[Evidence]:
@@ -177,10 +231,27 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _html_table(header: list[str], rows: list[list[str]]) -> str:
+class _Html(str):
+    """A table cell that is already HTML (a link, a coloured verdict): not escaped again."""
+
+
+def _html_table(header: list[str], rows: list[list[object]]) -> str:
+    def cell(c: object) -> str:
+        return c if isinstance(c, _Html) else html.escape(str(c))
+
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(f"<td>{cell(c)}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _anchor(claim_id: str) -> str:
+    """The id of a claim's section, the target of its link in the summary table."""
+    return "claim-" + claim_id.replace(".", "-")
+
+
+def _verdict_html(verdict: str, text: str | None = None) -> _Html:
+    """``verdict`` (PASS, FAIL or ERROR) coloured by its CSS class, showing ``text`` if given."""
+    return _Html(f"<span class='verdict {verdict.lower()}'>{html.escape(text or verdict)}</span>")
 
 
 def _md_source(claim: Claim) -> str:
@@ -209,70 +280,161 @@ def _html_source(claim: Claim) -> str:
 
 _EVIDENCE_HEADER = ["quantity", "worst measured", "theory", "margin", "tolerance (why)"]
 _MUTANT_HEADER = ["mutant", "what is broken", "verdict", "caught by"]
+_SUMMARY_HEADER = ["claim", "paper", "verdict", "examples", "mutants rejected", "seconds"]
 _STYLE = (
     "body{font-family:sans-serif;max-width:1000px;margin:2em auto;line-height:1.4}"
     "table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
-    "font-size:90%}th{background:#f0f0f0}.PASS{color:#080}.FAIL{color:#b00}.ERROR{color:#b60}"
-    "code{background:#f6f6f6}"
+    "font-size:90%}th{background:#f0f0f0}code{background:#f6f6f6}"
+    ".totals{font-size:120%;font-weight:bold}.versions{color:#555;font-size:90%}"
+    ".verdict{font-weight:bold}.verdict.pass{color:#080}.verdict.fail{color:#b00}.verdict.error{color:#c60}"
 )
+# The page around the summary table and the claims' sections. MathJax 3 typesets the formulas
+# written in TeX (between \[ and \]); it leaves <code> alone, so plain-text formulas stay as typed.
+_PAGE = Template(
+    """<!DOCTYPE html>
+<html><head><meta charset='utf-8'><title>probtheory check</title>
+<style>$style</style>
+<script id='MathJax-script' async src='https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js'></script>
+</head><body>
+<h1>probtheory theory-check report</h1>
+<p class='totals'>$totals</p>
+<p class='versions'>$versions</p>
+<p>Profile <code>$profile</code>, $created.</p>
+$summary
+$sections
+</body></html>
+"""
+)
+# A mutant's verdict, and the claim verdict whose colour it takes: rejected is the good outcome.
+_MUTANT_VERDICT = {
+    "FAIL": ("rejected", "PASS"),
+    "PASS": ("NOT rejected", "FAIL"),
+    "ERROR": ("ERROR (not rejected)", "ERROR"),
+}
+
+
+def _mutant_rows_html(report: ClaimReport) -> list[list[object]]:
+    rows: list[list[object]] = _mutant_rows(report)
+    for row, mutant in zip(rows, report.mutants, strict=True):
+        text, colour = _MUTANT_VERDICT[mutant.status]
+        row[2] = _verdict_html(colour, text)
+    return rows
+
+
+def _md_section(report: ClaimReport, image: str | None) -> list[str]:
+    c, verdict = report.claim, report.verdict
+    md = [
+        "",
+        f"<a id='{_anchor(c.id)}'></a>",
+        "",
+        f"## `{c.id}`: {c.title}",
+        "",
+        f"**{verdict.status}** on {verdict.examples} instances. {_md_source(c)}",
+        "",
+        c.statement,
+        "",
+        md_formula(c.formula),
+        "",
+        _md_table(_EVIDENCE_HEADER, _evidence_rows(report)),
+    ]
+    for problem in (verdict.failure, verdict.error):
+        if problem is not None:
+            md += ["", "```", str(problem), "```"]
+    for mutant in report.mutants:
+        if mutant.error is not None:
+            md += ["", f"Mutant `{mutant.subject}`:", "", "```", str(mutant.error), "```"]
+    if report.mutants:
+        md += ["", "Mutants:", "", _md_table(_MUTANT_HEADER, _mutant_rows(report))]
+    if image:
+        md += ["", f"![{c.id}]({image})"]
+    return md
+
+
+def _html_section(report: ClaimReport, image: str | None) -> list[str]:
+    c, verdict = report.claim, report.verdict
+    page = [
+        f"<h2 id='{_anchor(c.id)}'><code>{html.escape(c.id)}</code>: {html.escape(c.title)}</h2>",
+        f"<p>{_verdict_html(verdict.status)} on {verdict.examples} instances. {_html_source(c)}</p>",
+        f"<p>{html.escape(c.statement)}</p>",
+        html_formula(c.formula),
+        _html_table(_EVIDENCE_HEADER, _evidence_rows(report)),
+    ]
+    for problem in (verdict.failure, verdict.error):
+        if problem is not None:
+            page.append(f"<pre>{html.escape(str(problem))}</pre>")
+    for mutant in report.mutants:
+        if mutant.error is not None:
+            page.append(f"<p>Mutant <code>{html.escape(mutant.subject)}</code>:</p>")
+            page.append(f"<pre>{html.escape(str(mutant.error))}</pre>")
+    if report.mutants:
+        page += ["<p>Mutants:</p>", _html_table(_MUTANT_HEADER, _mutant_rows_html(report))]
+    if image:
+        page.append(f"<img src='{image}' alt='{html.escape(c.id)}'>")
+    return page
 
 
 def write_report(reports: list[ClaimReport], out: str | Path, profile: str) -> Path:
     """Write ``report.md``, ``report.html``, ``results.json`` and ``plots/`` into ``out``.
+
+    Both reports open with the totals (:func:`totals_line`) and the versions
+    (:func:`versions_line`), then a summary table whose claims link to their sections.
 
     Returns:
         The path of the HTML report.
     """
     folder = Path(out)
     (folder / "plots").mkdir(parents=True, exist_ok=True)
+    document = results_document(reports, profile)
+    totals, versions = totals_line(document["totals"]), versions_line(document["environment"])
     rows = summary_rows(reports)
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    header = ["claim", "paper", "verdict", "examples", "mutants rejected", "seconds"]
-    table = [
-        [r["claim"], r["paper"], r["verdict"], r["examples"], mutants_cell(r), r["seconds"]] for r in rows
+    images = [_plot(report, folder / "plots") for report in reports]
+    md_table = [
+        [
+            f"[{r['claim']}](#{_anchor(r['claim'])})",
+            r["paper"],
+            r["verdict"],
+            r["examples"],
+            mutants_cell(r),
+            r["seconds"],
+        ]
+        for r in rows
+    ]
+    html_table = [
+        [
+            _Html(f"<a href='#{_anchor(r['claim'])}'>{html.escape(r['claim'])}</a>"),
+            r["paper"],
+            _verdict_html(r["verdict"]),
+            r["examples"],
+            mutants_cell(r),
+            r["seconds"],
+        ]
+        for r in rows
     ]
     md = [
         "# probtheory theory-check report",
-        f"Profile `{profile}`, {stamp}, Python {platform.python_version()}.",
         "",
-        _md_table(header, table),
+        f"**{totals}**",
+        "",
+        versions,
+        "",
+        f"Profile `{profile}`, {document['created']}.",
+        "",
+        _md_table(_SUMMARY_HEADER, md_table),
     ]
-    page = [
-        "<html><head><meta charset='utf-8'><title>probtheory check</title>",
-        f"<style>{_STYLE}</style></head><body>",
-        "<h1>probtheory theory-check report</h1>",
-        f"<p>Profile <code>{profile}</code>, {stamp}, Python {platform.python_version()}.</p>",
-        _html_table(header, table),
-    ]
-    for report in reports:
-        c = report.claim
-        verdict = report.verdict.status
-        image = _plot(report, folder / "plots")
-        md += ["", f"## `{c.id}`: {c.title}", "", f"**{verdict}** on {report.verdict.examples} instances. "
-               f"{_md_source(c)}", "", c.statement, "", f"`{c.formula}`", "",
-               _md_table(_EVIDENCE_HEADER, _evidence_rows(report))]  # fmt: skip
-        page += [f"<h2><code>{c.id}</code>: {html.escape(c.title)}</h2>",
-                 f"<p><b class='{verdict}'>{verdict}</b> on {report.verdict.examples} instances. "
-                 f"{_html_source(c)}</p><p>{html.escape(c.statement)}</p>",
-                 f"<p><code>{html.escape(c.formula)}</code></p>",
-                 _html_table(_EVIDENCE_HEADER, _evidence_rows(report))]  # fmt: skip
-        for problem in (report.verdict.failure, report.verdict.error):
-            if problem is not None:
-                md += ["", "```", str(problem), "```"]
-                page.append(f"<pre>{html.escape(str(problem))}</pre>")
-        for mutant in report.mutants:
-            if mutant.error is not None:
-                md += ["", f"Mutant `{mutant.subject}`:", "", "```", str(mutant.error), "```"]
-                page.append(f"<p>Mutant <code>{mutant.subject}</code>:</p>")
-                page.append(f"<pre>{html.escape(str(mutant.error))}</pre>")
-        if report.mutants:
-            md += ["", "Mutants:", "", _md_table(_MUTANT_HEADER, _mutant_rows(report))]
-            page += ["<p>Mutants:</p>", _html_table(_MUTANT_HEADER, _mutant_rows(report))]
-        if image:
-            md += ["", f"![{c.id}]({image})"]
-            page.append(f"<img src='{image}' alt='{c.id}'>")
-    page.append("</body></html>")
+    sections: list[str] = []
+    for report, image in zip(reports, images, strict=True):
+        md += _md_section(report, image)
+        sections += _html_section(report, image)
+    page = _PAGE.substitute(
+        style=_STYLE,
+        totals=html.escape(totals),
+        versions=html.escape(versions),
+        profile=html.escape(profile),
+        created=document["created"],
+        summary=_html_table(_SUMMARY_HEADER, html_table),
+        sections="\n".join(sections),
+    )
     (folder / "report.md").write_text("\n".join(md) + "\n")
-    (folder / "report.html").write_text("\n".join(page))
-    (folder / "results.json").write_text(json.dumps(results_document(reports, profile), indent=2))
+    (folder / "report.html").write_text(page)
+    (folder / "results.json").write_text(json.dumps(document, indent=2))
     return folder / "report.html"

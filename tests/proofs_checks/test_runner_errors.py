@@ -50,7 +50,23 @@ def test_an_exception_in_a_check_is_an_error_verdict_with_its_instance(tmp_path)
     assert f"solver gave up at {error.instance}" in str(error) and repr(error.instance) in str(error)
     assert fine.verdict.status == "PASS" and fine.ok  # the run went on
     page = write_report(reports, tmp_path, "ci")
-    assert "ERROR" in page.read_text() and "ZeroDivisionError" in (tmp_path / "report.md").read_text()
+    text, markdown = page.read_text(), (tmp_path / "report.md").read_text()
+    assert "ERROR" in text and "ZeroDivisionError" in markdown
+    # read at a glance: the totals first, then the versions
+    totals = "1/2 claims pass, 2/2 mutants rejected, 1 error"
+    assert f"<p class='totals'>{totals}</p>" in text and f"**{totals}**" in markdown
+    torch_version = json.loads((tmp_path / "results.json").read_text())["environment"]["packages"]["torch"]
+    for report_text in (text, markdown):
+        assert f"torch {torch_version}" in report_text and "python 3." in report_text
+        assert report_text.index(totals) < report_text.index("torch ") < report_text.index("toy.crashes")
+    # coloured verdicts, and each claim of the summary table links to its section
+    assert (
+        "<span class='verdict error'>ERROR</span>" in text
+        and "<span class='verdict pass'>PASS</span>" in text
+    )
+    assert "<a href='#claim-toy-crashes'>toy.crashes</a>" in text and "<h2 id='claim-toy-crashes'>" in text
+    assert "[toy.healthy](#claim-toy-healthy)" in markdown and "<a id='claim-toy-healthy'></a>" in markdown
+    assert "mathjax@3/es5/tex-mml-chtml.js" in text and "<code>x^2 &gt;= 0</code>" in text  # not TeX: code
     rows = json.loads((tmp_path / "results.json").read_text())["claims"]
     assert [r["verdict"] for r in rows] == ["ERROR", "PASS"]
     assert rows[1]["mutants_rejected"] == 1 and rows[1]["mutants_run"] == 1  # integers, not "1/1"
@@ -79,7 +95,7 @@ def test_check_json_is_one_document_with_evidence_versions_and_integer_counts(tm
     proofs_checks.register(_claim("toy.json", _square, mutant=lambda x: -1 - x))
     assert main(["--claims", "toy.json", "--json", "--out", str(tmp_path)]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert document["totals"] == {"claims": 1, "passed": 1, "mutants": 1, "mutants_rejected": 1}
+    assert document["totals"] == {"claims": 1, "passed": 1, "mutants": 1, "mutants_rejected": 1, "errors": 0}
     (row,) = document["claims"]
     assert (
         row["verdict"] == "PASS" and row["mutants_rejected"] == 1 and row["evidence"][0]["quantity"] == "f(x)"
