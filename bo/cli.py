@@ -22,6 +22,8 @@ import json
 import sys
 from pathlib import Path
 
+from probtheory._cli_options import add_list_argument, add_no_progress_argument
+
 __all__ = ["main", "register"]
 
 
@@ -49,13 +51,11 @@ def _benchmark(args: argparse.Namespace) -> int:
     check_int("--n-init", args.n_init, minimum=2)
     check_int("--budget", args.budget, minimum=1)
     check_int("--q", args.q, minimum=1)
-    surrogates = [name.strip() for name in args.surrogates.split(",") if name.strip()]
+    surrogates = list(dict.fromkeys(args.surrogates))  # each once, in the order given
     if not surrogates:
-        raise InputDataError(
-            "--surrogates", f"a comma-separated list from {list(SURROGATES)}", repr(args.surrogates)
-        )
+        raise InputDataError("--surrogates", f"surrogate names from {list(SURROGATES)}", "none")
     for name in surrogates:
-        check_name("--surrogates", name, SURROGATES, meaning="comma-separated surrogate names")
+        check_name("--surrogates", name, SURROGATES, meaning="surrogate names")
     check_name("--acquisition", args.acquisition, ACQUISITIONS, meaning="an acquisition name")
     check_int("--seeds", args.seeds, minimum=1)
     problem = get_problem(args.problem)
@@ -155,7 +155,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``bo`` subcommand to the ``probtheory`` command line."""
     parser = subparsers.add_parser("bo", help="benchmark BO surrogates on a problem (resumable)")
     parser.add_argument("--problem", required=True, help="a problem name from bo.problems.PROBLEMS")
-    parser.add_argument("--surrogates", default="gp", help="comma-separated surrogate names (default gp)")
+    add_list_argument(
+        parser, "--surrogates", default=["gp"], metavar="NAME", help="surrogate names (default gp)"
+    )
     parser.add_argument(
         "--acquisition", default="qlogei", help="qlogei, qlognei, qucb or ts (default qlogei)"
     )
@@ -165,7 +167,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--q", type=int, default=1, help="points per iteration (default 1)")
     parser.add_argument("--threads", type=int, help="torch threads, >= 1 (default: torch's choice)")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--no-progress", action="store_true")
+    add_no_progress_argument(parser)
     parser.add_argument(
         "--json",
         action="store_true",

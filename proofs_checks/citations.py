@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from probtheory._cli_options import add_list_argument
 from probtheory.papers import Paper
 
 __all__ = ["papers_for", "register"]
@@ -65,8 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Example: probtheory cite sltt ntk.convergence"
         ),
     )
-    parser.add_argument(
-        "names", nargs="+", metavar="NAME", help="method names, claim ids or prefixes, model names"
+    add_list_argument(
+        parser, "names", metavar="NAME", help="method names, claim ids or prefixes, model names"
     )
     parser.add_argument(
         "--json", action="store_true", help="print one JSON document on stdout and nothing else"

@@ -10,16 +10,42 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-__all__ = ["main", "register", "text_table"]
+from probtheory._cli_options import add_list_argument, add_no_progress_argument
+
+__all__ = ["claim_selection", "main", "register", "text_table"]
+
+
+def claim_selection(names: Sequence[str] | None) -> list[str] | None:
+    """The claim ids that ``--claims NAME...`` selects, a family prefix expanded to its claims.
+
+    An exact id selects that claim only; a name that is no id but the prefix of some
+    (``lipschitz``) selects every ``lipschitz.*`` claim, in registry order; any other name is kept,
+    so running it fails with the closest ids suggested. ``None`` (no ``--claims``) stays ``None``.
+    """
+    if names is None:
+        return None
+    from proofs_checks.registry import claim_ids
+
+    ids = claim_ids()
+    selected: list[str] = []
+    for name in names:
+        family = [claim_id for claim_id in ids if claim_id.startswith(f"{name}.")]
+        selected += family if name not in ids and family else [name]
+    return selected
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", choices=("ci", "thorough"), default=None,
                         help="hypothesis profile (default: $HYPOTHESIS_PROFILE or ci)")  # fmt: skip
-    parser.add_argument("--claims", nargs="+", metavar="ID", help="claim ids to run (default: all)")
+    add_list_argument(
+        parser,
+        "--claims",
+        metavar="ID",
+        help="claim ids or families to run (`lipschitz` selects every lipschitz.* claim; default: all)",
+    )
     parser.add_argument("--out", default="probtheory-report", help="report folder")
     parser.add_argument("--no-mutants", action="store_true", help="skip the mutant runs")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_no_progress_argument(parser)
     parser.add_argument("--list", action="store_true", help="list the claims and exit")
     parser.add_argument(
         "--json", action="store_true", help="print one JSON document on stdout (the results) and nothing else"
@@ -66,7 +92,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.coverage:
         return _coverage(args, profile)
     progress = not (args.no_progress or args.json)
-    reports = run(args.claims, profile, mutants=not args.no_mutants, progress=progress)
+    reports = run(claim_selection(args.claims), profile, mutants=not args.no_mutants, progress=progress)
     page = write_report(reports, args.out, profile)
     status = 3 if any(report.errored for report in reports) else 0 if all(r.ok for r in reports) else 1
     if args.json:
@@ -98,7 +124,7 @@ def _coverage(args: argparse.Namespace, profile: str) -> int:
     from proofs_checks.coverage import BAYESIAN_COMPONENTS, claim_coverage
     from proofs_checks.runner import select_claims
 
-    coverage = claim_coverage(select_claims(args.claims), profile)
+    coverage = claim_coverage(select_claims(claim_selection(args.claims)), profile)
     rows = [[c, ", ".join(coverage.claims_of(c)) or "NONE"] for c in BAYESIAN_COMPONENTS]
     print(text_table(["Bayesian component", "claims that exercise it"], rows))
     table = coverage.table()

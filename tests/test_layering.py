@@ -26,7 +26,7 @@ PACKAGES = ("probtheory", "proofs_checks", "bo")
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"probtheory"}),
     frozenset({"errors"}),
-    frozenset({"_checks"}),
+    frozenset({"_checks", "_cli_options"}),
     frozenset({"papers"}),
     frozenset({"kernels"}),
     frozenset({"networks", "gp", "pfn", "layers", "theory", "bounds", "energy", "processes", "recurrent"}),

@@ -18,6 +18,8 @@ import csv
 import math
 from pathlib import Path
 
+from probtheory._cli_options import add_list_argument
+
 __all__ = ["read_curve", "register"]
 
 
@@ -176,11 +178,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("lcpfn", help="extrapolate a learning curve (LC-PFN)")
     parser.add_argument("curve", help="CSV: (epoch, value) rows or one value per row; header optional")
     parser.add_argument("--horizon", type=int, help="last epoch to predict (default: the model's maximum)")
-    parser.add_argument(
+    add_list_argument(
+        parser,
         "--qs",
-        type=float,
-        nargs="+",
+        item_type=float,
         default=[0.05, 0.25, 0.5, 0.75, 0.95],
+        metavar="Q",
         help="quantile levels in (0, 1) (default: 0.05 0.25 0.5 0.75 0.95)",
     )
     parser.add_argument("--minimize", action="store_true", help="the metric is a loss (lower is better)")

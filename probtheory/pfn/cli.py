@@ -12,6 +12,8 @@ import dataclasses
 import shutil
 from pathlib import Path
 
+from probtheory._cli_options import add_no_progress_argument
+
 __all__ = ["register"]
 
 
@@ -89,7 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--steps", type=int, help="override the recipe's number of steps")
     train.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     train.add_argument("--install", action="store_true", help="copy the result into the package's weights")
-    train.add_argument("--no-progress", action="store_true")
+    add_no_progress_argument(train)
     train.set_defaults(func=_train)
     listing = commands.add_parser("list", help="recipes and shipped checkpoints")
     listing.add_argument(

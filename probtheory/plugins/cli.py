@@ -16,6 +16,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from probtheory._cli_options import add_list_argument, add_no_progress_argument
+
 __all__ = ["register_list", "register_reproduce"]
 
 
@@ -38,14 +40,16 @@ def register_reproduce(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "reproduce", help="run plug-in methods' small reproductions against their baselines"
     )
-    parser.add_argument(
-        "names", nargs="*", metavar="NAME", help="registered method names (see `probtheory list`)"
+    add_list_argument(
+        parser, "names", nargs="*", metavar="NAME", help="registered method names (see `probtheory list`)"
     )
     parser.add_argument("--all", action="store_true", help="every implemented method")
     parser.add_argument("--quick", action="store_true", help="reduced budget: one seed, about a minute each")
     parser.add_argument("--seed", type=int, default=0, help="seed of data split, initialisation and batches")
     parser.add_argument("--out", default="reproductions", help="folder for JSON results and figures")
     parser.add_argument("--json", action="store_true", help=_JSON_HELP)
+    # the reproductions draw no bars: their progress is the line printed before each method
+    add_no_progress_argument(parser, help="do not print the line announcing each method")
     parser.set_defaults(func=_reproduce)
 
 
@@ -92,7 +96,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for entry in entries:
-        if not args.json:
+        if not (args.json or args.no_progress):
             print(
                 f"reproducing {entry.name} ({'quick' if args.quick else 'full'}, seed {args.seed}) ...",
                 flush=True,
