@@ -153,8 +153,10 @@ GRADIENT_CONVERGENCE_CLAIM = Claim(
         "steps) and the gap shrinks at the solver's order."
     ),
     formula=(
-        "dL/dtheta = -int_{sigma_min}^{sigma_max} a^T d eps/dtheta dsigma, da/dsigma = -a^T d eps/dy; "
-        "|grad_adjoint - grad_backprop| = O(h^4)"
+        r"\frac{dL}{d\theta} = -\int_{\sigma_{\min}}^{\sigma_{\max}} a^T "
+        r"\frac{d\epsilon}{d\theta}\, d\sigma,\quad \frac{da}{d\sigma} = -a^T "
+        r"\frac{d\epsilon}{dy};\quad |\nabla_{\mathrm{adjoint}} - \nabla_{\mathrm{backprop}}| = "
+        r"O(h^4)"
     ),
     strategy=_instances,
     check=_check,

@@ -146,7 +146,10 @@ OUT_OF_BAND_BOUND_CLAIM = Claim(
         "|omega| <= pi*lambda, for every choice of the c_j; the least-squares fit approaches it "
         "as features are added."
     ),
-    formula="||f - g||^2 / ||f||^2 >= int_{|w|>pi*lambda} |f^(w)|^2 dw / int |f^(w)|^2 dw",
+    formula=(
+        r"\frac{\|f - g\|^2}{\|f\|^2} \ge \frac{\int_{|w| > \pi\lambda} |\hat f(w)|^2\, dw}{\int "
+        r"|\hat f(w)|^2\, dw}"
+    ),
     strategy=_bound_strategy,
     check=_check_bound,
     subject=SincFitter(_sample, _fourier_error),
@@ -262,7 +265,10 @@ ERROR_VS_BANDWIDTH_CLAIM = Claim(
         "is nearly flat: its kinks make every feature broadband and it is positively homogeneous, so "
         "with centres in the window the bound only acts through the ridge penalty."
     ),
-    formula="E err(lambda) ~ 1 for lambda << K, small for lambda ~ K, non-increasing in lambda",
+    formula=(
+        r"\mathbb{E}\,\mathrm{err}(\lambda) \sim 1 \text{ for } \lambda \ll K,\ \text{small for } "
+        r"\lambda \sim K,\ \text{non-increasing in } \lambda"
+    ),
     strategy=lambda: st.builds(CurveInstance, st.floats(3.0, 8.0), seeds()),
     check=_check_curve,
     subject=random_feature_error_curve,

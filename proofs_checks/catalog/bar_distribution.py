@@ -310,7 +310,10 @@ BAR_DISTRIBUTION_CLAIM = Claim(
         "tails; and the quantile function inverts the CDF -- batched or not, float32 or float64, with or "
         "without full support."
     ),
-    formula="int p = 1, int_{bucket k} p = softmax(l)_k, p = dF/dy, F(F^{-1}(q)) = q, F^{-1}(F(y)) = y",
+    formula=(
+        r"\int p = 1,\quad \int_{\text{bucket } k} p = \mathrm{softmax}(l)_k,\quad p = "
+        r"\frac{dF}{dy},\quad F(F^{-1}(q)) = q,\quad F^{-1}(F(y)) = y"
+    ),
     strategy=_instances,
     check=_check,
     subject=BarDistribution,

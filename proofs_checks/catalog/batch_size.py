@@ -144,7 +144,10 @@ JENSEN_MONOTONE_CLAIM = Claim(
         "bottom eigenvalue mirrors it); at small batches the excess is strict - hence the largest "
         "stable SGD step 2/lambda_max(H_B) grows with B."
     ),
-    formula="E lambda_max(H_B) >= E lambda_max(H_{B+1}) >= lambda_max(H_full) (mirror for lambda_min)",
+    formula=(
+        r"\mathbb{E}\,\lambda_{\max}(H_B) \ge \mathbb{E}\,\lambda_{\max}(H_{B+1}) \ge "
+        r"\lambda_{\max}(H_{\mathrm{full}}) \quad (\text{mirror for } \lambda_{\min})"
+    ),
     strategy=lambda: st.builds(
         HessianInstance, st.integers(64, 128), st.integers(2, 4), st.integers(4, 8), seeds()
     ),
@@ -280,7 +283,10 @@ SPIKED_PREDICTION_CLAIM = Claim(
         "Marchenko-Pastur edge (1+sqrt(gamma))^2 below the transition; so eta_max = 2/lambda_max "
         "grows with B (linearly for B << d) and saturates."
     ),
-    formula="lambda_max(H_B) -> (1+theta)(1+gamma/theta) if theta > sqrt(gamma) else (1+sqrt(gamma))^2",
+    formula=(
+        r"\lambda_{\max}(H_B) \to (1+\theta)(1+\gamma/\theta) \text{ if } \theta > \sqrt{\gamma},\ "
+        r"\text{else } (1+\sqrt{\gamma})^2"
+    ),
     strategy=lambda: st.builds(SpikedInstance, st.floats(0.5, 1.5), seeds()),
     check=_check_spiked,
     subject=SpikedSubject(_lanczos, spiked_top_eigenvalue),

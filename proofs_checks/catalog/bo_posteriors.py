@@ -371,8 +371,9 @@ POSTERIOR_MOMENTS_CLAIM = Claim(
         "the mean noise."
     ),
     formula=(
-        "|mean(rsample) - mean| <= 5 SE, |E(rsample - mean)^2 - variance| <= 5 SE; "
-        "Var = Var_s[f_s] + E_s[sigma_s^2]"
+        r"|\mathrm{mean}(\mathrm{rsample}) - \mathrm{mean}| \le 5\,\mathrm{SE},\quad "
+        r"|\mathbb{E}(\mathrm{rsample} - \mathrm{mean})^2 - \mathrm{variance}| \le "
+        r"5\,\mathrm{SE};\quad \mathrm{Var} = \mathrm{Var}_s[f_s] + \mathbb{E}_s[\sigma_s^2]"
     ),
     strategy=_instances,
     check=_check,

@@ -115,7 +115,11 @@ BASIS_TRANSFORM_ISOMETRY_CLAIM = Claim(
         "embeddings are those of [g_hat, C f_hat], and the compatible embedding z_bct is the first "
         "d_old coordinates of z_new."
     ),
-    formula=("<z_new(a), z_new(b)> = <g_hat(a), g_hat(b)> + C^2 <f_hat(a), f_hat(b)>, z_new[:d_old] = z_bct"),
+    formula=(
+        r"\langle z_{\mathrm{new}}(a), z_{\mathrm{new}}(b) \rangle = \langle \hat g(a), \hat g(b) "
+        r"\rangle + C^2 \langle \hat f(a), \hat f(b) \rangle,\quad "
+        r"z_{\mathrm{new}}[{:}d_{\mathrm{old}}] = z_{\mathrm{bct}}"
+    ),
     strategy=_instances,
     check=_check,
     subject=BasisTransform,

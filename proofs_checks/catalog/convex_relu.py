@@ -142,9 +142,9 @@ ATTAINED_CLAIM = Claim(
         "ReLU network whose regularised squared loss equals the convex optimum."
     ),
     formula=(
-        "1/2 ||sum_j (X u_j)_+ alpha_j - y||^2 + beta/2 sum_j (||u_j||^2 + alpha_j^2) = "
-        "min 1/2 ||sum_i D_i X (v_i - w_i) - y||^2 + beta sum_i (||v_i|| + ||w_i||)  "
-        "s.t. (2D_i - I) X v_i, w_i >= 0"
+        r"\frac{1}{2} \|\sum_j (X u_j)_+ \alpha_j - y\|^2 + \frac{\beta}{2} \sum_j (\|u_j\|^2 + "
+        r"\alpha_j^2) = \min \frac{1}{2} \|\sum_i D_i X (v_i - w_i) - y\|^2 + \beta \sum_i (\|v_i\| "
+        r"+ \|w_i\|) \quad \text{s.t. } (2D_i - I) X v_i, w_i \ge 0"
     ),
     strategy=_strategy,
     check=_check_attained,
@@ -233,7 +233,7 @@ GLOBAL_LOWER_BOUND_CLAIM = Claim(
         "non-convex weight-decayed training loss: Adam from random starts, with more than n + 1 neurons, "
         "never ends below it (it may end above: local minima and finite steps)."
     ),
-    formula="min over runs of L(u, alpha) >= p*_convex - tol",
+    formula=r"\min_{\text{runs}} L(u, \alpha) \ge p^*_{\mathrm{convex}} - \mathrm{tol}",
     strategy=_strategy,
     check=_check_lower_bound,
     subject=fit_convex_relu,
@@ -331,7 +331,10 @@ ADVERSARIAL_ATTAINED_CLAIM = Claim(
         "worst-case squared loss is (|r_k| + epsilon ||a_k||_1)^2: the rebuilt network's worst-case "
         "regularised loss equals the robust optimum, which is at least the standard optimum."
     ),
-    formula=("max_{||delta_k||_inf <= eps} L_reg(network; X + Delta) = p*_robust >= p*_standard"),
+    formula=(
+        r"\max_{\|\delta_k\|_\infty \le \epsilon} L_{\mathrm{reg}}(\mathrm{network}; X + \Delta) = "
+        r"p^*_{\mathrm{robust}} \ge p^*_{\mathrm{standard}}"
+    ),
     strategy=lambda: st.builds(
         AdversarialInstance,
         st.integers(3, 10),

@@ -230,7 +230,7 @@ NORMALISER_CLAIM = Claim(
         "scale at g(y) plus log |g'(y)|, on every public path (predict with a normaliser, nll_loss), for the "
         "LC-PFN and the importance-sampling extrapolator, one curve or a batch."
     ),
-    formula="log p_Y(y) = log p_Z(g(y)) + log |g'(y)|",
+    formula=r"\log p_Y(y) = \log p_Z(g(y)) + \log |g'(y)|",
     strategy=_instances,
     check=_check,
     subject=CurveNormalizer,

@@ -119,7 +119,7 @@ CONJUGACY_CLAIM = Claim(
         "p_{k-2}) is A-conjugate to p_{k-1} and p_{k-2}, and the exact A-norm line search never "
         "increases the A-norm error."
     ),
-    formula="p_i^T A p_j = 0 (j = i-1, i-2);  ||x* - x_{k+1}||_A <= ||x* - x_k||_A",
+    formula=r"p_i^T A p_j = 0 \ (j = i-1, i-2);\quad \|x^* - x_{k+1}\|_A \le \|x^* - x_k\|_A",
     strategy=_instances,
     check=_check,
     subject=DCDMSolver,

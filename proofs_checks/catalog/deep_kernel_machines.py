@@ -117,7 +117,10 @@ NNGP_LIMIT_CLAIM = Claim(
         "G_l = K(G_{l-1}); the DKM objective is then the log marginal likelihood of the GP with "
         "the NNGP kernel (one layer deeper: the input layer is dense)."
     ),
-    formula="L(G_1..G_L; nu = inf) = log N(y; 0, K_NNGP^{(L+1)} + sigma^2 I)",
+    formula=(
+        r"L(G_1, \dots, G_L; \nu = \infty) = \log \mathcal{N}(y; 0, K_{\mathrm{NNGP}}^{(L+1)} + "
+        r"\sigma^2 I)"
+    ),
     strategy=_STRATEGY,
     check=_check_nngp_limit,
     subject=DeepKernelMachine,
@@ -140,7 +143,7 @@ SPARSE_EQUALS_EXACT_CLAIM = Claim(
         "Propagating Gram matrices to data points through inducing points is the GP conditional; "
         "with all training inputs as inducing points it is exact, and so is the sparse objective."
     ),
-    formula="L_sparse(Z = X) = L_exact",
+    formula=r"L_{\mathrm{sparse}}(Z = X) = L_{\mathrm{exact}}",
     strategy=_STRATEGY,
     check=_check_sparse_equals_exact,
     subject=DeepKernelMachine,

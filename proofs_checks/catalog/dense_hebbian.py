@@ -124,7 +124,8 @@ ZERO_TEMPERATURE_OVERLAP_CLAIM = Claim(
         "Checked at r = 0.2 for M = 5, 25 and 125 on every instance."
     ),
     formula=(
-        "m = 2 sum_{k > M/2} C(M,k) p^k (1-p)^(M-k) - 1,  p = (1+r)/2;  n = E|2k - M| / sqrt(M(1+(M-1)r^2))"
+        r"m = 2 \sum_{k > M/2} \binom{M}{k} p^k (1-p)^{M-k} - 1,\quad p = \frac{1+r}{2};\quad n = "
+        r"\frac{\mathbb{E}|2k - M|}{\sqrt{M(1+(M-1)r^2)}}"
     ),
     strategy=_RETRIEVAL_STRATEGY,
     check=_check_zero_temperature,
@@ -252,7 +253,10 @@ INCREMENTAL_ENERGY_CLAIM = Claim(
         "incremental energy differences and energies equal those of the explicit coupling tensor "
         "J_{i1..iP} (supervised and unsupervised rules)."
     ),
-    formula=("H(sigma) = -(1/(2 N^(P-1))) sum_{i1..iP} J_{i1..iP} sigma_i1..sigma_iP = -(N/2) sum_mu n_mu^P"),
+    formula=(
+        r"H(\sigma) = -\frac{1}{2 N^{P-1}} \sum_{i_1 \dots i_P} J_{i_1 \dots i_P} \sigma_{i_1} "
+        r"\cdots \sigma_{i_P} = -\frac{N}{2} \sum_\mu n_\mu^P"
+    ),
     strategy=_flip_instances,
     check=_check_incremental,
     subject=DenseHebbian,

@@ -253,7 +253,10 @@ SYMMETRIC_EQUALS_BACKPROP_CLAIM = Claim(
         "symmetric-nudge estimate converges to the backprop gradient as O(beta^2), and the "
         "holomorphic estimate agrees within its own O(r^N) error."
     ),
-    formula="||g_EP^sym(beta) - grad_theta C(s*)|| = O(beta^2);  g_hEP(r, N) = grad_theta C(s*) + O(r^N)",
+    formula=(
+        r"\|g_{\mathrm{EP}}^{\mathrm{sym}}(\beta) - \nabla_\theta C(s^*)\| = O(\beta^2);\quad "
+        r"g_{\mathrm{hEP}}(r, N) = \nabla_\theta C(s^*) + O(r^N)"
+    ),
     strategy=_STRATEGY,
     check=_check_symmetric,
     subject=EquilibriumPropagation,
@@ -278,7 +281,10 @@ ASYMMETRY_BIAS_CLAIM = Claim(
         "is J^-T dC, so with an asymmetric Jacobian EP's gradient differs from the true one by the "
         "closed-form bias."
     ),
-    formula="g_EP - g_BP = -(d_theta F)^T J^-1 (J^T - J) J^-T d_s C",
+    formula=(
+        r"g_{\mathrm{EP}} - g_{\mathrm{BP}} = -(\partial_\theta F)^T J^{-1} (J^T - J) J^{-T} "
+        r"\partial_s C"
+    ),
     strategy=_STRATEGY,
     check=_check_bias,
     subject=asymmetry_bias,
@@ -301,7 +307,10 @@ HOLOMORPHIC_GEOMETRIC_CLAIM = Claim(
         "coefficient of the analytic map beta -> s_beta on the circle; aliasing leaves an error "
         "c_{N+1} r^N + c_{2N+1} r^{2N} + ..., which is O(r^N) and shrinks geometrically in N."
     ),
-    formula="||(1/N) sum_k (s_{beta_k} - s*)/beta_k - J^-1 d_s C|| = O(r^N) ~ (r/R)^N",
+    formula=(
+        r"\Big\|\frac{1}{N} \sum_k \frac{s_{\beta_k} - s^*}{\beta_k} - J^{-1} \partial_s C\Big\| = "
+        r"O(r^N) \sim (r/R)^N"
+    ),
     strategy=_STRATEGY,
     check=_check_geometric,
     subject=EquilibriumPropagation,

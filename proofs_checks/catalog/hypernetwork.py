@@ -80,7 +80,10 @@ MAGNITUDE_INVARIANCE_CLAIM = Claim(
         "bias-free Kaiming-normal LeakyReLU backbone, the distribution over initialisations of "
         "the generated weights is the same for every conditioning input gamma."
     ),
-    formula="E_init ||H(E(gamma_1))||^2 = E_init ||H(E(gamma_2))||^2 for all gamma_1, gamma_2 in [0,1]^h",
+    formula=(
+        r"\mathbb{E}_{\mathrm{init}} \|H(E(\gamma_1))\|^2 = \mathbb{E}_{\mathrm{init}} "
+        r"\|H(E(\gamma_2))\|^2 \quad \forall \gamma_1, \gamma_2 \in [0,1]^h"
+    ),
     strategy=_instances,
     check=_check,
     subject=HyperNetwork,

@@ -108,7 +108,10 @@ CLOSED_FORM_CLAIM = Claim(
         "chi-square; fitted to 1e4 sampled errors it gives -log P(e <= eps) within 5% at P = 1e-3 "
         "and within 15% at P = 1e-8, where direct counting sees nothing."
     ),
-    formula="I(eps) = -log F_ncx2(eps; df, nc, scale) vs -log P_exact,  P in {1e-3, 1e-8}",
+    formula=(
+        r"I(\epsilon) = -\log F_{\mathrm{ncx2}}(\epsilon; \mathrm{df}, \mathrm{nc}, \mathrm{scale}) "
+        r"\text{ vs } -\log P_{\mathrm{exact}},\quad P \in \{10^{-3}, 10^{-8}\}"
+    ),
     strategy=_strategy,
     check=_check,
     subject=noncentral_chi2_nats,

@@ -160,7 +160,7 @@ KERNEL_GD_CLAIM = Claim(
         "Full-batch gradient descent on the MSE moves a wide network's outputs on training "
         "and test inputs as kernel gradient descent with its NTK; the mismatch shrinks with width."
     ),
-    formula="f_{k+1}(x) = f_k(x) - eta/(NK) Theta(x, X) (f_k(X) - Y) + O(n^{-1/2})",
+    formula=r"f_{k+1}(x) = f_k(x) - \frac{\eta}{NK} \Theta(x, X) (f_k(X) - Y) + O(n^{-1/2})",
     strategy=_strategy,
     check=_check,
     subject=kernel_dynamics,

@@ -87,7 +87,7 @@ MONTE_CARLO_CLAIM = Claim(
         "f(x) f(x') and of the empirical NTK over random initialisations equal the analytic "
         "NNGP and NTK kernels."
     ),
-    formula="E[f(x) f(x')] = Sigma^2(x, x'),  E[Theta_hat(x, x')] = Theta^2(x, x')",
+    formula=r"\mathbb{E}[f(x) f(x')] = \Sigma^2(x, x'),\quad \mathbb{E}[\hat\Theta(x, x')] = \Theta^2(x, x')",
     strategy=_strategy,
     check=_check,
     subject=nngp_and_ntk,

@@ -173,7 +173,10 @@ PATHS_AGREE_CLAIM = Claim(
         "diagonal (diag=True, its own recursion), two different input sets (x1, x2), batched "
         "inputs, float32 inputs and nngp_and_ntk -- are the same kernel, for every activation."
     ),
-    formula="k(x, diag=True) = diag k(x, x);  k([x; x'])_b = k(x_b);  k_32 = k_64 + O(sqrt(eps_32))",
+    formula=(
+        r"k(x, \mathrm{diag}{=}\mathrm{True}) = \operatorname{diag} k(x, x);\quad k([x; x'])_b = "
+        r"k(x_b);\quad k_{32} = k_{64} + O(\sqrt{\epsilon_{32}})"
+    ),
     strategy=_strategy,
     check=_check,
     subject=KernelPaths(),

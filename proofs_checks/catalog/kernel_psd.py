@@ -47,7 +47,7 @@ PSD_CLAIM = Claim(
         "For any inputs, depth, activation and variances, the analytic NNGP and NTK Gram "
         "matrices and the empirical NTK J J^T of a finite network are PSD."
     ),
-    formula="lambda_min(K(X, X)) >= 0 for K in {Sigma^{L+1}, Theta^{L+1}, J J^T}",
+    formula=r"\lambda_{\min}(K(X, X)) \ge 0 \quad \text{for } K \in \{\Sigma^{L+1}, \Theta^{L+1}, J J^T\}",
     strategy=_strategy,
     check=_check,
     subject=nngp_and_ntk,

@@ -145,8 +145,9 @@ STABLE_STEP_CLAIM = Claim(
         "c / lambda_max(H_B) decreases the loss for c < 2 and blows up for c > 2."
     ),
     formula=(
-        "lanczos_P(v -> H_B v) = lambda_max(H_B);  L(theta_T)/L(theta_0) <= 1 for alpha = c/lambda_max, "
-        "c < 2, and >= 1 for c > 2"
+        r"\mathrm{lanczos}_P(v \mapsto H_B v) = \lambda_{\max}(H_B);\quad "
+        r"\frac{L(\theta_T)}{L(\theta_0)} \le 1 \text{ for } \alpha = c/\lambda_{\max},\ c < 2, "
+        r"\text{ and } \ge 1 \text{ for } c > 2"
     ),
     strategy=_instances,
     check=_check,

@@ -147,7 +147,10 @@ PERCEPTRON_LIMIT_CLAIM = Claim(
         "u_{t+1} = u_t + mean_i y_i a_i sigma(-gamma y_i a_i.u_t), which tends to the batch "
         "perceptron (ties weighted 1/2) exponentially fast in gamma for a fixed horizon."
     ),
-    formula="max_{t<=T} ||w_t/gamma - u_t|| <= (T-1) R exp(-gamma m/2), m = min_{i,t>=1} |y_i a_i.u_t|",
+    formula=(
+        r"\max_{t \le T} \|w_t/\gamma - u_t\| \le (T-1) R \exp(-\gamma m/2),\quad m = \min_{i,\, t "
+        r"\ge 1} |y_i\, a_i \cdot u_t|"
+    ),
     strategy=_data_strategy,
     check=_check_limit,
     subject=LogisticSubject(logistic_gd, batch_perceptron),
@@ -235,7 +238,10 @@ SEPARATION_ALL_STEPS_CLAIM = Claim(
         "separating iterate for every step size, small or huge, and the batch perceptron "
         "separates within 2 n R^2 / rho^2 updates."
     ),
-    formula="for every gamma > 0 some t has y_i a_i.w_t > 0 for all i; perceptron updates <= 2nR^2/rho^2",
+    formula=(
+        r"\forall \gamma > 0\ \exists t:\ y_i\, a_i \cdot w_t > 0\ \forall i;\quad \text{perceptron "
+        r"updates} \le 2nR^2/\rho^2"
+    ),
     strategy=_data_strategy,
     check=_check_separation,
     subject=LogisticSubject(logistic_gd, batch_perceptron),

@@ -238,7 +238,10 @@ SOUNDNESS_CLAIM = Claim(
         "interval and global upper bounds are >= max_j ||grad f_j(x)||_1 at every x in B (uniform "
         "samples, vertices, gradient ascent) and >= the exact constant of ReLU/LeakyReLU nets."
     ),
-    formula="U(f, B) >= L(f, B) = max_j sup_{x in B, J in Clarke df(x)} ||J_j||_1 >= ||grad f_j(x)||_1",
+    formula=(
+        r"U(f, B) \ge L(f, B) = \max_j \sup_{x \in B,\, J \in \partial_{\mathrm{Clarke}} f(x)} "
+        r"\|J_j\|_1 \ge \|\nabla f_j(x)\|_1"
+    ),
     strategy=lambda: lipschitz_instances(in_features=(2, 3), radius=(0.05, 1.0)),
     check=_check_soundness,
     subject=local_lipschitz_bound,
@@ -311,7 +314,10 @@ HIERARCHY_CLAIM = Claim(
         "the Jacobian product (|D| bounded entrywise), which is below the product of the layers' "
         "induced l-inf norms."
     ),
-    formula="L_exact <= U_propagation <= U_interval <= prod_k ||W_k||_inf",
+    formula=(
+        r"L_{\mathrm{exact}} \le U_{\mathrm{propagation}} \le U_{\mathrm{interval}} \le \prod_k "
+        r"\|W_k\|_\infty"
+    ),
     strategy=lambda: lipschitz_instances(activations=("relu", "leaky_relu"), radius=(0.05, 1.0)),
     check=_check_hierarchy,
     subject=local_lipschitz_bound,
@@ -385,7 +391,7 @@ SMALL_RADIUS_CLAIM = Claim(
         "below the stability radius of every neuron the net is affine on the box and the "
         "bound-propagation bound equals ||grad f(x0)||_1 (max over outputs)."
     ),
-    formula="lim_{r -> 0} U(f, B(x0, r)) = max_j ||grad f_j(x0)||_1",
+    formula=r"\lim_{r \to 0} U(f, B(x_0, r)) = \max_j \|\nabla f_j(x_0)\|_1",
     strategy=lambda: lipschitz_instances(in_features=(2, 3), activations=("relu", "leaky_relu")),
     check=_check_small_radius,
     subject=local_lipschitz_bound,
@@ -435,7 +441,7 @@ MONOTONE_RADIUS_CLAIM = Claim(
         "interval bounds are inclusion-monotone, and the bound-propagation bound (the minimum of "
         "its CROWN bound and the interval bound) is checked to grow as well over 8 radii."
     ),
-    formula="r1 <= r2  =>  U(f, B(x0, r1)) <= U(f, B(x0, r2))",
+    formula=r"r_1 \le r_2 \implies U(f, B(x_0, r_1)) \le U(f, B(x_0, r_2))",
     strategy=lipschitz_instances,
     check=_check_monotone,
     subject=local_lipschitz_bound,

@@ -138,7 +138,10 @@ GRADIENT_ISOLATION_CLAIM = Claim(
         "its gradient equals that of its own local problem solved apart, and it does not change "
         "when the weights of later blocks or their heads change."
     ),
-    formula="∇_{θ_k} L_local = ∇_{θ_k} ℓ_k(f_k(sg[h_{k-1}]; θ_k)),  independent of θ_{j>k}",
+    formula=(
+        r"\nabla_{\theta_k} L_{\mathrm{local}} = \nabla_{\theta_k} \ell_k(f_k(\mathrm{sg}[h_{k-1}]; "
+        r"\theta_k)),\quad \text{independent of } \theta_{j>k}"
+    ),
     strategy=_stacks,
     check=_check_isolation,
     subject=LocalUpdate,
@@ -224,7 +227,10 @@ DELTA_RULE_CLAIM = Claim(
         "-2 (t - y) ⊙ σ'(z) hᵀ (l2) or -sign(t - y) ⊙ σ'(z) hᵀ (l1), with t = P y* the fixed random "
         "projection of the one-hot label."
     ),
-    formula="∂J/∂W = -(1/n) Σ_b ρ(t_b - y_b) ⊙ σ'(z_b) h_bᵀ,  ρ(r) = 2r (l2), sign(r) (l1),  t = P y*",
+    formula=(
+        r"\frac{\partial J}{\partial W} = -\frac{1}{n} \sum_b \rho(t_b - y_b) \odot \sigma'(z_b)\, "
+        r"h_b^T,\quad \rho(r) = 2r\ (\ell_2),\ \operatorname{sign}(r)\ (\ell_1),\quad t = P y^*"
+    ),
     strategy=_deltas,
     check=_check_delta,
     subject=TargetProjection,

@@ -204,7 +204,10 @@ VCYCLE_CONTRACTION_CLAIM = Claim(
         "as the preconditioner of u <- u + B(f - A u), cuts the residual by at most 0.25 per "
         "cycle at N = 32, 64 and 128."
     ),
-    formula="B_layer = B_numpy (1e-10);  max_k ||r_(k+1)|| / ||r_k|| <= 0.25 for N in {32, 64, 128}",
+    formula=(
+        r"B_{\mathrm{layer}} = B_{\mathrm{numpy}}\ (10^{-10});\quad \max_k \|r_{k+1}\| / \|r_k\| "
+        r"\le 0.25 \text{ for } N \in \{32, 64, 128\}"
+    ),
     strategy=_instances,
     check=_check,
     subject=_layer_preconditioner,

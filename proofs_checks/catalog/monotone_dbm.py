@@ -238,8 +238,8 @@ UNIQUE_FIXED_POINT_CLAIM = Claim(
         "start, it solves q = softmax(W q + b), and F grows at least quadratically away from it."
     ),
     formula=(
-        "q* = softmax(W q* + b) unique;  F(z) >= F(q*) + m/2 |z - q*|^2,  "
-        "F(q) = -q^T W q / 2 - b^T q - sum_i H(q_i)"
+        r"q^* = \mathrm{softmax}(W q^* + b) \text{ unique};\quad F(z) \ge F(q^*) + \frac{m}{2} |z - "
+        r"q^*|^2,\quad F(q) = -q^T W q / 2 - b^T q - \sum_i H(q_i)"
     ),
     strategy=_STRATEGY,
     check=_check_unique_fixed_point,
@@ -264,7 +264,10 @@ IMPLICIT_GRADIENT_CLAIM = Claim(
         "solving this adjoint fixed-point equation reproduces the central finite differences of the "
         "solved fixed point (float64)."
     ),
-    formula="d/de L(q*(theta + e d)) = <dL/dtheta, d>,  dL/dtheta = u^T dT/dtheta,  u = J^T u + dL/dq*",
+    formula=(
+        r"\frac{d}{de} L(q^*(\theta + e\, d)) = \langle \frac{dL}{d\theta}, d \rangle,\quad "
+        r"\frac{dL}{d\theta} = u^T \frac{dT}{d\theta},\quad u = J^T u + \frac{dL}{dq^*}"
+    ),
     strategy=_STRATEGY,
     check=_check_implicit_gradient,
     subject=MonotoneDBM,

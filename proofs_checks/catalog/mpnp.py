@@ -97,7 +97,10 @@ CONTRACTION_CLAIM = Claim(
         "context and K generated pseudo contexts, shrinks at least like n^{-1/2} in the context size n "
         "(pooled pseudo representations weigh m / (n + m))."
     ),
-    formula="slope of log sd_k(theta_k) vs log n over n in {8, 16, 32, 64} <= -1/2",
+    formula=(
+        r"\text{slope of } \log \mathrm{sd}_k(\theta_k) \text{ vs } \log n \text{ over } n \in \{8, "
+        r"16, 32, 64\} \le -1/2"
+    ),
     strategy=lambda: st.builds(
         ContractionInstance,
         st.sampled_from(["rbf", "matern52", "periodic"]),

@@ -190,7 +190,10 @@ MARGINAL_LOSS_CLAIM = Claim(
         "divided by the number of points and averaged over tasks: a log-mean-exp of the per-task "
         "log-likelihoods, on both public paths (loss_terms, loss), float32 or float64, any K and context."
     ),
-    formula="L_marg = -(1/|Z|) [logsumexp_k sum_{(x,y) in Z} log p(y | x, theta_k) - log K]",
+    formula=(
+        r"L_{\mathrm{marg}} = -\frac{1}{|Z|} \Big[\operatorname{logsumexp}_k \sum_{(x,y) \in Z} "
+        r"\log p(y \mid x, \theta_k) - \log K\Big]"
+    ),
     strategy=_instances,
     check=_check,
     subject=MPNP,

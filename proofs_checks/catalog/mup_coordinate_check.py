@@ -185,8 +185,8 @@ COORDINATE_CHECK_CLAIM = Claim(
         "it grows like n^{1/2}."
     ),
     formula=(
-        "RMS(h^l_t - h^l_0) / |f_0 - y| = Theta(n^0) (muP), Theta(n^{-1/2}) (NTP), "
-        "Theta(n^{1/2}) (SP, l >= 2)"
+        r"\mathrm{RMS}(h^l_t - h^l_0) / |f_0 - y| = \Theta(n^0)\ (\mu\mathrm{P}),\ "
+        r"\Theta(n^{-1/2})\ (\mathrm{NTP}),\ \Theta(n^{1/2})\ (\mathrm{SP},\ l \ge 2)"
     ),
     strategy=_strategy,
     check=_check,

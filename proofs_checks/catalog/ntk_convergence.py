@@ -120,7 +120,7 @@ CONVERGENCE_CLAIM = Claim(
         "At initialisation in NTK parameterisation, the deviation of the empirical NTK "
         "from the analytic NTK shrinks with the width n like n^{-1/2}."
     ),
-    formula="RMS(Theta_hat_n - Theta) = O(n^{-1/2})  (log-log slope ~ -1/2)",
+    formula=r"\mathrm{RMS}(\hat\Theta_n - \Theta) = O(n^{-1/2}) \quad (\text{log-log slope} \sim -1/2)",
     strategy=_strategy,
     check=_check,
     subject="ntk",

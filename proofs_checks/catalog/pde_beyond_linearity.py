@@ -140,7 +140,10 @@ RATE_CLAIM = Claim(
         "relative residual eps in a number of steps linear in log(1/eps), the same (within 10%) for "
         "N = 32, 64 and 128."
     ),
-    formula="T(eps) = a + b log(1/eps),  T_N(1e-8) equal across N within 10%",
+    formula=(
+        r"T(\epsilon) = a + b \log(1/\epsilon),\quad T_N(10^{-8}) \text{ equal across } N \text{ "
+        r"within } 10\%"
+    ),
     strategy=_rate_strategy,
     check=_rate_check,
     subject=preconditioned_solver,
@@ -206,7 +209,10 @@ BARRON_GROWTH_CLAIM = Claim(
         "For L(p) = |p|²/2 + γ|p|⁴/4 (∂L of degree 3) each step u_{t+1} = u_t - η(-Δ)^{-1} DE(u_t) "
         "satisfies ||u_{t+1}||_B <= |1-η| ||u_t||_B + 2ηγd² ||u_t||_B³ + η ||(-Δ)^{-1} f||_B."
     ),
-    formula="b_{t+1} <= |1-η| b_t + B_L η b_t^3 + η ||(-Δ)^{-1} f||_B,  B_L = 2γd²",
+    formula=(
+        r"b_{t+1} \le |1-\eta|\, b_t + B_L \eta b_t^3 + \eta \|(-\Delta)^{-1} f\|_B,\quad B_L = "
+        r"2\gamma d^2"
+    ),
     strategy=_growth_strategy,
     check=_growth_check,
     subject=preconditioned_barron_norms,

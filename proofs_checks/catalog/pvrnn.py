@@ -140,8 +140,9 @@ KL_MATCHES_TORCH_CLAIM = Claim(
         "(N(0, I) at t = 1) is the closed-form Gaussian KL, and the loss weighs it by w^l_t / |z^l|."
     ),
     formula=(
-        "KL = sum_k log s_p - log s_q - 1/2 + (s_q^2 + (m_q - m_p)^2) / (2 s_p^2) "
-        "= torch.distributions.kl_divergence(N(m_q, s_q), N(m_p, s_p))"
+        r"\mathrm{KL} = \sum_k \log s_p - \log s_q - \frac{1}{2} + \frac{s_q^2 + (m_q - m_p)^2}{2 "
+        r"s_p^2} = \mathrm{torch.distributions.kl\_divergence}(\mathcal{N}(m_q, s_q), "
+        r"\mathcal{N}(m_p, s_p))"
     ),
     strategy=_kl_instances,
     check=_check_kl,
@@ -323,7 +324,11 @@ META_PRIOR_SWITCHING_CLAIM = Claim(
         "network switch pattern at a rate closer to the training data's than those of either "
         "extreme (cached instance: three trained networks shipped as package data)."
     ),
-    formula="|r_gen(w_mid) - r_data| < min(|r_gen(w_low) - r_data|, |r_gen(w_high) - r_data|)",
+    formula=(
+        r"|r_{\mathrm{gen}}(w_{\mathrm{mid}}) - r_{\mathrm{data}}| < "
+        r"\min(|r_{\mathrm{gen}}(w_{\mathrm{low}}) - r_{\mathrm{data}}|, "
+        r"|r_{\mathrm{gen}}(w_{\mathrm{high}}) - r_{\mathrm{data}}|)"
+    ),
     strategy=lambda: st.builds(SwitchingInstance, seeds()),
     check=_check_switching,
     subject=PVRNN,

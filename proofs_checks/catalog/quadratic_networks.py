@@ -95,7 +95,7 @@ DEGREE_CLAIM = Claim(
         "Each quadratic layer multiplies two affine maps of its input (plus a weighted square), "
         "doubling the polynomial degree: L layers give degree exactly 2^L."
     ),
-    formula="deg f_L = 2^L",
+    formula=r"\deg f_L = 2^L",
     strategy=lambda: st.builds(DegreeInstance, st.integers(1, 3), seeds()),
     check=_check_degree,
     subject=QuadraticLinear,
@@ -112,7 +112,10 @@ XOR_CLAIM = Claim(
         "x1 + x2 - 2 x1 x2 is XOR on {0, 1}^2 and is one quadratic neuron; gradient training of "
         "one neuron finds a separating one, which a linear neuron cannot be."
     ),
-    formula="sign(q(x)) = XOR(x1, x2) on {0,1}^2 for one trained quadratic neuron",
+    formula=(
+        r"\operatorname{sign}(q(x)) = \mathrm{XOR}(x_1, x_2) \text{ on } \{0,1\}^2 \text{ for one "
+        r"trained quadratic neuron}"
+    ),
     strategy=seeds,
     check=_check_xor,
     subject=QuadraticLinear,

@@ -68,7 +68,7 @@ RELU_KURTOSIS_CLAIM = Claim(
         "For a bias-free ReLU network with C_W = 2 and hidden widths n_1..n_L, the output's "
         "normalised fourth moment is exactly 3 prod (1 + 5/n_k): Gaussian only as n -> infinity."
     ),
-    formula="E[z^4] / E[z^2]^2 = 3 prod_k (1 + 5/n_k)",
+    formula=r"\frac{\mathbb{E}[z^4]}{\mathbb{E}[z^2]^2} = 3 \prod_k \Big(1 + \frac{5}{n_k}\Big)",
     strategy=_strategy,
     check=_check,
     subject=relu_fourth_moment_ratio,

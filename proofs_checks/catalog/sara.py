@@ -135,7 +135,7 @@ SPARSE_ADAPTER_CLAIM = Claim(
         "sparse adapter has exactly #{|theta_0| < t} entries, and pretrained + adapter equals the "
         "fine-tuned model."
     ),
-    formula="theta_T = theta_0 + M (.) (theta_T - theta_0),  M = 1[|theta_0| < t]",
+    formula=r"\theta_T = \theta_0 + M \odot (\theta_T - \theta_0),\quad M = \mathbf{1}[|\theta_0| < t]",
     strategy=_instances,
     check=_check,
     subject=SaRA,

@@ -121,7 +121,7 @@ TRADEOFF_IDENTITY_CLAIM = Claim(
         "With E = B S, S_min = S / (1 + B_crit(L)/B) and E_min = E / (1 + B/B_crit(L)) satisfy "
         "(S/S_min - 1)(E/E_min - 1) = 1, and L(N, S, B) solves L = (N_c/N)^a_N + (S_c/S_min)^a_S."
     ),
-    formula="(S/S_min - 1)(E/E_min - 1) = 1",
+    formula=r"(S/S_{\min} - 1)(E/E_{\min} - 1) = 1",
     strategy=_laws,
     check=_check_identity,
     subject=ScalingLaw,
@@ -139,7 +139,7 @@ RECOVERY_CLAIM = Claim(
         "all six constants (N_c, a_N, S_c, a_S, B_*, a_B): fitting noise-free runs generated "
         "by the law returns them."
     ),
-    formula="fit(simulate(theta)) = theta",
+    formula=r"\mathrm{fit}(\mathrm{simulate}(\theta)) = \theta",
     strategy=_laws,
     check=_check_recovery,
     subject=fit_scaling_law,

@@ -144,7 +144,10 @@ EXACT_LIMITS_CLAIM = Claim(
         "with that edge cut; with T = 1 or a membrane that keeps nothing between steps (tau = 1) "
         "this is BPTT's gradient."
     ),
-    formula="sum_t d/dtheta L_t(theta; v[t-1] fixed) = d/dtheta sum_t L_t |_{dv[t]/dv[t-1] := 0}",
+    formula=(
+        r"\sum_t \frac{d}{d\theta} L_t(\theta; v[t-1] \text{ fixed}) = \frac{d}{d\theta} \sum_t L_t "
+        r"\Big|_{dv[t]/dv[t-1] := 0}"
+    ),
     strategy=_limit_instances,
     check=_check_limits,
     subject=SLTT,
@@ -216,7 +219,7 @@ CONSTANT_MEMORY_CLAIM = Claim(
         "time steps: each step's graph is freed before the next step runs. BPTT holds all T "
         "steps' graphs, so its peak grows linearly in T."
     ),
-    formula="peak_saved_bytes(SLTT, 3T) = peak_saved_bytes(SLTT, T)",
+    formula=r"\mathrm{peak\_saved\_bytes}(\mathrm{SLTT}, 3T) = \mathrm{peak\_saved\_bytes}(\mathrm{SLTT}, T)",
     strategy=_memory_instances,
     check=_check_memory,
     subject=SLTT,

@@ -108,8 +108,9 @@ UNBIASED_FEATURES_CLAIM = Claim(
         "kernel k_1([x, 1], [w, b]) for ReLU features."
     ),
     formula=(
-        "E_G[Phi([x,1]) . Psi([w,b])] = f(w^T x + b) (URF);  "
-        "E_G[relu(G x~) . relu(G w~)] / m = ||x~|| ||w~|| (sin t + (pi - t) cos t) / (2 pi) (ReLU)"
+        r"\mathbb{E}_G[\Phi([x,1]) \cdot \Psi([w,b])] = f(w^T x + b)\ (\mathrm{URF});\quad "
+        r"\mathbb{E}_G[\mathrm{relu}(G \tilde x) \cdot \mathrm{relu}(G \tilde w)] / m = \|\tilde "
+        r"x\| \|\tilde w\| \frac{\sin t + (\pi - t) \cos t}{2\pi}\ (\mathrm{ReLU})"
     ),
     strategy=_instances,
     check=_check,

@@ -153,7 +153,7 @@ STUDENT_T_READOUT_CLAIM = Claim(
         "variance sigma^2 ~ InvGamma(a, b) make the output exactly Student-t with 2a degrees of "
         "freedom and scale sqrt((b/a) |x^L|^2 / n)."
     ),
-    formula="f / sqrt((b/a) |x^L|^2 / n) ~ t_{2a}",
+    formula=r"f \big/ \sqrt{(b/a) |x^L|^2 / n} \sim t_{2a}",
     strategy=lambda: st.builds(
         ReadoutInstance,
         st.floats(1.2, 3.0),
@@ -183,7 +183,7 @@ GP_LIMIT_CLAIM = Claim(
         "The Student-t process predictive with a = b converges to the Gaussian-process "
         "predictive with kernel K + noise, the log-density gap shrinking like 1/a."
     ),
-    formula="max_y |log p_TP(y | a = b) - log p_GP(y)| = O(1/a)",
+    formula=r"\max_y |\log p_{\mathrm{TP}}(y \mid a = b) - \log p_{\mathrm{GP}}(y)| = O(1/a)",
     strategy=lambda: st.builds(LimitInstance, seeds(), st.integers(3, 12)),
     check=_check_limit,
     subject=StudentTProcess,

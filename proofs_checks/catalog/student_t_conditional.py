@@ -206,8 +206,8 @@ EXACT_CONDITIONAL_CLAIM = Claim(
         "is the joint's training marginal -- for any kernel, a, b, eps and context size."
     ),
     formula=(
-        "log p(y* | y) = log MVT_{n+1}((y, y*); 2a, 0, (b/a)(K + eps I)) "
-        "- log MVT_n(y; 2a, 0, (b/a)(K + eps I))"
+        r"\log p(y^* \mid y) = \log \mathrm{MVT}_{n+1}((y, y^*); 2a, 0, (b/a)(K + \epsilon I)) - "
+        r"\log \mathrm{MVT}_n(y; 2a, 0, (b/a)(K + \epsilon I))"
     ),
     strategy=_instances,
     check=_check,

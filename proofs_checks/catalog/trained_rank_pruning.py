@@ -229,7 +229,7 @@ ENERGY_RANK_CLAIM = Claim(
         "reach the fraction e of their total, on every path (energy_rank on float32/float64 "
         "singular values, the callback on Linear and Conv2d weights), ties and e = 1 included."
     ),
-    formula="k = min{k : sum_{i<=k} s_i^2 >= e sum_i s_i^2}",
+    formula=r"k = \min\{k : \sum_{i \le k} s_i^2 \ge e \sum_i s_i^2\}",
     strategy=_instances,
     check=_check,
     subject=energy_rank,

@@ -201,8 +201,8 @@ APPROXIMATE_BACKWARD_CLAIM = Claim(
         "not grow with the number of steps (10^4 steps in the thorough profile, 10^3 in ci)."
     ),
     formula=(
-        "dL/dx = (gamma g - nu_{t-1} x_hat)/psi_{t-1};  |nu_t| <= max_s |Lambda_s|/Gamma_s  "
-        "when 0 <= (1-alpha) Gamma_s <= 1"
+        r"\frac{dL}{dx} = \frac{\gamma g - \nu_{t-1} \hat x}{\psi_{t-1}};\quad |\nu_t| \le \max_s "
+        r"|\Lambda_s|/\Gamma_s \text{ when } 0 \le (1-\alpha) \Gamma_s \le 1"
     ),
     strategy=_long_run_strategy,
     check=_check_long_run,

@@ -139,9 +139,11 @@ GRADIENT_IDENTITIES_CLAIM = Claim(
         "of the forward pass, and their squared norms are the projected energies."
     ),
     formula=(
-        "dL/dx|_BN = gamma/sigma_B (g - mean g - x_hat mean(g x_hat)),  "
-        "dL/dx|_PN = gamma/psi_B (g - x_hat mean(g x_hat)),  "
-        "||dL/dx||^2_PN = gamma^2/psi_B^2 (||g||^2 - (x_hat.g)^2/B)"
+        r"\frac{dL}{dx}\Big|_{\mathrm{BN}} = \frac{\gamma}{\sigma_B} (g - \mathrm{mean}\, g - \hat "
+        r"x\, \mathrm{mean}(g \hat x)),\quad \frac{dL}{dx}\Big|_{\mathrm{PN}} = "
+        r"\frac{\gamma}{\psi_B} (g - \hat x\, \mathrm{mean}(g \hat x)),\quad "
+        r"\Big\|\frac{dL}{dx}\Big\|^2_{\mathrm{PN}} = \frac{\gamma^2}{\psi_B^2} (\|g\|^2 - (\hat x "
+        r"\cdot g)^2/B)"
     ),
     strategy=_IDENTITY_STRATEGY,
     check=_check_identities,

@@ -117,7 +117,10 @@ SMALLER_GRADIENT_NORM_CLAIM = Claim(
         "<= (1/sigma_B^2)(||g||^2 - (1.g)^2/B - (x_hat_BN.g)^2/B); since psi_B^2 = sigma_B^2 + mu_B^2, "
         "the fraction of random (x, g) where it holds rises towards 1 with the batch mean shift."
     ),
-    formula="||dL/dx||_PN <= ||dL/dx||_BN  <=>  condition;  P(condition) increases with |mu|/sigma",
+    formula=(
+        r"\|dL/dx\|_{\mathrm{PN}} \le \|dL/dx\|_{\mathrm{BN}} \iff \text{condition};\quad "
+        r"P(\text{condition}) \text{ increases with } |\mu|/\sigma"
+    ),
     strategy=lambda: st.builds(NormComparisonInstance, st.integers(4, 32), seeds()),
     check=_check_norm_comparison,
     subject=NormFormulas(),

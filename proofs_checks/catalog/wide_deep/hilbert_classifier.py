@@ -92,7 +92,10 @@ HILBERT_CLASSIFIER_CLAIM = Claim(
         "on the sphere agree with the singular-kernel votes sign(sum_i y_i ||x - x_i||^-2a), with "
         "a = alpha for the NNGP and a = alpha + 1 for the NTK, better than with half or double a."
     ),
-    formula="sign f_L(x) = sign sum_i y_i eps(x, x_i)^-a,  a_NNGP = alpha, a_NTK = alpha + 1",
+    formula=(
+        r"\operatorname{sign} f_L(x) = \operatorname{sign} \sum_i y_i\, \epsilon(x, x_i)^{-a},\quad "
+        r"a_{\mathrm{NNGP}} = \alpha,\ a_{\mathrm{NTK}} = \alpha + 1"
+    ),
     strategy=lambda: st.builds(
         DesignInstance,
         st.sampled_from(["3d_opt", "5d_opt"]),

@@ -87,7 +87,7 @@ MAJORITY_VOTE_CLAIM = Claim(
         "For ReLU (dual'(1) = 1) every correlation is driven to 1 and the normalised deep NTK tends to "
         "1/4 off the diagonal, a kernel c I + b 11^T whose interpolant predicts the majority label."
     ),
-    formula="K_L(xi) / K_L(1) -> 1/4 for all xi in (-1, 1)",
+    formula=r"K_L(\xi) / K_L(1) \to 1/4 \quad \forall \xi \in (-1, 1)",
     strategy=lambda: st.builds(
         CorrelationInstance,
         st.lists(st.floats(-0.9, 0.9), min_size=3, max_size=6).map(tuple),

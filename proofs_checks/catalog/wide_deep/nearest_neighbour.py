@@ -94,7 +94,7 @@ NEAREST_NEIGHBOUR_CLAIM = Claim(
         "the interpolating NTK and NNGP classifiers of a deep network on the sphere agree with the "
         "1-nearest-neighbour classifier, the kernel row concentrating on the nearest training point."
     ),
-    formula="Sigma_L(xi) = xi^(k^L): f_L(x) -> y_{argmax_i xi(x, x_i)}",
+    formula=r"\Sigma_L(\xi) = \xi^{k^L}:\ f_L(x) \to y_{\operatorname{argmax}_i \xi(x, x_i)}",
     strategy=lambda: st.builds(
         NNInstance, st.sampled_from([2, 3, 4]), st.builds(SphereData, st.just(60), st.just(200), seeds())
     ),

@@ -82,7 +82,10 @@ SINGULAR_KERNEL_CLAIM = Claim(
         "For dual(xi) = p xi + (1-p) xi^k the deep NNGP behaves like eps^-alpha near xi = 1 - eps with "
         "alpha = ln(1/p)/ln(p + (1-p)k), and the NTK like eps^-(alpha+1)."
     ),
-    formula="Sigma_L(1-eps) ~ eps^-a, K_L(1-eps) ~ eps^-(a+1), a = ln(1/dual'(0))/ln(dual'(1))",
+    formula=(
+        r"\Sigma_L(1-\epsilon) \sim \epsilon^{-a},\quad K_L(1-\epsilon) \sim "
+        r"\epsilon^{-(a+1)},\quad a = \frac{\ln(1/\mathrm{dual}'(0))}{\ln(\mathrm{dual}'(1))}"
+    ),
     strategy=lambda: st.builds(
         SingularInstance,
         st.floats(0.05, 0.95),
