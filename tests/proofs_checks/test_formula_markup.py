@@ -39,3 +39,9 @@ def test_every_builtin_formula_is_shown_one_way_or_the_other():
     for claim in map(proofs_checks.get_claim, BUILTIN_CLAIMS):
         shown = html_formula(claim.formula)
         assert ("<code>" in shown) != is_tex(claim.formula), claim.id
+
+
+def test_every_builtin_formula_is_tex():
+    """The report typesets every built-in claim's formula; a plain-text one added later fails here."""
+    plain = [c.id for c in map(proofs_checks.get_claim, BUILTIN_CLAIMS) if not is_tex(c.formula)]
+    assert not plain, f"formulas that are not TeX: {plain}"
