@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from probtheory.plugins.entry import ReproductionResult
+from probtheory.plugins.evaluation import relative_l2
 from probtheory.theory.pde_beyond_linearity import barron_norm, unrolled_preconditioned_gd
 
 __all__ = ["reproduce"]
@@ -98,7 +99,7 @@ def _learned_step_sizes(seed: int, steps: int) -> tuple[torch.Tensor, float, flo
     errors = []
     for step_size in (eta.detach(), 1.0):
         u = unrolled_preconditioned_gd(f, gamma=_GAMMA, steps=steps, step_size=step_size).solution
-        errors.append(((u - reference).norm() / reference.norm()).item())
+        errors.append(relative_l2(u, reference))
     return eta.detach(), errors[0], errors[1]
 
 
