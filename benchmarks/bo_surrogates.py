@@ -5,6 +5,9 @@ Run:  python benchmarks/bo_surrogates.py [--problems branin,hartmann6,ackley10]
                               [--seeds 5] [--n-init 10] [--budget 40] [--out bo-runs]
                               [--runs-only | --timing-only | --saved-only]
       (writes benchmarks/results/bo_surrogates.json and docs/images/bo_regret.png)
+      python benchmarks/bo_surrogates.py --trust-region [same options]
+      (writes benchmarks/results/bo_trust_region.json: TuRBO trust-region runs next to the
+      whole-cube rows of bo_surrogates.json of the same budget; rows of other invocations kept)
 
 Every (problem, surrogate, seed) is a ``bo.run`` with qLogEI and q = 1, checkpointed under
 ``--out`` so an interrupted benchmark resumes (``probtheory bo`` runs one problem the same
@@ -51,7 +54,8 @@ def _run_all(args: argparse.Namespace) -> dict[str, dict[str, list[BOResult]]]:
     for problem in args.problems.split(","):
         for surrogate in args.surrogates.split(","):
             for seed in range(args.seeds):
-                path = Path(args.out) / problem / f"{surrogate}_seed{seed}.json"
+                loop = "trust-region_" if args.trust_region else ""
+                path = Path(args.out) / problem / f"{surrogate}_{loop}seed{seed}.json"
                 previous = BOResult.load(path) if path.is_file() else None
                 if previous is not None and previous.complete and previous.budget == args.budget:
                     result = previous
@@ -69,6 +73,7 @@ def _run_all(args: argparse.Namespace) -> dict[str, dict[str, list[BOResult]]]:
                         progress=True,
                         resume_from=path if previous is not None else None,
                         checkpoint=path,
+                        trust_region=args.trust_region,
                     )
                 print(f"{problem} {surrogate} seed {seed}: regret {result.simple_regret[-1].item():.4g}")
                 out.setdefault(problem, {}).setdefault(surrogate, []).append(result)
@@ -153,11 +158,19 @@ def main() -> None:
     mode.add_argument(
         "--saved-only", action="store_true", help="table and plot from the completed runs saved so far"
     )
+    parser.add_argument(
+        "--trust-region",
+        action="store_true",
+        help="TuRBO trust-region runs; results in bo_trust_region.json next to the whole-cube loop's",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     results_path = ROOT / "benchmarks" / "results" / "bo_surrogates.json"
     if args.runs_only:
         _run_all(args)
+        return
+    if args.trust_region:
+        _trust_region_main(args, results_path)
         return
     timing = _side_by_side_timing(args.problems.split(","), args.surrogates.split(","), args.timing_repeats)
     if args.timing_only:
@@ -208,6 +221,94 @@ def main() -> None:
     _add_timing(data, timing)
     results_path.write_text(json.dumps(data, indent=1))
     print(json.dumps(table, indent=1))
+
+
+def _region_overhead(problems: list[str], surrogates: list[str], repeats: int, n: int = 30) -> dict:
+    """Median over repeats of (iteration time in a trust region / in the whole cube), side by side.
+
+    One iteration = fit on ``n`` points + qLogEI proposal, once with the box of a fresh region
+    (length 0.8 around the best point, lengthscale-weighted where the model has lengthscales)
+    and once in the whole cube, in a shuffled order per repeat.
+    """
+    import random
+    import time
+
+    from bo.trust_region import TrustRegion, input_lengthscales
+
+    overhead: dict[str, dict[str, float]] = {}
+    for problem_name in problems:
+        problem = get_problem(problem_name)
+        X = torch.rand(n, problem.dim, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        Y = problem.evaluate_unit(X).reshape(n, 1)
+        ratios: dict[str, list[float]] = {}
+        order = random.Random(0)
+        for name in (s for s in surrogates if s != "random"):
+            for repeat in range(repeats):
+                seconds = {}
+                for loop in order.sample(["cube", "region"], 2):
+                    start = time.perf_counter()
+                    model = make_surrogate(name, X, Y, seed=repeat)
+                    box = None
+                    if loop == "region":
+                        center = X[Y[:, 0].argmax()]
+                        box = TrustRegion().start(0).box(center, input_lengthscales(model, problem.dim))
+                    propose(model, "qlogei", X, Y, 1, seed=repeat, bounds=box)
+                    seconds[loop] = time.perf_counter() - start
+                ratios.setdefault(name, []).append(seconds["region"] / seconds["cube"])
+            print(f"overhead {problem_name} {name}: {statistics.median(ratios[name]):.3f}x")
+        overhead[problem_name] = {name: statistics.median(r) for name, r in ratios.items()}
+    return overhead
+
+
+def _trust_region_main(args: argparse.Namespace, whole_cube_path: Path) -> None:
+    """Trust-region runs side by side with the whole-cube loop's rows (same problem and budget)."""
+    path = ROOT / "benchmarks" / "results" / "bo_trust_region.json"
+    data = json.loads(path.read_text()) if path.is_file() else {"table": [], "meta": {"commands": []}}
+    whole_cube = json.loads(whole_cube_path.read_text()) if whole_cube_path.is_file() else {"table": []}
+    cube_command = whole_cube.get("meta", {}).get("command", "--budget 40")
+    cube_budget = int(cube_command.split("--budget ")[1].split()[0])
+    cube_rows = {(r["problem"], r["surrogate"]): r for r in whole_cube["table"]}
+    if cube_budget != args.budget:  # side by side only at the same budget
+        cube_rows = {}
+    results = _run_all(args)
+    rows = []
+    for problem, by_surrogate in results.items():
+        rnd = by_surrogate.get("random")
+        random_regret = statistics.median(r.simple_regret[-1].item() for r in rnd) if rnd else None
+        for name, runs in by_surrogate.items():
+            row = _row(problem, name, runs, random_regret)
+            cube = cube_rows.get((problem, name), {})
+            cube_regret = cube.get("final regret (median [q1, q3])", "")
+            rows.append(
+                {
+                    "problem": problem,
+                    "budget": args.budget,
+                    "surrogate": name,
+                    "seeds": row["seeds"],
+                    "trust region: final regret (median [q1, q3])": row["final regret (median [q1, q3])"],
+                    "trust region: beats random": row["beats random"],
+                    "whole cube: final regret (median [q1, q3])": cube_regret,
+                    "whole cube: beats random": cube.get("beats random", ""),
+                    "s / iteration (median)": row["s / iteration (median)"],
+                }
+            )
+    keys = {(r["problem"], r["budget"], r["surrogate"]) for r in rows}
+    kept = [r for r in data["table"] if (r["problem"], r["budget"], r["surrogate"]) not in keys]
+    data["table"] = sorted(kept + rows, key=lambda r: (r["problem"], r["budget"]))
+    if not args.saved_only and args.timing_repeats > 0:
+        overhead = _region_overhead(args.problems.split(","), args.surrogates.split(","), args.timing_repeats)
+        for problem, ratios in overhead.items():
+            data.setdefault("overhead", {}).setdefault(problem, {}).update(ratios)
+    command = (
+        f"python benchmarks/bo_surrogates.py --trust-region --problems {args.problems} "
+        f"--surrogates {args.surrogates} --seeds {args.seeds} --n-init {args.n_init} --budget {args.budget}"
+        + (" --saved-only" if args.saved_only else f" --timing-repeats {args.timing_repeats}")
+    )
+    data["meta"]["commands"].append(command)
+    data["meta"]["machine"] = f"{platform.machine()}, 1 torch thread"
+    data["meta"]["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    path.write_text(json.dumps(data, indent=1))
+    print(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

@@ -3,10 +3,12 @@
 ``probtheory bo --problem hartmann6 --surrogates gp,ibnn,hmc,ensemble --seeds 5 --n-init 10
 --budget 40 --out DIR`` runs :func:`bo.loop.run` for every (surrogate, seed) pair and writes
 
-* ``DIR/runs/<surrogate>_seed<k>.json`` -- one :class:`bo.results.BOResult` per run, checkpointed
-  after every iteration: a finished run is skipped and an interrupted one resumed when the
-  command is repeated;
-* ``DIR/summary.json`` -- per surrogate: final simple regret (median and quartiles over
+* ``DIR/runs/<surrogate>_seed<k>.json`` (``<surrogate>_trust-region_seed<k>.json`` with
+  ``--trust-region``) -- one :class:`bo.results.BOResult` per run, checkpointed after every
+  iteration: a finished run is skipped and an interrupted one resumed when the command is
+  repeated; a stored run of another configuration (problem, budget's settings, ...) is refused
+  with a message naming the differing fields;
+* ``DIR/summary.json`` -- the configuration, and per surrogate: final simple regret (median and quartiles over
   seeds), final best values, mean fit and acquisition times per iteration;
 * ``DIR/regret.png`` -- median and interquartile band of the simple regret against the
   number of evaluations, one line per surrogate.
@@ -65,7 +67,8 @@ def _benchmark(args: argparse.Namespace) -> int:
     results: dict[str, list[BOResult]] = {}
     for surrogate in surrogates:
         for seed in range(args.seeds):
-            path = out / "runs" / f"{surrogate}_seed{seed}.json"
+            loop = "trust-region_" if args.trust_region else ""
+            path = out / "runs" / f"{surrogate}_{loop}seed{seed}.json"
             # a stored run is resumed through `run`, which refuses one of other settings (naming
             # them: problem, surrogate, ...) and evaluates nothing more when it is complete, so the
             # summary never mixes runs of different configurations
@@ -81,6 +84,7 @@ def _benchmark(args: argparse.Namespace) -> int:
                 progress=not (args.no_progress or args.json),
                 resume_from=path if path.is_file() else None,
                 checkpoint=path,
+                trust_region=args.trust_region,
             )
             regret = result.simple_regret
             if not args.json and result.n_evaluations == stored:
@@ -90,6 +94,13 @@ def _benchmark(args: argparse.Namespace) -> int:
                 print(f"{surrogate} seed {seed}: best {best:.6g}, regret {final:.3g}")
             results.setdefault(surrogate, []).append(result)
     summary = _summary(problem.name, problem.optimal_value, problem.optimum_note, results)
+    summary["configuration"] = {
+        "acquisition": args.acquisition,
+        "n_init": args.n_init,
+        "budget": args.budget,
+        "q": args.q,
+        "trust_region": args.trust_region,
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     _plot_regret(problem.name, results, out / "regret.png")
     if args.json:
@@ -165,6 +176,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--n-init", type=int, default=10, help="Sobol initial design size (default 10)")
     parser.add_argument("--budget", type=int, default=40, help="evaluations after the initial design")
     parser.add_argument("--q", type=int, default=1, help="points per iteration (default 1)")
+    parser.add_argument(
+        "--trust-region",
+        action="store_true",
+        help="optimise the acquisition inside a TuRBO trust region (runs saved as "
+        "<surrogate>_trust-region_seed<k>.json)",
+    )
     parser.add_argument("--threads", type=int, help="torch threads, >= 1 (default: torch's choice)")
     parser.add_argument("--out", required=True, help="output folder")
     add_no_progress_argument(parser)

@@ -44,9 +44,11 @@ from torch import Tensor
 from torch.quasirandom import SobolEngine
 from tqdm.auto import tqdm
 
+import probtheory
 from bo.models import DKL, GP, HMCBNN, IBNN, SVIBNN, DeepEnsemble, LaplaceBNN, PFNSurrogate, StudentTP
 from bo.problems import PROBLEMS, Problem, get_problem
 from bo.results import BOResult
+from bo.trust_region import TrustRegion, TrustRegionState, input_lengthscales, restart_design
 from probtheory._checks import check_finite, check_inputs, check_int, check_name, check_real
 from probtheory.errors import ConfigurationError, InputDataError
 
@@ -138,6 +140,7 @@ def propose(
     *,
     seed: int,
     options: AcquisitionOptions | None = None,
+    bounds: Tensor | None = None,
 ) -> Tensor:
     """The next `q x d` points in the unit cube, chosen by ``acquisition`` on ``model``.
 
@@ -149,9 +152,10 @@ def propose(
         q: The number of points.
         seed: Seed of the quasi-Monte-Carlo sampler and of the Thompson-sampling candidates.
         options: The optimiser settings.
+        bounds: A `2 x d` box inside the unit cube to search (a trust region; default the cube).
 
     Returns:
-        A `q x d` tensor.
+        A `q x d` tensor inside ``bounds``.
     """
     if not isinstance(model, Model):
         raise InputDataError("model", "a fitted botorch Model", type(model).__name__)
@@ -169,8 +173,10 @@ def propose(
         raise InputDataError("options", "an AcquisitionOptions", type(options).__name__)
     options = options or AcquisitionOptions()
     d = train_X.shape[-1]
+    bounds = _check_box(bounds, d).to(train_X)
     if acquisition == "ts":
         candidates = SobolEngine(d, scramble=True, seed=seed).draw(options.ts_candidates, dtype=torch.float64)
+        candidates = bounds[0] + (bounds[1] - bounds[0]) * candidates.to(train_X)
         with torch.no_grad():
             return MaxPosteriorSampling(model, replacement=False)(candidates, num_samples=q)
     sampler = get_sampler(model.posterior(train_X[:1]), torch.Size([options.mc_samples]), seed=seed)
@@ -182,7 +188,6 @@ def propose(
         acqf = qUpperConfidenceBound(model, beta=options.ucb_beta, sampler=sampler)
     else:
         raise InputDataError("acquisition", f"one of {list(ACQUISITIONS)}", repr(acquisition))
-    bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(train_X)
     candidates, _ = optimize_acqf(
         acqf,
         bounds=bounds,
@@ -191,7 +196,19 @@ def propose(
         raw_samples=options.raw_samples,
         options={"batch_limit": 8, "maxiter": options.maxiter},
     )
-    return candidates.detach().clamp(0.0, 1.0)
+    return candidates.detach().clamp(bounds[0], bounds[1])
+
+
+def _check_box(bounds: Tensor | None, d: int) -> Tensor:
+    """``bounds`` checked to be a `2 x d` box inside the unit cube (default: the cube)."""
+    if bounds is None:
+        return torch.stack([torch.zeros(d), torch.ones(d)]).to(torch.float64)
+    if not isinstance(bounds, Tensor) or bounds.shape != (2, d) or not bounds.is_floating_point():
+        shape = tuple(bounds.shape) if isinstance(bounds, Tensor) else type(bounds).__name__
+        raise InputDataError("bounds", f"a floating `2 x {d}` tensor (lower row, upper row)", shape)
+    if not bool(torch.all((0 <= bounds[0]) & (bounds[0] < bounds[1]) & (bounds[1] <= 1))):
+        raise InputDataError("bounds", "0 <= lower < upper <= 1 in every dimension", bounds.tolist())
+    return bounds
 
 
 def run(
@@ -208,6 +225,7 @@ def run(
     checkpoint: str | Path | None = None,
     surrogate_options: Mapping[str, Any] | None = None,
     acquisition_options: AcquisitionOptions | None = None,
+    trust_region: bool | TrustRegion = False,
 ) -> BOResult:
     """Run Bayesian optimisation (maximisation) on a problem.
 
@@ -228,6 +246,9 @@ def run(
             iteration (default: ``resume_from``).
         surrogate_options: Keyword options of a named surrogate's constructor (JSON values).
         acquisition_options: Optimiser settings (default :class:`AcquisitionOptions`).
+        trust_region: Optimise inside a TuRBO trust region (:mod:`bo.trust_region`): True for
+            the paper's settings, or a :class:`~bo.trust_region.TrustRegion`. The surrogate is
+            then fitted on the points of the current region only. Random search ignores it.
 
     Returns:
         The :class:`BOResult`.
@@ -235,7 +256,8 @@ def run(
     Raises:
         InputDataError: For an unknown problem, surrogate or acquisition name, or a bad
             number (``budget < 1``, ...).
-        ConfigurationError: If ``resume_from`` holds a run with other settings.
+        ConfigurationError: If ``resume_from`` holds a run with other settings (its message
+            names every differing field: problem, dimension, bounds, surrogate, ..., package version).
     """
     problem = _resolve_problem(problem)
     surrogate_name, factory = _resolve_surrogate(surrogate, surrogate_options)
@@ -249,8 +271,11 @@ def run(
             "acquisition_options", "an AcquisitionOptions", type(acquisition_options).__name__
         )
     acq_options = acquisition_options or AcquisitionOptions()
+    region = _resolve_trust_region(trust_region) if factory is not None else None  # random search: none
     settings = {
         "problem": problem.name,
+        "dim": problem.dim,
+        "bounds": problem.bounds.tolist(),
         "surrogate": surrogate_name,
         "acquisition": acquisition,
         "seed": seed,
@@ -258,6 +283,8 @@ def run(
         "q": q,
         "surrogate_options": dict(surrogate_options or {}),
         "acquisition_options": asdict(acq_options),
+        "trust_region": None if region is None else asdict(region),
+        "probtheory_version": probtheory.__version__,
     }
     _check_json("surrogate_options", settings["surrogate_options"])
     if resume_from is not None:
@@ -266,17 +293,19 @@ def run(
     else:
         X = SobolEngine(problem.dim, scramble=True, seed=seed).draw(n_init, dtype=torch.float64)
         result = BOResult(
-            **settings,
+            **{key: value for key, value in settings.items() if key not in ("dim", "bounds")},
             budget=budget,
             bounds=problem.bounds.clone(),
             optimal_value=problem.optimal_value,
             X=X,
             Y=problem.evaluate_unit(X)[:, 0],
         )
+        if region is not None:
+            result.trust_region_state = region.start(0).updated(region, result.Y, problem.dim, q).to_dict()
         if checkpoint is not None:
             result.save(checkpoint)
     with torch.random.fork_rng(devices=[]):
-        _iterate(result, problem, surrogate_name, factory, acq_options, progress, checkpoint)
+        _iterate(result, problem, surrogate_name, factory, acq_options, region, progress, checkpoint)
     return result
 
 
@@ -286,6 +315,7 @@ def _iterate(
     surrogate_name: str,
     factory: Callable[[Tensor, Tensor, int], Model] | None,
     options: AcquisitionOptions,
+    region: TrustRegion | None,
     progress: bool,
     checkpoint: str | Path | None,
 ) -> None:
@@ -300,27 +330,81 @@ def _iterate(
             batch = min(q, result.n_init + result.budget - result.n_evaluations)
             seed = _iteration_seed(result.seed, iteration)
             torch.manual_seed(seed)
-            train_X, train_Y = result.X, result.Y.unsqueeze(-1)
             start = time.perf_counter()
-            model = None if factory is None else factory(train_X, train_Y, seed)
-            fitted = time.perf_counter()
-            if model is None:  # random search
-                generator = torch.Generator().manual_seed(seed)
-                X_new = torch.rand(batch, problem.dim, generator=generator, dtype=torch.float64)
+            if region is None:
+                X_new, fitted = _next_points(result, problem, factory, options, batch, seed, None)
             else:
-                X_new = propose(
-                    model, result.acquisition, train_X, train_Y, batch, seed=seed, options=options
-                )
+                X_new, fitted = _next_points_in_region(result, problem, factory, options, batch, seed)
             chosen = time.perf_counter()
             Y_new = problem.evaluate_unit(X_new)[:, 0]
             result.X = torch.cat([result.X, X_new.to(result.X)])
             result.Y = torch.cat([result.Y, Y_new])
+            if region is not None:
+                result.trust_region_state = _region_after(result, region, Y_new).to_dict()
             result.fit_seconds.append(fitted - start)
             result.acquisition_seconds.append(chosen - fitted)
             if checkpoint is not None:
                 result.save(checkpoint)
             bar.update(1)
             bar.set_postfix(best=f"{result.Y.max().item():.6g}")
+
+
+def _next_points(
+    result: BOResult,
+    problem: Problem,
+    factory: Callable[[Tensor, Tensor, int], Model] | None,
+    options: AcquisitionOptions,
+    batch: int,
+    seed: int,
+    region: TrustRegionState | None,
+) -> tuple[Tensor, float]:
+    """The next ``batch`` points and the time the fit ended (from the region's data if given)."""
+    first = 0 if region is None else region.start
+    train_X, train_Y = result.X[first:], result.Y[first:].unsqueeze(-1)
+    model = None if factory is None else factory(train_X, train_Y, seed)
+    fitted = time.perf_counter()
+    if model is None:  # random search
+        generator = torch.Generator().manual_seed(seed)
+        return torch.rand(batch, problem.dim, generator=generator, dtype=torch.float64), fitted
+    bounds = None
+    if region is not None:
+        center = train_X[train_Y[:, 0].argmax()]
+        bounds = region.box(center, input_lengthscales(model, problem.dim))
+    X_new = propose(
+        model, result.acquisition, train_X, train_Y, batch, seed=seed, options=options, bounds=bounds
+    )
+    return X_new, fitted
+
+
+def _next_points_in_region(
+    result: BOResult,
+    problem: Problem,
+    factory: Callable[[Tensor, Tensor, int], Model] | None,
+    options: AcquisitionOptions,
+    batch: int,
+    seed: int,
+) -> tuple[Tensor, float]:
+    """The next points of a trust-region run: a restarted region's design first, then proposals."""
+    state = TrustRegionState.from_dict(result.trust_region_state)
+    if state.designing(result.n_evaluations, result.n_init):
+        design = restart_design(problem.dim, result.n_init, result.seed, state.restarts)
+        done = result.n_evaluations - state.start
+        return design[done : done + batch], time.perf_counter()
+    return _next_points(result, problem, factory, options, batch, seed, state)
+
+
+def _region_after(result: BOResult, settings: TrustRegion, Y_new: Tensor) -> TrustRegionState:
+    """The region's state after the batch ``Y_new`` (already appended to ``result``)."""
+    state = TrustRegionState.from_dict(result.trust_region_state)
+    before = result.n_evaluations - Y_new.shape[0]
+    if state.designing(before, result.n_init):  # a restart's design: the best once it is complete
+        if state.designing(result.n_evaluations, result.n_init):
+            return state
+        return state.updated(settings, result.Y[state.start :], result.bounds.shape[-1], result.q)
+    state = state.updated(settings, Y_new, result.bounds.shape[-1], result.q)
+    if state.collapsed(settings):
+        return settings.start(result.n_evaluations, state.restarts + 1)
+    return state
 
 
 def _iteration_seed(seed: int, iteration: int) -> int:
@@ -351,8 +435,17 @@ def _resolve_surrogate(
     return getattr(surrogate, "__name__", type(surrogate).__name__), lambda X, Y, seed: surrogate(X, Y)
 
 
+def _resolve_trust_region(trust_region: bool | TrustRegion) -> TrustRegion | None:
+    if isinstance(trust_region, TrustRegion):
+        return trust_region
+    if isinstance(trust_region, bool):
+        return TrustRegion() if trust_region else None
+    raise InputDataError("trust_region", "a bool or a bo.trust_region.TrustRegion", repr(trust_region))
+
+
 def _resumed(result: BOResult, settings: dict[str, Any], budget: int) -> BOResult:
-    stored = {key: getattr(result, key) for key in settings}
+    stored = {key: getattr(result, key) for key in settings if key not in ("dim", "bounds")}
+    stored["dim"], stored["bounds"] = result.bounds.shape[-1], result.bounds.tolist()
     mismatched = {key: (stored[key], value) for key, value in settings.items() if stored[key] != value}
     if mismatched:
         details = ", ".join(

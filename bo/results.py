@@ -38,6 +38,12 @@ class BOResult:
         acquisition_seconds: Wall time of choosing the next points, per BO iteration.
         surrogate_options: Keyword options passed to a named surrogate.
         acquisition_options: The :class:`AcquisitionOptions` as a dict.
+        trust_region: The :class:`~bo.trust_region.TrustRegion` settings as a dict, or None
+            (the acquisition searched the whole cube).
+        trust_region_state: The trust region's state after the last evaluation
+            (:meth:`bo.trust_region.TrustRegionState.to_dict`), or None.
+        probtheory_version: The package version that made the run (None in files written
+            before it was recorded).
     """
 
     problem: str
@@ -55,6 +61,9 @@ class BOResult:
     acquisition_seconds: list[float] = field(default_factory=list)
     surrogate_options: dict[str, Any] = field(default_factory=dict)
     acquisition_options: dict[str, Any] = field(default_factory=dict)
+    trust_region: dict[str, Any] | None = None
+    trust_region_state: dict[str, Any] | None = None
+    probtheory_version: str | None = None
 
     @property
     def n_evaluations(self) -> int:

@@ -18,14 +18,14 @@ from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.outcome import Standardize
 from botorch.posteriors import Posterior
-from gpytorch.kernels import Kernel
+from gpytorch.kernels import Kernel, ScaleKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
 from bo._validation import check_output_indices, check_test_inputs, check_training_data
 from bo.models.base import FitOnceMixin
 
-__all__ = ["GP"]
+__all__ = ["GP", "kernel_input_lengthscales"]
 
 
 class GP(FitOnceMixin, SingleTaskGP):
@@ -60,6 +60,13 @@ class GP(FitOnceMixin, SingleTaskGP):
 
     def _fit(self) -> None:
         fit_gpytorch_mll(ExactMarginalLogLikelihood(self.likelihood, self))
+
+    def input_lengthscales(self) -> Tensor | None:
+        """The kernel's `d` ARD lengthscales on the raw inputs, or None if it has none.
+
+        Trust regions (:mod:`bo.trust_region`) weight their sides by them, as TuRBO does.
+        """
+        return kernel_input_lengthscales(self.covar_module, self.train_inputs[0].shape[-1])
 
     def train(self, mode: bool = True) -> GP:
         """Set the training mode; a return to eval mode after ``train()`` marks the GP fitted.
@@ -119,3 +126,18 @@ class GP(FitOnceMixin, SingleTaskGP):
             observation_noise=observation_noise,
             posterior_transform=posterior_transform,
         )
+
+
+def kernel_input_lengthscales(kernel: Kernel, dim: int) -> Tensor | None:
+    """The ``d`` ARD lengthscales of a kernel (or of a ``ScaleKernel``'s base kernel), or None.
+
+    None unless the kernel has a lengthscale with exactly ``d`` entries.
+    """
+    if isinstance(kernel, ScaleKernel):
+        kernel = kernel.base_kernel
+    if not getattr(kernel, "has_lengthscale", False):
+        return None
+    lengthscale = kernel.lengthscale
+    if lengthscale is None or lengthscale.numel() != dim:
+        return None
+    return lengthscale.detach().reshape(dim)

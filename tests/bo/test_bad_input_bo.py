@@ -41,6 +41,7 @@ from bo.posteriors import MarginalPosterior, SampleEnsemblePosterior
 from bo.problems import Problem, estimate_maximum, get_problem
 from bo.results import BOResult
 from bo.testing import SurrogateContract, contract_objective
+from bo.trust_region import TrustRegion, TrustRegionState
 from probtheory.errors import (
     AlreadyFittedError,
     ConfigurationError,
@@ -343,6 +344,66 @@ CASES = [
         lambda: propose(fitted_gp(), "qlogei", X, Y[:, 0], 1, seed=0),
         InputDataError,
         "train_Y",
+    ),
+    BadInput(
+        "propose",
+        "the box in the `d x 2` layout (one row per dimension)",
+        lambda: propose(
+            fitted_gp(), "qlogei", X, Y, 1, seed=0, bounds=torch.tensor([[0.0, 1.0], [0.0, 1.0]])
+        ),
+        InputDataError,
+        "bounds",
+    ),
+    BadInput(
+        "propose",
+        "a box reaching outside the unit cube",
+        lambda: propose(
+            fitted_gp(), "qlogei", X, Y, 1, seed=0, bounds=torch.tensor([[-1.0, 0.0], [1.0, 1.0]])
+        ),
+        InputDataError,
+        "bounds",
+    ),
+    BadInput(
+        "run",
+        "trust region given as a string",
+        lambda: run("branin", "gp", trust_region="yes", progress=False),
+        InputDataError,
+        "trust_region",
+    ),
+    BadInput(
+        "TrustRegion",
+        "initial length above the maximum",
+        lambda: TrustRegion(length_init=2.0),
+        InputDataError,
+        "length_init",
+    ),
+    BadInput(
+        "TrustRegion",
+        "zero failure tolerance",
+        lambda: TrustRegion(failure_tolerance=0),
+        InputDataError,
+        "failure_tolerance",
+    ),
+    BadInput(
+        "TrustRegion",
+        "negative improvement",
+        lambda: TrustRegion(improvement=-0.1),
+        InputDataError,
+        "improvement",
+    ),
+    BadInput(
+        "TrustRegionState.box",
+        "lengthscales of another dimension",
+        lambda: TrustRegionState(length=0.5, start=0).box(torch.full((2,), 0.5), torch.ones(3)),
+        InputDataError,
+        "lengthscales",
+    ),
+    BadInput(
+        "TrustRegionState.box",
+        "a zero lengthscale",
+        lambda: TrustRegionState(length=0.5, start=0).box(torch.full((2,), 0.5), torch.tensor([1.0, 0.0])),
+        InputDataError,
+        "lengthscales",
     ),
     BadInput(
         "propose", "zero points", lambda: propose(fitted_gp(), "qlogei", X, Y, 0, seed=0), InputDataError, "q"

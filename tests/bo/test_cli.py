@@ -64,3 +64,18 @@ def test_a_folder_of_another_problem_is_refused_not_mixed_into_the_summary(tmp_p
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "problem" in err[0] and "'branin'" in err[0] and "'hartmann6'" in err[0]
     assert json.loads((tmp_path / "summary.json").read_text())["problem"] == "branin"  # untouched
+
+
+def test_trust_region_runs_are_their_own_files_and_summary_says_so(tmp_path, capsys):
+    argv = ["bo", "--problem", "branin", "--surrogates", "gp", "--seeds", "1", "--n-init", "4"]
+    argv += ["--budget", "2", "--out", str(tmp_path), "--no-progress"]
+    assert main(argv[1:]) == 0
+    capsys.readouterr()
+    assert main([*argv[1:], "--trust-region", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["configuration"]["trust_region"] is True
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert runs == ["gp_seed0.json", "gp_trust-region_seed0.json"]
+    result = BOResult.load(tmp_path / "runs" / "gp_trust-region_seed0.json")
+    assert result.trust_region is not None and result.trust_region_state is not None
+    assert result.probtheory_version is not None
