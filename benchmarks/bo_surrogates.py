@@ -47,6 +47,7 @@ from bo.problems import get_problem  # noqa: E402
 from bo.results import BOResult  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+SURROGATES = "gp,ibnn,tp,ensemble,laplace,dkl,svi,hmc,random"
 
 
 def _run_all(args: argparse.Namespace) -> dict[str, dict[str, list[BOResult]]]:
@@ -142,7 +143,7 @@ def _add_timing(data: dict, timing: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", default="branin,hartmann6,ackley10")
-    parser.add_argument("--surrogates", default="gp,ibnn,tp,ensemble,laplace,dkl,svi,hmc,random")
+    parser.add_argument("--surrogates", default=SURROGATES)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--n-init", type=int, default=10)
     parser.add_argument("--budget", type=int, default=40)
@@ -193,6 +194,46 @@ def main() -> None:
         rnd = by_surrogate.get("random")
         random_regret = statistics.median(r.simple_regret[-1].item() for r in rnd) if rnd else None
         table += [_row(problem, name, runs, random_regret) for name, runs in by_surrogate.items()]
+    command = (
+        f"python benchmarks/bo_surrogates.py --problems {args.problems} --surrogates {args.surrogates} "
+        f"--seeds {args.seeds} --n-init {args.n_init} --budget {args.budget}"
+        + (" --saved-only" if args.saved_only else "")
+    )
+    # rows of (problem, surrogate) pairs this invocation did not run are kept from the results
+    # file (e.g. the rest of the table while HMC's slow rows are completed), as are their timings
+    previous = json.loads(results_path.read_text()) if results_path.is_file() else {"table": [], "meta": {}}
+    done = {(row["problem"], row["surrogate"]) for row in table}
+    kept = [row for row in previous["table"] if (row["problem"], row["surrogate"]) not in done]
+    order = {name: i for i, name in enumerate(SURROGATES.split(","))}
+    problems = list(dict.fromkeys([r["problem"] for r in previous["table"]] + list(results)))
+    table = sorted(
+        kept + table, key=lambda r: (problems.index(r["problem"]), order.get(r["surrogate"], len(order)))
+    )
+    merged_timing = previous.get("timing", {})
+    for problem, ratios in timing.items():
+        merged_timing.setdefault(problem, {}).update(ratios)
+    earlier = previous["meta"].get("commands") or [previous["meta"].get("command", "")]
+    commands = [c for c in earlier if c] + [command]
+    if kept:
+        print(f"kept {len(kept)} rows of earlier runs; the regret plot needs every run, so it is not redrawn")
+    else:
+        commands = [command]
+        _plot_regret(results)
+    data = {
+        "table": table,
+        "meta": {
+            "command": " ; ".join(commands),
+            "commands": commands,
+            "machine": f"{platform.machine()}, 1 torch thread",
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        },
+    }
+    _add_timing(data, merged_timing)
+    results_path.write_text(json.dumps(data, indent=1))
+    print(json.dumps(table, indent=1))
+
+
+def _plot_regret(results: dict[str, dict[str, list[BOResult]]]) -> None:
     figure, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.6), squeeze=False)
     for ax, (problem, by_surrogate) in zip(axes[0], results.items(), strict=True):
         for name, runs in by_surrogate.items():
@@ -205,22 +246,6 @@ def main() -> None:
         ax.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(ROOT / "docs" / "images" / "bo_regret.png", dpi=110)
-    command = (
-        f"python benchmarks/bo_surrogates.py --problems {args.problems} --surrogates {args.surrogates} "
-        f"--seeds {args.seeds} --n-init {args.n_init} --budget {args.budget}"
-        + (" --saved-only" if args.saved_only else "")
-    )
-    data = {
-        "table": table,
-        "meta": {
-            "command": command,
-            "machine": f"{platform.machine()}, 1 torch thread",
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        },
-    }
-    _add_timing(data, timing)
-    results_path.write_text(json.dumps(data, indent=1))
-    print(json.dumps(table, indent=1))
 
 
 def _region_overhead(problems: list[str], surrogates: list[str], repeats: int, n: int = 30) -> dict:
@@ -305,6 +330,7 @@ def _trust_region_main(args: argparse.Namespace, whole_cube_path: Path) -> None:
         + (" --saved-only" if args.saved_only else f" --timing-repeats {args.timing_repeats}")
     )
     data["meta"]["commands"].append(command)
+    data["meta"]["command"] = " ; ".join(data["meta"]["commands"])
     data["meta"]["machine"] = f"{platform.machine()}, 1 torch thread"
     data["meta"]["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     path.write_text(json.dumps(data, indent=1))
