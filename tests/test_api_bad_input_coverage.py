@@ -34,7 +34,8 @@ RESULTS = frozenset(
     ErrorRegressionResult GDTrajectory InductiveBias KernelGDTrajectory LipschitzBound MPNPLoss
     MeanFieldSolution MonteCarloEstimate ODEFamilyData ODESystem PatternSequences PhaseDiagram
     PreconditionedGDResult RegionEnumeration RegressionSplit RetrievalResult RunRecord Separability
-    SlopeFit SolveResult TrainResult UnrollResult Verdict ZeroTemperatureOverlaps
+    SlopeFit SolveResult StudentTPosteriorParameters TrainResult UnrollResult Verdict
+    ZeroTemperatureOverlaps
     """.split()
 )
 

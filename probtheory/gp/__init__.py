@@ -13,7 +13,11 @@ from probtheory.gp.gram_kernels import (
     se_gram_kernel,
 )
 from probtheory.gp.scale_mixture import BurrXII, ScaleMixtureProcess
-from probtheory.gp.student_t_process import StudentTProcess, multivariate_t_log_prob
+from probtheory.gp.student_t_process import (
+    StudentTPosteriorParameters,
+    StudentTProcess,
+    multivariate_t_log_prob,
+)
 
 __all__ = [
     "BurrXII",
@@ -25,6 +29,7 @@ __all__ = [
     "SEGramKernel",
     "ScaleMixtureProcess",
     "StructuredGram",
+    "StudentTPosteriorParameters",
     "StudentTProcess",
     "linear_gram_kernel",
     "multivariate_t_log_prob",

@@ -10,6 +10,10 @@ giving the last layer of an infinitely wide network a shared variance
   :math:`(b/a)(K + \varepsilon I)`;
 * posterior of the scale: :math:`\sigma^2 \mid y \sim \mathrm{InvGamma}(a + n/2,\; b + q/2)`,
   :math:`q = y^\top (K + \varepsilon I)^{-1} y`;
+* joint posterior at test inputs (``StudentTProcess.joint_posterior``): given :math:`\sigma^2`,
+  Gaussian with the GP-conditional mean and :math:`\sigma^2` times the GP-conditional
+  covariance, so a normal--inverse-gamma scale mixture, marginally multivariate t with
+  :math:`2a + n` degrees of freedom (Shah, Wilson & Ghahramani, AISTATS 2014, Sec. 3);
 * predictive of a new observation: Student-t with :math:`2a + n` degrees of freedom, mean
   :math:`k_*^\top (K + \varepsilon I)^{-1} y` and squared scale
   :math:`\frac{b + q/2}{a + n/2}\,(k_{**} + \varepsilon - k_*^\top (K + \varepsilon I)^{-1} k_*)`
@@ -22,6 +26,7 @@ As :math:`a, b \to \infty` with :math:`b/a` fixed the process tends to the GP wi
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from gpytorch.constraints import Positive
@@ -33,7 +38,7 @@ from probtheory.errors import InputDataError
 from probtheory.gp._fitting import maximise_marginal_likelihood
 from probtheory.kernels import NNGPKernel
 
-__all__ = ["StudentTProcess", "multivariate_t_log_prob"]
+__all__ = ["StudentTPosteriorParameters", "StudentTProcess", "multivariate_t_log_prob"]
 
 
 def multivariate_t_log_prob(y: Tensor, df: Tensor | float, shape_cholesky: Tensor) -> Tensor:
@@ -114,6 +119,44 @@ def check_kernel(kernel: object) -> Kernel:
     return kernel.double()
 
 
+@dataclass(frozen=True)
+class StudentTPosteriorParameters:
+    r"""The joint Student-t process posterior at `q` inputs, as a normal--inverse-gamma scale mixture.
+
+    .. math::
+        f \mid \sigma^2 \sim N(\text{mean},\ \sigma^2\, \text{unit\_covariance}), \qquad
+        \sigma^2 \sim \mathrm{InvGamma}(\text{concentration},\ \text{rate}).
+
+    Marginally over :math:`\sigma^2`, f is multivariate t with :attr:`df` = 2 concentration
+    degrees of freedom, location ``mean`` and **shape matrix**
+    :attr:`shape_matrix` = (rate / concentration) unit_covariance; its **covariance** is
+    E[sigma^2] unit_covariance = rate / (concentration - 1) unit_covariance (finite for
+    concentration > 1). ``unit_covariance`` itself is neither: it is the covariance of f given
+    sigma^2 = 1, the Gaussian conditional covariance of the kernel.
+
+    Attributes:
+        mean: The `batch_shape x q` posterior mean.
+        unit_covariance: The `batch_shape x q x q` covariance of f given sigma^2 = 1.
+        concentration: The posterior shape a + n/2 of sigma^2 (a scalar tensor).
+        rate: The posterior rate b + y^T (K + eps I)^{-1} y / 2 of sigma^2 (a scalar tensor).
+    """
+
+    mean: Tensor
+    unit_covariance: Tensor
+    concentration: Tensor
+    rate: Tensor
+
+    @property
+    def df(self) -> Tensor:
+        """The degrees of freedom 2 concentration = 2a + n of the marginal multivariate t."""
+        return 2 * self.concentration
+
+    @property
+    def shape_matrix(self) -> Tensor:
+        """The `batch_shape x q x q` shape matrix (rate / concentration) unit_covariance of the t."""
+        return self.rate / self.concentration * self.unit_covariance
+
+
 class StudentTProcess(nn.Module):
     """Exact Student-t process regression (a scale-mixture NNGP), fitted by marginal likelihood.
 
@@ -123,6 +166,8 @@ class StudentTProcess(nn.Module):
         tp.fit(steps=300)
         predictive = tp.posterior(test_x)          # torch.distributions.StudentT per point
         predictive.log_prob(test_y), predictive.loc, predictive.scale
+        joint = tp.joint_posterior(test_x)         # jointly over the test points
+        joint.mean, joint.shape_matrix, joint.df   # a multivariate t
         ```
     """
 
@@ -154,6 +199,7 @@ class StudentTProcess(nn.Module):
             value = check_real(name, value, positive=True)
             raw = self._constraint.inverse_transform(torch.tensor(value, dtype=torch.float64))
             self.raw[name] = nn.Parameter(raw)
+        self._eval_factor: tuple[Tensor, Tensor] | None = None
 
     def _positive(self, name: str) -> Tensor:
         return self._constraint.transform(self.raw[name])
@@ -183,37 +229,112 @@ class StudentTProcess(nn.Module):
             )
         return chol
 
+    def _training_factor(self) -> tuple[Tensor, Tensor]:
+        """The Cholesky factor L of K + eps I and (K + eps I)^{-1} y.
+
+        In training mode computed on every call (differentiable in the hyperparameters). In eval
+        mode computed once, without gradients, and reused until ``train()``, ``fit()`` or
+        ``load_state_dict()``: GPyTorch's convention for its test-time caches.
+        """
+        if self.training:
+            chol = self._train_cholesky()
+            return chol, torch.cholesky_solve(self.train_y.unsqueeze(-1), chol).squeeze(-1)
+        if self._eval_factor is None:
+            with torch.no_grad():
+                chol = self._train_cholesky()
+                self._eval_factor = (chol, torch.cholesky_solve(self.train_y.unsqueeze(-1), chol).squeeze(-1))
+        return self._eval_factor
+
+    def train(self, mode: bool = True) -> StudentTProcess:
+        """Set training mode (``mode=True``, which drops the eval-mode factorisation) or eval mode."""
+        if mode:
+            self._eval_factor = None
+        return super().train(mode)
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        self._eval_factor = None  # new hyperparameters: the eval-mode factorisation is stale
+        super()._load_from_state_dict(*args, **kwargs)
+
     def marginal_log_likelihood(self) -> Tensor:
         """Log p(y) under the multivariate t with 2a degrees of freedom and shape (b/a)(K + eps I)."""
         chol = self._train_cholesky()
         a, b = self.concentration, self.rate
         return _multivariate_t_log_prob(self.train_y, 2 * a, torch.sqrt(b / a) * chol)
 
+    def joint_posterior(self, test_x: Tensor, observation_noise: bool = False) -> StudentTPosteriorParameters:
+        r"""The joint posterior at the `q` points of ``test_x``: a normal--inverse-gamma scale mixture.
+
+        :math:`f_* \mid \sigma^2, y \sim N(\mu, \sigma^2 C)` and
+        :math:`\sigma^2 \mid y \sim \mathrm{InvGamma}(a + n/2,\ b + y^\top (K + \varepsilon I)^{-1} y / 2)`,
+        with the Gaussian conditional :math:`\mu = k_*^\top (K + \varepsilon I)^{-1} y` and
+        :math:`C = K_{**} - k_*^\top (K + \varepsilon I)^{-1} k_*` (plus :math:`\varepsilon I` with
+        ``observation_noise``: then the posterior is that of new noisy observations). Marginally
+        a multivariate t over the q points; see :class:`StudentTPosteriorParameters`.
+
+        Computed in float64 (the model's dtype, to which ``test_x`` is converted; the parameters
+        are float64) and differentiable in ``test_x``. In training mode it is differentiable in
+        the hyperparameters too; in eval mode the factorisation of the training data is computed
+        once, without gradients, and reused until ``train()``, ``fit()`` or ``load_state_dict()``
+        (GPyTorch's test-time caches): set hyperparameters in training mode.
+
+        Args:
+            test_x: A `batch_shape x q x d` tensor of inputs (no batch dims: `q x d`).
+            observation_noise: Whether to add the noise variance epsilon to C's diagonal (the
+                predictive of observations y*) or not (the posterior of the latent f*).
+
+        Returns:
+            The parameters, with a `batch_shape x q` mean and `batch_shape x q x q` unit covariance C.
+
+        Raises:
+            InputDataError: If ``test_x`` is not a finite `... x q x d` tensor with the training
+                inputs' d, or ``observation_noise`` is not a bool.
+        """
+        check_inputs("test_x", test_x, feature_dim=self.train_x.shape[-1])
+        if not isinstance(observation_noise, bool):
+            raise InputDataError("observation_noise", "True or False", type(observation_noise).__name__)
+        test_x = test_x.to(torch.float64)
+        chol, alpha = self._training_factor()
+        k_star = self.kernel(test_x, self.train_x).to_dense()  # ... x q x n
+        # v = L^{-1} k_*: one solve with every test point as a right-hand side (a batched solve
+        # would copy the `n x n` factor once per batch element)
+        n = k_star.shape[-1]
+        v = torch.linalg.solve_triangular(chol, k_star.reshape(-1, n).T, upper=False).T.reshape(k_star.shape)
+        unit_covariance = self.kernel(test_x).to_dense() - v @ v.transpose(-1, -2)
+        if observation_noise:
+            unit_covariance = unit_covariance + self.noise * torch.eye(test_x.shape[-2], dtype=torch.float64)
+        return StudentTPosteriorParameters(
+            mean=k_star @ alpha,
+            unit_covariance=unit_covariance,
+            concentration=self.concentration + n / 2,
+            rate=self.rate + self.train_y @ alpha / 2,
+        )
+
     def posterior(self, test_x: Tensor) -> torch.distributions.StudentT:
         """Predictive distribution of noisy observations at ``test_x`` (`m x d`), per point.
 
-        Computed in float64 (the model's dtype, to which ``test_x`` is converted); the
-        distribution's parameters come back in the dtype of ``test_x``.
+        The marginals of :meth:`joint_posterior` with observation noise: Student-t with
+        ``2 * concentration`` degrees of freedom, location ``mean`` and squared scale
+        ``rate / concentration`` times the diagonal of C. Computed in float64 (the model's
+        dtype, to which ``test_x`` is converted); the distribution's parameters come back in
+        the dtype of ``test_x``.
         """
         dtype = test_x.dtype if isinstance(test_x, Tensor) else torch.float64
         test_x = check_test_inputs(test_x, self.train_x.shape[-1])
-        chol = self._train_cholesky()
-        k_star = self.kernel(test_x, self.train_x).to_dense()
-        k_diag = self.kernel(test_x, diag=True)
-        alpha = torch.cholesky_solve(self.train_y.unsqueeze(-1), chol).squeeze(-1)
-        v = torch.linalg.solve_triangular(chol, k_star.T, upper=False)
-        mean = k_star @ alpha
-        variance = (k_diag + self.noise - (v**2).sum(0)).clamp_min(1e-12)
-        a, b = self.concentration, self.rate
-        n = len(self.train_y)
-        quad = self.train_y @ alpha
-        scale2 = (b + quad / 2) / (a + n / 2) * variance
-        return torch.distributions.StudentT((2 * a + n).to(dtype), mean.to(dtype), scale2.sqrt().to(dtype))
+        # each point as its own q = 1 batch: the marginals, in O(m n) memory
+        joint = self.joint_posterior(test_x.unsqueeze(-2), observation_noise=True)
+        variance = joint.unit_covariance[..., 0, 0].clamp_min(1e-12)
+        scale2 = joint.rate / joint.concentration * variance
+        return torch.distributions.StudentT(
+            joint.df.to(dtype), joint.mean[..., 0].to(dtype), scale2.sqrt().to(dtype)
+        )
 
     def fit(self, steps: int = 300, lr: float = 0.05, progress: bool = True) -> list[float]:
         """Maximise the marginal likelihood (kernel hyperparameters, a, b, noise) with Adam.
 
+        Leaves the model in training mode.
+
         Returns:
             The negative marginal log-likelihood per data point after each step.
         """
+        self.train()
         return maximise_marginal_likelihood(self, steps, lr, progress, "StudentTProcess.fit")
