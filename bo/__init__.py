@@ -2,7 +2,8 @@
 
 * :mod:`bo.models` — Bayesian surrogates that are BoTorch ``Model``s (GP, IBNN, HMC / SVI /
   Laplace BNNs, deep ensembles, deep kernel learning);
-* :mod:`bo.posteriors` — the sample-based posterior of the BNN surrogates;
+* :mod:`bo.posteriors` — the non-Gaussian posteriors (function-draw ensembles of the BNN surrogates,
+  per-point marginals of the PFN, the Student-t process scale mixture), one per module;
 * :mod:`bo.testing` — the contract every surrogate passes, reusable in your own tests;
 * :mod:`bo.loop`, :mod:`bo.problems`, :mod:`bo.results` — ``run(problem, surrogate, ...)``;
 * :mod:`bo.early_stopping`, :mod:`bo.hpo` — LC-PFN predictive early stopping in HPO loops.

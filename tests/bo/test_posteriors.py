@@ -1,6 +1,8 @@
-"""SampleEnsemblePosterior: exact moments, joint q-batches, base samples and samplers."""
+"""bo.posteriors: SampleEnsemblePosterior's moments, q-batches and base samples; the sampler all share."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 import torch
@@ -9,7 +11,8 @@ from botorch.sampling import IIDNormalSampler, SobolQMCNormalSampler, Stochastic
 from botorch.sampling.get_sampler import get_sampler
 from botorch.sampling.index_sampler import IndexSampler
 
-from bo.posteriors import SampleEnsemblePosterior
+from bo.posteriors import MarginalPosterior, SampleEnsemblePosterior, ScaleMixtureNormalPosterior
+from bo.posteriors._base_samples import normal_sampler
 from probtheory.errors import InputDataError, UnsupportedError
 
 DTYPE = torch.float64
@@ -239,3 +242,27 @@ def test_index_base_samples_with_noise_are_unsupported():
 def test_bad_input_raises(build):
     with pytest.raises(InputDataError):
         build()
+
+
+def _every_posterior():
+    """One of each posterior of bo.posteriors, with t-batch 2, q = 3, m = 1."""
+    normal = torch.distributions.Normal(torch.zeros(2, 3, 1, dtype=DTYPE), torch.ones(2, 3, 1, dtype=DTYPE))
+    tril = torch.eye(3, dtype=DTYPE).expand(2, 1, 3, 3)
+    ones = torch.ones(1, dtype=DTYPE)
+    return [
+        SampleEnsemblePosterior.from_values(_values(S=5, batch=(2,), q=3, m=1)),
+        MarginalPosterior(normal),
+        ScaleMixtureNormalPosterior(torch.zeros(2, 3, 1, dtype=DTYPE), tril, 3 * ones, ones),
+    ]
+
+
+@pytest.mark.parametrize("posterior", _every_posterior(), ids=lambda p: type(p).__name__)
+def test_every_posterior_gets_the_shared_normal_sampler_and_base_sample_check(posterior):
+    sampler = get_sampler(posterior, torch.Size([8]), seed=0)
+    assert isinstance(sampler, SobolQMCNormalSampler)
+    assert torch.equal(sampler(posterior), normal_sampler(posterior, torch.Size([8]), seed=0)(posterior))
+    assert sampler(posterior).shape == (8, 2, 3, 1)
+    wrong = torch.zeros(torch.Size([8]) + posterior.base_sample_shape + (1,), dtype=DTYPE)
+    expected = (8, *posterior.base_sample_shape)
+    with pytest.raises(InputDataError, match=rf"`base_samples`.*shape {re.escape(str(expected))}"):
+        posterior.rsample_from_base_samples(torch.Size([8]), wrong)

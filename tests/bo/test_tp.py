@@ -48,3 +48,31 @@ def test_scalarisation_and_its_limits(model):
     assert torch.allclose(posterior.mean, 1.0 - 2.0 * model.posterior(x).mean)
     with pytest.raises(UnsupportedError, match="posterior_transform"):
         model.posterior(x).affine(torch.tensor([1.0, 1.0]))
+
+
+@pytest.mark.parametrize("observation_noise", [False, True])
+def test_the_joint_posterior_is_the_processes_joint_posterior_in_the_units_of_y(model, observation_noise):
+    """Jointly over a q-batch: mean std * mu + shift, covariance std^2 rate / (concentration - 1) C."""
+    x = torch.rand(2, 3, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    posterior = model.posterior(x, observation_noise=observation_noise)
+    with torch.no_grad():
+        joint = model.processes[0].joint_posterior(x, observation_noise=observation_noise)
+    std, shift = model.outcome_transform.stdvs.item(), model.outcome_transform.means.item()
+    torch.testing.assert_close(posterior.mean[..., 0], shift + std * joint.mean, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(posterior.concentration[0], joint.concentration)
+    torch.testing.assert_close(posterior.rate[0], joint.rate)
+    covariance = std**2 * joint.rate / (joint.concentration - 1) * joint.unit_covariance
+    # the latent posterior's C gets a 1e-9 jitter before its Cholesky factorisation
+    torch.testing.assert_close(
+        posterior.variance[..., 0], covariance.diagonal(dim1=-2, dim2=-1), rtol=1e-7, atol=0
+    )
+    samples = get_sampler(posterior, torch.Size([4096]), seed=0)(posterior)[..., 0]  # 4096 x 2 x 3
+    centred = samples - samples.mean(0)
+    empirical = centred.transpose(0, 1).transpose(-1, -2) @ centred.transpose(0, 1) / 4096  # 2 x 3 x 3
+    # correlations (variances converge slowly under heavy tails): the Monte-Carlo standard error of
+    # a correlation is about (1 - rho^2) / sqrt(4096) <= 1/64, and 0.05 is more than 3 of them
+    scale = covariance.diagonal(dim1=-2, dim2=-1).sqrt()
+    correlation = covariance / (scale.unsqueeze(-1) * scale.unsqueeze(-2))
+    empirical_scale = empirical.diagonal(dim1=-2, dim2=-1).sqrt()
+    empirical_correlation = empirical / (empirical_scale.unsqueeze(-1) * empirical_scale.unsqueeze(-2))
+    assert (empirical_correlation - correlation).abs().max() < 0.05
