@@ -12,6 +12,7 @@ Example:
 
 from proofs_checks.assertions import ClaimAssertionError, assert_claim
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.regimes import Regimes
 from proofs_checks.registry import claims, get_claim, register
 from proofs_checks.runner import ClaimReport, Verdict, run, verify
 
@@ -21,6 +22,7 @@ __all__ = [
     "ClaimReport",
     "Evidence",
     "Mutant",
+    "Regimes",
     "Verdict",
     "assert_claim",
     "claims",

@@ -16,6 +16,7 @@ from hypothesis.strategies import SearchStrategy
 from probtheory._checks import check_int
 from probtheory.errors import InputDataError
 from probtheory.papers import Paper
+from proofs_checks.regimes import Regimes
 
 __all__ = ["Claim", "Evidence", "Mutant"]
 
@@ -149,6 +150,10 @@ class Claim:
             empty when the claim is the paper's headline result.
         related: Further papers the claim or its check relies on (a classical result the
             check uses, the method a bound is compared with).
+        regimes: The cases the theorem distinguishes (activation families, parities, context
+            sizes, dtypes) and which one an instance is in: every case is checked in every
+            profile, and the report shows how many instances each got
+            (:class:`~proofs_checks.regimes.Regimes`). None: the theorem draws no such line.
     """
 
     id: str
@@ -165,6 +170,7 @@ class Claim:
     plot: Callable[[list, Any], None] | None = None
     section: str = ""
     related: tuple[Paper, ...] = ()
+    regimes: Regimes | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
@@ -194,6 +200,8 @@ class Claim:
             )
         if not all(isinstance(p, Paper) for p in self.related):
             raise InputDataError("related", "a tuple of probtheory.papers.Paper", repr(self.related))
+        if self.regimes is not None and not isinstance(self.regimes, Regimes):
+            raise InputDataError("regimes", "a proofs_checks.regimes.Regimes or None", repr(self.regimes))
 
     def citation(self) -> str:
         """The short citation shown in tables: ``"Jacot et al., NeurIPS 2018, Thm. 1"``."""

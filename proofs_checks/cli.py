@@ -62,13 +62,14 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     from proofs_checks.profiles import active_profile
     from proofs_checks.registry import claims
-    from proofs_checks.report import (
+    from proofs_checks.report import write_report
+    from proofs_checks.results import (
         mutants_cell,
+        regimes_cell,
         results_document,
         run_totals,
         summary_rows,
         totals_line,
-        write_report,
     )
     from proofs_checks.runner import run
 
@@ -99,13 +100,14 @@ def _run(args: argparse.Namespace) -> int:
         _print_json({**results_document(reports, profile), "report": str(page)})
         return status
     rows = summary_rows(reports)
-    header = ["claim", "paper", "verdict", "examples", "mutants rejected", "seconds"]
+    header = ["claim", "paper", "verdict", "examples", "regimes drawn", "mutants rejected", "seconds"]
     table = [
         [
             r["claim"],
             r["paper"],
             r["verdict"],
             str(r["examples"]),
+            regimes_cell(r),
             mutants_cell(r),
             f"{r['seconds']:.1f}",
         ]

@@ -1,9 +1,11 @@
-"""Which library modules each claim exercises: the coverage table of ``probtheory check --coverage``.
+"""Which library modules each claim exercises: the coverage table of the report and of ``--coverage``.
 
-A claim *exercises* a module when code of that module runs while the claim is checked on one
-instance (its strategy's first example under the profile): the calls are recorded with
-:func:`sys.setprofile`, so a module counts only if the check really reaches it, not because
-the claim imports it.
+A claim *exercises* a module when code of that module runs while the claim's strategy is built
+and its first instance drawn and checked: the calls are recorded with :func:`sys.setprofile`
+(:mod:`proofs_checks.call_tracing`), so a module counts only if the check really reaches it, not
+because the claim imports it. ``probtheory check`` records it on the run's own first instance of
+every claim (:meth:`ClaimCoverage.from_reports`), ``probtheory check --coverage`` checks one
+instance of every claim for it alone (:func:`claim_coverage`).
 
 The Bayesian components (:data:`BAYESIAN_COMPONENTS`) must each be exercised by at least one
 claim: ``probtheory check --coverage`` fails otherwise.
@@ -13,13 +15,13 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from proofs_checks.call_tracing import TRACKED_PACKAGES
 from proofs_checks.claim import Claim
 from proofs_checks.registry import claims as all_claims
-from proofs_checks.runner import verify
+from proofs_checks.runner import ClaimReport, verify
 
 __all__ = ["BAYESIAN_COMPONENTS", "ClaimCoverage", "claim_coverage", "public_modules"]
 
@@ -35,10 +37,9 @@ BAYESIAN_COMPONENTS: tuple[str, ...] = (
     "probtheory.bounds",
     "bo.posteriors",
 )
-_TRACKED = ("probtheory", "bo")
 
 
-def public_modules(packages: Sequence[str] = _TRACKED) -> list[str]:
+def public_modules(packages: Sequence[str] = TRACKED_PACKAGES) -> list[str]:
     """Every public module of the given packages (no ``_private`` part, no ``cli`` / ``__main__``)."""
     found = []
     for name in packages:
@@ -50,34 +51,6 @@ def public_modules(packages: Sequence[str] = _TRACKED) -> list[str]:
                 continue
             found.append(info.name)
     return sorted(found)
-
-
-class _ModuleRecorder:
-    """Records the modules (of the tracked packages) whose Python functions are called."""
-
-    def __init__(self, prefixes: Iterable[str]) -> None:
-        self.prefixes = tuple(prefixes)
-        self.modules: set[str] = set()
-        self._seen_codes: set[int] = set()
-
-    def __call__(self, frame, event, arg) -> None:
-        if event != "call":
-            return
-        code = id(frame.f_code)
-        if code in self._seen_codes:
-            return
-        self._seen_codes.add(code)
-        module = frame.f_globals.get("__name__", "")
-        if module.split(".")[0] in self.prefixes:
-            self.modules.add(module)
-
-    def __enter__(self) -> _ModuleRecorder:
-        self._previous = sys.getprofile()
-        sys.setprofile(self)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        sys.setprofile(self._previous)
 
 
 @dataclass(frozen=True)
@@ -104,20 +77,41 @@ class ClaimCoverage:
         """The Bayesian components that no claim exercises."""
         return [component for component in BAYESIAN_COMPONENTS if not self.claims_of(component)]
 
+    def rows(self) -> list[dict]:
+        """One row per public module of probtheory and bo.
+
+        Keys: module, bayesian (whether it is, or is inside, a Bayesian component), claims (the
+        ids of the claims that exercise it, sorted).
+        """
+        return [
+            {
+                "module": module,
+                "bayesian": any(module == c or module.startswith(c + ".") for c in BAYESIAN_COMPONENTS),
+                "claims": self.claims_of(module),
+            }
+            for module in public_modules()
+        ]
+
     def table(self) -> list[dict[str, str]]:
-        """One row per public module of probtheory and bo: its claims, and whether it is Bayesian."""
-        rows = []
-        for module in public_modules():
-            covered = self.claims_of(module)
-            bayesian = any(module == c or module.startswith(c + ".") for c in BAYESIAN_COMPONENTS)
-            rows.append(
-                {
-                    "module": f"`{module}`",
-                    "Bayesian component": "yes" if bayesian else "",
-                    "claims": ", ".join(f"`{c}`" for c in covered) or "none",
-                }
-            )
-        return rows
+        """:meth:`rows` as Markdown cells (the docs' table): module, Bayesian component, claims."""
+        return [
+            {
+                "module": f"`{row['module']}`",
+                "Bayesian component": "yes" if row["bayesian"] else "",
+                "claims": ", ".join(f"`{c}`" for c in row["claims"]) or "none",
+            }
+            for row in self.rows()
+        ]
+
+    @classmethod
+    def from_reports(cls, reports: Sequence[ClaimReport]) -> ClaimCoverage:
+        """The coverage recorded by :func:`proofs_checks.run` on each claim's first instance.
+
+        Claims whose verdict was not traced (a :class:`ClaimReport` built by hand) are left out.
+        """
+        by_claim = {r.claim.id: r.verdict.modules for r in reports if r.verdict.modules is not None}
+        errors = {r.claim.id: str(r.verdict.error).splitlines()[0] for r in reports if r.verdict.error}
+        return cls(by_claim, {claim: error for claim, error in errors.items() if claim in by_claim})
 
 
 def claim_coverage(claims: Sequence[Claim] | None = None, profile: str = "ci") -> ClaimCoverage:
@@ -132,9 +126,8 @@ def claim_coverage(claims: Sequence[Claim] | None = None, profile: str = "ci") -
     """
     by_claim, errors = {}, {}
     for claim in all_claims() if claims is None else claims:
-        with _ModuleRecorder(_TRACKED) as recorder:
-            verdict = verify(claim, profile=profile, max_examples=1)
-        by_claim[claim.id] = frozenset(recorder.modules)
+        verdict = verify(claim, profile=profile, max_examples=1, cover_regimes=False, trace_modules=True)
+        by_claim[claim.id] = verdict.modules
         if verdict.error is not None:
             errors[claim.id] = str(verdict.error).splitlines()[0]
     return ClaimCoverage(by_claim, errors)

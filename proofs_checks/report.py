@@ -1,11 +1,14 @@
-"""The claim report: a Markdown and an HTML page with evidence tables and plots, plus JSON."""
+"""The claim report: a Markdown and an HTML page with evidence tables and plots, plus JSON.
+
+The numbers come from :mod:`proofs_checks.results` (also written as ``results.json``); this
+module lays them out: the totals, a summary table, one section per claim (its regimes drawn, its
+evidence, its mutants, its plot), and the coverage table.
+"""
 
 from __future__ import annotations
 
 import html
 import json
-import platform
-from datetime import datetime, timezone
 from pathlib import Path
 from string import Template
 
@@ -15,178 +18,21 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from probtheory.papers import Paper  # noqa: E402
-from proofs_checks.claim import Claim, Evidence  # noqa: E402
+from proofs_checks.claim import Claim  # noqa: E402
 from proofs_checks.formula_markup import html_formula, md_formula  # noqa: E402
-from proofs_checks.runner import ClaimReport, Verdict  # noqa: E402
+from proofs_checks.regimes import format_counts, undrawn  # noqa: E402
+from proofs_checks.results import (  # noqa: E402
+    mutants_cell,
+    regimes_cell,
+    results_document,
+    summary_rows,
+    totals_line,
+    versions_line,
+    worst_evidence,
+)
+from proofs_checks.runner import ClaimReport  # noqa: E402
 
-__all__ = [
-    "environment",
-    "results_document",
-    "run_totals",
-    "summary_rows",
-    "totals_line",
-    "versions_line",
-    "write_report",
-]
-
-_PACKAGES = ("probtheory", "torch", "gpytorch", "botorch", "pyro-ppl", "hypothesis")
-
-
-def environment() -> dict:
-    """Package versions and, in a git checkout, the commit: what a result was produced with."""
-    import importlib.metadata
-    import subprocess
-
-    versions = {}
-    for name in _PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    try:
-        commit = (
-            subprocess.run(
-                ["git", "rev-parse", "HEAD"],
-                cwd=Path(__file__).parent,
-                capture_output=True,
-                text=True,
-                timeout=10,
-            ).stdout.strip()
-            or None
-        )
-    except (OSError, subprocess.SubprocessError):
-        commit = None
-    return {"python": platform.python_version(), "packages": versions, "git_commit": commit}
-
-
-def _evidence_dict(e: Evidence) -> dict:
-    return {
-        "quantity": e.quantity,
-        "measured": e.measured,
-        "reference": e.reference,
-        "margin": e.margin,
-        "tolerance": e.tolerance,
-        "tolerance_reason": e.tolerance_reason,
-    }
-
-
-def results_document(reports: list[ClaimReport], profile: str) -> dict:
-    """The machine-readable result of a run (``results.json``, ``probtheory check --json``).
-
-    Per claim: the summary row, its worst evidence per quantity, the mutants' verdicts, and the
-    failure or error if any; plus the profile, the time, and the package versions and commit.
-    """
-    claims = []
-    for row, report in zip(summary_rows(reports), reports, strict=True):
-        problem = report.verdict.failure or report.verdict.error
-        claims.append(
-            {
-                **row,
-                "evidence": [_evidence_dict(e) for e in _worst(report.verdict)],
-                "mutants": [
-                    {"name": m.subject, "verdict": m.status, "rejected": m.status == "FAIL"}
-                    for m in report.mutants
-                ],
-                "problem": None if problem is None else str(problem),
-            }
-        )
-    return {
-        "profile": profile,
-        "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "environment": environment(),
-        "totals": run_totals(reports),
-        "claims": claims,
-    }
-
-
-def run_totals(reports: list[ClaimReport]) -> dict:
-    """The counts of a run: claims, passed, mutants, mutants_rejected, errors.
-
-    errors counts the claims whose check raised (ERROR verdict) and the mutants whose check raised.
-    """
-    return {
-        "claims": len(reports),
-        "passed": sum(r.verdict.status == "PASS" for r in reports),
-        "mutants": sum(len(r.mutants) for r in reports),
-        "mutants_rejected": sum(r.mutants_rejected for r in reports),
-        "errors": sum(r.verdict.status == "ERROR" for r in reports)
-        + sum(m.status == "ERROR" for r in reports for m in r.mutants),
-    }
-
-
-def totals_line(totals: dict) -> str:
-    """``"66/66 claims pass, 130/130 mutants rejected"``, plus ``", 1 error"`` if any raised.
-
-    Args:
-        totals: The :func:`run_totals` of the run.
-    """
-    line = f"{totals['passed']}/{totals['claims']} claims pass"
-    line += f", {totals['mutants_rejected']}/{totals['mutants']} mutants rejected"
-    if totals["errors"]:
-        line += f", {totals['errors']} error{'s' if totals['errors'] > 1 else ''}"
-    return line
-
-
-_VERSION_NAMES = {"pyro-ppl": "pyro"}  # the name users import, not the distribution's
-
-
-def versions_line(env: dict) -> str:
-    """``"probtheory 0.3.0, torch 2.4.1, ..., python 3.11.9, commit 5ca268c"``: what the run used.
-
-    Args:
-        env: The :func:`environment` of the run; packages that are not installed and the commit
-            outside a git checkout are left out.
-    """
-    parts = [
-        f"{_VERSION_NAMES.get(name, name)} {version}"
-        for name, version in env["packages"].items()
-        if version is not None
-    ]
-    parts.append(f"python {env['python']}")
-    if env["git_commit"]:
-        parts.append(f"commit {env['git_commit'][:10]}")
-    return ", ".join(parts)
-
-
-def _worst(verdict: Verdict) -> list[Evidence]:
-    """Per quantity, the evidence with the smallest margin over all instances."""
-    worst: dict[str, Evidence] = {}
-    for _, evidence in verdict.records:
-        for e in evidence:
-            if e.quantity not in worst or e.margin < worst[e.quantity].margin:
-                worst[e.quantity] = e
-    return list(worst.values())
-
-
-def summary_rows(reports: list[ClaimReport]) -> list[dict]:
-    """One row per claim, for the table, the report and ``results.json``.
-
-    Keys: claim, paper (short citation), verdict (PASS, FAIL or ERROR), examples,
-    mutants_rejected / mutants_run / mutant_errors (integers; 0 run when mutants were skipped),
-    seconds, ok.
-    """
-    return [
-        {
-            "claim": r.claim.id,
-            "paper": r.claim.paper.short(),
-            "verdict": r.verdict.status,
-            "examples": r.verdict.examples,
-            "mutants_rejected": r.mutants_rejected,
-            "mutants_run": len(r.mutants),
-            "mutant_errors": sum(m.status == "ERROR" for m in r.mutants),
-            "seconds": round(r.verdict.seconds + sum(m.seconds for m in r.mutants), 1),
-            "ok": r.ok if r.mutants else r.verdict.status == "PASS",
-        }
-        for r in reports
-    ]
-
-
-def mutants_cell(row: dict) -> str:
-    """``"2/2"`` (rejected / run), ``"not run"``, with the mutants whose check raised noted."""
-    if not row["mutants_run"]:
-        return "not run"
-    errors = f", {row['mutant_errors']} ERROR" if row["mutant_errors"] else ""
-    return f"{row['mutants_rejected']}/{row['mutants_run']}{errors}"
+__all__ = ["write_report"]
 
 
 def _plot(report: ClaimReport, folder: Path) -> str | None:
@@ -205,7 +51,7 @@ def _plot(report: ClaimReport, folder: Path) -> str | None:
 def _evidence_rows(report: ClaimReport) -> list[list[str]]:
     return [
         [e.quantity, f"{e.measured:.5g}", e.reference, f"{e.margin:.3g}", e.tolerance_reason]
-        for e in _worst(report.verdict)
+        for e in worst_evidence(report.verdict)
     ]
 
 
@@ -280,7 +126,8 @@ def _html_source(claim: Claim) -> str:
 
 _EVIDENCE_HEADER = ["quantity", "worst measured", "theory", "margin", "tolerance (why)"]
 _MUTANT_HEADER = ["mutant", "what is broken", "verdict", "caught by"]
-_SUMMARY_HEADER = ["claim", "paper", "verdict", "examples", "mutants rejected", "seconds"]
+_SUMMARY_HEADER = ["claim", "paper", "verdict", "examples", "regimes drawn", "mutants rejected", "seconds"]
+_COVERAGE_HEADER = ["module", "Bayesian component", "claims that exercise it"]
 _STYLE = (
     "body{font-family:sans-serif;max-width:1000px;margin:2em auto;line-height:1.4}"
     "table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
@@ -302,6 +149,7 @@ _PAGE = Template(
 <p>Profile <code>$profile</code>, $created.</p>
 $summary
 $sections
+$coverage
 </body></html>
 """
 )
@@ -321,6 +169,63 @@ def _mutant_rows_html(report: ClaimReport) -> list[list[object]]:
     return rows
 
 
+def _md_regimes(report: ClaimReport) -> list[str]:
+    """The instances per case of the claim's regimes, and the declared cases never drawn."""
+    if not report.verdict.regimes:
+        return []
+    lines = ["", f"Regimes drawn (instances per case): {format_counts(report.verdict.regimes)}."]
+    missing = undrawn(report.claim.regimes, report.verdict.regimes)
+    if missing:
+        lines += ["", f"**Declared regimes never drawn: {'; '.join(missing)}.**"]
+    return lines
+
+
+def _html_regimes(report: ClaimReport) -> list[str]:
+    """:func:`_md_regimes` as HTML, the cases never drawn in the colour of a failure."""
+    if not report.verdict.regimes:
+        return []
+    counts = html.escape(format_counts(report.verdict.regimes))
+    lines = [f"<p class='regimes'>Regimes drawn (instances per case): {counts}.</p>"]
+    missing = undrawn(report.claim.regimes, report.verdict.regimes)
+    if missing:
+        lines.append(f"<p>{_verdict_html('FAIL', 'Declared regimes never drawn: ' + '; '.join(missing))}</p>")
+    return lines
+
+
+_COVERAGE_INTRO = (
+    "For every public module of probtheory and bo, the claims of this run that exercise it: code of "
+    "the module ran while the claim's strategy was built and its first instance drawn and checked "
+    "(calls traced, not imports)."
+)
+
+
+def _coverage_rows(document: dict) -> list[list[str]]:
+    return [
+        [row["module"], "yes" if row["bayesian"] else "", ", ".join(row["claims"]) or "none"]
+        for row in document["modules"]
+    ]
+
+
+def _coverage_md(document: dict) -> list[str]:
+    md = ["", "<a id='coverage'></a>", "", "## Modules exercised by the claims", "", _COVERAGE_INTRO]
+    if document["uncovered_bayesian_components"]:
+        md += ["", f"Bayesian components no claim of this run exercises: "
+               f"{', '.join(document['uncovered_bayesian_components'])}."]  # fmt: skip
+    return md + ["", _md_table(_COVERAGE_HEADER, _coverage_rows(document))]
+
+
+def _coverage_html(document: dict) -> str:
+    page = [
+        "<h2 id='coverage'>Modules exercised by the claims</h2>",
+        f"<p>{html.escape(_COVERAGE_INTRO)}</p>",
+    ]
+    if document["uncovered_bayesian_components"]:
+        names = ", ".join(document["uncovered_bayesian_components"])
+        page.append(f"<p>Bayesian components no claim of this run exercises: {html.escape(names)}.</p>")
+    page.append(_html_table(_COVERAGE_HEADER, _coverage_rows(document)))
+    return "\n".join(page)
+
+
 def _md_section(report: ClaimReport, image: str | None) -> list[str]:
     c, verdict = report.claim, report.verdict
     md = [
@@ -330,6 +235,7 @@ def _md_section(report: ClaimReport, image: str | None) -> list[str]:
         f"## `{c.id}`: {c.title}",
         "",
         f"**{verdict.status}** on {verdict.examples} instances. {_md_source(c)}",
+        *_md_regimes(report),
         "",
         c.statement,
         "",
@@ -355,6 +261,7 @@ def _html_section(report: ClaimReport, image: str | None) -> list[str]:
     page = [
         f"<h2 id='{_anchor(c.id)}'><code>{html.escape(c.id)}</code>: {html.escape(c.title)}</h2>",
         f"<p>{_verdict_html(verdict.status)} on {verdict.examples} instances. {_html_source(c)}</p>",
+        *_html_regimes(report),
         f"<p>{html.escape(c.statement)}</p>",
         html_formula(c.formula),
         _html_table(_EVIDENCE_HEADER, _evidence_rows(report)),
@@ -377,7 +284,8 @@ def write_report(reports: list[ClaimReport], out: str | Path, profile: str) -> P
     """Write ``report.md``, ``report.html``, ``results.json`` and ``plots/`` into ``out``.
 
     Both reports open with the totals (:func:`totals_line`) and the versions
-    (:func:`versions_line`), then a summary table whose claims link to their sections.
+    (:func:`versions_line`), then a summary table whose claims link to their sections, and end
+    with the coverage table: the claims that exercise each public module of probtheory and bo.
 
     Returns:
         The path of the HTML report.
@@ -394,6 +302,7 @@ def write_report(reports: list[ClaimReport], out: str | Path, profile: str) -> P
             r["paper"],
             r["verdict"],
             r["examples"],
+            regimes_cell(r),
             mutants_cell(r),
             r["seconds"],
         ]
@@ -405,6 +314,9 @@ def write_report(reports: list[ClaimReport], out: str | Path, profile: str) -> P
             r["paper"],
             _verdict_html(r["verdict"]),
             r["examples"],
+            _Html(f"<span class='verdict fail'>{html.escape(regimes_cell(r))}</span>")
+            if r["undrawn_regimes"]
+            else regimes_cell(r),
             mutants_cell(r),
             r["seconds"],
         ]
@@ -425,6 +337,7 @@ def write_report(reports: list[ClaimReport], out: str | Path, profile: str) -> P
     for report, image in zip(reports, images, strict=True):
         md += _md_section(report, image)
         sections += _html_section(report, image)
+    md += _coverage_md(document["coverage"])
     page = _PAGE.substitute(
         style=_STYLE,
         totals=html.escape(totals),
@@ -433,6 +346,7 @@ def write_report(reports: list[ClaimReport], out: str | Path, profile: str) -> P
         created=document["created"],
         summary=_html_table(_SUMMARY_HEADER, html_table),
         sections="\n".join(sections),
+        coverage=_coverage_html(document["coverage"]),
     )
     (folder / "report.md").write_text("\n".join(md) + "\n")
     (folder / "report.html").write_text(page)

@@ -16,12 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import given, settings
+from hypothesis.errors import FailedHealthCheck, Unsatisfiable
+from hypothesis.strategies import SearchStrategy
 from tqdm.auto import tqdm
 
 from probtheory._checks import check_int
 from probtheory.errors import InputDataError
+from proofs_checks.call_tracing import ModuleRecorder
 from proofs_checks.claim import Claim, Evidence
 from proofs_checks.profiles import check_profile, hypothesis_profile, register_profiles
+from proofs_checks.regimes import tally
 from proofs_checks.registry import claims, lookup
 
 if sys.version_info < (3, 11):  # pragma: no cover - the backport hypothesis depends on
@@ -68,7 +72,12 @@ class ClaimError:
 
 @dataclass
 class Verdict:
-    """Outcome of checking one subject (the claim's own or a mutant) on drawn instances."""
+    """Outcome of checking one subject (the claim's own or a mutant) on drawn instances.
+
+    ``regimes`` counts the instances per case of the claim's regimes (facet -> case -> count;
+    empty when it declares none); ``modules`` names the probtheory and bo modules that ran on the
+    first instance, when :func:`verify` was asked to trace them.
+    """
 
     claim_id: str
     subject: str
@@ -77,6 +86,8 @@ class Verdict:
     failure: ClaimViolation | None = None
     seconds: float = 0.0
     error: ClaimError | None = None
+    regimes: dict[str, dict[str, int]] = field(default_factory=dict)
+    modules: frozenset[str] | None = None
 
     @property
     def examples(self) -> int:
@@ -122,8 +133,14 @@ def verify(
     profile: str = "ci",
     max_examples: int | None = None,
     label: str = "reference",
+    cover_regimes: bool = True,
+    trace_modules: bool = False,
 ) -> Verdict:
     """Check a claim on instances drawn by its strategy.
+
+    When the claim declares :class:`~proofs_checks.regimes.Regimes`, every case of them is checked:
+    the cases that the drawn instances leave with fewer than ``regimes.minimum`` get more
+    instances, pinned to the case, after the drawn ones (the verdict's ``examples`` counts them).
 
     Args:
         claim: The claim or its id.
@@ -131,6 +148,9 @@ def verify(
         profile: ``"ci"`` or ``"thorough"``.
         max_examples: Override the claim's number of instances for this profile.
         label: Name of the subject in the verdict.
+        cover_regimes: Draw the pinned instances of the cases the drawn ones missed.
+        trace_modules: Record which probtheory and bo modules run while the strategy is built
+            and the first instance drawn and checked (``Verdict.modules``).
 
     Returns:
         The verdict; ``passed`` is False with the failing instance's evidence in ``failure``
@@ -150,33 +170,79 @@ def verify(
     subject = claim.subject if subject is None else subject
     verdict = Verdict(claim.id, label, passed=True)
     examples = max_examples or claim.examples.get(profile, claim.examples["ci"])
-
-    current: list[Any] = [None]  # the instance being checked, for an ERROR verdict
-
-    @settings(settings.get_profile(hypothesis_profile(profile)), max_examples=examples)
-    @given(claim.strategy())
-    def check_instance(instance: Any) -> None:
-        current[0] = instance
-        evidence = claim.evidence(instance, subject)
-        verdict.records.append((instance, evidence))
-        failed = [e for e in evidence if not e.passed]
-        if failed:
-            raise ClaimViolation(instance, failed)
+    recorder = ModuleRecorder() if trace_modules else None
+    checker = _InstanceChecker(claim, subject, profile, verdict, recorder)
 
     start = time.perf_counter()
     try:
-        check_instance()
-    except ClaimViolation as violation:
-        verdict.passed = False
-        verdict.failure = violation
-    except Exception as raised:  # noqa: BLE001 - any exception of a check is reported, not raised
-        violation, other = _split(raised)
-        verdict.passed = False
-        verdict.failure = violation
-        if other is not None:
-            verdict.error = ClaimError(current[0], other)
+        if recorder is not None:
+            recorder.start()  # stopped after the first instance
+        strategy = claim.strategy()
+        checker.check(strategy, examples)
+        regimes = claim.regimes
+        if cover_regimes and regimes is not None:
+            for facet, case, _ in regimes.shortfall(tally(regimes, checker.labels)):
+                missing = regimes.minimum - tally(regimes, checker.labels)[facet][case]  # pins overlap
+                if verdict.passed and missing > 0:
+                    checker.check(regimes.pinned(strategy, facet, case), missing, pinned=True)
+    finally:
+        if recorder is not None:
+            recorder.stop()
+            verdict.modules = frozenset(recorder.modules)
+    verdict.regimes = tally(claim.regimes, checker.labels) if claim.regimes is not None else {}
     verdict.seconds = time.perf_counter() - start
     return verdict
+
+
+class _InstanceChecker:
+    """Draws instances of a claim, checks them, and keeps the outcome in one verdict."""
+
+    def __init__(
+        self, claim: Claim, subject: Any, profile: str, verdict: Verdict, recorder: ModuleRecorder | None
+    ) -> None:
+        self.claim, self.subject, self.profile, self.verdict = claim, subject, profile, verdict
+        self.recorder = recorder
+        self.labels: list[dict[str, tuple[str, ...]]] = []  # each checked instance's regime cases
+
+    def check(self, strategy: SearchStrategy, examples: int, *, pinned: bool = False) -> None:
+        """Check ``examples`` instances of ``strategy``; a violation or an exception ends the run.
+
+        A pinned strategy that cannot reach its case (hypothesis finds no instance) leaves the
+        case undrawn, which the report flags, rather than making the verdict an ERROR.
+        """
+        claim, verdict = self.claim, self.verdict
+        current: list[Any] = [None]  # the instance being checked, for an ERROR verdict
+
+        @settings(settings.get_profile(hypothesis_profile(self.profile)), max_examples=examples)
+        @given(strategy)
+        def check_instance(instance: Any) -> None:
+            current[0] = instance
+            try:
+                evidence = claim.evidence(instance, self.subject)
+                if claim.regimes is not None:
+                    self.labels.append(claim.regimes.labels(instance))
+            finally:
+                if self.recorder is not None:  # the coverage table traces the first instance only
+                    self.recorder.stop()
+            verdict.records.append((instance, evidence))
+            failed = [e for e in evidence if not e.passed]
+            if failed:
+                raise ClaimViolation(instance, failed)
+
+        try:
+            check_instance()
+        except ClaimViolation as violation:
+            verdict.passed = False
+            verdict.failure = violation
+        except (Unsatisfiable, FailedHealthCheck):  # hypothesis found (almost) no instance
+            if not pinned:
+                raise
+        except Exception as raised:  # noqa: BLE001 - any exception of a check is reported, not raised
+            violation, other = _split(raised)
+            verdict.passed = False
+            verdict.failure = violation
+            if other is not None:
+                verdict.error = ClaimError(current[0], other)
 
 
 def run(
@@ -216,7 +282,8 @@ def run(
         if progress:
             bar.set_postfix_str(claim.id if mutant is None else f"{claim.id} / {mutant.name}")
         if mutant is None:
-            reports[claim.id] = ClaimReport(claim, verify(claim, profile=profile), [])
+            verdict = verify(claim, profile=profile, trace_modules=True)
+            reports[claim.id] = ClaimReport(claim, verdict, [])
         else:
             verdict = verify(
                 claim, mutant.subject, profile=profile, max_examples=claim.mutant_examples,

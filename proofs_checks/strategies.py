@@ -17,7 +17,7 @@ when the strategy is built, not when it draws: a swapped range or an unknown opt
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -25,12 +25,22 @@ from hypothesis import strategies as st
 
 from probtheory._checks import check_inputs, check_int, check_name, check_range, check_real
 from probtheory.errors import InputDataError
+from probtheory.kernels.activations import (
+    ErfActivation,
+    QuadratureActivation,
+    SlopeReLUActivation,
+    resolve_activation,
+)
 from probtheory.networks import MLP
 from probtheory.networks.parameterization import resolve_parameterization
+from proofs_checks.regimes import Regimes
 
 __all__ = [
     "KernelHyperparameters",
     "NetworkInstance",
+    "activation_cases",
+    "activation_family",
+    "activation_regimes",
     "activations",
     "depths",
     "kernel_hyperparameters",
@@ -43,6 +53,8 @@ __all__ = [
 
 #: activations with a closed-form kernel
 CLOSED_FORM_ACTIVATIONS = ("relu", "erf", "abs", "leaky_relu:0.2")
+#: what ``activations(closed_form_only=False)`` draws: the closed forms and two by quadrature
+KERNEL_ACTIVATIONS = CLOSED_FORM_ACTIVATIONS + ("tanh", "gelu")
 
 
 def seeds() -> st.SearchStrategy[int]:
@@ -60,8 +72,72 @@ def activations(closed_form_only: bool = True) -> st.SearchStrategy[str]:
     """Activation names accepted by :func:`probtheory.kernels.resolve_activation`."""
     if not isinstance(closed_form_only, bool):
         raise InputDataError("closed_form_only", "a bool", type(closed_form_only).__name__)
-    names = CLOSED_FORM_ACTIVATIONS + (() if closed_form_only else ("tanh", "gelu"))
+    names = CLOSED_FORM_ACTIVATIONS if closed_form_only else KERNEL_ACTIVATIONS
     return st.sampled_from(names)
+
+
+# The kernels compute an activation's Gaussian expectations in one of three ways: each is a case of
+# every kernel claim's regimes (a claim passing on ReLU says nothing about the quadrature path).
+_FAMILIES = (
+    (SlopeReLUActivation, "ReLU-type closed form"),  # relu, abs, leaky_relu: Cho & Saul's arc-cosine
+    (ErfActivation, "erf closed form"),  # Williams (1997)
+    (QuadratureActivation, "quadrature"),  # tanh, gelu, sigmoid, any callable: Gauss-Hermite
+)
+
+
+def activation_family(activation: str) -> str:
+    """How the kernels compute ``activation``'s expectations: its family, a case of a claim's regimes.
+
+    ``"ReLU-type closed form"`` (relu, abs, leaky_relu), ``"erf closed form"`` or ``"quadrature"``
+    (tanh, gelu, sigmoid), read from the class :func:`probtheory.kernels.resolve_activation` returns.
+
+    Raises:
+        InputDataError: For a name outside the grammar of activations (naming ``activation``).
+    """
+    resolved = resolve_activation(activation)
+    for cls, family in _FAMILIES:
+        if isinstance(resolved, cls):
+            return family
+    raise InputDataError("activation", "an activation of a known family", repr(activation))
+
+
+def activation_cases(names: Sequence[str], field: str = "activation") -> dict[str, dict]:
+    """The families of ``names`` as cases of :class:`~proofs_checks.regimes.Regimes`.
+
+    Each family pins the instance field ``field`` to a name of that family among ``names``.
+
+    Raises:
+        InputDataError: If ``names`` is not a non-empty sequence of activation names (a single
+            string included) or ``field`` is not a string.
+    """
+    if isinstance(names, str) or not isinstance(names, Sequence) or not names:
+        expected = "a non-empty tuple of activation names such as ('relu', 'erf', 'tanh')"
+        raise InputDataError("names", expected, repr(names))
+    if not isinstance(field, str):
+        raise InputDataError("field", "the name of the instance's activation field", repr(field))
+    by_family: dict[str, list[str]] = {}
+    for name in names:
+        by_family.setdefault(activation_family(name), []).append(name)
+    return {family: {field: st.sampled_from(members)} for family, members in by_family.items()}
+
+
+def activation_regimes(names: Sequence[str], field: str = "activation") -> Regimes:
+    """The regimes of a claim whose instances name their activation in ``field`` (one of ``names``).
+
+    Declared: the activation families among ``names``, each pinned when the draws miss it;
+    counted alongside: the activations' names.
+
+    Raises:
+        InputDataError: As :func:`activation_cases`.
+    """
+    cases = activation_cases(names, field)
+    return Regimes(
+        of=lambda instance: {
+            "activation family": activation_family(getattr(instance, field)),
+            "activation": getattr(instance, field),
+        },
+        cases={"activation family": cases},
+    )
 
 
 @dataclass(frozen=True)

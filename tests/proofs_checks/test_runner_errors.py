@@ -95,7 +95,14 @@ def test_check_json_is_one_document_with_evidence_versions_and_integer_counts(tm
     proofs_checks.register(_claim("toy.json", _square, mutant=lambda x: -1 - x))
     assert main(["--claims", "toy.json", "--json", "--out", str(tmp_path)]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert document["totals"] == {"claims": 1, "passed": 1, "mutants": 1, "mutants_rejected": 1, "errors": 0}
+    assert document["totals"] == {
+        "claims": 1,
+        "passed": 1,
+        "mutants": 1,
+        "mutants_rejected": 1,
+        "errors": 0,
+        "undrawn_regimes": 0,
+    }
     (row,) = document["claims"]
     assert (
         row["verdict"] == "PASS" and row["mutants_rejected"] == 1 and row["evidence"][0]["quantity"] == "f(x)"
