@@ -25,7 +25,8 @@ remainder h^2/6 max|F'''| = h^2/6 max|f''| <= h^2 p / (3 sqrt(2 pi) s^3) (|phi''
 Every instance draws borders (K from 2 to 10 buckets, widths log-uniform over three decades),
 a `2 x 3 x K` logit tensor (scale up to 6, so masses down to ~1e-10) and checks it in every
 layout: unbatched (logits[0, 0]), batch (3,), batch (2, 3); float64 and float32; with and
-without full support -- twelve distributions per instance.
+without full support -- twelve distributions per instance. K = 2 is a regime of its own: with full
+support both buckets are half-normal end buckets and no inner bucket is left.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from scipy.special import erfc, softmax
 from probtheory.pfn import BarDistribution
 from proofs_checks.catalog.bibliography import MULLER_PFN_2022
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.regimes import Regimes
 from proofs_checks.strategies import seeds
 
 _HALF_NORMAL_MEDIAN = 0.6744897501960817  # Phi^{-1}(3/4): the half-normal's median is this times its scale
@@ -59,6 +61,25 @@ class BarInstance:
 
 def _instances() -> st.SearchStrategy[BarInstance]:
     return st.builds(BarInstance, st.integers(2, 10), st.floats(0.0, 6.0), seeds())
+
+
+REGIMES = Regimes(
+    of=lambda inst: {
+        "buckets": "2 (end buckets only)" if inst.num_buckets == 2 else "3 to 10",
+        "support": ("full (half-normal tails)", "bounded"),  # every instance checks each
+        "dtype": ("float64", "float32"),
+        "batch shape": tuple(str(layout) for layout in LAYOUTS),
+    },
+    cases={
+        "buckets": {
+            "2 (end buckets only)": {"num_buckets": 2},
+            "3 to 10": {"num_buckets": st.integers(3, 10)},
+        },
+        "support": {"full (half-normal tails)": None, "bounded": None},
+        "dtype": {"float64": None, "float32": None},
+        "batch shape": dict.fromkeys((str(layout) for layout in LAYOUTS), None),
+    },
+)
 
 
 def _gauss_legendre(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -334,4 +355,5 @@ BAR_DISTRIBUTION_CLAIM = Claim(
     ),  # fmt: skip
     examples={"ci": 4, "thorough": 40},
     mutant_examples=2,
+    regimes=REGIMES,
 )

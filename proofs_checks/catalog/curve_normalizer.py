@@ -23,7 +23,9 @@ Every instance checks every kind of normaliser -- linear maximised, linear minim
 inside finite bounds, a loss on [0, inf) (soft range, minimised), and (-inf, inf) -- on the
 shipped LC-PFN (bar-distribution predictive) and on the importance-sampling extrapolator
 (Gaussian-mixture predictive), for one curve and a batch of two, with an observed prefix drawn
-from 1 epoch to 99 (the models' range) and up to four future epochs.
+from 1 epoch to 99 (the models' range) and up to four future epochs. The prefix is the models'
+context: its regimes are one epoch (the fewest accepted: an empty curve raises
+``InputDataError``), 2 to 98, and 99 (the most, one future epoch left).
 """
 
 from __future__ import annotations
@@ -40,10 +42,13 @@ from torch.distributions.transforms import Transform
 from probtheory.lcpfn import LCPFN, CurveNormalizer, ImportanceSamplingExtrapolator
 from proofs_checks.catalog.bibliography import ADRIAENSEN_LCPFN_2023
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.regimes import Regimes
 from proofs_checks.strategies import seeds
 
 EPS = torch.finfo(torch.float64).eps
 MAX_EPOCHS = 100
+NORMALISER_KINDS = ("linear", "linear, minimised", "soft range", "loss on [0, inf), minimised", "(-inf, inf)")
+EXTRAPOLATORS = ("LC-PFN", "importance sampling")
 
 
 @dataclass(frozen=True)
@@ -69,13 +74,35 @@ def _instances(draw) -> NormaliserInstance:
     )
 
 
+def _prefix_regime(prefix: int) -> str:
+    return {1: "1 epoch", MAX_EPOCHS - 1: f"{MAX_EPOCHS - 1} epochs (the most)"}.get(prefix, "2 to 98")
+
+
+REGIMES = Regimes(
+    of=lambda inst: {
+        "observed prefix": _prefix_regime(inst.prefix),
+        "normaliser": NORMALISER_KINDS,  # every instance checks each kind on each extrapolator
+        "extrapolator": EXTRAPOLATORS,
+    },
+    cases={
+        "observed prefix": {
+            "1 epoch": {"prefix": 1},
+            "2 to 98": {"prefix": st.integers(2, MAX_EPOCHS - 2)},
+            f"{MAX_EPOCHS - 1} epochs (the most)": {"prefix": MAX_EPOCHS - 1},
+        },
+        "normaliser": dict.fromkeys(NORMALISER_KINDS),
+        "extrapolator": dict.fromkeys(EXTRAPOLATORS),
+    },
+)
+
+
 def _normalisers(inst: NormaliserInstance, subject) -> dict[str, tuple[CurveNormalizer, float, float]]:
     """Each kind of normaliser, with its length scale L and offset c (for the round-off bound)."""
     lower, width = inst.offset, 10**inst.log_width
     upper = lower + width
     soft_lower, soft_upper = lower + width * inst.soft[0], lower + width * inst.soft[1]
     half = (soft_upper - soft_lower) / 2
-    return {
+    return {  # keyed by NORMALISER_KINDS
         "linear": (subject(lower, upper), width, lower),
         "linear, minimised": (subject(lower, upper, minimize=True), width, lower),
         "soft range": (subject(lower, upper, soft_lower=soft_lower, soft_upper=soft_upper), half, soft_lower),
@@ -94,7 +121,7 @@ def _normalisers(inst: NormaliserInstance, subject) -> dict[str, tuple[CurveNorm
 
 @functools.lru_cache(maxsize=1)
 def _extrapolators() -> dict[str, object]:
-    return {
+    return {  # keyed by EXTRAPOLATORS
         "LC-PFN": LCPFN.from_pretrained(),
         "importance sampling": ImportanceSamplingExtrapolator(num_samples=1000, num_components=100, seed=0),
     }
@@ -246,4 +273,5 @@ NORMALISER_CLAIM = Claim(
     ),  # fmt: skip
     examples={"ci": 4, "thorough": 40},
     mutant_examples=2,
+    regimes=REGIMES,
 )

@@ -26,6 +26,7 @@ from probtheory.energy.hebbian import DenseHebbian, HebbianChain
 from probtheory.energy.hebbian_theory import zero_temperature_overlaps
 from proofs_checks.catalog.bibliography import AGLIARI_2023
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.regimes import Regimes
 from proofs_checks.strategies import seeds
 
 _EPS = float(np.finfo(np.float64).eps)
@@ -228,10 +229,13 @@ class _WrongSign(DenseHebbian):
         return _WrongSignChain(self, state)
 
 
+_MAX_N = {2: 12, 4: 9, 6: 6}  # the explicit sum has N^P terms
+
+
 @st.composite
 def _flip_instances(draw: st.DrawFn) -> FlipInstance:
-    P = draw(st.sampled_from([2, 4, 6]))
-    N = draw(st.integers(3, {2: 12, 4: 9, 6: 6}[P]))
+    P = draw(st.sampled_from(sorted(_MAX_N)))
+    N = draw(st.integers(3, _MAX_N[P]))
     return FlipInstance(
         N=N,
         K=draw(st.integers(1, 3)),
@@ -266,4 +270,12 @@ INCREMENTAL_ENERGY_CLAIM = Claim(
     ),
     examples={"ci": 20, "thorough": 200},
     mutant_examples=4,
+    # each interaction order P is its own energy, and the two rules build different prototypes
+    regimes=Regimes(
+        of=lambda inst: {"P": str(inst.P), "rule": inst.rule},
+        cases={
+            "P": {str(P): {"P": P, "N": st.integers(3, N)} for P, N in _MAX_N.items()},
+            "rule": {rule: {"rule": rule} for rule in ("supervised", "unsupervised")},
+        },
+    ),
 )

@@ -25,8 +25,9 @@ from proofs_checks.catalog.bibliography import JACOT_GABRIEL_HONGLER_2018, LEE_L
 from proofs_checks.claim import Claim, Evidence, Mutant
 from proofs_checks.plotting import width_axes
 from proofs_checks.statistics import fit_loglog_slope
-from proofs_checks.strategies import seeds
+from proofs_checks.strategies import activation_regimes, seeds
 
+ACTIVATIONS = ("relu", "erf", "tanh")  # one of each family: ReLU-type, erf, quadrature
 WIDTHS = (256, 1024, 4096, 16384)
 SEEDS_PER_WIDTH = 4
 STEPS = 10
@@ -45,7 +46,7 @@ class Instance:
 def _strategy():
     return st.builds(
         Instance,
-        st.sampled_from(("relu", "erf", "tanh")),
+        st.sampled_from(ACTIVATIONS),
         st.floats(1.0, 2.5),
         seeds(),
     )
@@ -174,5 +175,6 @@ KERNEL_GD_CLAIM = Claim(
     ),
     examples={"ci": 2, "thorough": 20},
     mutant_examples=1,
+    regimes=activation_regimes(ACTIVATIONS),
     plot=plot,
 )

@@ -21,7 +21,9 @@ from proofs_checks.catalog.mutant_kernels import (
 from proofs_checks.claim import Claim, Evidence, Mutant
 from proofs_checks.statistics import Z
 from proofs_checks.strategies import (
+    KERNEL_ACTIVATIONS,
     NetworkInstance,
+    activation_regimes,
     activations,
     kernel_hyperparameters,
     network_instances,
@@ -105,4 +107,5 @@ MONTE_CARLO_CLAIM = Claim(
     ),
     examples={"ci": 3, "thorough": 40},
     mutant_examples=3,
+    regimes=activation_regimes(KERNEL_ACTIVATIONS),
 )

@@ -14,7 +14,8 @@ one mathematical object, so they must agree:
   entry whose inputs are nearly parallel has correlation 1 - delta, and ``arccos`` turns a
   round-off eps of delta into sqrt(eps) in the angle, once per layer.
 
-Every activation family the kernels support is drawn (closed forms and quadrature).
+Every activation family the kernels support is drawn (closed forms and quadrature), and depth 0
+(the input layer's kernel alone: no activation enters) as well as deeper networks.
 """
 
 from __future__ import annotations
@@ -27,7 +28,17 @@ import torch
 from probtheory.kernels import NNGPKernel, NTKKernel, nngp_and_ntk
 from proofs_checks.catalog.bibliography import JACOT_GABRIEL_HONGLER_2018
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.strategies import NetworkInstance, activations, depths, network_instances, sphere_inputs
+from proofs_checks.regimes import Regimes
+from proofs_checks.strategies import (
+    KERNEL_ACTIVATIONS,
+    NetworkInstance,
+    activation_cases,
+    activation_family,
+    activations,
+    depths,
+    network_instances,
+    sphere_inputs,
+)
 
 ROUND_OFF = 1e-10
 _EPS32 = torch.finfo(torch.float32).eps
@@ -117,6 +128,25 @@ def _check(inst: NetworkInstance, paths: KernelPaths) -> list[Evidence]:
     return out
 
 
+def _regimes(inst: NetworkInstance) -> dict[str, str | tuple[str, ...]]:
+    return {
+        "activation family": activation_family(inst.activation),
+        "activation": inst.activation,
+        "depth": "0 (no hidden layer)" if inst.depth == 0 else "1 to 4",
+        "input dtype": ("float64", "float32"),  # every instance compares both
+    }
+
+
+REGIMES = Regimes(
+    of=_regimes,
+    cases={
+        "activation family": activation_cases(KERNEL_ACTIVATIONS),
+        "depth": {"0 (no hidden layer)": {"depth": 0}, "1 to 4": {"depth": depths(1, 4)}},
+        "input dtype": {"float64": None, "float32": None},
+    },
+)
+
+
 # ---------------------------------------------------------------------------------- mutants
 
 
@@ -194,4 +224,5 @@ PATHS_AGREE_CLAIM = Claim(
     ),  # fmt: skip
     examples={"ci": 12, "thorough": 150},
     mutant_examples=12,
+    regimes=REGIMES,
 )

@@ -2,7 +2,9 @@
 
 Jacot, Gabriel & Hongler (NeurIPS 2018), Prop. 2 and §4: the empirical NTK is a Gram matrix
 J J^T, hence PSD at any width and parameter value; the analytic NNGP and NTK are limits of
-PSD matrices, hence PSD (strictly PD on the sphere for non-polynomial activations).
+PSD matrices, hence PSD (strictly PD on the sphere for non-polynomial activations). Every
+activation family of the kernels is drawn: the closed forms and Gauss-Hermite quadrature, whose
+2-d rule per entry must keep the Gram matrix PSD to round-off too.
 """
 
 from __future__ import annotations
@@ -12,7 +14,15 @@ from proofs_checks.assertions import min_eigenvalue_ratio
 from proofs_checks.catalog.bibliography import JACOT_GABRIEL_HONGLER_2018
 from proofs_checks.catalog.mutant_kernels import ReLUAngleForCosine, with_activation
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.strategies import NetworkInstance, depths, network_instances, sphere_inputs
+from proofs_checks.strategies import (
+    KERNEL_ACTIVATIONS,
+    NetworkInstance,
+    activation_regimes,
+    activations,
+    depths,
+    network_instances,
+    sphere_inputs,
+)
 
 # eigvalsh is backward stable: a PSD matrix's computed spectrum is >= -O(n eps ||K||);
 # 1e-10 of ||K||_2 is far above that round-off and far below any real violation.
@@ -21,7 +31,11 @@ EMPIRICAL_WIDTH = 16
 
 
 def _strategy():
-    return network_instances(inputs=sphere_inputs(radius="varied"), depth=depths(1, 5))
+    return network_instances(
+        inputs=sphere_inputs(radius="varied"),
+        depth=depths(1, 5),
+        activation=activations(closed_form_only=False),
+    )
 
 
 def _check(inst: NetworkInstance, kernels) -> list[Evidence]:
@@ -60,4 +74,5 @@ PSD_CLAIM = Claim(
     ),
     examples={"ci": 25, "thorough": 300},
     mutant_examples=25,
+    regimes=activation_regimes(KERNEL_ACTIVATIONS),
 )

@@ -44,6 +44,7 @@ from probtheory.bounds.propagation import (
 )
 from proofs_checks.catalog.bibliography import SHI_LIPSCHITZ_2022, WENG_FAST_LIN_2018, ZHANG_RECURJAC_2019
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.regimes import Regimes
 from proofs_checks.strategies import seeds
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "SMALL_RADIUS_CLAIM",
     "SOUNDNESS_CLAIM",
     "lipschitz_instances",
+    "lipschitz_regimes",
 ]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.1), "tanh": nn.Tanh}
@@ -109,6 +111,26 @@ def lipschitz_instances(
         st.sampled_from(activations),
         st.floats(*radius),
         seeds(),
+    )
+
+
+def lipschitz_regimes(
+    activations: tuple[str, ...] = ("relu", "leaky_relu", "tanh"), width: tuple[int, int] = (1, 6)
+) -> Regimes:
+    """Each activation, and one and two hidden layers, as regimes of a ``lipschitz.*`` claim.
+
+    The derivative ranges of piecewise-linear activations and of tanh are computed apart, and only
+    piecewise-linear nets have an exact constant (region enumeration); a second hidden layer is
+    where the bounds multiply derivative intervals across layers.
+    """
+    return Regimes(
+        of=lambda inst: {"activation": inst.activation, "hidden layers": str(len(inst.widths))},
+        cases={
+            "activation": {name: {"activation": name} for name in activations},
+            "hidden layers": {
+                str(depth): {"widths": st.tuples(*[st.integers(*width)] * depth)} for depth in (1, 2)
+            },
+        },
     )
 
 
@@ -263,6 +285,7 @@ SOUNDNESS_CLAIM = Claim(
     examples={"ci": 6, "thorough": 300},
     mutant_examples=8,
     plot=plot_soundness,
+    regimes=lipschitz_regimes(),
 )
 
 
@@ -334,6 +357,7 @@ HIERARCHY_CLAIM = Claim(
     # random draws): 24 instances missed it in a thorough run (probability ~7%); 96 miss it with
     # probability ~2e-5, and a run stops at the first rejection, so ci costs no more
     mutant_examples=96,
+    regimes=lipschitz_regimes(("relu", "leaky_relu")),
 )
 
 
@@ -398,6 +422,7 @@ SMALL_RADIUS_CLAIM = Claim(
     mutants=(Mutant("primal-norm", "gradient rows in l-inf instead of l1", _wrong_dual_norm),),
     examples={"ci": 8, "thorough": 300},
     mutant_examples=4,
+    regimes=lipschitz_regimes(("relu", "leaky_relu")),
 )
 
 
@@ -448,4 +473,5 @@ MONOTONE_RADIUS_CLAIM = Claim(
     mutants=(Mutant("sampled-estimate", "max of 16 sampled gradient norms", _sampled_estimate),),
     examples={"ci": 6, "thorough": 300},
     mutant_examples=6,
+    regimes=lipschitz_regimes(),
 )

@@ -31,6 +31,7 @@ from probtheory.training.local import LocalUpdate, TargetProjection
 from probtheory.training.loop import TrainState
 from proofs_checks.catalog.bibliography import FORWARD_FORWARD, TPSGD
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.regimes import Regimes
 from proofs_checks.strategies import seeds
 
 _CLASSES = 3
@@ -238,4 +239,12 @@ DELTA_RULE_CLAIM = Claim(
     examples={"ci": 8, "thorough": 80},
     mutant_examples=6,
     section="Sec. 3",
+    # the rule's factor rho is 2r for l2 and sign(r) for l1; sigma' differs per activation
+    regimes=Regimes(
+        of=lambda inst: {"loss": inst.loss, "activation": inst.activation},
+        cases={
+            "loss": {loss: {"loss": loss} for loss in ("l2", "l1")},
+            "activation": {name: {"activation": name} for name in _ACTIVATIONS},
+        },
+    ),
 )

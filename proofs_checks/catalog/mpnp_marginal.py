@@ -19,7 +19,9 @@ Tolerance: 8 eps (1 + (1/|Z|) sum |log p|) of the model's dtype, the round-off o
 per-point log-densities (the reference itself is exact to float64).
 
 Every instance checks float32 and float64 models, K = 1 and a drawn K in 2..8, and context sizes
-1 and a drawn n up to 30, with 0 to 10 target points and 1 to 4 tasks.
+1 and a drawn n up to 30, with 0 to 10 target points and 1 to 4 tasks. One context point is the
+fewest ``MPNP`` accepts (an empty context raises ``InputDataError``); the regimes require a drawn
+n strictly between 1 and 30, n = 30, no target (Z is the context alone) and some targets.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from probtheory.processes.neural_process import task_log_likelihood
 from probtheory.processes.tasks import GPTaskSampler, TaskBatch
 from proofs_checks.catalog.bibliography import LEE_MPNP_2023
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.regimes import Regimes
 from proofs_checks.strategies import seeds
 
 MAX_CONTEXT = 30
@@ -134,6 +137,35 @@ def _check(inst: MarginalInstance, subject) -> list[Evidence]:
     ]  # fmt: skip
 
 
+def _regimes(inst: MarginalInstance) -> dict[str, str | tuple[str, ...]]:
+    sizes = ("1",)  # every instance checks n = 1 and its drawn n
+    if inst.context == MAX_CONTEXT:
+        sizes += (f"{MAX_CONTEXT} (the most)",)
+    elif inst.context > 1:
+        sizes += ("2 to 29",)
+    return {
+        "context size": sizes,
+        "targets": "none (Z = the context)" if inst.targets == 0 else "1 to 10",
+        "dtype": ("float32", "float64"),
+        "K": ("1", "2 to 8"),
+    }
+
+
+REGIMES = Regimes(
+    of=_regimes,
+    cases={
+        "context size": {
+            "1": None,
+            "2 to 29": {"context": st.integers(2, MAX_CONTEXT - 1)},
+            f"{MAX_CONTEXT} (the most)": {"context": MAX_CONTEXT},
+        },
+        "targets": {"none (Z = the context)": {"targets": 0}, "1 to 10": {"targets": st.integers(1, 10)}},
+        "dtype": {"float32": None, "float64": None},
+        "K": {"1": None, "2 to 8": None},
+    },
+)
+
+
 # --------------------------------------------------------------------------------- mutants
 
 
@@ -207,4 +239,5 @@ MARGINAL_LOSS_CLAIM = Claim(
     ),  # fmt: skip
     examples={"ci": 3, "thorough": 30},
     mutant_examples=2,
+    regimes=REGIMES,
 )

@@ -27,11 +27,13 @@ from proofs_checks.plotting import width_axes
 from proofs_checks.statistics import fit_loglog_slope
 from proofs_checks.strategies import (
     NetworkInstance,
+    activation_regimes,
     kernel_hyperparameters,
     network_instances,
     sphere_inputs,
 )
 
+ACTIVATIONS = ("relu", "erf", "tanh")  # one of each family: ReLU-type, erf, quadrature
 WIDTHS = (128, 256, 512, 1024, 2048)
 SEEDS_PER_WIDTH = 6  # networks per width to start with; doubled until the slope is resolved
 MAX_SEEDS_PER_WIDTH = 48
@@ -42,7 +44,7 @@ def _strategy():
     return network_instances(
         inputs=sphere_inputs(n=(2, 3), d=(2, 5)),
         depth=st.integers(1, 2),
-        activation=st.sampled_from(("relu", "erf", "tanh")),
+        activation=st.sampled_from(ACTIVATIONS),
         hyperparameters=kernel_hyperparameters(weight_std=(1.0, 1.6), bias_std=(0.0, 0.5)),
     )
 
@@ -134,5 +136,6 @@ CONVERGENCE_CLAIM = Claim(
     ),
     examples={"ci": 2, "thorough": 20},
     mutant_examples=1,
+    regimes=activation_regimes(ACTIVATIONS),
     plot=plot,
 )

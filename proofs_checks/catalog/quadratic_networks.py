@@ -25,6 +25,7 @@ from probtheory.layers import QuadraticLinear
 from probtheory.plugins import fit
 from proofs_checks.catalog.bibliography import FAN_QUADRATIC_NETWORKS
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.regimes import Regimes
 from proofs_checks.strategies import seeds
 
 
@@ -102,6 +103,11 @@ DEGREE_CLAIM = Claim(
     mutants=(Mutant("affine-gate", "gate and square terms applied as affine maps of x", _AffineGateLayer),),
     examples={"ci": 6, "thorough": 60},
     mutant_examples=3,
+    # each L predicts its own degree 2^L, and L = 3 draws its weights from {1} instead of {1, 2}
+    regimes=Regimes(
+        of=lambda inst: {"layers L": str(inst.depth)},
+        cases={"layers L": {str(depth): {"depth": depth} for depth in (1, 2, 3)}},
+    ),
 )
 
 XOR_CLAIM = Claim(

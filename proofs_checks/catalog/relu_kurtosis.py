@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from probtheory.networks import relu_fourth_moment_ratio
 from proofs_checks.catalog.bibliography import ROBERTS_YAIDA_HANIN_2022
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.regimes import Regimes
 from proofs_checks.statistics import Z, second_moment_ratio
 from proofs_checks.strategies import seeds
 
@@ -35,8 +36,22 @@ class Instance:
     seed: int
 
 
+MAX_DEPTH = 4
+
+
+def _widths(min_size: int = 1, max_size: int = MAX_DEPTH) -> st.SearchStrategy[tuple[int, ...]]:
+    return st.lists(st.integers(8, 64), min_size=min_size, max_size=max_size).map(tuple)
+
+
 def _strategy():
-    return st.builds(Instance, st.lists(st.integers(8, 64), min_size=1, max_size=4).map(tuple), seeds())
+    return st.builds(Instance, _widths(), seeds())
+
+
+# the law is a product over the hidden layers: one layer (a single factor) up to MAX_DEPTH
+REGIMES = Regimes(
+    of=lambda inst: {"hidden layers": str(len(inst.hidden_widths))},
+    cases={"hidden layers": {str(k): {"hidden_widths": _widths(k, k)} for k in range(1, MAX_DEPTH + 1)}},
+)
 
 
 def simulate_variance_chain(hidden_widths, chains: int, seed: int) -> np.ndarray:
@@ -82,4 +97,5 @@ RELU_KURTOSIS_CLAIM = Claim(
     ),
     examples={"ci": 5, "thorough": 50},
     mutant_examples=5,
+    regimes=REGIMES,
 )

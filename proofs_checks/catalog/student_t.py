@@ -26,9 +26,10 @@ from probtheory.networks import MLP
 from proofs_checks.catalog.bibliography import LEE_SCALE_MIXTURES_2022
 from proofs_checks.claim import Claim, Evidence, Mutant
 from proofs_checks.statistics import fit_loglog_slope
-from proofs_checks.strategies import seeds
+from proofs_checks.strategies import activation_regimes, seeds
 
 DRAWS = 10_000
+READOUT_ACTIVATIONS = ("relu", "erf", "tanh")  # one of each family: ReLU-type, erf, quadrature
 WIDTH = 256
 # KS critical value at false-alarm probability 1e-4: sqrt(-ln(1e-4 / 2) / (2 N))
 KS_CRITICAL = math.sqrt(-math.log(0.5e-4) / (2 * DRAWS))
@@ -159,7 +160,7 @@ STUDENT_T_READOUT_CLAIM = Claim(
         st.floats(1.2, 3.0),
         st.floats(0.5, 2.0),
         st.integers(1, 2),
-        st.sampled_from(("relu", "erf", "tanh")),
+        st.sampled_from(READOUT_ACTIVATIONS),
         seeds(),
     ),  # fmt: skip
     check=_check_readout,
@@ -173,6 +174,7 @@ STUDENT_T_READOUT_CLAIM = Claim(
     ),  # fmt: skip
     examples={"ci": 4, "thorough": 40},
     mutant_examples=2,
+    regimes=activation_regimes(READOUT_ACTIVATIONS),
 )
 
 GP_LIMIT_CLAIM = Claim(

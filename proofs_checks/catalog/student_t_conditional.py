@@ -21,8 +21,11 @@ predictive's location +- 0, 0.5, 2, 5, 20 Gaussian-conditional scales, where the
 by O(1)). Tolerance: 1e3 cond(Sigma) eps (1 + |log p|), the round-off of two factorisations of
 a matrix of that condition number.
 
-Every instance checks the NNGP kernel (drawn depth, activation, variances) and a GPyTorch RBF
-kernel, each with context sizes 1, a drawn n and 16, and one and several test points.
+Every instance checks the NNGP kernel (drawn depth, activation of each family, variances) and a
+GPyTorch RBF kernel, each with context sizes 1 (the smallest ``StudentTProcess`` accepts: an empty
+context raises ``InputDataError``; the predictive is then the prior's), a drawn n and 16, and one
+and several test points. The regimes: the activation family, and a drawn n strictly between 1 and
+16 (where the conditioning mixes both ends).
 """
 
 from __future__ import annotations
@@ -39,9 +42,11 @@ from probtheory.gp import StudentTProcess
 from probtheory.kernels import NNGPKernel
 from proofs_checks.catalog.bibliography import LEE_SCALE_MIXTURES_2022, SHAH_WILSON_GHAHRAMANI_2014
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.strategies import seeds
+from proofs_checks.regimes import Regimes
+from proofs_checks.strategies import activation_cases, activation_family, seeds
 
 MAX_CONTEXT = 16
+ACTIVATIONS = ("relu", "erf", "tanh")  # one of each family: ReLU-type, erf, quadrature
 OFFSETS = np.array([-20.0, -5.0, -2.0, -0.5, 0.0, 0.5, 2.0, 5.0, 20.0])
 
 
@@ -70,7 +75,7 @@ def _instances() -> st.SearchStrategy[ConditionalInstance]:
         log_noise=st.floats(-7.0, 0.0),
         log_data_scale=st.floats(-2.0, 2.5),  # how far y is from the prior's scale: the data fit
         depth=st.integers(1, 3),
-        activation=st.sampled_from(["relu", "erf"]),
+        activation=st.sampled_from(ACTIVATIONS),
         seed=seeds(),
     )
 
@@ -165,6 +170,31 @@ def _student_t(num: int, generator: torch.Generator) -> torch.Tensor:
     return z / torch.sqrt(chi2 / 3)
 
 
+def _regimes(inst: ConditionalInstance) -> dict[str, str | tuple[str, ...]]:
+    drawn = "2 to 15" if 1 < inst.context < MAX_CONTEXT else None
+    return {
+        "activation family": activation_family(inst.activation),
+        "context size": ("1", *([drawn] if drawn else []), f"{MAX_CONTEXT} (the most)"),
+        "kernel": ("NNGP", "RBF"),
+        "test points": ("one", "several"),
+    }
+
+
+REGIMES = Regimes(
+    of=_regimes,
+    cases={
+        "activation family": activation_cases(ACTIVATIONS),
+        "context size": {
+            "1": None,
+            "2 to 15": {"context": st.integers(2, MAX_CONTEXT - 1)},
+            f"{MAX_CONTEXT} (the most)": None,
+        },
+        "kernel": {"NNGP": None, "RBF": None},
+        "test points": {"one": None, "several": None},
+    },
+)
+
+
 # --------------------------------------------------------------------------------- mutants
 
 
@@ -226,4 +256,5 @@ EXACT_CONDITIONAL_CLAIM = Claim(
     ),  # fmt: skip
     examples={"ci": 4, "thorough": 40},
     mutant_examples=2,
+    regimes=REGIMES,
 )
