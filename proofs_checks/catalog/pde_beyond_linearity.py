@@ -8,7 +8,13 @@ Representational Perspective* (ICML 2023), §4. The proof simulates precondition
 * **rate** -- it converges exponentially fast: the steps to reach a relative residual
   :math:`\varepsilon` grow linearly in :math:`\log 1/\varepsilon` and do not depend on the grid
   (N = 32, 64, 128 within 10%). Plain gradient descent needs a step :math:`\propto 1/N^2` and about
-  4x the steps per doubling of N (the mutant; it does not reach 1e-8 in the budget).
+  4x the steps per doubling of N (the mutant; it does not reach 1e-8 in the budget). The step
+  count is the first integer t with residual <= eps, the ceiling of a linear function of
+  :math:`\log 1/\varepsilon`: two grids with the same rate may cross one step apart, and the
+  ceilings lie within one step of their least-squares line (for these four equally spaced
+  :math:`\log 1/\varepsilon` the hat matrix bounds the residuals by 0.7 step). Where one step
+  is more than 10% of the count (fast convergence at small :math:`\gamma`: 7 or 8 steps to
+  1e-8), both checks allow that one step.
 * **barron_growth** -- each step's Barron norm obeys the paper's recursion in the form
   :math:`B_L b^p` for :math:`\partial L` of degree :math:`p = 3`:
   :math:`b_{t+1} \le |1-\eta| b_t + 2\eta\gamma d^2 b_t^3 + \eta\lVert(-\Delta)^{-1}f\rVert_{\mathcal B}`
@@ -108,6 +114,7 @@ def _rate_check(inst: Instance, solver) -> list[Evidence]:
         if not result.converged:
             break  # the first grid that misses 1e-8 already fails the claim; spare the finer ones
     final = [c[-1] for c in counts.values()]
+    one_step = 1 / min(final)  # the integer quantisation of a first-crossing step (module docstring)
     logs = np.log(1 / np.array(TOLERANCES))
     deviation = 0.0
     for c in counts.values():
@@ -121,11 +128,13 @@ def _rate_check(inst: Instance, solver) -> list[Evidence]:
         ),
         Evidence.at_most(
             "spread of steps to 1e-8 across N = 32, 64, 128 (max/min - 1)", max(final) / min(final) - 1,
-            0.10, "resolution independence within 10%", **details,
+            max(0.10, one_step), "resolution independence within 10%, or one step (the crossing step "
+            "is an integer)", **details,
         ),
         Evidence.at_most(
             "largest deviation of steps(eps) from a line in log(1/eps), relative to steps(1e-8)",
-            deviation, 0.10, "linear in log 1/eps within 10%", **details,
+            deviation, max(0.10, one_step), "linear in log 1/eps within 10%, or one step (the counts "
+            "are ceilings of the line)", **details,
         ),
     ]  # fmt: skip
 
@@ -137,8 +146,8 @@ RATE_CLAIM = Claim(
     section="§4",
     statement=(
         "On -div((1 + γ|∇u|²)∇u) = f on the 2-D torus, u_{t+1} = u_t - (-Δ)^{-1} DE(u_t) reaches a "
-        "relative residual eps in a number of steps linear in log(1/eps), the same (within 10%) for "
-        "N = 32, 64 and 128."
+        "relative residual eps in a number of steps linear in log(1/eps), the same (within 10%, or one "
+        "step where the count is below 10) for N = 32, 64 and 128."
     ),
     formula=(
         r"T(\epsilon) = a + b \log(1/\epsilon),\quad T_N(10^{-8}) \text{ equal across } N \text{ "
