@@ -6,15 +6,38 @@
 dot-separated keys down to it (``results.sltt.value``; a key may contain hyphens and spaces),
 ``FORMAT`` a Python format spec (``.1%``, ``.3f``, ``,.0f``; default ``.4g``), so prose quotes
 measured numbers instead of typing them. ``<!-- claims -->`` becomes the table of registered claims.
+
+A table with bars (``benchmark_bars.py``) gets a column saying, row by row, whether each bar is
+met, decided from the file's raw numbers; ``<!-- bar:NAME:PATH:OP THRESHOLD -->`` (``OP`` one of
+``<= < >= >``) writes "met" or "not met" for the number at ``PATH``, for tables written in a page.
+Sphinx roles in a page (``:class:`probtheory.kernels.NNGPKernel```) become cross-references, as
+in the docstrings (``rst_roles.py``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import operator
 import re
+import sys
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _sibling(name: str) -> ModuleType:
+    """A module of docs/ (this file is loaded by path, by mkdocs and by the tests)."""
+    spec = importlib.util.spec_from_file_location(f"docs_{name}", Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+benchmark_bars = _sibling("benchmark_bars")
+rst_roles = _sibling("rst_roles")
 
 
 def _benchmark_table(name: str, key: str | None = None) -> str:
@@ -22,6 +45,11 @@ def _benchmark_table(name: str, key: str | None = None) -> str:
     data = json.loads(path.read_text())
     rows = data[key or "table"]
     header = list(dict.fromkeys(h for r in rows for h in r))  # every column any row has, in order
+    verdicts = benchmark_bars.verdicts(f"{name}:{key}" if key else name, data, rows)
+    if verdicts is not None:
+        column = "bar met" if any(h.startswith("bar") for h in header) else "bar"
+        rows = [r | {column: v} for r, v in zip(rows, verdicts, strict=True)]
+        header.append(column)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(r.get(h, "")) for h in header) + " |" for r in rows]
     meta = data.get("meta", {})
@@ -32,14 +60,35 @@ def _benchmark_table(name: str, key: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def benchmark_value(name: str, path: str, spec: str = ".4g") -> str:
-    """The number at ``path`` (dot-separated keys) of ``benchmarks/results/NAME.json``, formatted."""
+def _result(name: str, path: str) -> object:
+    """The value at ``path`` (dot-separated keys) of ``benchmarks/results/NAME.json``."""
     value = json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
     for key in path.split("."):
         if not isinstance(value, dict) or key not in value:
             raise KeyError(f"benchmarks/results/{name}.json has no {path!r} (missing {key!r})")
         value = value[key]
-    return format(value, spec)
+    return value
+
+
+def benchmark_value(name: str, path: str, spec: str = ".4g") -> str:
+    """The number at ``path`` (dot-separated keys) of ``benchmarks/results/NAME.json``, formatted."""
+    return format(_result(name, path), spec)
+
+
+_COMPARISONS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
+
+
+def bar_verdict(name: str, path: str, bar: str) -> str:
+    """Whether the number at ``path`` of ``NAME.json`` meets ``bar`` (``"<= 0.5"``): "met" or "not met"."""
+    match = re.fullmatch(r"\s*(<=|<|>=|>)\s*(\S+)\s*", bar)
+    if match is None:
+        raise ValueError(f"bar {bar!r} is not one of <=, <, >=, > and a number")
+    return "met" if _COMPARISONS[match[1]](_result(name, path), float(match[2])) else "not met"
+
+
+def _absolute_name(name: str) -> str | None:
+    """A page has no scope: a dotted name in a role is absolute, a bare one unresolvable."""
+    return name if "." in name else None
 
 
 def _claims_table() -> str:
@@ -62,4 +111,12 @@ def on_page_markdown(markdown: str, **kwargs) -> str:
         lambda m: benchmark_value(m.group(1), m.group(2), m.group(3) or ".4g"),
         markdown,
     )
-    return markdown.replace("<!-- claims -->", _claims_table())
+    markdown = re.sub(
+        r"<!-- bar:(\w+):([^:>]+?):((?:<=|<|>=|>) ?[^\s:]+) -->",
+        lambda m: bar_verdict(m.group(1), m.group(2), m.group(3)),
+        markdown,
+    )
+    markdown = rst_roles.convert_roles(markdown, _absolute_name)
+    if "<!-- claims -->" in markdown:  # the claims table imports every claim: only where quoted
+        markdown = markdown.replace("<!-- claims -->", _claims_table())
+    return markdown
