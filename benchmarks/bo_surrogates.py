@@ -55,7 +55,9 @@ def _run_all(args: argparse.Namespace) -> dict[str, dict[str, list[BOResult]]]:
     for problem in args.problems.split(","):
         for surrogate in args.surrogates.split(","):
             for seed in range(args.seeds):
-                loop = "trust-region_" if args.trust_region else ""
+                loop = ("trust-region_" if args.trust_region else "") + (
+                    "" if args.acquisition == "qlogei" else f"{args.acquisition}_"
+                )
                 path = Path(args.out) / problem / f"{surrogate}_{loop}seed{seed}.json"
                 previous = BOResult.load(path) if path.is_file() else None
                 if previous is not None and previous.complete and previous.budget == args.budget:
@@ -66,7 +68,7 @@ def _run_all(args: argparse.Namespace) -> dict[str, dict[str, list[BOResult]]]:
                     result = run(
                         get_problem(problem),
                         surrogate,
-                        acquisition="qlogei",
+                        acquisition=args.acquisition,
                         n_init=args.n_init,
                         budget=args.budget,
                         q=1,
@@ -160,6 +162,11 @@ def main() -> None:
         "--saved-only", action="store_true", help="table and plot from the completed runs saved so far"
     )
     parser.add_argument(
+        "--acquisition",
+        default="qlogei",
+        help="qlogei (default; the table of bo_surrogates.json) or ts, ...: trust-region rows only",
+    )
+    parser.add_argument(
         "--trust-region",
         action="store_true",
         help="TuRBO trust-region runs; results in bo_trust_region.json next to the whole-cube loop's",
@@ -167,6 +174,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     results_path = ROOT / "benchmarks" / "results" / "bo_surrogates.json"
+    if args.acquisition != "qlogei" and not args.trust_region:
+        parser.error("--acquisition other than qlogei needs --trust-region (bo_surrogates.json is qLogEI's)")
     if args.runs_only:
         _run_all(args)
         return
@@ -285,6 +294,10 @@ def _region_overhead(problems: list[str], surrogates: list[str], repeats: int, n
     return overhead
 
 
+def _row_key(row: dict) -> tuple:
+    return row["problem"], row["budget"], row["surrogate"], row.get("acquisition", "qlogei")
+
+
 def _trust_region_main(args: argparse.Namespace, whole_cube_path: Path) -> None:
     """Trust-region runs side by side with the whole-cube loop's rows (same problem and budget)."""
     path = ROOT / "benchmarks" / "results" / "bo_trust_region.json"
@@ -302,13 +315,14 @@ def _trust_region_main(args: argparse.Namespace, whole_cube_path: Path) -> None:
         random_regret = statistics.median(r.simple_regret[-1].item() for r in rnd) if rnd else None
         for name, runs in by_surrogate.items():
             row = _row(problem, name, runs, random_regret)
-            cube = cube_rows.get((problem, name), {})
+            cube = cube_rows.get((problem, name), {}) if args.acquisition == "qlogei" else {}
             cube_regret = cube.get("final regret (median [q1, q3])", "")
             rows.append(
                 {
                     "problem": problem,
                     "budget": args.budget,
                     "surrogate": name,
+                    "acquisition": args.acquisition if name != "random" else "",
                     "seeds": row["seeds"],
                     "trust region: final regret (median [q1, q3])": row["final regret (median [q1, q3])"],
                     "trust region: beats random": row["beats random"],
@@ -317,15 +331,16 @@ def _trust_region_main(args: argparse.Namespace, whole_cube_path: Path) -> None:
                     "s / iteration (median)": row["s / iteration (median)"],
                 }
             )
-    keys = {(r["problem"], r["budget"], r["surrogate"]) for r in rows}
-    kept = [r for r in data["table"] if (r["problem"], r["budget"], r["surrogate"]) not in keys]
+    keys = {_row_key(r) for r in rows}
+    kept = [r for r in data["table"] if _row_key(r) not in keys]
     data["table"] = sorted(kept + rows, key=lambda r: (r["problem"], r["budget"]))
     if not args.saved_only and args.timing_repeats > 0:
         overhead = _region_overhead(args.problems.split(","), args.surrogates.split(","), args.timing_repeats)
         for problem, ratios in overhead.items():
             data.setdefault("overhead", {}).setdefault(problem, {}).update(ratios)
     command = (
-        f"python benchmarks/bo_surrogates.py --trust-region --problems {args.problems} "
+        f"python benchmarks/bo_surrogates.py --trust-region --acquisition {args.acquisition} "
+        f"--problems {args.problems} "
         f"--surrogates {args.surrogates} --seeds {args.seeds} --n-init {args.n_init} --budget {args.budget}"
         + (" --saved-only" if args.saved_only else f" --timing-repeats {args.timing_repeats}")
     )
