@@ -51,8 +51,7 @@ from botorch.posteriors import GPyTorchPosterior, Posterior
 from hypothesis import strategies as st
 
 from bo.models import DKL, GP, HMCBNN, IBNN, SVIBNN, DeepEnsemble, LaplaceBNN, PFNSurrogate, StudentTP
-from bo.models.tp import ScaleMixtureNormalPosterior
-from bo.posteriors import MarginalPosterior, SampleEnsemblePosterior
+from bo.posteriors import MarginalPosterior, SampleEnsemblePosterior, ScaleMixtureNormalPosterior
 from probtheory.pfn import BarDistribution
 from proofs_checks.catalog.bar_distribution import bar_quadrature
 from proofs_checks.catalog.bibliography import BALANDAT_BOTORCH_2020, LI_RUDNER_WILSON_2024
