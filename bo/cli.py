@@ -24,7 +24,13 @@ import json
 import sys
 from pathlib import Path
 
-from probtheory._cli_options import add_list_argument, add_no_progress_argument
+from probtheory._cli_options import add_command, add_list_argument, add_no_progress_argument
+
+# the names --help lists, without importing botorch to print help (tests/bo/test_cli.py keeps
+# them equal to bo.problems.PROBLEMS, bo.loop.SURROGATES and bo.loop.ACQUISITIONS)
+PROBLEM_NAMES = ("branin", "hartmann6", "ackley10", "levy", "rosenbrock", "bnn_prior")
+SURROGATE_NAMES = ("gp", "ibnn", "tp", "hmc", "svi", "ensemble", "dkl", "laplace", "pfn", "random")
+ACQUISITION_NAMES = ("qlogei", "qlognei", "qucb", "ts")
 
 __all__ = ["main", "register"]
 
@@ -164,8 +170,24 @@ def _plot_regret(problem: str, results: dict, path: Path) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``bo`` subcommand to the ``probtheory`` command line."""
-    parser = subparsers.add_parser("bo", help="benchmark BO surrogates on a problem (resumable)")
-    parser.add_argument("--problem", required=True, help="a problem name from bo.problems.PROBLEMS")
+    parser = add_command(
+        subparsers,
+        "bo",
+        help="benchmark BO surrogates on a problem (resumable)",
+        description=f"""Run Bayesian optimisation (maximisation, unit cube) of one problem with
+        each surrogate over seeds 0..SEEDS-1: a Sobol initial design, then one fresh surrogate fit
+        and acquisition per iteration. Each run is checkpointed after every iteration under
+        OUT/runs, so repeating the command skips finished runs and resumes interrupted ones (a
+        stored run of another configuration is refused, naming the difference). Writes
+        OUT/summary.json (final simple regret per surrogate) and OUT/regret.png. Problems:
+        {", ".join(PROBLEM_NAMES)}. Surrogates: {", ".join(SURROGATE_NAMES)} (random = random
+        search). Acquisitions: {", ".join(ACQUISITION_NAMES)}.""",
+        examples=[
+            "probtheory bo --problem branin --surrogates gp ibnn random --seeds 5 --out bo-runs/branin",
+            "probtheory bo --problem ackley10 --surrogates ensemble --trust-region --acquisition ts --out tr",
+        ],
+    )
+    parser.add_argument("--problem", required=True, help="a problem name (listed above)")
     add_list_argument(
         parser, "--surrogates", default=["gp"], metavar="NAME", help="surrogate names (default gp)"
     )
@@ -174,7 +196,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seeds", type=int, default=5, help="run seeds 0..SEEDS-1 (default 5)")
     parser.add_argument("--n-init", type=int, default=10, help="Sobol initial design size (default 10)")
-    parser.add_argument("--budget", type=int, default=40, help="evaluations after the initial design")
+    parser.add_argument(
+        "--budget", type=int, default=40, help="evaluations after the initial design (default 40)"
+    )
     parser.add_argument("--q", type=int, default=1, help="points per iteration (default 1)")
     parser.add_argument(
         "--trust-region",
@@ -183,7 +207,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "<surrogate>_trust-region_seed<k>.json)",
     )
     parser.add_argument("--threads", type=int, help="torch threads, >= 1 (default: torch's choice)")
-    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--out", required=True, help="output folder (runs/, summary.json, regret.png)")
     add_no_progress_argument(parser)
     parser.add_argument(
         "--json",

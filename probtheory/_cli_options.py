@@ -5,6 +5,8 @@
   (:func:`add_list_argument`).
 * A long-running command takes ``--no-progress``, which turns its tqdm bars off
   (:func:`add_no_progress_argument`).
+* Every subcommand's ``--help`` opens with a paragraph saying what it does and ends with
+  examples (:func:`add_command`).
 
 This module imports nothing from probtheory, so the subcommands of every layer (``pfn``,
 ``lcpfn``, ``plugins``) and the packages built on probtheory (``bo``, ``proofs_checks``) use it.
@@ -13,10 +15,11 @@ This module imports nothing from probtheory, so the subcommands of every layer (
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import textwrap
+from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["add_list_argument", "add_no_progress_argument", "split_items"]
+__all__ = ["add_command", "add_list_argument", "add_no_progress_argument", "split_items"]
 
 #: Appended to the help of every list-valued argument.
 LIST_HELP = "space- or comma-separated"
@@ -95,3 +98,33 @@ def add_no_progress_argument(
 ) -> argparse.Action:
     """Add ``--no-progress`` (``args.no_progress``) to a long-running command."""
     return parser.add_argument("--no-progress", action="store_true", help=help)
+
+
+def add_command(
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    *,
+    help: str,  # noqa: A002 -- argparse's own name for it
+    description: str,
+    examples: Sequence[str],
+) -> argparse.ArgumentParser:
+    """Add a subcommand whose ``--help`` shows a description paragraph and examples.
+
+    Args:
+        subparsers: Where to add it.
+        name: The subcommand's name.
+        help: One line for the parent's list of commands.
+        description: One paragraph (rewrapped to 78 columns).
+        examples: Command lines, one per example.
+
+    Returns:
+        The subcommand's parser.
+    """
+    epilog = "examples:\n" + "\n".join(f"  {example}" for example in examples)
+    return subparsers.add_parser(
+        name,
+        help=help,
+        description=textwrap.fill(" ".join(description.split()), 78),
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )

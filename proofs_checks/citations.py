@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from probtheory._cli_options import add_list_argument
+from probtheory._cli_options import add_command, add_list_argument
 from probtheory.papers import Paper
 
 __all__ = ["papers_for", "register"]
@@ -56,15 +56,14 @@ def papers_for(name: str) -> list[Paper]:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``cite`` subcommand to the ``probtheory`` command line."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "cite",
         help="BibTeX of the papers behind a method, claim or pretrained model",
-        description=(
-            "Print the BibTeX entries of the papers behind plug-in methods (`probtheory list`), "
-            "theory claims or claim families (`probtheory check --list`; 'lipschitz' gives every "
-            "lipschitz.* claim) and pretrained models (`probtheory pfn list`), each paper once. "
-            "Example: probtheory cite sltt ntk.convergence"
-        ),
+        description="""Print the BibTeX entries of the papers behind plug-in methods (`probtheory
+        list`), theory claims or claim families (`probtheory check --list`; 'lipschitz' gives
+        every lipschitz.* claim) and pretrained models (`probtheory pfn list`), each paper once.""",
+        examples=["probtheory cite sltt ntk.convergence", "probtheory cite lipschitz --json"],
     )
     add_list_argument(
         parser, "names", metavar="NAME", help="method names, claim ids or prefixes, model names"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from probtheory._cli_options import add_list_argument, add_no_progress_argument
+from probtheory._cli_options import add_command, add_list_argument, add_no_progress_argument
 
 __all__ = ["claim_selection", "main", "register", "text_table"]
 
@@ -43,7 +43,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="claim ids or families to run (`lipschitz` selects every lipschitz.* claim; default: all)",
     )
-    parser.add_argument("--out", default="probtheory-report", help="report folder")
+    parser.add_argument(
+        "--out", default="probtheory-report", help="report folder (default probtheory-report)"
+    )
     parser.add_argument("--no-mutants", action="store_true", help="skip the mutant runs")
     add_no_progress_argument(parser)
     parser.add_argument("--list", action="store_true", help="list the claims and exit")
@@ -167,7 +169,22 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``check`` subcommand to the ``probtheory`` command line."""
-    parser = subparsers.add_parser("check", help="numerically verify the theory claims and write a report")
+    parser = add_command(
+        subparsers,
+        "check",
+        help="numerically verify the theory claims and write a report",
+        description="""Check the papers' theoretical claims numerically on the library's own objects:
+        each claim is a property-based test (hypothesis) run on drawn instances, and each of its
+        mutants (a planted bug) must be rejected. Writes OUT/report.html, report.md and
+        results.json (verdicts, evidence rows, regimes drawn, coverage, versions). Exit status 0
+        when every claim passes and rejects its mutants, 1 on a FAIL, 3 on an ERROR (a check
+        raised), 2 on a user error.""",
+        examples=[
+            "probtheory check",
+            "probtheory check --claims lipschitz ntk.convergence --profile thorough --out report",
+            "probtheory check --list --json",
+        ],
+    )
     _add_arguments(parser)
 
 

@@ -18,7 +18,7 @@ import csv
 import math
 from pathlib import Path
 
-from probtheory._cli_options import add_list_argument
+from probtheory._cli_options import add_command, add_list_argument
 
 __all__ = ["read_curve", "register"]
 
@@ -175,7 +175,19 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``lcpfn`` subcommand to the ``probtheory`` command line."""
-    parser = subparsers.add_parser("lcpfn", help="extrapolate a learning curve (LC-PFN)")
+    parser = add_command(
+        subparsers,
+        "lcpfn",
+        help="extrapolate a learning curve (LC-PFN)",
+        description="""Predict the rest of a partially observed learning curve with the shipped
+        LC-PFN (Adriaensen et al., NeurIPS 2023): quantiles of the metric at every later epoch up
+        to the horizon, printed as a table, optionally plotted as a quantile fan. The metric's
+        range (--lower, --upper) maps it onto the model's [0, 1] scale; --minimize for losses.""",
+        examples=[
+            "probtheory lcpfn curve.csv --horizon 50 --plot fan.png",
+            "probtheory lcpfn losses.csv --minimize --lower 0 --upper 5 --qs 0.1,0.5,0.9",
+        ],
+    )
     parser.add_argument("curve", help="CSV: (epoch, value) rows or one value per row; header optional")
     parser.add_argument("--horizon", type=int, help="last epoch to predict (default: the model's maximum)")
     add_list_argument(

@@ -12,7 +12,7 @@ import dataclasses
 import shutil
 from pathlib import Path
 
-from probtheory._cli_options import add_no_progress_argument
+from probtheory._cli_options import add_command, add_no_progress_argument
 
 __all__ = ["register"]
 
@@ -83,9 +83,28 @@ def _rehash(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``pfn`` subcommand to the ``probtheory`` command line."""
-    pfn = subparsers.add_parser("pfn", help="prior-data fitted networks: train, list, rehash")
+    pfn = add_command(
+        subparsers,
+        "pfn",
+        help="prior-data fitted networks: train, list, rehash",
+        description="""Prior-data fitted networks (Mueller et al., ICLR 2022): train one from a named
+        recipe (resumable, reproducible on CPU), list the recipes and shipped checkpoints, or
+        record the configuration hash of an older checkpoint.""",
+        examples=["probtheory pfn list", "probtheory pfn train gp-rbf-1d --steps 200 --out runs/gp"],
+    )
     commands = pfn.add_subparsers(dest="pfn_command", metavar="COMMAND", required=True)
-    train = commands.add_parser("train", help="train a PFN from a named recipe (resumes from its checkpoint)")
+    train = add_command(
+        commands,
+        "train",
+        help="train a PFN from a named recipe (resumes from its checkpoint)",
+        description="""Train the recipe's PFN on datasets drawn from its prior, checkpointing to OUT
+        as it goes; repeating the command resumes from the checkpoint. Several processes:
+        torchrun --nproc_per_node N probtheory pfn train RECIPE (data parallel).""",
+        examples=[
+            "probtheory pfn train gp-rbf-1d",
+            "probtheory pfn train lcpfn --steps 1000 --out runs/lcpfn --install",
+        ],
+    )
     train.add_argument("recipe", help="recipe name (see `probtheory pfn list`)")
     train.add_argument("--out", help="run folder (default pfn-runs/RECIPE)")
     train.add_argument("--steps", type=int, help="override the recipe's number of steps")
@@ -93,14 +112,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--install", action="store_true", help="copy the result into the package's weights")
     add_no_progress_argument(train)
     train.set_defaults(func=_train)
-    listing = commands.add_parser("list", help="recipes and shipped checkpoints")
+    listing = add_command(
+        commands,
+        "list",
+        help="recipes and shipped checkpoints",
+        description="""List the training recipes (from the probtheory.pfn_recipes entry points) and
+        the checkpoints shipped in the package, with their sha256.""",
+        examples=["probtheory pfn list", "probtheory pfn list --json"],
+    )
     listing.add_argument(
         "--json", action="store_true", help="print one JSON document on stdout and nothing else"
     )
     listing.set_defaults(func=_list)
-    rehash = commands.add_parser(
+    rehash = add_command(
+        commands,
         "rehash",
         help="record the config_sha256 of checkpoints saved before configurations were hashed",
+        description="""Write the config_sha256 (over the canonical JSON configuration) into a
+        checkpoint's JSON; a checkpoint whose stored hash no longer matches is refused unless
+        --accept-changes says the configuration was edited on purpose.""",
+        examples=["probtheory pfn rehash pfn-runs/gp-rbf-1d/model"],
     )
     rehash.add_argument(
         "paths", nargs="+", metavar="PATH", help="checkpoint (PATH, PATH.json or PATH.safetensors)"

@@ -16,7 +16,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from probtheory._cli_options import add_list_argument, add_no_progress_argument
+from probtheory._cli_options import add_command, add_list_argument, add_no_progress_argument
 
 __all__ = ["register_list", "register_reproduce"]
 
@@ -28,7 +28,14 @@ def register_list(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``list`` subcommand to the ``probtheory`` command line."""
     from probtheory.plugins.entry import KINDS, STATUSES
 
-    parser = subparsers.add_parser("list", help="plug-in methods from papers: paper, kind, status")
+    parser = add_command(
+        subparsers,
+        "list",
+        help="plug-in methods from papers: paper, kind, status",
+        description="""List the plug-in methods of the registry: each method's name (as `probtheory
+        reproduce` and `probtheory cite` take it), kind, whether it is implemented, and its paper.""",
+        examples=["probtheory list", "probtheory list --kind learning-rule --json"],
+    )
     parser.add_argument("--kind", choices=KINDS, help="only methods of this kind")
     parser.add_argument("--status", choices=STATUSES, help="only implemented or only planned methods")
     parser.add_argument("--json", action="store_true", help=_JSON_HELP)
@@ -37,8 +44,15 @@ def register_list(subparsers: argparse._SubParsersAction) -> None:
 
 def register_reproduce(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``reproduce`` subcommand to the ``probtheory`` command line."""
-    parser = subparsers.add_parser(
-        "reproduce", help="run plug-in methods' small reproductions against their baselines"
+    parser = add_command(
+        subparsers,
+        "reproduce",
+        help="run plug-in methods' small reproductions against their baselines",
+        description="""Run each named method's small reproduction of its paper's main experiment
+        next to the paper's baseline, on the same data and seed, and write one JSON result (and
+        figures where the method has them) per method to OUT, with a verdict against the
+        method's bar.""",
+        examples=["probtheory reproduce sltt --quick", "probtheory reproduce --all --quick --json"],
     )
     add_list_argument(
         parser, "names", nargs="*", metavar="NAME", help="registered method names (see `probtheory list`)"
@@ -46,7 +60,9 @@ def register_reproduce(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--all", action="store_true", help="every implemented method")
     parser.add_argument("--quick", action="store_true", help="reduced budget: one seed, about a minute each")
     parser.add_argument("--seed", type=int, default=0, help="seed of data split, initialisation and batches")
-    parser.add_argument("--out", default="reproductions", help="folder for JSON results and figures")
+    parser.add_argument(
+        "--out", default="reproductions", help="folder for JSON results and figures (default reproductions)"
+    )
     parser.add_argument("--json", action="store_true", help=_JSON_HELP)
     # the reproductions draw no bars: their progress is the line printed before each method
     add_no_progress_argument(parser, help="do not print the line announcing each method")
