@@ -10,9 +10,9 @@ of the posterior mean and variance, both in units of the training outputs' stand
 (so they are comparable across problems; a constant predictor has RMSE about 1), and the
 correlation of mean and truth. The regret of a BO run mixes model quality with exploration;
 this separates the first. A surrogate name may carry options, ``name:key=value;key=value``
-(e.g. ``hmc:max_tree_depth=6``, ``ensemble:input_warping=true``), to compare settings of one
-surrogate; the default list has HMC at tree depth 6, DKL with fewer training steps and SVI with
-smaller variances besides the defaults.
+(e.g. ``hmc:max_tree_depth=6``; ``true`` and ``false``, in any case, are bools), to compare
+settings of one surrogate; the default list has HMC at tree depth 6, DKL with fewer training
+steps and SVI with smaller variances besides the defaults.
 
 With ``--proposals`` each fitted surrogate also proposes one qLogEI point
 (``bo.loop.propose``, seeded like the design) and the cell records whether it lies within

@@ -35,7 +35,6 @@ import pyro.distributions as dist
 import torch
 from torch import Tensor
 
-from bo.models.input_warping import KumaraswamyWarp
 from probtheory._checks import check_int
 
 __all__ = ["MLPLayout", "local_rng", "train_map"]
@@ -203,16 +202,12 @@ def train_map(
     noise_var: float,
     steps: int,
     lr: float,
-    warp: KumaraswamyWarp | None = None,
 ) -> Tensor:
     """Maximum a posteriori weights of S independent networks, trained as one batch.
 
     Full-batch Adam on the sum over networks of the negative log posterior divided by n
     (the per-point scale keeps one learning rate right for any n). The sum of independent
     losses under elementwise Adam is exactly S separate trainings.
-
-    With a ``warp`` the networks see ``warp(X)``, and the warp's log-concentrations are
-    trained jointly (in place, from their current values), their log prior joining the loss.
 
     Args:
         layout: The network layout.
@@ -223,23 +218,17 @@ def train_map(
         noise_var: The likelihood variance.
         steps: Number of Adam steps.
         lr: Adam learning rate.
-        warp: An input warp shared by the S networks, trained with them; None for none.
 
     Returns:
         The `S x P` MAP estimates (detached).
     """
     theta = init.detach().clone().requires_grad_(True)
-    params = [theta] if warp is None else [theta, *warp.parameters()]
-    optimizer = torch.optim.Adam(params, lr=lr)
+    optimizer = torch.optim.Adam([theta], lr=lr)
     with torch.enable_grad():
         for _ in range(steps):
             optimizer.zero_grad()
-            inputs = X if warp is None else warp(X)
-            loss = -(layout.log_prior(theta, prior_var) + layout.log_likelihood(theta, inputs, Y, noise_var))
-            loss = loss.sum()
-            if warp is not None:
-                loss = loss - warp.log_prior()
-            (loss / X.shape[0]).backward()
+            loss = -(layout.log_prior(theta, prior_var) + layout.log_likelihood(theta, X, Y, noise_var))
+            (loss.sum() / X.shape[0]).backward()
             optimizer.step()
     return theta.detach()
 

@@ -18,11 +18,6 @@ so that one BO iteration stays cheap on a CPU.
 :class:`DKL` is a BoTorch ``SingleTaskGP`` (through :class:`bo.models.gp.GP`: standardised
 outcomes, float64, fit-once), with :class:`FeatureKernel` as its ``covar_module``; its
 posterior is the ordinary ``GPyTorchPosterior``.
-
-With ``input_warping`` the feature network starts with a Kumaraswamy-CDF warp of each input
-(:mod:`bo.models.input_warping`; Snoek et al., ICML 2014, who learn it with a GP's
-hyperparameters), :math:`g_w = h_w \circ \mathrm{warp}`, and its log-concentrations are
-learned with everything else, by the marginal likelihood plus their log-normal log prior.
 """
 
 from __future__ import annotations
@@ -40,8 +35,7 @@ from tqdm.auto import tqdm
 
 from bo._validation import check_training_data, resolve_config
 from bo.models.gp import GP
-from bo.models.input_warping import KumaraswamyWarp
-from probtheory._checks import check_bool, check_int, check_name, check_real
+from probtheory._checks import check_int, check_name, check_real
 
 __all__ = ["DKL", "DKLConfig", "FeatureKernel"]
 
@@ -59,9 +53,6 @@ class DKLConfig:
         base_kernel: ``"matern"`` (Matérn-5/2, ARD) or ``"rbf"`` (ARD).
         train_steps: Full-batch Adam steps on the negative marginal log-likelihood.
         lr: Adam learning rate.
-        input_warping: Warp the inputs by a learned Kumaraswamy CDF per dimension
-            (:class:`~bo.models.input_warping.KumaraswamyWarp`, starting at the identity)
-            before the feature network, trained jointly with it.
         seed: Seed of the network initialisation; None draws one from torch's global RNG.
         progress: Show a tqdm progress bar while training.
     """
@@ -72,7 +63,6 @@ class DKLConfig:
     base_kernel: str = "matern"
     train_steps: int = 300
     lr: float = 1e-2
-    input_warping: bool = False
     seed: int | None = None
     progress: bool = False
 
@@ -84,7 +74,6 @@ class DKLConfig:
         check_name("base_kernel", self.base_kernel, _BASE_KERNELS, meaning="a base kernel name")
         check_int("train_steps", self.train_steps, minimum=0)
         check_real("lr", self.lr, positive=True)
-        check_bool("input_warping", self.input_warping)
         if self.seed is not None:
             check_int("seed", self.seed, minimum=0)
 
@@ -166,25 +155,16 @@ class DKL(GP):
             "likelihood.noise_covar.raw_noise": -2,
         }
 
-    @property
-    def warp(self) -> KumaraswamyWarp | None:
-        """With ``input_warping``, the input warp (the feature network's first layer); else None."""
-        first = self.covar_module.feature_extractor[0]
-        return first if isinstance(first, KumaraswamyWarp) else None
-
     def _fit(self) -> None:
         cfg = self.config
         mll = ExactMarginalLogLikelihood(self.likelihood, self)
         self.train()
         optimizer = torch.optim.Adam(self.parameters(), lr=cfg.lr)
         inputs, targets = self.train_inputs[0], self.train_targets
-        warp = self.warp
         trace = []
         for _ in tqdm(range(cfg.train_steps), desc="DKL", disable=not cfg.progress):
             optimizer.zero_grad()
             loss = -mll(self(inputs), targets).sum()
-            if warp is not None:  # per point, as the marginal likelihood and its priors
-                loss = loss - warp.log_prior() / inputs.shape[-2]
             loss.backward()
             optimizer.step()
             self._project_onto_constraints()
@@ -208,14 +188,11 @@ class DKL(GP):
 
 
 def _feature_network(d: int, config: DKLConfig, k: int) -> nn.Sequential:
-    """The float64 tanh MLP ``d -> width x depth -> k``, initialised from ``config.seed``.
-
-    With ``config.input_warping`` a :class:`KumaraswamyWarp` (the identity at first) comes first.
-    """
+    """The float64 tanh MLP ``d -> width x depth -> k``, initialised from ``config.seed``."""
     seed = config.seed if config.seed is not None else int(torch.randint(0, 2**62, (1,)).item())
     generator = torch.Generator().manual_seed(seed)
     sizes = [d] + [config.width] * config.depth + [k]
-    layers: list[nn.Module] = [KumaraswamyWarp(d)] if config.input_warping else []
+    layers: list[nn.Module] = []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
         linear = nn.Linear(fan_in, fan_out, dtype=torch.float64)
         bound = 1.0 / math.sqrt(fan_in)  # nn.Linear's default, drawn from our generator

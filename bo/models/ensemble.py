@@ -17,11 +17,6 @@ both on the standardised outputs). The members are the S function draws of a
 All members live in one batched network (weights `S x fan_in x fan_out`), so training and
 prediction are a handful of batched matrix products; since the loss is a sum of the
 members' independent losses and Adam is elementwise, this is exactly S separate trainings.
-
-With ``input_warping`` each member first warps its inputs by its own Kumaraswamy CDF
-(:mod:`bo.models.input_warping`, Snoek et al., ICML 2014), whose log-concentrations are
-trained with the member's weights, under their own log-normal prior (added to the loss
-above, with the same 1/k scaling) instead of the weights' Gaussian one.
 """
 
 from __future__ import annotations
@@ -37,8 +32,7 @@ from tqdm.auto import tqdm
 from bo._validation import resolve_config
 from bo.models.bnn import VarianceSelectedSurrogate
 from bo.models.hyperparameters import HyperparameterSelection
-from bo.models.input_warping import KumaraswamyWarp
-from probtheory._checks import check_bool, check_int, check_name, check_real
+from probtheory._checks import check_int, check_name, check_real
 from probtheory.errors import InputDataError
 
 __all__ = ["DeepEnsemble", "DeepEnsembleConfig"]
@@ -66,9 +60,6 @@ class DeepEnsembleConfig:
             with a warning.
         steps: Full-batch Adam steps.
         lr: Adam learning rate.
-        input_warping: Each member warps its inputs by a learned Kumaraswamy CDF per
-            dimension (:class:`~bo.models.input_warping.KumaraswamyWarp`, starting at the
-            identity), trained jointly with its weights.
         seed: Seed of initialisation and subsets; None draws one from torch's global RNG.
         progress: Show a tqdm progress bar while training.
     """
@@ -83,7 +74,6 @@ class DeepEnsembleConfig:
     select_hyperparameters: bool = False
     steps: int = 300
     lr: float = 1e-2
-    input_warping: bool = False
     seed: int | None = None
     progress: bool = False
 
@@ -100,7 +90,6 @@ class DeepEnsembleConfig:
             raise InputDataError("train_prop", "a fraction in (0, 1]", self.train_prop)
         if not isinstance(self.select_hyperparameters, bool):
             raise InputDataError("select_hyperparameters", "a bool", repr(self.select_hyperparameters))
-        check_bool("input_warping", self.input_warping)
         if self.seed is not None:
             check_int("seed", self.seed, minimum=0)
 
@@ -115,8 +104,6 @@ class DeepEnsemble(VarianceSelectedSurrogate):
         variances: After ``fit()``, the ``(prior_var, noise_var)`` used, a 2-vector
             (the selected pair when ``select_hyperparameters``).
         hyperparameter_selection: The grid search's outcome, or None.
-        warp: With ``input_warping``, the members' `S x d` batch of
-            :class:`~bo.models.input_warping.KumaraswamyWarp`; otherwise None.
 
     Example:
         >>> import torch
@@ -155,11 +142,6 @@ class DeepEnsemble(VarianceSelectedSurrogate):
             "variances", self.train_X.new_tensor([self.config.prior_var, self.config.noise_var])
         )
         self.hyperparameter_selection: HyperparameterSelection | None = None
-        self.warp = (
-            KumaraswamyWarp(sizes[0], torch.Size([self.config.n_models])).to(self.train_X)
-            if self.config.input_warping
-            else None
-        )
 
     @property
     def num_draws(self) -> int:
@@ -190,8 +172,6 @@ class DeepEnsemble(VarianceSelectedSurrogate):
                     torch.rand(weight.shape, generator=generator, dtype=weight.dtype) * 2 * bound - bound
                 )
                 bias.copy_(torch.rand(bias.shape, generator=generator, dtype=bias.dtype) * 2 * bound - bound)
-        if self.warp is not None:
-            self.warp.reset_parameters()
         n = X.shape[0]
         subset_size = max(1, round(cfg.train_prop * n))
         subsets = torch.stack(
@@ -206,23 +186,13 @@ class DeepEnsemble(VarianceSelectedSurrogate):
         return subsets
 
     def _map_loss(self, X: Tensor, Y: Tensor, prior_var: float, noise_var: float) -> Tensor:
-        """Sum over members of the negative log posterior, divided by the subset size.
-
-        ``X`` is `S x k x d`, each member's subset; the warps' prior constant is included, the
-        weights' is not (neither depends on what is trained).
-        """
-        inputs = X if self.warp is None else self.warp(X)
-        neg_log_lik = (Y - self._forward(inputs, self.weights, self.biases)).square().sum() / (2 * noise_var)
-        neg_log_prior = sum(p.square().sum() for p in [*self.weights, *self.biases]) / (2 * prior_var)
-        if self.warp is not None:
-            neg_log_prior = neg_log_prior - self.warp.log_prior()
+        """Sum over members of the negative log posterior, divided by the subset size."""
+        neg_log_lik = (Y - self._forward(X, self.weights, self.biases)).square().sum() / (2 * noise_var)
+        neg_log_prior = sum(p.square().sum() for p in self.parameters()) / (2 * prior_var)
         return (neg_log_lik + neg_log_prior) / X.shape[1]
 
     def _forward(self, X: Tensor, weights: list[Tensor], biases: list[Tensor]) -> Tensor:
-        """`S x N x m` outputs of the members ``weights``/``biases`` at `N x d` or `S x N x d` ``X``.
-
-        ``X`` is the network's input, i.e. already warped with ``input_warping``.
-        """
+        """`S x N x m` outputs of the members ``weights``/``biases`` at `N x d` or `S x N x d` ``X``."""
         activation = _ACTIVATIONS[self.config.activation]
         h = X
         for layer, (weight, bias) in enumerate(zip(weights, biases, strict=True)):
@@ -234,8 +204,7 @@ class DeepEnsemble(VarianceSelectedSurrogate):
     def _draws(self, X: Tensor, indices: Tensor) -> Tensor:
         weights = [w[indices] for w in self.weights]
         biases = [b[indices] for b in self.biases]
-        inputs = X if self.warp is None else self.warp(X, indices)
-        return self._forward(inputs, weights, biases)
+        return self._forward(X, weights, biases)
 
     def _noise_variance(self) -> Tensor:
         return self.variances[1].expand(self.num_draws, self.num_outputs)
@@ -245,20 +214,13 @@ class DeepEnsemble(VarianceSelectedSurrogate):
 
         Returns:
             S networks mapping `... x d` inputs to `... x m` standardised outputs; undo the
-            standardisation with ``model.outcome_transform.untransform``. With
-            ``input_warping`` each starts with the member's own ``KumaraswamyWarp``.
+            standardisation with ``model.outcome_transform.untransform``.
         """
         self._require_fitted()
         activation = nn.Tanh if self.config.activation == "tanh" else nn.ReLU
         networks = []
         for s in range(self.num_draws):
             layers: list[nn.Module] = []
-            if self.warp is not None:
-                warp = KumaraswamyWarp(self.warp.log_concentration1.shape[-1], eps=self.warp.eps)
-                with torch.no_grad():
-                    warp.log_concentration1.copy_(self.warp.log_concentration1[s])
-                    warp.log_concentration0.copy_(self.warp.log_concentration0[s])
-                layers.append(warp)
             for layer, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
                 linear = nn.Linear(weight.shape[1], weight.shape[2], dtype=weight.dtype)
                 with torch.no_grad():

@@ -24,11 +24,6 @@ linear regression on the features -- and the joint predictive over a q-batch is
 independent across outputs, with a small jitter :math:`\epsilon` (bnn-bo adds 1e-4) so that
 the q x q covariance stays positive definite for repeated or nearby points; the
 observation noise adds :math:`\sigma^2 I`. It is returned as a BoTorch ``GPyTorchPosterior``.
-
-With ``input_warping`` the network sees Kumaraswamy-warped inputs
-(:mod:`bo.models.input_warping`, Snoek et al., ICML 2014): the warp is learned with the
-weights in the MAP phase and then fixed, so it is part of the feature map :math:`\phi` and the
-last-layer posterior above stays exact.
 """
 
 from __future__ import annotations
@@ -46,8 +41,7 @@ from bo.models.base import SurrogateModel
 from bo.models.bayesian_mlp import MLPLayout, train_map
 from bo.models.bnn import BNNConfig, chosen_variances, resolve_seed
 from bo.models.hyperparameters import HyperparameterSelection, Scorer, gaussian_log_likelihood
-from bo.models.input_warping import KumaraswamyWarp
-from probtheory._checks import check_bool, check_int, check_real
+from probtheory._checks import check_int, check_real
 from probtheory.errors import InputDataError
 
 __all__ = ["LaplaceBNN", "LaplaceBNNConfig"]
@@ -61,22 +55,17 @@ class LaplaceBNNConfig(BNNConfig):
         map_steps: Full-batch Adam steps of the MAP training.
         lr: Adam learning rate.
         jitter: Added to the diagonal of the predictive covariance, in standardised units.
-        input_warping: Warp the inputs by a learned Kumaraswamy CDF per dimension
-            (:class:`~bo.models.input_warping.KumaraswamyWarp`, starting at the identity),
-            trained with the weights in the MAP phase and then fixed.
     """
 
     map_steps: int = 1000
     lr: float = 1e-2
     jitter: float = 1e-6
-    input_warping: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_int("map_steps", self.map_steps, minimum=0)
         check_real("lr", self.lr, positive=True)
         check_real("jitter", self.jitter, nonnegative=True)
-        check_bool("input_warping", self.input_warping)
 
 
 class LaplaceBNN(SurrogateModel):
@@ -89,8 +78,6 @@ class LaplaceBNN(SurrogateModel):
             of each output's last-layer weights.
         variances: After ``fit()``, the ``(prior_var, noise_var)`` used.
         hyperparameter_selection: The grid search's outcome, or None.
-        warp: With ``input_warping``, the :class:`~bo.models.input_warping.KumaraswamyWarp`
-            (fitted by ``fit()``); otherwise None.
 
     Example:
         >>> import torch
@@ -122,7 +109,6 @@ class LaplaceBNN(SurrogateModel):
         self.register_buffer("posterior_covariance", self.train_X.new_zeros(H, H))
         self.register_buffer("variances", self.train_X.new_tensor([cfg.prior_var, cfg.noise_var]))
         self.hyperparameter_selection: HyperparameterSelection | None = None
-        self.warp = KumaraswamyWarp(self.train_X.shape[-1]).to(self.train_X) if cfg.input_warping else None
 
     # ------------------------------------------------------------------ fitting
     def _fit(self) -> None:
@@ -135,43 +121,25 @@ class LaplaceBNN(SurrogateModel):
         self.variances.copy_(self.variances.new_tensor([prior_var, noise_var]))
         self.map_weights.copy_(theta)
         self.posterior_covariance.copy_(covariance)
-        self.requires_grad_(False)  # the warp is fixed from here on
 
     def _laplace(
         self, X: Tensor, Y: Tensor, prior_var: float, noise_var: float, seed: int
     ) -> tuple[Tensor, Tensor]:
-        """MAP weights (exact last layer) and the last-layer covariance :math:`A^{-1}`.
-
-        With ``input_warping`` this (re)trains ``self.warp`` from the identity, too.
-        """
+        """MAP weights (exact last layer) and the last-layer covariance :math:`A^{-1}`."""
         cfg, layout = self.config, self.layout
         init = layout.initial(1, torch.Generator().manual_seed(seed)).to(X)
-        if self.warp is not None:
-            self.warp.reset_parameters()
         theta = train_map(
-            layout,
-            X,
-            Y,
-            init,
-            prior_var=prior_var,
-            noise_var=noise_var,
-            steps=cfg.map_steps,
-            lr=cfg.lr,
-            warp=self.warp,
+            layout, X, Y, init, prior_var=prior_var, noise_var=noise_var, steps=cfg.map_steps, lr=cfg.lr
         )[0]
-        with torch.no_grad():  # the warp is fixed now
-            Phi = self._features(theta, X)  # n x (H+1)
+        Phi = self._features(theta, X)  # n x (H+1)
         A = Phi.T @ Phi / noise_var + torch.eye(Phi.shape[-1], dtype=X.dtype, device=X.device) / prior_var
         L = torch.linalg.cholesky(A)
         last = torch.cholesky_solve(Phi.T @ Y / noise_var, L)  # (H+1) x m, the conditional mode
         return layout.with_last_layer(theta, last), torch.cholesky_inverse(L)
 
     def _features(self, theta: Tensor, X: Tensor) -> Tensor:
-        r""":math:`\phi(X) = [h_L(w(X)), 1]`: `... x N x (H+1)` for `... x N x d` inputs (w: any warp)."""
-        flat = X.reshape(-1, X.shape[-1])
-        if self.warp is not None:
-            flat = self.warp(flat)
-        h = self.layout.features(theta.unsqueeze(0), flat)[0]
+        r""":math:`\phi(X) = [h_L(X), 1]`: `... x N x (H+1)` for `... x N x d` inputs."""
+        h = self.layout.features(theta.unsqueeze(0), X.reshape(-1, X.shape[-1]))[0]
         h = torch.cat([h, torch.ones_like(h[..., :1])], dim=-1)
         return h.reshape(*X.shape[:-1], h.shape[-1])
 
