@@ -7,6 +7,7 @@
   (:func:`add_no_progress_argument`).
 * Every subcommand's ``--help`` opens with a paragraph saying what it does and ends with
   examples (:func:`add_command`).
+* Every listing prints its table through :func:`text_table` (``tabulate``'s simple format).
 
 This module imports nothing from probtheory, so the subcommands of every layer (``pfn``,
 ``lcpfn``, ``plugins``) and the packages built on probtheory (``bo``, ``proofs_checks``) use it.
@@ -19,7 +20,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["add_command", "add_list_argument", "add_no_progress_argument", "split_items"]
+__all__ = ["add_command", "add_list_argument", "add_no_progress_argument", "split_items", "text_table"]
 
 #: Appended to the help of every list-valued argument.
 LIST_HELP = "space- or comma-separated"
@@ -127,4 +128,18 @@ def add_command(
         description=textwrap.fill(" ".join(description.split()), 78),
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def text_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Left-aligned columns under a header and a rule: the one table style of every listing.
+
+    Cells are printed as given (``str``), never reparsed as numbers, so ``"0.10"`` stays
+    ``0.10`` and an id like ``1e3`` is not turned into ``1000``.
+    """
+    from tabulate import tabulate
+
+    text_rows = [[str(cell) for cell in row] for row in rows]
+    return tabulate(
+        text_rows, headers=list(header), tablefmt="simple", disable_numparse=True, stralign="left"
     )

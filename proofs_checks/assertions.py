@@ -130,7 +130,7 @@ class ClaimAssertionError(AssertionError):
         violation = verdict.failure
         rows = [_row(e) for e in violation.failed] if violation is not None else []
         header = ["quantity", "measured", "theory", "margin", "tolerance (why)"]
-        from proofs_checks.cli import text_table  # the terminal tables of `probtheory check`
+        from probtheory._cli_options import text_table  # the terminal tables of `probtheory check`
 
         table = text_table(header, rows)
         super().__init__(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from probtheory._cli_options import add_command, add_list_argument, add_no_progress_argument
+from probtheory._cli_options import add_command, add_list_argument, add_no_progress_argument, text_table
 
 __all__ = ["claim_selection", "main", "register", "text_table"]
 
@@ -155,16 +155,6 @@ def _print_json(document: object) -> int:
 
     print(json.dumps(document, indent=2))
     return 0
-
-
-def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned columns separated by two spaces, under a header and a rule (tables on a terminal)."""
-    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)).rstrip()
-
-    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -181,7 +181,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="extrapolate a learning curve (LC-PFN)",
         description="""Predict the rest of a partially observed learning curve with the shipped
         LC-PFN (Adriaensen et al., NeurIPS 2023): quantiles of the metric at every later epoch up
-        to the horizon, printed as a table, optionally plotted as a quantile fan. The metric's
+        to the horizon, printed as CSV, optionally plotted as a quantile fan. The metric's
         range (--lower, --upper) maps it onto the model's [0, 1] scale; --minimize for losses.""",
         examples=[
             "probtheory lcpfn curve.csv --horizon 50 --plot fan.png",

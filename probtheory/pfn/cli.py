@@ -12,7 +12,7 @@ import dataclasses
 import shutil
 from pathlib import Path
 
-from probtheory._cli_options import add_command, add_no_progress_argument
+from probtheory._cli_options import add_command, add_no_progress_argument, text_table
 
 __all__ = ["register"]
 
@@ -67,8 +67,8 @@ def _list(args: argparse.Namespace) -> int:
         ]
         print(json.dumps(listing, indent=2))
         return 0
-    for name, recipe in recipes().items():
-        print(f"{name:14s} {'shipped' if name in shipped else 'not shipped':12s} {recipe.description}")
+    rows = [[name, "yes" if name in shipped else "no", r.description] for name, r in recipes().items()]
+    print(text_table(["recipe", "shipped", "prior"], rows))
     return 0
 
 

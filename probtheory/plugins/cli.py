@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
-from probtheory._cli_options import add_command, add_list_argument, add_no_progress_argument
+from probtheory._cli_options import add_command, add_list_argument, add_no_progress_argument, text_table
 
 __all__ = ["register_list", "register_reproduce"]
 
@@ -88,7 +87,7 @@ def _list(args: argparse.Namespace) -> int:
         print(json.dumps(listing, indent=2))
         return 0
     rows = [[e.name, e.kind, e.status, e.paper.short(), _shorten(e.paper.title, 60)] for e in entries]
-    print(_table(["method", "kind", "status", "paper", "title"], rows))
+    print(text_table(["method", "kind", "status", "paper", "title"], rows))
     implemented = sum(e.status == "implemented" for e in entries)
     print(
         f"\n{len(entries)} methods, {implemented} implemented; `probtheory reproduce NAME --quick` runs one."
@@ -136,7 +135,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         ]
         for r in results
     ]
-    print(_table(["method", "metric", "value", "baseline", "baseline value", "gain", "seconds"], rows))
+    print(text_table(["method", "metric", "value", "baseline", "baseline value", "gain", "seconds"], rows))
     for r in results:
         print(f"\n{r.method}: {r.verdict}")
     planned = [e.name for e in methods(status="planned")]
@@ -144,15 +143,6 @@ def _reproduce(args: argparse.Namespace) -> int:
         print(f"\nno reproduction yet (planned): {', '.join(planned)}")
     print(f"\nresults: {out / 'results.json'}")
     return 0
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
-
-    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
 def _shorten(text: str, width: int) -> str:
