@@ -331,10 +331,8 @@ def _iterate(
             seed = _iteration_seed(result.seed, iteration)
             torch.manual_seed(seed)
             start = time.perf_counter()
-            if region is None:
-                X_new, fitted = _next_points(result, problem, factory, options, batch, seed, None)
-            else:
-                X_new, fitted = _next_points_in_region(result, problem, factory, options, batch, seed)
+            in_region = region is not None
+            X_new, fitted = _next_points(result, problem, factory, options, batch, seed, in_region)
             chosen = time.perf_counter()
             Y_new = problem.evaluate_unit(X_new)[:, 0]
             result.X = torch.cat([result.X, X_new.to(result.X)])
@@ -356,10 +354,19 @@ def _next_points(
     options: AcquisitionOptions,
     batch: int,
     seed: int,
-    region: TrustRegionState | None,
+    in_region: bool,
 ) -> tuple[Tensor, float]:
-    """The next ``batch`` points and the time the fit ended (from the region's data if given)."""
-    first = 0 if region is None else region.start
+    """The next ``batch`` points and the time the surrogate's fit ended.
+
+    In a trust region, a restarted region's Sobol design comes first; then the surrogate is
+    fitted on the region's points only and the acquisition searches the region's box.
+    """
+    state = TrustRegionState.from_dict(result.trust_region_state) if in_region else None
+    if state is not None and state.designing(result.n_evaluations, result.n_init):
+        design = restart_design(problem.dim, result.n_init, result.seed, state.restarts)
+        done = result.n_evaluations - state.start
+        return design[done : done + batch], time.perf_counter()
+    first = 0 if state is None else state.start
     train_X, train_Y = result.X[first:], result.Y[first:].unsqueeze(-1)
     model = None if factory is None else factory(train_X, train_Y, seed)
     fitted = time.perf_counter()
@@ -367,30 +374,13 @@ def _next_points(
         generator = torch.Generator().manual_seed(seed)
         return torch.rand(batch, problem.dim, generator=generator, dtype=torch.float64), fitted
     bounds = None
-    if region is not None:
+    if state is not None:
         center = train_X[train_Y[:, 0].argmax()]
-        bounds = region.box(center, input_lengthscales(model, problem.dim))
+        bounds = state.box(center, input_lengthscales(model, problem.dim))
     X_new = propose(
         model, result.acquisition, train_X, train_Y, batch, seed=seed, options=options, bounds=bounds
     )
     return X_new, fitted
-
-
-def _next_points_in_region(
-    result: BOResult,
-    problem: Problem,
-    factory: Callable[[Tensor, Tensor, int], Model] | None,
-    options: AcquisitionOptions,
-    batch: int,
-    seed: int,
-) -> tuple[Tensor, float]:
-    """The next points of a trust-region run: a restarted region's design first, then proposals."""
-    state = TrustRegionState.from_dict(result.trust_region_state)
-    if state.designing(result.n_evaluations, result.n_init):
-        design = restart_design(problem.dim, result.n_init, result.seed, state.restarts)
-        done = result.n_evaluations - state.start
-        return design[done : done + batch], time.perf_counter()
-    return _next_points(result, problem, factory, options, batch, seed, state)
 
 
 def _region_after(result: BOResult, settings: TrustRegion, Y_new: Tensor) -> TrustRegionState:
