@@ -5,6 +5,19 @@ classification* (PNAS 2023; arXiv 2204.14126); docs/derivations.md, §6. When du
 (xi^k) the kernel row of an infinitely wide, then deep, bias-free network on the sphere
 concentrates on the nearest training point (second-to-first kernel ratio -> 0), and the
 classifier agrees with 1-NN.
+
+At finite depth the law is exact: with dual xi^k, Sigma_L = xi^(k^L) and the NTK is
+(sum_l k^(L-l)) xi^(k^L) (each layer's derivative factor k Sigma^(k-1) completes the power), so
+in both kernels a test row's second-to-first ratio is (xi_2/xi_1)^(k^L), and both interpolating
+classifiers are that of the kernel xi^(k^L) (a constant factor cancels). The check runs at the
+deepest depth <= 12 at which float64 still represents every test row; the test point farthest
+from the training set sets it. Where the law itself, computed from the correlations, is not yet
+at the limit there -- the median row's ratio above 1e-4, or its classifier agreeing with 1-NN on
+fewer than 98% of the test points -- the data hold neighbours closer than that depth separates
+(a median xi_2/xi_1 of 0.998 at k = 3 leaves 0.01 at depth 7 while the farthest row underflows at
+depth 8; two training points of different labels at xi = 0.99994 keep 0.78 of each other at
+depth 12 for k = 2; about 1 data set in 400), and the instance lies outside what float64 and 12
+layers can check: it is skipped, not judged. The subject's kernels must then reach the limit too.
 """
 
 from __future__ import annotations
@@ -29,6 +42,8 @@ from proofs_checks.strategies import seeds
 
 _MAX_DEPTH = 12
 _UNDERFLOW = 1e-250  # kernel rows below this are too close to float64's range to classify
+_AGREEMENT = 0.98  # our acceptance: the classifier agrees with 1-NN on this fraction of test points
+_CONCENTRATED = 1e-4  # the law's median ratio at which a data set counts as at the 1-NN limit
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,7 @@ def _check_nearest_neighbour(inst: NNInstance, subject: KernelSubject) -> list[E
     assume(usable)
     depth = usable[-1]
     nn = nearest_neighbour(eps_te, ytr)
+    assume(_law_at_the_limit(inst.power**depth, xi_tr, xi_te, ytr, nn))
     evidence = []
     for kind in ("ntk", "nngp"):
         k_tr, k_te = getattr(train[depth], kind), getattr(test[depth], kind)
@@ -62,9 +78,9 @@ def _check_nearest_neighbour(inst: NNInstance, subject: KernelSubject) -> list[E
         evidence.append(
             Evidence.at_least(
                 f"{kind.upper()} interpolating classifier: agreement with 1-NN at depth {depth}",
-                agree, 0.98,
-                "deep limit is 1-NN; finite depth leaves near-tied neighbours unresolved (our measurement "
-                "at depth 8: 0.983-1.000; acceptance >= 0.98)",
+                agree, _AGREEMENT,
+                "deep limit is 1-NN; our acceptance >= 0.98, which the exact depth-L law xi^(k^L) reaches "
+                "on every instance checked (module docstring)",
                 depth=depth,
             )
         )  # fmt: skip
@@ -72,11 +88,23 @@ def _check_nearest_neighbour(inst: NNInstance, subject: KernelSubject) -> list[E
             Evidence.at_most(
                 f"{kind.upper()}: median second/first largest kernel value of a test row at depth {depth}",
                 ratio, 1e-3,
-                "1-NN limit: the row concentrates on the nearest point ((xi_2/xi_1)^(k^L) -> 0); a singular "
-                "kernel keeps a ratio (eps_1/eps_2)^alpha of order 1",
+                "1-NN limit: the row concentrates on the nearest point: (xi_2/xi_1)^(k^L) -> 0, below 1e-4 "
+                "on the instances checked; a singular kernel keeps a ratio (eps_1/eps_2)^alpha of order 1",
             )
         )  # fmt: skip
     return evidence
+
+
+def _law_at_the_limit(n: int, xi_tr, xi_te, ytr, nn) -> bool:
+    """Whether the exact depth-L law, the kernel xi^n (n = k^L), is at the 1-NN limit on this data.
+
+    Its median second-to-first ratio must be at most ``_CONCENTRATED`` and its interpolating
+    classifier must agree with 1-NN on ``_AGREEMENT`` of the test points (module docstring).
+    """
+    top2 = xi_te.topk(2, dim=1).values
+    ratio = float((top2[:, 1] / top2[:, 0]).clamp_min(0.0).pow(n).median())
+    law = interpolating_classifier(xi_tr.clamp_min(0.0).pow(n), xi_te.clamp_min(0.0).pow(n), ytr)
+    return ratio <= _CONCENTRATED and float((law == nn).double().mean()) >= _AGREEMENT
 
 
 def _linear_component(inst: NNInstance):
@@ -92,7 +120,8 @@ NEAREST_NEIGHBOUR_CLAIM = Claim(
     statement=(
         "For an activation whose normalised dual has no linear term (dual'(0) = 0, e.g. xi^k, k >= 2), "
         "the interpolating NTK and NNGP classifiers of a deep network on the sphere agree with the "
-        "1-nearest-neighbour classifier, the kernel row concentrating on the nearest training point."
+        "1-nearest-neighbour classifier, the kernel row concentrating on the nearest training point "
+        "(checked on data whose nearest two points the deepest depth float64 represents can separate)."
     ),
     formula=r"\Sigma_L(\xi) = \xi^{k^L}:\ f_L(x) \to y_{\operatorname{argmax}_i \xi(x, x_i)}",
     strategy=lambda: st.builds(
