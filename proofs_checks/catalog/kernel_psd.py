@@ -14,6 +14,7 @@ from proofs_checks.assertions import min_eigenvalue_ratio
 from proofs_checks.catalog.bibliography import JACOT_GABRIEL_HONGLER_2018
 from proofs_checks.catalog.mutant_kernels import ReLUAngleForCosine, with_activation
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import label_axes, strip_against_bound
 from proofs_checks.strategies import (
     KERNEL_ACTIVATIONS,
     NetworkInstance,
@@ -43,13 +44,29 @@ def _check(inst: NetworkInstance, kernels) -> list[Evidence]:
     empirical = empirical_ntk(inst.mlp([EMPIRICAL_WIDTH] * inst.depth, seed=inst.seed), inst.x)
     reason = "round-off of eigvalsh: 1e-10 * ||K||_2"
     return [
-        Evidence.at_least(f"lambda_min/||K|| of {name}", min_eigenvalue_ratio(k), 0.0, reason, RTOL)
+        Evidence.at_least(
+            f"lambda_min/||K|| of {name}", min_eigenvalue_ratio(k), 0.0, reason, RTOL, kernel=name
+        )
         for name, k in (
             ("NNGP", nngp),
             ("NTK", ntk),
             (f"empirical NTK (width {EMPIRICAL_WIDTH})", empirical),
         )
     ]
+
+
+def plot(records, ax) -> None:
+    """lambda_min / ||K|| of every Gram matrix checked, per kernel, against the round-off bound."""
+    groups: dict[str, list[float]] = {}
+    for _, evidence in records:
+        for e in evidence:
+            groups.setdefault(e.details["kernel"], []).append(e.measured)
+    strip_against_bound(ax, groups, -RTOL, f"bound -{RTOL:g} (eigvalsh round-off)")
+    # symmetric log: strictly positive definite matrices sit decades above 0, round-off just around it
+    ax.set_yscale("symlog", linthresh=1e-14)
+    ax.set_ylim(-1e-8, 3.0)  # lambda_min / ||K||_2 <= 1
+    ax.set_yticks([-1e-8, -1e-10, 0.0, 1e-12, 1e-8, 1e-4, 1.0])
+    label_axes(ax, "kernel", "lambda_min(K) / ||K||_2")
 
 
 PSD_CLAIM = Claim(
@@ -75,4 +92,5 @@ PSD_CLAIM = Claim(
     examples={"ci": 25, "thorough": 300},
     mutant_examples=25,
     regimes=activation_regimes(KERNEL_ACTIVATIONS),
+    plot=plot,
 )
