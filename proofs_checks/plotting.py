@@ -104,7 +104,8 @@ def z_score_histogram(ax, groups: Mapping[str, Sequence[float]], bound: float) -
     values = [np.asarray(v, dtype=float) for v in groups.values()]
     finite = np.concatenate([v[np.isfinite(v)] for v in values]) if values else np.zeros(0)
     reach = max(1.2 * bound, 1.05 * float(np.abs(finite).max())) if finite.size else 1.2 * bound
-    bins = np.linspace(-reach, reach, 41)
+    per_group = finite.size / max(len(values), 1)
+    bins = np.linspace(-reach, reach, int(np.clip(2 * math.sqrt(per_group), 10, 40)) + 1)
     for name, v in zip(groups, values, strict=True):
         v = v[np.isfinite(v)]
         if v.size:

@@ -19,6 +19,7 @@ from proofs_checks.catalog.mutant_kernels import (
     without_input_normalisation,
 )
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import label_axes, z_score_histogram
 from proofs_checks.statistics import Z
 from proofs_checks.strategies import (
     KERNEL_ACTIVATIONS,
@@ -51,10 +52,11 @@ def monte_carlo_ntk(inst: NetworkInstance) -> tuple[torch.Tensor, torch.Tensor]:
     return draws.mean(0), draws.std(0) / NTK_SAMPLES**0.5
 
 
-def _z_score(estimate: torch.Tensor, se: torch.Tensor, reference: torch.Tensor) -> float:
+def _z_scores(estimate: torch.Tensor, se: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Signed z-score of every entry of a Monte-Carlo mean against the analytic kernel."""
     # atol 1e-12 * scale absorbs entries with zero variance (e.g. exact diagonals)
     floor = 1e-12 * reference.abs().max()
-    return float(((estimate - reference).abs() / (se + floor)).max())
+    return (estimate - reference) / (se + floor)
 
 
 def _check(inst: NetworkInstance, kernels) -> list[Evidence]:
@@ -64,19 +66,27 @@ def _check(inst: NetworkInstance, kernels) -> list[Evidence]:
         num_samples=NNGP_SAMPLES, batch_size=1000, seed=inst.seed,
     )  # fmt: skip
     ntk_mean, ntk_se = monte_carlo_ntk(inst)
+    z_nngp = _z_scores(mc.mean, mc.standard_error, nngp)
+    z_ntk = _z_scores(ntk_mean, ntk_se, ntk)
     reason = f"unbiased Monte-Carlo mean: z = {Z:g} standard errors (false alarm ~6e-7)"
     return [
         Evidence.at_most(
-            f"max |MC - NNGP| / SE ({NNGP_SAMPLES} nets, width {WIDTH})",
-            _z_score(mc.mean, mc.standard_error, nngp), Z, reason,
-            estimate=mc.mean.tolist(), reference=nngp.tolist(),
+            f"max |MC - NNGP| / SE ({NNGP_SAMPLES} nets, width {WIDTH})", float(z_nngp.abs().max()), Z,
+            reason, estimate=mc.mean.tolist(), reference=nngp.tolist(), z_scores=z_nngp.flatten().tolist(),
         ),
         Evidence.at_most(
-            f"max |MC - NTK| / SE ({NTK_SAMPLES} nets, width {WIDTH})",
-            _z_score(ntk_mean, ntk_se, ntk), Z, reason,
-            estimate=ntk_mean.tolist(), reference=ntk.tolist(),
+            f"max |MC - NTK| / SE ({NTK_SAMPLES} nets, width {WIDTH})", float(z_ntk.abs().max()), Z, reason,
+            estimate=ntk_mean.tolist(), reference=ntk.tolist(), z_scores=z_ntk.flatten().tolist(),
         ),
     ]  # fmt: skip
+
+
+def plot(records, ax) -> None:
+    """Signed z-scores of every Gram entry's Monte-Carlo mean against the analytic NNGP and NTK."""
+    z_nngp = [z for _, evidence in records for z in evidence[0].details["z_scores"]]
+    z_ntk = [z for _, evidence in records for z in evidence[1].details["z_scores"]]
+    z_score_histogram(ax, {"NNGP entries": z_nngp, "NTK entries": z_ntk}, Z)
+    label_axes(ax, "(Monte-Carlo mean - analytic kernel) / standard error", "density")
 
 
 MONTE_CARLO_CLAIM = Claim(
@@ -108,4 +118,5 @@ MONTE_CARLO_CLAIM = Claim(
     examples={"ci": 3, "thorough": 40},
     mutant_examples=3,
     regimes=activation_regimes(KERNEL_ACTIVATIONS),
+    plot=plot,
 )
