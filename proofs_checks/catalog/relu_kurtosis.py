@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from probtheory.networks import relu_fourth_moment_ratio
 from proofs_checks.catalog.bibliography import ROBERTS_YAIDA_HANIN_2022
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import identity_line, label_axes
 from proofs_checks.regimes import Regimes
 from proofs_checks.statistics import Z, second_moment_ratio
 from proofs_checks.strategies import seeds
@@ -68,10 +69,27 @@ def _check(inst: Instance, law) -> Evidence:
     g = simulate_variance_chain(inst.hidden_widths, CHAINS, inst.seed)
     # z | G ~ N(0, G): E z^4 = 3 E[G^2] and E z^2 = E[G] (Rao-Blackwellised: no z draws needed)
     ratio, se = second_moment_ratio(g)
+    predicted = law(list(inst.hidden_widths))
     return Evidence.within(
-        f"E[z^4]/E[z^2]^2 ({CHAINS} exact chains)", 3 * ratio, law(list(inst.hidden_widths)),
+        f"E[z^4]/E[z^2]^2 ({CHAINS} exact chains)", 3 * ratio, predicted,
         Z * 3 * se, f"z = {Z:g} delta-method standard errors", widths=list(inst.hidden_widths),
+        predicted=predicted,
     )  # fmt: skip
+
+
+def plot(records, ax) -> None:
+    """Simulated fourth-moment ratio (+- 5 SE) against the exact law, by depth; 3 is the Gaussian."""
+    by_depth: dict[int, list] = {}
+    for inst, evidence in records:
+        by_depth.setdefault(len(inst.hidden_widths), []).append(evidence[0])
+    for depth, evidence in sorted(by_depth.items()):
+        ax.errorbar([e.details["predicted"] for e in evidence], [e.measured for e in evidence],
+                    yerr=[e.tolerance for e in evidence], fmt="o", ms=4, capsize=2,
+                    label=f"{depth} hidden layer{'s' if depth > 1 else ''}")  # fmt: skip
+    values = [e.details["predicted"] for evidence in by_depth.values() for e in evidence]
+    identity_line(ax, [3.0, *values], label="exact law 3 prod (1 + 5/n_k)")
+    ax.axhline(3.0, color="0.5", lw=0.8, label="infinite width (Gaussian): 3")
+    label_axes(ax, "exact law 3 prod_k (1 + 5/n_k)", f"simulated E[z^4]/E[z^2]^2 ({CHAINS} chains)")
 
 
 RELU_KURTOSIS_CLAIM = Claim(
@@ -98,4 +116,5 @@ RELU_KURTOSIS_CLAIM = Claim(
     examples={"ci": 5, "thorough": 50},
     mutant_examples=5,
     regimes=REGIMES,
+    plot=plot,
 )
