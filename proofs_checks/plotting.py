@@ -13,6 +13,8 @@ import numpy as np
 from matplotlib.ticker import FixedLocator, NullLocator
 
 __all__ = [
+    "BOUND",
+    "GUIDE",
     "geometric_guide",
     "identity_line",
     "label_axes",

@@ -25,6 +25,7 @@ from probtheory.kernels import NNGPKernel
 from probtheory.networks import MLP
 from proofs_checks.catalog.bibliography import LEE_SCALE_MIXTURES_2022
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import BOUND, label_axes, power_law_guide
 from proofs_checks.statistics import fit_loglog_slope
 from proofs_checks.strategies import activation_regimes, seeds
 
@@ -90,11 +91,31 @@ def _check_readout(inst: ReadoutInstance, sampler) -> Evidence:
     v = sampler(DRAWS, WIDTH, inst.concentration, inst.rate, g)
     f = v @ features
     t = f / torch.sqrt(inst.rate / inst.concentration * (features**2).sum() / WIDTH)
-    ks = stats.kstest(t.numpy(), stats.t(df=2 * inst.concentration).cdf).statistic
+    law = stats.t(df=2 * inst.concentration)
+    ks = stats.kstest(t.numpy(), law.cdf).statistic
+    # the empirical CDF minus t_(2a)'s at every 50th order statistic: the curve whose sup is the KS distance
+    cdf = law.cdf(torch.sort(t).values.numpy())[::50]
+    ecdf = (torch.arange(1, DRAWS + 1, dtype=torch.float64).numpy() / DRAWS)[::50]
     return Evidence.at_most(
         f"KS distance of the standardised output from t_(2a) ({DRAWS} draws)", ks, KS_CRITICAL,
         "KS critical value at false-alarm probability 1e-4",
+        cdf=cdf.tolist(), ecdf_minus_cdf=(ecdf - cdf).tolist(),
     )  # fmt: skip
+
+
+def plot_readout(records, ax) -> None:
+    """Empirical CDF of the standardised outputs minus the t_(2a) CDF, inside the KS band."""
+    reach = 1.4 * KS_CRITICAL
+    for inst, evidence in records:
+        d = evidence[0].details
+        ax.plot(d["cdf"], d["ecdf_minus_cdf"], lw=1,
+                label=f"2a = {2 * inst.concentration:.2f}, L = {inst.depth}, {inst.activation}")  # fmt: skip
+        reach = max(reach, 1.1 * max(map(abs, d["ecdf_minus_cdf"])))
+    ax.axhline(KS_CRITICAL, label=f"+-KS critical value {KS_CRITICAL:.3f}", **BOUND)
+    ax.axhline(-KS_CRITICAL, **BOUND)
+    ax.axhline(0.0, color="0.6", lw=0.6)
+    ax.set_ylim(-reach, reach)
+    label_axes(ax, "t_(2a) CDF at the sample", f"empirical CDF - t_(2a) CDF ({DRAWS} draws)")
 
 
 @dataclass(frozen=True)
@@ -137,6 +158,17 @@ def _check_limit(inst: LimitInstance, model_cls) -> list[Evidence]:
     ]  # fmt: skip
 
 
+def plot_limit(records, ax) -> None:
+    """Largest log-density gap between the Student-t and the Gaussian predictive against a = b."""
+    for inst, evidence in records:
+        gaps = evidence[0].details["gaps"]
+        ax.plot(A_VALUES, gaps, "o-", ms=4, label=f"n = {inst.n} (slope {evidence[0].measured:.2f})")
+    if records:
+        power_law_guide(ax, A_VALUES, (A_VALUES[0], records[0][1][0].details["gaps"][0]), -1.0, "slope -1")
+    ax.plot(A_VALUES[-1], 1e-3, "kv", ms=6, label="bound at a = 1e5")
+    label_axes(ax, "a = b (b/a fixed)", "max |log p_TP - log p_GP|", xscale="log", yscale="log")
+
+
 class _ShapeWithoutRatio(StudentTProcess):
     """Mutant: predictive scale computed with shape b K instead of (b / a) K."""
 
@@ -175,6 +207,7 @@ STUDENT_T_READOUT_CLAIM = Claim(
     examples={"ci": 4, "thorough": 40},
     mutant_examples=2,
     regimes=activation_regimes(READOUT_ACTIVATIONS),
+    plot=plot_readout,
 )
 
 GP_LIMIT_CLAIM = Claim(
@@ -198,4 +231,5 @@ GP_LIMIT_CLAIM = Claim(
     ),  # fmt: skip
     examples={"ci": 3, "thorough": 30},
     mutant_examples=2,
+    plot=plot_limit,
 )
