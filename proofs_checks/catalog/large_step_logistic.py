@@ -38,6 +38,7 @@ from probtheory.theory.logistic import (
 )
 from proofs_checks.catalog.bibliography import TYURIN_2024
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import BOUND, label_axes
 from proofs_checks.strategies import seeds
 
 
@@ -86,6 +87,8 @@ class LogisticSubject:
 _HORIZON = 30
 # exponents gamma * m / 2 at which the reduction bound is checked
 _EXPONENTS = (5.0, 10.0, 20.0, 40.0)
+# and at which the report draws the distance (the whole approach to the limit, bound or not)
+_CURVE_EXPONENTS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 14.0, 20.0, 40.0)
 
 
 def _certified(data: SeparableData):
@@ -106,14 +109,18 @@ def _check_limit(data: SeparableData, subject: LogisticSubject) -> list[Evidence
     assume(m_min > 0)  # general position: no exact tie after the first step
     scale = float(u.norm(dim=1).max()) + 1.0
     roundoff = 1e-12 * _HORIZON * scale
+
+    def gap_at(x: float) -> float:
+        gamma = 2.0 * x / m_min
+        return float((subject.gd(a, y, gamma, _HORIZON).iterates / gamma - u).norm(dim=1).max())
+
     evidence = []
     for x in _EXPONENTS:
         gamma = 2.0 * x / m_min
         bound = (_HORIZON - 1) * radius * math.exp(-x)
         if bound > m_min / (2 * radius):
             continue  # the derived bound needs the deviation to stay below m/(2R)
-        gd = subject.gd(a, y, gamma, _HORIZON)
-        gap = float((gd.iterates / gamma - u).norm(dim=1).max())
+        gap = gap_at(x)
         evidence.append(
             Evidence.at_most(
                 f"max_t ||w_t/gamma - u_t|| at gamma*m/2 = {x:g}",
@@ -124,7 +131,27 @@ def _check_limit(data: SeparableData, subject: LogisticSubject) -> list[Evidence
             )
         )  # fmt: skip
     assume(evidence)
+    evidence[0].details["curve"] = {x: gap_at(x) for x in _CURVE_EXPONENTS}
     return evidence
+
+
+def plot_limit(records, ax) -> None:
+    """Distance of w_t/gamma from the perceptron against gamma m/2, with each instance's bound."""
+    ax.set_yscale("log", nonpositive="mask")  # an exact 0 (the limit reached in float64) is left out
+    for data, evidence in records:
+        curve = evidence[0].details["curve"]
+        line = ax.plot(list(curve), list(curve.values()), "o-", ms=3, label=f"n = {data.n}, d = {data.d}")
+        checked = [e.details["gamma"] * e.details["m_min"] / 2 for e in evidence]
+        bound = [
+            (_HORIZON - 1) * e.details["radius"] * math.exp(-x)
+            for e, x in zip(evidence, checked, strict=True)
+        ]
+        ax.plot(checked, bound, "--", lw=0.9, color=line[0].get_color())
+    if records:
+        roundoff = max(e.tolerance for _, evidence in records for e in evidence)
+        ax.axhline(roundoff, label=f"float64 round-off allowed ({roundoff:.1g})", **BOUND)
+    ax.plot([], [], "k--", lw=0.9, label="bound (T-1) R exp(-gamma m/2), where it applies")
+    label_axes(ax, "gamma m / 2", f"max_t ||w_t/gamma - u_t|| (T = {_HORIZON})")
 
 
 def _perceptron_tie_one(a, y, iterations, **kwargs) -> GDTrajectory:
@@ -168,6 +195,7 @@ PERCEPTRON_LIMIT_CLAIM = Claim(
     ),  # fmt: skip
     examples={"ci": 4, "thorough": 40},
     mutant_examples=2,
+    plot=plot_limit,
 )
 
 
@@ -216,6 +244,16 @@ def _check_separation(data: SeparableData, subject: LogisticSubject) -> list[Evi
     return evidence
 
 
+def plot_separation(records, ax) -> None:
+    """LR+GD iterations until the data are separated, against the step size in units of 1/L."""
+    for data, evidence in records:
+        counts, allowed = [e.measured for e in evidence[1:]], [e.measured + e.margin for e in evidence[1:]]
+        line = ax.plot(_STEP_MULTIPLES, counts, "o-", ms=4, label=f"n = {data.n}, d = {data.d}")
+        ax.plot(_STEP_MULTIPLES, allowed, "v", ms=5, mfc="none", color=line[0].get_color())
+    ax.plot([], [], "kv", mfc="none", label="iterations allowed (small-step / perceptron bound)")
+    label_axes(ax, "step size gamma x L", "LR+GD iterations to a separating w_t", xscale="log", yscale="log")
+
+
 def _gd_squared_loss(a, y, step, iterations, *, initial=None) -> GDTrajectory:
     # mutant: gradient descent on the squared loss mean (1 - y a.w)^2 / 2: diverges for large steps
     a, y = check_labels(a, y)
@@ -254,4 +292,5 @@ SEPARATION_ALL_STEPS_CLAIM = Claim(
     ),
     examples={"ci": 3, "thorough": 30},
     mutant_examples=2,
+    plot=plot_separation,
 )
