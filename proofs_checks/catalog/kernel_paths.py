@@ -8,8 +8,9 @@ batched inputs ``b x n x d``, float32 inputs, and the function :func:`nngp_and_n
 one mathematical object, so they must agree:
 
 * diagonal paths, batched and the function against the full float64 matrix: to round-off
-  (1e-10 relative to the largest entry: the recursions are a few dozen float64 operations per
-  entry);
+  (1e-10 relative to the largest entry of the kernel of the inputs involved, which bounds every
+  entry by Cauchy-Schwarz -- an entry may be 0, e.g. ReLU without bias on antipodal 1-d inputs;
+  the recursions are a few dozen float64 operations per entry);
 * float32 against float64: to ``8 sqrt(eps_32) (L + 1)`` relative to the largest entry -- an
   entry whose inputs are nearly parallel has correlation 1 - delta, and ``arccos`` turns a
   round-off eps of delta into sqrt(eps) in the angle, once per layer.
@@ -76,9 +77,16 @@ def _float64_kernel(cls: type, options: dict):
         torch.set_default_dtype(previous)
 
 
-def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
-    scale = b.abs().max().clamp_min(torch.finfo(torch.float64).tiny)
-    return float((a.double() - b.double()).abs().max() / scale)
+def _relative(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor) -> float:
+    """The largest |a - b| relative to ``scale``, the largest entry of the kernel of the inputs involved.
+
+    Not relative to max |b|: a cross kernel may be 0 (ReLU without bias on antipodal 1-d inputs),
+    while the round-off of every entry is relative to the kernel's scale (Cauchy-Schwarz:
+    |k(x, x')| <= max k(x, x)).
+    """
+    return float(
+        (a.double() - b.double()).abs().max() / scale.double().clamp_min(torch.finfo(torch.float64).tiny)
+    )
 
 
 def _check(inst: NetworkInstance, paths: KernelPaths) -> list[Evidence]:
@@ -99,14 +107,20 @@ def _check(inst: NetworkInstance, paths: KernelPaths) -> list[Evidence]:
         with torch.no_grad():
             full = kernel(x).to_dense()
             cross = kernel(x1, x2).to_dense()
+            other_full = kernel(other).to_dense()
+            scale, other_scale = full.abs().max(), other_full.abs().max()  # x1, x2 are rows of x
             agreements = {
-                "k(x, diag=True) vs diagonal of k(x)": (kernel(x, diag=True), full.diagonal()),
-                "k(x1, x2, diag=True) vs diag of k(x1, x2)": (kernel(x1, x2, diag=True), cross.diagonal()),
-                "batched k(b x n x d)[0] vs k(x)": (kernel(torch.stack([x, other])).to_dense()[0], full),
-                "batched k(b x n x d)[1] vs k(x')": (
-                    kernel(torch.stack([x, other])).to_dense()[1], kernel(other).to_dense()
+                "k(x, diag=True) vs diagonal of k(x)": (kernel(x, diag=True), full.diagonal(), scale),
+                "k(x1, x2, diag=True) vs diag of k(x1, x2)": (
+                    kernel(x1, x2, diag=True), cross.diagonal(), scale
                 ),
-                "nngp_and_ntk(x) vs the kernel class": (function_value, full),
+                "batched k(b x n x d)[0] vs k(x)": (
+                    kernel(torch.stack([x, other])).to_dense()[0], full, scale
+                ),
+                "batched k(b x n x d)[1] vs k(x')": (
+                    kernel(torch.stack([x, other])).to_dense()[1], other_full, other_scale
+                ),
+                "nngp_and_ntk(x) vs the kernel class": (function_value, full, scale),
             }  # fmt: skip
             low = kernel(x.float()).to_dense()
         disagreements = {path: _relative(*values) for path, values in agreements.items()}
@@ -120,7 +134,7 @@ def _check(inst: NetworkInstance, paths: KernelPaths) -> list[Evidence]:
         float32_tolerance = 8 * math.sqrt(_EPS32) * (inst.depth + 1)
         out.append(
             Evidence.at_most(
-                f"{name}: float32 input vs float64, relative to max |K|", _relative(low, full),
+                f"{name}: float32 input vs float64, relative to max |K|", _relative(low, full, scale),
                 float32_tolerance, "arccos turns float32 round-off eps into sqrt(eps) in the angle of "
                 "nearly parallel inputs, once per layer: 8 sqrt(eps_32) (L + 1)",
             )
