@@ -160,8 +160,9 @@ def _check_matrix(inst, subject, matrix: np.ndarray, shape: str, kind: str, wors
     fractions = _reference_fractions(_singular_values(matrix))
     n = len(fractions)
     # a boundary c_j with j < n (e = 1 when n = 1): at e = c_j round-off may pick j or j + 1, just
-    # below it (by twice the float32 delta) only j is admissible on every path
-    boundary = float(fractions[min(int(inst.boundary * (n - 1)), n - 2)]) if n > 1 else 1.0
+    # below it (by twice the float32 delta) only j is admissible on every path. A c_j past the last
+    # nonzero singular value is 1, which the cumulative sum may round to 1 + eps: e is a fraction.
+    boundary = min(float(fractions[min(int(inst.boundary * (n - 1)), n - 2)]), 1.0) if n > 1 else 1.0
     below = boundary - 2 * _delta(n, torch.float32) if boundary > 0 else 1e-9
     energies = {"drawn": inst.energy, "boundary": boundary or 1.0, "below a boundary": below, "one": 1.0,
                 "tiny": 1e-9}  # fmt: skip
