@@ -66,7 +66,11 @@ class ClaimError:
 
     def __str__(self) -> str:
         where = f"on instance {self.instance!r}" if self.instance is not None else "before any instance"
-        trace = "".join(traceback.format_exception(self.exception)[-6:])
+        # the last frames and the exception's own line; hypothesis's notes (the failing example,
+        # already named above) would push them out of the tail
+        summary = traceback.TracebackException.from_exception(self.exception)
+        summary.__notes__ = None
+        trace = "".join(list(summary.format())[-6:])
         return f"the check raised {type(self.exception).__name__} {where}:\n{trace}".rstrip()
 
 

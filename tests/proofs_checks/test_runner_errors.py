@@ -48,6 +48,9 @@ def test_an_exception_in_a_check_is_an_error_verdict_with_its_instance(tmp_path)
     error = crashed.verdict.error
     assert error.instance > 5 and isinstance(error.exception, ZeroDivisionError)  # the instance it raised on
     assert f"solver gave up at {error.instance}" in str(error) and repr(error.instance) in str(error)
+    # the exception's own line ends the message, after its frames (hypothesis's notes left out)
+    assert str(error).splitlines()[-1] == f"ZeroDivisionError: solver gave up at {error.instance}"
+    assert "Falsifying example" not in str(error) and "_crashes_above_five" in str(error)
     assert fine.verdict.status == "PASS" and fine.ok  # the run went on
     page = write_report(reports, tmp_path, "ci")
     text, markdown = page.read_text(), (tmp_path / "report.md").read_text()
