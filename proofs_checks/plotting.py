@@ -42,9 +42,19 @@ def width_axes(ax, widths: Sequence[int], ylabel: str) -> None:
 
 
 def label_axes(
-    ax, xlabel: str, ylabel: str, *, xscale: str | None = None, yscale: str | None = None, fontsize: int = 7
+    ax,
+    xlabel: str,
+    ylabel: str,
+    *,
+    xscale: str | None = None,
+    yscale: str | None = None,
+    fontsize: int = 7,
+    legend: str = "best",
 ) -> None:
-    """Axis labels, optional scales (None leaves one as it is), and a small legend if anything is labelled."""
+    """Axis labels, optional scales (None leaves one as it is), and a small legend if anything is labelled.
+
+    ``legend`` is the legend's matplotlib ``loc``.
+    """
     if xscale is not None:
         ax.set_xscale(xscale)
     if yscale is not None:
@@ -52,7 +62,7 @@ def label_axes(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=fontsize)
+        ax.legend(fontsize=fontsize, loc=legend)
 
 
 def power_law_guide(

@@ -30,9 +30,11 @@ from probtheory.plugins.training import classification_loss
 from probtheory.training.lanczos_lr import hessian_matvec, hessian_top_eigenvalue
 from proofs_checks.catalog.bibliography import GRANZIOL_ZOHREN_ROBERTS_2022
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import BOUND, label_axes
 from proofs_checks.strategies import seeds
 
 _STEPS = 300
+_CURVE_SAFETY = tuple(0.25 * k for k in range(1, 16))  # c = 0.25 .. 3.75: the report's curve
 _REL_TOL = 1e-8  # float64 Lanczos with full reorthogonalisation vs eigvalsh: round-off only
 
 
@@ -112,13 +114,36 @@ def _check(inst: StepInstance, top_eigenvalue) -> list[Evidence]:
         quantity = f"batch loss after {_STEPS} steps / initial, lr = {safety:.3g} / lambda_max"
         if stable:
             evidence.append(
-                Evidence.at_most(quantity, ratio, 1.0, "GD on a quadratic with lr < 2/lambda_max")
+                Evidence.at_most(quantity, ratio, 1.0, "GD on a quadratic with lr < 2/lambda_max", c=safety)
             )
         else:
             evidence.append(
-                Evidence.at_least(quantity, ratio, 1.0, "GD on a quadratic with lr > 2/lambda_max")
+                Evidence.at_least(quantity, ratio, 1.0, "GD on a quadratic with lr > 2/lambda_max", c=safety)
             )
+    evidence[1].details["curve"] = {c: _loss_ratio(x, y, w0, c / top) for c in _CURVE_SAFETY}
     return evidence
+
+
+def plot(records, ax) -> None:
+    """Least-squares loss after the steps over the initial one against c in lr = c / lambda_max."""
+    top = 1e4  # beyond c = 2 the loss grows like (c - 1)^(2T): points above the axis sit on its edge
+    low = 1.0
+    for inst, evidence in records:
+        curve = evidence[1].details["curve"]
+        line = ax.plot(
+            list(curve), list(curve.values()), "-", lw=1, label=f"d = {inst.dim}, B = {inst.batch}"
+        )
+        for e in evidence[1:]:
+            ax.plot(e.details["c"], min(e.measured, top), "o" if e.measured < top else "^", ms=5,
+                    color=line[0].get_color(), clip_on=False)  # fmt: skip
+        low = min([low, *(v for v in curve.values() if v > 0)])
+    ax.axvline(2.0, label="c = 2: lr = 2 / lambda_max(H_B)", **BOUND)
+    ax.axhline(1.0, color="0.6", lw=0.8)
+    ax.plot([], [], "ko", ms=5, label="the instance's c and 4 - c (^: off the axis)")
+    ax.set_yscale("log", nonpositive="mask")
+    ax.set_ylim(0.3 * low, top)
+    label_axes(ax, "c (lr = c / Lanczos lambda_max)", f"batch loss after {_STEPS} GD steps / initial",
+               legend="center left")  # fmt: skip
 
 
 def _rayleigh_quotient(model, loss, batch, k, seed) -> float:
@@ -166,4 +191,5 @@ STABLE_STEP_CLAIM = Claim(
     ),
     examples={"ci": 4, "thorough": 40},
     mutant_examples=3,
+    plot=plot,
 )
