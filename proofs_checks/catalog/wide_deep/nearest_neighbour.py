@@ -38,6 +38,7 @@ from probtheory.theory.wide_deep import (
 from proofs_checks.catalog.bibliography import RADHAKRISHNAN_BELKIN_UHLER_2023
 from proofs_checks.catalog.wide_deep._kernel_subjects import KernelSubject, SphereData, _dual_for
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import BOUND, label_axes
 from proofs_checks.strategies import seeds
 
 _MAX_DEPTH = 12
@@ -70,11 +71,12 @@ def _check_nearest_neighbour(inst: NNInstance, subject: KernelSubject) -> list[E
     nn = nearest_neighbour(eps_te, ytr)
     assume(_law_at_the_limit(inst.power**depth, xi_tr, xi_te, ytr, nn))
     evidence = []
+    curves = {"law": [_median_ratio(xi_te.clamp_min(0.0).pow(inst.power**d)) for d in usable]}
     for kind in ("ntk", "nngp"):
         k_tr, k_te = getattr(train[depth], kind), getattr(test[depth], kind)
         agree = float((interpolating_classifier(k_tr, k_te, ytr) == nn).double().mean())
-        top2 = k_te.topk(2, dim=1).values
-        ratio = float((top2[:, 1] / top2[:, 0]).median())
+        ratio = _median_ratio(k_te)
+        curves[kind] = [_median_ratio(getattr(test[d], kind)) for d in usable]
         evidence.append(
             Evidence.at_least(
                 f"{kind.upper()} interpolating classifier: agreement with 1-NN at depth {depth}",
@@ -92,7 +94,29 @@ def _check_nearest_neighbour(inst: NNInstance, subject: KernelSubject) -> list[E
                 "on the instances checked; a singular kernel keeps a ratio (eps_1/eps_2)^alpha of order 1",
             )
         )  # fmt: skip
+    evidence[0].details.update(depths=usable, curves=curves)
     return evidence
+
+
+def _median_ratio(rows) -> float:
+    """Median over the test rows of the second-largest kernel value over the largest."""
+    top2 = rows.topk(2, dim=1).values
+    return float((top2[:, 1] / top2[:, 0]).median())
+
+
+def plot(records, ax) -> None:
+    """Median second/first kernel value of a test row against depth: the row concentrates (1-NN)."""
+    ax.set_yscale("log", nonpositive="mask")  # a ratio that underflows to 0 is left out
+    for inst, evidence in records:
+        d = evidence[0].details
+        line = ax.plot(d["depths"], d["curves"]["law"], "-", lw=1, label=f"dual xi^{inst.power}")
+        for kind, marker in (("ntk", "o"), ("nngp", "x")):
+            ax.plot(d["depths"], d["curves"][kind], marker, ms=4, color=line[0].get_color())
+    ax.plot([], [], "k-", lw=1, label="law (xi_2/xi_1)^(k^L)")
+    ax.plot([], [], "ko", ms=4, label="NTK")
+    ax.plot([], [], "kx", ms=4, label="NNGP")
+    ax.axhline(1e-3, label="bound at the deepest depth", **BOUND)
+    label_axes(ax, "depth L", "median second / first kernel value of a test row")
 
 
 def _law_at_the_limit(n: int, xi_tr, xi_te, ytr, nn) -> bool:
@@ -138,4 +162,5 @@ NEAREST_NEIGHBOUR_CLAIM = Claim(
     ),  # fmt: skip
     examples={"ci": 3, "thorough": 30},
     mutant_examples=2,
+    plot=plot,
 )
