@@ -33,6 +33,7 @@ from proofs_checks.catalog.wide_deep._kernel_subjects import (
     _rescaled_path,
 )
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import GUIDE, label_axes
 from proofs_checks.strategies import seeds
 
 
@@ -74,6 +75,7 @@ def _check_singular(inst: SingularInstance, subject: KernelSubject) -> list[Evid
             "log-log slope of the depth-L NNGP near xi = 1", nngp_slope, -alpha, 0.02,
             "alpha = ln(1/dual'(0))/ln dual'(1); fit over eps in [1e-9, 1e-5]: corrections O(eps) and "
             "the log-periodic ripple (our measurement over p, k: error <= 0.003)", depth=depth, alpha=alpha,
+            eps=_EPS.tolist(), nngp=k.nngp.tolist(), ntk=k.ntk.tolist(),
         ),
         Evidence.within(
             "log-log slope of the depth-L NTK near xi = 1", ntk_slope, -(alpha + 1.0), 0.02,
@@ -82,6 +84,24 @@ def _check_singular(inst: SingularInstance, subject: KernelSubject) -> list[Evid
         ),
     ]  # fmt: skip
     return evidence
+
+
+def plot(records, ax) -> None:
+    """Deep NNGP and NTK near xi = 1, relative to their value at eps = 1e-5, with the predicted slopes."""
+    for inst, evidence in records:
+        d = evidence[0].details
+        eps, last = d["eps"], len(d["eps"]) - 1
+        color = None
+        for kind, marker, exponent in (("nngp", "o", -d["alpha"]), ("ntk", "s", -d["alpha"] - 1)):
+            values = [v / d[kind][last] for v in d[kind]]
+            label = f"p = {inst.linear:.2f}, k = {inst.power}" if kind == "nngp" else None
+            line = ax.plot(eps, values, marker, ms=3.5, mfc="none", color=color, label=label)
+            color = line[0].get_color()
+            ax.plot(eps, [(e / eps[last]) ** exponent for e in eps], color=color, ls="--", lw=0.8)
+    ax.plot([], [], "ko", ms=3.5, mfc="none", label="NNGP (guide: slope -alpha)")
+    ax.plot([], [], "ks", ms=3.5, mfc="none", label="NTK (guide: slope -(alpha + 1))")
+    ax.plot([], [], label="predicted power law", **GUIDE)
+    label_axes(ax, "eps = 1 - xi", "K_L(1 - eps) / K_L(1 - 1e-5) at depth L", xscale="log", yscale="log")
 
 
 SINGULAR_KERNEL_CLAIM = Claim(
@@ -131,4 +151,5 @@ SINGULAR_KERNEL_CLAIM = Claim(
     ),
     examples={"ci": 3, "thorough": 30},
     mutant_examples=2,
+    plot=plot,
 )
