@@ -24,6 +24,7 @@ from probtheory.theory.wide_deep import (
 from proofs_checks.catalog.bibliography import DEVROYE_GYORFI_KRZYZAK_1998, RADHAKRISHNAN_BELKIN_UHLER_2023
 from proofs_checks.catalog.wide_deep._kernel_subjects import SphereData
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import BOUND, label_axes
 from proofs_checks.strategies import seeds
 
 _HILBERT_DEPTH = 30
@@ -82,6 +83,21 @@ def _check_hilbert(inst: DesignInstance, exponents) -> list[Evidence]:
     return evidence
 
 
+def plot(records, ax) -> None:
+    """Agreement of the deep classifiers with the eps^-a vote at half, the predicted and double a."""
+    for inst, evidence in records:
+        color = None
+        for e, (kind, marker) in zip(evidence[::2], (("NNGP", "o-"), ("NTK", "s--")), strict=True):
+            line = ax.plot([0.5, 1.0, 2.0], e.details["agreement"], marker, ms=4, color=color,
+                           label=f"{kind}, {inst.design} (a = {e.details['grid'][1]:.3g})")  # fmt: skip
+            color = line[0].get_color()
+    ax.axhline(0.98, label="bound at the predicted a", **BOUND)
+    label_axes(ax, "exponent of the vote sign(sum_i y_i eps_i^-a)", "agreement with the deep classifier",
+               xscale="log")  # fmt: skip
+    ax.minorticks_off()
+    ax.set_xticks([0.5, 1.0, 2.0], ["a / 2", "a (predicted)", "2 a"])
+
+
 HILBERT_CLASSIFIER_CLAIM = Claim(
     id="wide_deep.hilbert_classifier",
     title="The paper's singular-kernel designs classify like ||x - z||^-2alpha votes (NTK: alpha + 1)",
@@ -112,4 +128,5 @@ HILBERT_CLASSIFIER_CLAIM = Claim(
     ),  # fmt: skip
     examples={"ci": 2, "thorough": 20},
     mutant_examples=2,
+    plot=plot,
 )
