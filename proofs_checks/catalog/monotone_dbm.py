@@ -29,6 +29,7 @@ from probtheory.energy.monotone_dbm import MonotoneDBM
 from probtheory.energy.proximal_softmax import _prox_jacobian_apply, block_softmax
 from proofs_checks.catalog.bibliography import FENG_WINSTON_KOLTER_2023
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import BOUND, instance_label, label_axes
 from proofs_checks.strategies import seeds
 
 F64 = torch.float64
@@ -126,8 +127,10 @@ def _check_unique_fixed_point(inst: DBMInstance, build) -> list[Evidence]:
     g_t = ((grad - means[:, group]) * free[:1]).norm()
     dist = (points - q_hat).norm(dim=-1)
     f_hat = mean_field_free_energy(q_hat, coupling, bias)
-    growth = mean_field_free_energy(points, coupling, bias) - f_hat - 0.5 * inst.m * dist**2 + g_t * dist
+    excess = mean_field_free_energy(points, coupling, bias) - f_hat + g_t * dist
+    growth = excess - 0.5 * inst.m * dist**2
     roundoff = 1e-12 * (1.0 + float(f_hat.abs()))
+    away = dist > 1e-6  # the segment points; the other solves sit at round-off distance from q_hat
     return [
         Evidence.at_most(
             f"max distance between the fixed points reached from {_STARTS} random starts", spread, 1e-6,
@@ -141,12 +144,25 @@ def _check_unique_fixed_point(inst: DBMInstance, build) -> list[Evidence]:
         Evidence.at_least(
             "min over points z of F(z) - F(q) - m/2 |z - q|^2 + |g_T| |z - q|", float(growth.min()), 0.0,
             "m-strong convexity of F, exact up to float64 round-off of F", tolerance=roundoff,
+            distance=dist[away].tolist(),
+            growth_ratio=(excess[away] / (0.5 * inst.m * dist[away] ** 2)).tolist(),
         ),
         Evidence.at_least(
             "lambda_min(I - W) - m", lam_min - inst.m, 0.0, "the parameterisation's guarantee (eigvalsh "
             "round-off)", tolerance=1e-10,
         ),
     ]  # fmt: skip
+
+
+def plot_growth(records, ax) -> None:
+    """Growth of the free energy away from the fixed point over the quadratic m/2 |z - q|^2 it must exceed."""
+    for i, (inst, evidence) in enumerate(records):
+        d = evidence[2].details
+        ax.plot(d["distance"], d["growth_ratio"], "o", ms=3.5, alpha=0.8,
+                label=instance_label(i, f"{len(inst.sizes)} variables, m = {inst.m:.2f}"))  # fmt: skip
+    ax.axhline(1.0, label="strong convexity: ratio >= 1", **BOUND)
+    label_axes(ax, "|z - q*|", "(F(z) - F(q*) + |g_T| |z - q*|) / (m/2 |z - q*|^2)", xscale="log",
+               yscale="log", fontsize=6, legend="lower right", columns=2)  # fmt: skip
 
 
 # --------------------------------------------------------------- (b) implicit gradients vs FD
@@ -253,6 +269,7 @@ UNIQUE_FIXED_POINT_CLAIM = Claim(
     ),  # fmt: skip
     examples={"ci": 10, "thorough": 100},
     mutant_examples=5,
+    plot=plot_growth,
 )
 
 IMPLICIT_GRADIENT_CLAIM = Claim(
