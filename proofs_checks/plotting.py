@@ -17,6 +17,7 @@ __all__ = [
     "GUIDE",
     "geometric_guide",
     "identity_line",
+    "instance_label",
     "label_axes",
     "power_law_guide",
     "strip_against_bound",
@@ -27,6 +28,13 @@ __all__ = [
 #: How the guides (what the theory predicts) and the bounds (what the check allows) are drawn.
 GUIDE = {"color": "k", "ls": "--", "lw": 0.9}
 BOUND = {"color": "k", "ls": ":", "lw": 1.0}
+#: Instances a legend names; the others are drawn unnamed (a thorough run checks up to hundreds).
+NAMED_INSTANCES = 6
+
+
+def instance_label(index: int, text: str) -> str | None:
+    """``text`` as the legend label of the ``index``-th instance drawn, None past :data:`NAMED_INSTANCES`."""
+    return text if index < NAMED_INSTANCES else None
 
 
 def width_axes(ax, widths: Sequence[int], ylabel: str) -> None:
@@ -50,10 +58,11 @@ def label_axes(
     yscale: str | None = None,
     fontsize: int = 7,
     legend: str = "best",
+    columns: int = 1,
 ) -> None:
     """Axis labels, optional scales (None leaves one as it is), and a small legend if anything is labelled.
 
-    ``legend`` is the legend's matplotlib ``loc``.
+    ``legend`` is the legend's matplotlib ``loc``, ``columns`` its number of columns.
     """
     if xscale is not None:
         ax.set_xscale(xscale)
@@ -62,7 +71,7 @@ def label_axes(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=fontsize, loc=legend)
+        ax.legend(fontsize=fontsize, loc=legend, ncols=columns)
 
 
 def power_law_guide(

@@ -30,7 +30,7 @@ from probtheory.plugins.training import classification_loss
 from probtheory.training.lanczos_lr import hessian_matvec, hessian_top_eigenvalue
 from proofs_checks.catalog.bibliography import GRANZIOL_ZOHREN_ROBERTS_2022
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.plotting import BOUND, label_axes
+from proofs_checks.plotting import BOUND, instance_label, label_axes
 from proofs_checks.strategies import seeds
 
 _STEPS = 300
@@ -128,10 +128,14 @@ def plot(records, ax) -> None:
     """Least-squares loss after the steps over the initial one against c in lr = c / lambda_max."""
     top = 1e4  # beyond c = 2 the loss grows like (c - 1)^(2T): points above the axis sit on its edge
     low = 1.0
-    for inst, evidence in records:
+    for i, (inst, evidence) in enumerate(records):
         curve = evidence[1].details["curve"]
         line = ax.plot(
-            list(curve), list(curve.values()), "-", lw=1, label=f"d = {inst.dim}, B = {inst.batch}"
+            list(curve),
+            list(curve.values()),
+            "-",
+            lw=1,
+            label=instance_label(i, f"d = {inst.dim}, B = {inst.batch}"),
         )
         for e in evidence[1:]:
             ax.plot(e.details["c"], min(e.measured, top), "o" if e.measured < top else "^", ms=5,

@@ -38,7 +38,7 @@ from probtheory.theory.logistic import (
 )
 from proofs_checks.catalog.bibliography import TYURIN_2024
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.plotting import BOUND, label_axes
+from proofs_checks.plotting import BOUND, instance_label, label_axes
 from proofs_checks.strategies import seeds
 
 
@@ -138,9 +138,10 @@ def _check_limit(data: SeparableData, subject: LogisticSubject) -> list[Evidence
 def plot_limit(records, ax) -> None:
     """Distance of w_t/gamma from the perceptron against gamma m/2, with each instance's bound."""
     ax.set_yscale("log", nonpositive="mask")  # an exact 0 (the limit reached in float64) is left out
-    for data, evidence in records:
+    for i, (data, evidence) in enumerate(records):
         curve = evidence[0].details["curve"]
-        line = ax.plot(list(curve), list(curve.values()), "o-", ms=3, label=f"n = {data.n}, d = {data.d}")
+        label = instance_label(i, f"n = {data.n}, d = {data.d}")
+        line = ax.plot(list(curve), list(curve.values()), "o-", ms=3, label=label)
         checked = [e.details["gamma"] * e.details["m_min"] / 2 for e in evidence]
         bound = [
             (_HORIZON - 1) * e.details["radius"] * math.exp(-x)
@@ -246,9 +247,10 @@ def _check_separation(data: SeparableData, subject: LogisticSubject) -> list[Evi
 
 def plot_separation(records, ax) -> None:
     """LR+GD iterations until the data are separated, against the step size in units of 1/L."""
-    for data, evidence in records:
+    for i, (data, evidence) in enumerate(records):
         counts, allowed = [e.measured for e in evidence[1:]], [e.measured + e.margin for e in evidence[1:]]
-        line = ax.plot(_STEP_MULTIPLES, counts, "o-", ms=4, label=f"n = {data.n}, d = {data.d}")
+        label = instance_label(i, f"n = {data.n}, d = {data.d}")
+        line = ax.plot(_STEP_MULTIPLES, counts, "o-", ms=4, label=label)
         ax.plot(_STEP_MULTIPLES, allowed, "v", ms=5, mfc="none", color=line[0].get_color())
     ax.plot([], [], "kv", mfc="none", label="iterations allowed (small-step / perceptron bound)")
     label_axes(ax, "step size gamma x L", "LR+GD iterations to a separating w_t", xscale="log", yscale="log")

@@ -25,7 +25,7 @@ from probtheory.kernels import NNGPKernel
 from probtheory.networks import MLP
 from proofs_checks.catalog.bibliography import LEE_SCALE_MIXTURES_2022
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.plotting import BOUND, label_axes, power_law_guide
+from proofs_checks.plotting import BOUND, instance_label, label_axes, power_law_guide
 from proofs_checks.statistics import fit_loglog_slope
 from proofs_checks.strategies import activation_regimes, seeds
 
@@ -106,10 +106,10 @@ def _check_readout(inst: ReadoutInstance, sampler) -> Evidence:
 def plot_readout(records, ax) -> None:
     """Empirical CDF of the standardised outputs minus the t_(2a) CDF, inside the KS band."""
     reach = 1.4 * KS_CRITICAL
-    for inst, evidence in records:
+    for i, (inst, evidence) in enumerate(records):
         d = evidence[0].details
-        ax.plot(d["cdf"], d["ecdf_minus_cdf"], lw=1,
-                label=f"2a = {2 * inst.concentration:.2f}, L = {inst.depth}, {inst.activation}")  # fmt: skip
+        label = f"2a = {2 * inst.concentration:.2f}, L = {inst.depth}, {inst.activation}"
+        ax.plot(d["cdf"], d["ecdf_minus_cdf"], lw=1, label=instance_label(i, label))
         reach = max(reach, 1.1 * max(map(abs, d["ecdf_minus_cdf"])))
     ax.axhline(KS_CRITICAL, label=f"+-KS critical value {KS_CRITICAL:.3f}", **BOUND)
     ax.axhline(-KS_CRITICAL, **BOUND)
@@ -160,9 +160,15 @@ def _check_limit(inst: LimitInstance, model_cls) -> list[Evidence]:
 
 def plot_limit(records, ax) -> None:
     """Largest log-density gap between the Student-t and the Gaussian predictive against a = b."""
-    for inst, evidence in records:
+    for i, (inst, evidence) in enumerate(records):
         gaps = evidence[0].details["gaps"]
-        ax.plot(A_VALUES, gaps, "o-", ms=4, label=f"n = {inst.n} (slope {evidence[0].measured:.2f})")
+        ax.plot(
+            A_VALUES,
+            gaps,
+            "o-",
+            ms=4,
+            label=instance_label(i, f"n = {inst.n} (slope {evidence[0].measured:.2f})"),
+        )
     if records:
         power_law_guide(ax, A_VALUES, (A_VALUES[0], records[0][1][0].details["gaps"][0]), -1.0, "slope -1")
     ax.plot(A_VALUES[-1], 1e-3, "kv", ms=6, label="bound at a = 1e5")

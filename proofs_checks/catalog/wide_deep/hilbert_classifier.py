@@ -24,7 +24,7 @@ from probtheory.theory.wide_deep import (
 from proofs_checks.catalog.bibliography import DEVROYE_GYORFI_KRZYZAK_1998, RADHAKRISHNAN_BELKIN_UHLER_2023
 from proofs_checks.catalog.wide_deep._kernel_subjects import SphereData
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.plotting import BOUND, label_axes
+from proofs_checks.plotting import BOUND, instance_label, label_axes
 from proofs_checks.strategies import seeds
 
 _HILBERT_DEPTH = 30
@@ -85,11 +85,11 @@ def _check_hilbert(inst: DesignInstance, exponents) -> list[Evidence]:
 
 def plot(records, ax) -> None:
     """Agreement of the deep classifiers with the eps^-a vote at half, the predicted and double a."""
-    for inst, evidence in records:
+    for i, (inst, evidence) in enumerate(records):
         color = None
         for e, (kind, marker) in zip(evidence[::2], (("NNGP", "o-"), ("NTK", "s--")), strict=True):
-            line = ax.plot([0.5, 1.0, 2.0], e.details["agreement"], marker, ms=4, color=color,
-                           label=f"{kind}, {inst.design} (a = {e.details['grid'][1]:.3g})")  # fmt: skip
+            label = instance_label(i, f"{kind}, {inst.design} (a = {e.details['grid'][1]:.3g})")
+            line = ax.plot([0.5, 1.0, 2.0], e.details["agreement"], marker, ms=4, color=color, label=label)
             color = line[0].get_color()
     ax.axhline(0.98, label="bound at the predicted a", **BOUND)
     label_axes(ax, "exponent of the vote sign(sum_i y_i eps_i^-a)", "agreement with the deep classifier",

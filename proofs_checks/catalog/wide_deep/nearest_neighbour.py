@@ -38,7 +38,7 @@ from probtheory.theory.wide_deep import (
 from proofs_checks.catalog.bibliography import RADHAKRISHNAN_BELKIN_UHLER_2023
 from proofs_checks.catalog.wide_deep._kernel_subjects import KernelSubject, SphereData, _dual_for
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.plotting import BOUND, label_axes
+from proofs_checks.plotting import BOUND, instance_label, label_axes
 from proofs_checks.strategies import seeds
 
 _MAX_DEPTH = 12
@@ -107,9 +107,11 @@ def _median_ratio(rows) -> float:
 def plot(records, ax) -> None:
     """Median second/first kernel value of a test row against depth: the row concentrates (1-NN)."""
     ax.set_yscale("log", nonpositive="mask")  # a ratio that underflows to 0 is left out
-    for inst, evidence in records:
+    for i, (inst, evidence) in enumerate(records):
         d = evidence[0].details
-        line = ax.plot(d["depths"], d["curves"]["law"], "-", lw=1, label=f"dual xi^{inst.power}")
+        line = ax.plot(
+            d["depths"], d["curves"]["law"], "-", lw=1, label=instance_label(i, f"dual xi^{inst.power}")
+        )
         for kind, marker in (("ntk", "o"), ("nngp", "x")):
             ax.plot(d["depths"], d["curves"][kind], marker, ms=4, color=line[0].get_color())
     ax.plot([], [], "k-", lw=1, label="law (xi_2/xi_1)^(k^L)")

@@ -33,7 +33,7 @@ from proofs_checks.catalog.wide_deep._kernel_subjects import (
     _rescaled_path,
 )
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.plotting import GUIDE, label_axes
+from proofs_checks.plotting import GUIDE, instance_label, label_axes
 from proofs_checks.strategies import seeds
 
 
@@ -88,13 +88,13 @@ def _check_singular(inst: SingularInstance, subject: KernelSubject) -> list[Evid
 
 def plot(records, ax) -> None:
     """Deep NNGP and NTK near xi = 1, relative to their value at eps = 1e-5, with the predicted slopes."""
-    for inst, evidence in records:
+    for i, (inst, evidence) in enumerate(records):
         d = evidence[0].details
         eps, last = d["eps"], len(d["eps"]) - 1
         color = None
         for kind, marker, exponent in (("nngp", "o", -d["alpha"]), ("ntk", "s", -d["alpha"] - 1)):
             values = [v / d[kind][last] for v in d[kind]]
-            label = f"p = {inst.linear:.2f}, k = {inst.power}" if kind == "nngp" else None
+            label = instance_label(i, f"p = {inst.linear:.2f}, k = {inst.power}") if kind == "nngp" else None
             line = ax.plot(eps, values, marker, ms=3.5, mfc="none", color=color, label=label)
             color = line[0].get_color()
             ax.plot(eps, [(e / eps[last]) ** exponent for e in eps], color=color, ls="--", lw=0.8)
