@@ -22,6 +22,7 @@ from probtheory.layers.powernorm import PowerNorm
 from proofs_checks.catalog.bibliography import SHEN_POWERNORM_2020
 from proofs_checks.catalog.powernorm._norm_formulas import _F64
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import instance_label, label_axes
 from proofs_checks.profiles import active_profile
 from proofs_checks.strategies import seeds
 
@@ -84,6 +85,7 @@ def _check_long_run(inst: LongRunInstance, cls) -> list[Evidence]:
     xs = inst.scale * math.sqrt(3.0) * (2 * torch.rand(shape, generator=gen, dtype=_F64) - 1)
     noise = 2 * torch.rand(shape, generator=gen, dtype=_F64) - 1
     conformance, bound, nu_max, worst_rho, needed = 0.0, 0.0, 0.0, 1.0, 0.0
+    path: dict[str, list[float]] = {"step": [], "nu": [], "bound": []}  # after warm-up, for the report
     for t in range(inst.steps):
         x = xs[t].clone().requires_grad_(True)
         g_out = inst.correlation * torch.sign(xs[t]) + (1 - inst.correlation) * noise[t]
@@ -104,6 +106,9 @@ def _check_long_run(inst: LongRunInstance, cls) -> list[Evidence]:
             bound = max(bound, (state["lambda"].abs() / state["gamma"]).max().item())
             worst_rho = min(worst_rho, (1 - (1 - inst.alpha) * state["gamma"]).min().item())
             nu_max = max(nu_max, layer.running_nu.abs().max().item())
+            path["step"].append(t + 1)
+            path["nu"].append(layer.running_nu.abs().max().item())
+            path["bound"].append(bound)
             excess = (grad.norm(dim=0) * psi_prev - g_out.norm(dim=0)) / x_hat.norm(dim=0)
             needed = max(needed, excess.max().item())
         if conformance > 1e-12 or max(nu_max, needed) > bound * (1 + 1e-9) + 1e-12:
@@ -123,12 +128,24 @@ def _check_long_run(inst: LongRunInstance, cls) -> list[Evidence]:
         Evidence.at_most(
             f"max_t |nu_t| over {t + 1} steps", nu_max, allowed,
             f"horizon-free bound M = max_s |Lambda_s|/Gamma_s, up to {rounding}", steps=inst.steps,
+            path=path,
         ),
         Evidence.at_most(
             "max_t (||dL/dx|| psi_{t-1} - ||g||) / ||x_hat|| per channel", needed, allowed,
             f"bound (||g|| + M ||x_hat||)/psi_{{t-1}} of the approximate backward, up to {rounding}",
         ),
     ]  # fmt: skip
+
+
+def plot(records, ax) -> None:
+    """The largest |nu_t| of the channels along the run, under the running bound max_s |Lambda_s|/Gamma_s."""
+    for i, (inst, evidence) in enumerate(records):
+        path = evidence[2].details["path"]
+        label = instance_label(i, f"alpha = {inst.alpha:.3f}, B = {inst.batch}, scale {inst.scale:.2g}")
+        line = ax.plot(path["step"], path["nu"], lw=1, label=label)
+        ax.plot(path["step"], path["bound"], ls="--", lw=0.9, color=line[0].get_color())
+    ax.plot([], [], "k--", lw=0.9, label="running bound max_s |Lambda_s| / Gamma_s")
+    label_axes(ax, "step t", "max over channels of |nu_t|", xscale="log", yscale="log")
 
 
 class _NuWithoutDecay(Function):
@@ -222,4 +239,5 @@ APPROXIMATE_BACKWARD_CLAIM = Claim(
     ),  # fmt: skip
     examples={"ci": 2, "thorough": 10},
     mutant_examples=2,
+    plot=plot,
 )
