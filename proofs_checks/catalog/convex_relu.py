@@ -39,6 +39,7 @@ from probtheory.training.convex_relu import (
 )
 from proofs_checks.catalog.bibliography import BAI_GAUTAM_SOJOUDI_2023, PILANCI_ERGEN_2020
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import label_axes, strip_against_bound
 from proofs_checks.strategies import seeds
 
 _F64 = torch.float64
@@ -216,8 +217,23 @@ def _check_lower_bound(inst: Instance, fit) -> Evidence:
     return Evidence.at_least(
         f"best regularised loss of {_RESTARTS} Adam runs ({_STEPS} steps, {width} neurons)",
         runs.min(), result.objective, _TOLERANCE_REASON, tolerance=_tolerance(result.objective),
-        runs=runs.tolist(), patterns=result.patterns_used,
+        runs=runs.tolist(), patterns=result.patterns_used, optimum=result.objective,
     )  # fmt: skip
+
+
+def plot_lower_bound(records, ax) -> None:
+    """Final loss of every Adam run above the convex optimum p*, per instance: none may end below it."""
+    groups = {}
+    for i, (_, evidence) in enumerate(records):
+        optimum = evidence[0].details["optimum"]
+        groups[f"{i + 1}"] = [(run - optimum) / max(1.0, abs(optimum)) for run in evidence[0].details["runs"]]
+    strip_against_bound(ax, groups, -_tolerance(0.0), "-tolerance (solver accuracy)")
+    ax.axhline(0.0, color="0.6", lw=0.8)
+    # symmetric log: runs that reach p* sit at the solver's accuracy, the others decades above
+    ax.set_yscale("symlog", linthresh=_tolerance(0.0) / 10)
+    highest = max((v for values in groups.values() for v in values), default=1.0)
+    ax.set_ylim(-10 * _tolerance(0.0), 3 * max(highest, 1e-5))
+    label_axes(ax, f"instance ({_RESTARTS} Adam runs each)", "(final loss - p*) / max(1, |p*|)")
 
 
 def _fit_with_few_patterns(x, y, beta) -> ConvexReLUResult:
@@ -249,6 +265,7 @@ GLOBAL_LOWER_BOUND_CLAIM = Claim(
     ),
     examples={"ci": 3, "thorough": 40},
     mutant_examples=3,
+    plot=plot_lower_bound,
 )
 
 # --------------------------------------------------------------------------- adversarial
