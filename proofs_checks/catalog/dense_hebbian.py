@@ -26,6 +26,7 @@ from probtheory.energy.hebbian import DenseHebbian, HebbianChain
 from probtheory.energy.hebbian_theory import zero_temperature_overlaps
 from proofs_checks.catalog.bibliography import AGLIARI_2023
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import GUIDE, label_axes
 from proofs_checks.regimes import Regimes
 from proofs_checks.strategies import seeds
 
@@ -64,6 +65,7 @@ def _check_zero_temperature(inst: RetrievalInstance, cls) -> list[Evidence]:
                 "our acceptance criterion 3/sqrt(N): m is a mean of N i.i.d. sign(eta_hat_i), standard "
                 f"error sqrt(1 - m^2)/sqrt(N) = {exact.mattis_std / sqrt_n:.3g}, so the bar is >= 3 of them",
                 M=M,
+                overlap="mattis",
                 converged=out.converged,
                 sweeps=out.sweeps,
             )  # fmt: skip
@@ -76,9 +78,24 @@ def _check_zero_temperature(inst: RetrievalInstance, cls) -> list[Evidence]:
                 5.0 * exact.example_std / sqrt_n,
                 "z = 5 standard errors of a mean of N i.i.d. |eta_hat_i| (exact binomial standard deviation)",
                 M=M,
+                overlap="example",
             )  # fmt: skip
         )
     return evidence
+
+
+def plot_zero_temperature(records, ax) -> None:
+    """Retrieved overlaps m and n against the number of examples M, with the exact binomial curves."""
+    grid = [M for M in range(1, 2 * max(BAR_QUANTITIES), 2) if M <= max(BAR_QUANTITIES)]  # odd M
+    exact = [zero_temperature_overlaps(BAR_QUALITY, M) for M in grid]
+    for name, attribute, marker in (("archetype m_1", "mattis", "o"), ("prototype n_1", "example", "s")):
+        points = [e for _, evidence in records for e in evidence if e.details["overlap"] == attribute]
+        bars = ax.errorbar([e.details["M"] for e in points], [e.measured for e in points],
+                           yerr=[e.tolerance for e in points], fmt=marker, ms=4, mfc="none", capsize=2,
+                           alpha=0.8, label=f"measured {name} (+- tolerance)")  # fmt: skip
+        ax.plot(grid, [getattr(e, attribute) for e in exact], label=f"exact {name} (binomial)",
+                **{**GUIDE, "color": bars[0].get_color()})  # fmt: skip
+    label_axes(ax, f"examples per class M (r = {BAR_QUALITY})", "overlap at zero temperature", xscale="log")
 
 
 class _NoExampleNormalisation(DenseHebbian):
@@ -146,6 +163,7 @@ ZERO_TEMPERATURE_OVERLAP_CLAIM = Claim(
     ),  # fmt: skip
     examples={"ci": 4, "thorough": 25},
     mutant_examples=2,
+    plot=plot_zero_temperature,
 )
 
 # ------------------------------------------------------------- (b) incremental == brute force
