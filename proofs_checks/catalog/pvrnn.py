@@ -40,6 +40,7 @@ from probtheory.recurrent.pvrnn import PVRNN
 from probtheory.recurrent.pvrnn_layer_config import PVRNNLayerConfig
 from proofs_checks.catalog.bibliography import AHMADI_TANI_2019
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import BOUND, instance_label, label_axes
 from proofs_checks.strategies import seeds
 
 F64 = torch.float64
@@ -283,9 +284,23 @@ def switching_evidence(models: dict[float, PVRNN], seed: int) -> list[Evidence]:
                 p_data=p_data,
                 rate_mid=mid,
                 rate_extreme=rate,
+                rates=stats,
             )  # fmt: skip
         )
     return evidence
+
+
+def plot_switching(records, ax) -> None:
+    """Switching rate of sequences generated from the prior (+- 5 SE) against the meta-prior w."""
+    for i, (inst, evidence) in enumerate(records):
+        rates = evidence[0].details["rates"]
+        ws = sorted(rates)
+        ax.errorbar(ws, [rates[w][0] for w in ws], yerr=[Z_SCORE * rates[w][1] for w in ws], fmt="o-", ms=4,
+                    capsize=3, label=instance_label(i, f"generation seed {inst.seed}"))  # fmt: skip
+    if records:
+        p_data = records[0][1][0].details["p_data"]
+        ax.axhline(p_data, label=f"training data's rate {p_data:.3f}", **BOUND)
+    label_axes(ax, "meta-prior w", f"switching rate of {GENERATED_N} generated sequences", xscale="log")
 
 
 @dataclass(frozen=True)
@@ -342,6 +357,7 @@ META_PRIOR_SWITCHING_CLAIM = Claim(
     ),  # fmt: skip
     examples={"ci": 2, "thorough": 10},
     mutant_examples=1,
+    plot=plot_switching,
 )
 
 
