@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from probtheory.energy.equilibrium_propagation import EquilibriumPropagation, asymmetry_bias
 from proofs_checks.catalog.bibliography import LABORIEUX_ZENKE_2024
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import geometric_guide, instance_label, label_axes, power_law_guide
 from proofs_checks.strategies import seeds
 
 # relaxation tolerance of the checks; a fixed-point error eps enters a nudge difference as eps/beta
@@ -81,10 +82,14 @@ def _check_symmetric(inst: EPInstance, cls) -> list[Evidence]:
     model, x, y = _problem(cls, inst, symmetric=True)
     backprop = _flat(model.backprop_gradient(x, y))
     scale = backprop.norm().item()
-    errors = [
-        (_flat(model.ep_gradient(x, y, b, "symmetric")) - backprop).norm().item() for b in (_BETA, _BETA / 2)
-    ]
+
+    def error(beta: float) -> float:
+        return (_flat(model.ep_gradient(x, y, beta, "symmetric")) - backprop).norm().item()
+
+    errors = [error(_BETA), error(_BETA / 2)]
     order = math.log2(errors[0] / errors[1]) if errors[1] > 0 else math.inf
+    # the report's curve: two more nudges either side of the pair judged
+    curve = {2 * _BETA: error(2 * _BETA), _BETA: errors[0], _BETA / 2: errors[1], _BETA / 4: error(_BETA / 4)}
     holomorphic, estimate = _holomorphic_with_error(model, x, y, _RADIUS, _POINTS)
     return [
         Evidence.in_range(
@@ -92,7 +97,7 @@ def _check_symmetric(inst: EPInstance, cls) -> list[Evidence]:
             order, 1.5, 2.5,
             "error = beta^2 |(d_theta F)^T s'''(0)/6| (1 + O(beta^2)) -> p = 2; a residual bias "
             "(asymmetric Jacobian) gives p -> 0, a one-sided nudge p = 1",
-            errors=errors, backprop_norm=scale,
+            errors=errors, backprop_norm=scale, curve=curve,
         ),
         Evidence.at_most(
             "||g_hEP(r = 0.05, N = 4) - g_BP|| / ||g_BP||",
@@ -102,6 +107,29 @@ def _check_symmetric(inst: EPInstance, cls) -> list[Evidence]:
             tolerance=_FLOOR,
         ),
     ]  # fmt: skip
+
+
+def plot_symmetric(records, ax) -> None:
+    """Relative error of the symmetric-nudge EP gradient against beta, with the beta^2 of the theory."""
+    betas = sorted(records[0][1][0].details["curve"]) if records else []
+    for i, (inst, evidence) in enumerate(records):
+        d = evidence[0].details
+        relative = [d["curve"][b] / d["backprop_norm"] for b in betas]
+        ax.plot(
+            betas,
+            relative,
+            "o-",
+            ms=4,
+            label=instance_label(
+                i, f"{inst.hidden} hidden, scale {inst.weight_scale:.2f} (p = {evidence[0].measured:.2f})"
+            ),
+        )
+    if records:
+        d = records[0][1][0].details
+        power_law_guide(ax, betas, (betas[-1], d["curve"][betas[-1]] / d["backprop_norm"]), 2.0, "slope 2")
+    label_axes(ax, "nudge beta", "||g_EP(beta) - g_BP|| / ||g_BP||", xscale="log", yscale="log")
+    ax.minorticks_off()
+    ax.set_xticks(betas, [f"{b:g}" for b in betas])
 
 
 class _OneSidedAsSymmetric(EquilibriumPropagation):
@@ -210,6 +238,19 @@ def _check_geometric(inst: EPInstance, cls) -> list[Evidence]:
     return evidence
 
 
+def plot_geometric(records, ax) -> None:
+    """Relative error of holomorphic EP against the number of points N, with the bound's rate 0.5^N."""
+    for i, (_, evidence) in enumerate(records):
+        d = evidence[-1].details
+        label = instance_label(i, f"r = {d['radius']:.3g} (rho = {evidence[-1].measured:.2f})")
+        ax.plot(_GEO_POINTS, d["errors"], "o-", ms=4, label=label)
+    if records:
+        first = records[0][1][-1].details["errors"][0]
+        geometric_guide(ax, _GEO_POINTS, (_GEO_POINTS[0], first), 0.5, "ratio 0.5 per point (bound)")
+    ax.set_xticks(_GEO_POINTS)
+    label_axes(ax, "points N on the circle", "||error vector - J^-1 dC|| / ||J^-1 dC||", yscale="log")
+
+
 class _RealPartNudges(EquilibriumPropagation):
     """Mutant: the nudged phases relax with Re(beta_k) only (the imaginary part of the nudge dropped)."""
 
@@ -270,6 +311,7 @@ SYMMETRIC_EQUALS_BACKPROP_CLAIM = Claim(
     ),  # fmt: skip
     examples={"ci": 4, "thorough": 40},
     mutant_examples=2,
+    plot=plot_symmetric,
 )
 
 ASYMMETRY_BIAS_CLAIM = Claim(
@@ -320,4 +362,5 @@ HOLOMORPHIC_GEOMETRIC_CLAIM = Claim(
     ),  # fmt: skip
     examples={"ci": 3, "thorough": 30},
     mutant_examples=2,
+    plot=plot_geometric,
 )
