@@ -75,12 +75,17 @@ def label_axes(
 
 
 def power_law_guide(
-    ax, xs: Sequence[float], anchor: tuple[float, float], exponent: float, label: str | None = None
+    ax,
+    xs: Sequence[float],
+    anchor: tuple[float, float],
+    exponent: float,
+    label: str | None = None,
+    linestyle: str = "--",
 ) -> None:
     """The theory's power law ``y0 (x / x0)^exponent`` through ``anchor = (x0, y0)``, over ``xs``'s span."""
     x0, y0 = anchor
     grid = np.geomspace(min(xs), max(xs), 50)
-    ax.plot(grid, y0 * (grid / x0) ** exponent, label=label, **GUIDE)
+    ax.plot(grid, y0 * (grid / x0) ** exponent, label=label, **{**GUIDE, "ls": linestyle})
 
 
 def geometric_guide(

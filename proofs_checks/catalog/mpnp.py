@@ -28,11 +28,13 @@ from dataclasses import dataclass
 
 import torch
 from hypothesis import strategies as st
+from matplotlib.ticker import NullLocator
 
 from probtheory.processes.mpnp import MPNP, MPNPConfig
 from probtheory.processes.tasks import GPTaskSampler
 from proofs_checks.catalog.bibliography import FONG_HOLMES_WALKER_2023, LEE_MPNP_2023
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import instance_label, label_axes, power_law_guide
 from proofs_checks.strategies import seeds
 
 SIZES = (8, 16, 32, 64)
@@ -71,6 +73,21 @@ def _check_contraction(inst: ContractionInstance, subject) -> Evidence:
         sizes=list(SIZES),
         mean_spread=spread.mean(1).tolist(),
     )
+
+
+def plot(records, ax) -> None:
+    """Spread of theta_k over the K draws against the context size, with the n^-1/2 the claim requires."""
+    for i, (inst, evidence) in enumerate(records):
+        label = f"{inst.kernel}, m = {inst.num_pseudo} (slope {evidence[0].measured:.2f})"
+        ax.plot(SIZES, evidence[0].details["mean_spread"], "o-", ms=4, label=instance_label(i, label))
+    if records:
+        first = records[0][1][0].details["mean_spread"][0]
+        power_law_guide(ax, SIZES, (SIZES[0], first), -0.5, "slope -1/2 (the claim's bound)")
+        power_law_guide(ax, SIZES, (SIZES[0], first), -1.0, "slope -1 (pooled, n >> m)", linestyle="-.")
+    ylabel = f"sd over {NUM_SAMPLES} draws of theta_k (task mean)"
+    label_axes(ax, "context size n", ylabel, xscale="log", yscale="log")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticks(SIZES, [str(n) for n in SIZES])
 
 
 class _PseudoContextsOnly(MPNP):
@@ -116,4 +133,5 @@ CONTRACTION_CLAIM = Claim(
     ),
     examples={"ci": 3, "thorough": 30},
     mutant_examples=2,
+    plot=plot,
 )
