@@ -44,6 +44,7 @@ from probtheory.bounds.propagation import (
 )
 from proofs_checks.catalog.bibliography import SHI_LIPSCHITZ_2022, WENG_FAST_LIN_2018, ZHANG_RECURJAC_2019
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import identity_line, label_axes, strip_against_bound
 from proofs_checks.regimes import Regimes
 from proofs_checks.strategies import seeds
 
@@ -240,15 +241,10 @@ def plot_soundness(records, ax) -> None:
         points.setdefault(instance.activation, []).append((e.measured - e.margin, e.measured))
     for activation, pairs in sorted(points.items()):
         ax.scatter([p[0] for p in pairs], [p[1] for p in pairs], s=14, label=activation)
-    values = [v for pairs in points.values() for pair in pairs for v in pair]
-    if values:
-        ax.plot([min(values), max(values)], [min(values), max(values)], "k--", lw=1, label="upper = lower")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    identity_line(ax, [v for pairs in points.values() for pair in pairs for v in pair], "upper = lower")
+    label_axes(ax, "exact value / best attained gradient norm", "propagation upper bound", xscale="log",
+               yscale="log")  # fmt: skip
     ax.minorticks_off()
-    ax.set_xlabel("exact value / best attained gradient norm")
-    ax.set_ylabel("propagation upper bound")
-    ax.legend(fontsize=7)
 
 
 SOUNDNESS_CLAIM = Claim(
@@ -307,11 +303,24 @@ def _check_hierarchy(inst: LipschitzInstance, bound) -> list[Evidence]:
         Evidence.at_least(
             "propagation - exact", values["propagation"], exact.lower,
             "none: soundness (the bound includes its float64 rounding slack)",
-            exact=exact.lower, ambiguous_regions=exact.details["ambiguous"],
+            exact=exact.lower, ambiguous_regions=exact.details["ambiguous"], bounds=values,
         ),
         Evidence.at_most("propagation vs interval", values["propagation"], values["interval"], why, rounding),
         Evidence.at_most("interval vs global", values["interval"], values["global"], why, rounding),
     ]  # fmt: skip
+
+
+def plot_hierarchy(records, ax) -> None:
+    """Each member of the chain over the next one up, for every instance: all must be <= 1."""
+    ratios: dict[str, list[float]] = {"exact / propagation": [], "propagation / interval": [],
+                                      "interval / global": []}  # fmt: skip
+    for _, evidence in records:
+        d = evidence[0].details
+        chain = [d["exact"], d["bounds"]["propagation"], d["bounds"]["interval"], d["bounds"]["global"]]
+        for name, low, high in zip(ratios, chain, chain[1:], strict=False):
+            ratios[name].append(low / high if high > 0 else math.nan)
+    strip_against_bound(ax, ratios, 1.0, "1 (the hierarchy's inequalities)")
+    label_axes(ax, "", "ratio of consecutive bounds", yscale="log")
 
 
 def _column_global(model, center, radius, method="propagation", output_index=None) -> LipschitzBound:
@@ -358,6 +367,7 @@ HIERARCHY_CLAIM = Claim(
     # probability ~2e-5, and a run stops at the first rejection, so ci costs no more
     mutant_examples=96,
     regimes=lipschitz_regimes(("relu", "leaky_relu")),
+    plot=plot_hierarchy,
 )
 
 
@@ -457,6 +467,20 @@ def _check_monotone(inst: LipschitzInstance, bound) -> list[Evidence]:
     return out
 
 
+def plot_monotone(records, ax) -> None:
+    """Bounds over their value at the smallest radius, against the radius: they never come down."""
+    for method, style in (("propagation", "-"), ("interval", "--")):
+        for i, (_, evidence) in enumerate(records):
+            d = next(e.details for e in evidence if e.details["method"] == method)
+            r0, u0 = d["radii"][0], d["values"][0]
+            label = method if i == 0 else None
+            ax.plot([r / r0 for r in d["radii"]], [u / u0 for u in d["values"]], ls=style, lw=0.9, alpha=0.7,
+                    color="C0" if method == "propagation" else "C1", label=label)  # fmt: skip
+    ax.axhline(1.0, color="0.6", lw=0.8)
+    label_axes(ax, "radius / smallest radius", "U(f, B(x0, r)) / U at the smallest radius", xscale="log",
+               yscale="log")  # fmt: skip
+
+
 MONOTONE_RADIUS_CLAIM = Claim(
     id="lipschitz.monotone_radius",
     title="Local Lipschitz bounds grow with the radius of the box",
@@ -474,4 +498,5 @@ MONOTONE_RADIUS_CLAIM = Claim(
     examples={"ci": 6, "thorough": 300},
     mutant_examples=6,
     regimes=lipschitz_regimes(),
+    plot=plot_monotone,
 )
