@@ -26,6 +26,7 @@ from torch import nn
 from probtheory.layers import HyperNetwork
 from proofs_checks.catalog.bibliography import MIP_HYPERNETWORKS
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import instance_label, label_axes
 from proofs_checks.strategies import seeds
 
 _INITS = 200
@@ -54,21 +55,37 @@ def _check(inst: MIPInstance, make) -> Evidence:
     torch.manual_seed(inst.seed)
     primary = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
     low, high = torch.tensor(inst.gamma_low), torch.tensor(inst.gamma_high)
-    differences = []
+    differences, norms = [], {"low": [], "high": []}
     with torch.no_grad():
         for r in range(_INITS):
             hyper = make(primary, inst.input_dim, inst.hidden, residual=False, seed=inst.seed * _INITS + r)
             a = hyper.flat_parameters(low).square().sum()
             b = hyper.flat_parameters(high).square().sum()
             differences.append(float(a - b))
+            norms["low"].append(float(a))
+            norms["high"].append(float(b))
     d = torch.tensor(differences, dtype=torch.float64)
     se = d.std().item() / math.sqrt(_INITS)
     return Evidence.within(
         "mean over initialisations of ||H(E(gamma_1))||^2 - ||H(E(gamma_2))||^2",
         d.mean().item(), 0.0, 4 * se,
         f"4 standard errors of a mean of {_INITS} paired differences",
-        gamma_1=inst.gamma_low, gamma_2=inst.gamma_high, standard_error=se,
+        gamma_1=inst.gamma_low, gamma_2=inst.gamma_high, standard_error=se, squared_norms=norms,
     )  # fmt: skip
+
+
+def plot(records, ax) -> None:
+    """Distribution over initialisations of ||H(E(gamma))||^2 at the two inputs: the same law (ECDFs)."""
+    for i, (inst, evidence) in enumerate(records):
+        norms = evidence[0].details["squared_norms"]
+        scale = sum(norms["low"] + norms["high"]) / (2 * _INITS)  # instances differ in size: pooled mean 1
+        gammas = ", ".join(f"{g:.2f}" for g in inst.gamma_low), ", ".join(f"{g:.2f}" for g in inst.gamma_high)
+        line = ax.ecdf([v / scale for v in norms["low"]], lw=1.2,
+                       label=instance_label(i, f"gamma = ({gammas[0]}) / ({gammas[1]})"))  # fmt: skip
+        ax.ecdf([v / scale for v in norms["high"]], lw=1.2, ls="--", color=line.get_color())
+    ax.plot([], [], "k-", lw=1.2, label="gamma_1 (near 0)")
+    ax.plot([], [], "k--", lw=1.2, label="gamma_2 (near 1)")
+    label_axes(ax, f"||H(E(gamma))||^2 / its mean, {_INITS} initialisations", "empirical CDF", xscale="log")
 
 
 MAGNITUDE_INVARIANCE_CLAIM = Claim(
@@ -96,4 +113,5 @@ MAGNITUDE_INVARIANCE_CLAIM = Claim(
     ),
     examples={"ci": 2, "thorough": 20},
     mutant_examples=2,
+    plot=plot,
 )
