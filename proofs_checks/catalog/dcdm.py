@@ -26,7 +26,10 @@ from torch import nn
 from probtheory.sciml.linear import DCDMSolver, NotConvergedWarning
 from proofs_checks.catalog.bibliography import DCDM
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import label_axes
 from proofs_checks.strategies import seeds
+
+_DIRECTIONS = ("network", "linear map", "residual")  # the direction maps drawn
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ def _instances(draw) -> ConjugacyInstance:
     return ConjugacyInstance(
         n=draw(st.integers(8, 40)),
         log10_condition=draw(st.floats(0.5, 4.0)),
-        direction=draw(st.sampled_from(["network", "linear map", "residual"])),
+        direction=draw(st.sampled_from(_DIRECTIONS)),
         seed=draw(seeds()),
     )
 
@@ -89,8 +92,22 @@ def _check(inst: ConjugacyInstance, subject) -> list[Evidence]:
             1.0,
             "exact A-norm line search along any direction: the error cannot grow (rounding ~1e-15)",
             tolerance=1e-10,
+            errors=(errors / errors[0]).tolist(),
         ),
     ]
+
+
+def plot(records, ax) -> None:
+    """A-norm error over the iterations, by kind of direction map: it never grows."""
+    labelled = set()
+    for inst, evidence in records:
+        color = f"C{_DIRECTIONS.index(inst.direction)}"
+        label = None if inst.direction in labelled else f"{inst.direction} directions"
+        labelled.add(inst.direction)
+        errors = evidence[1].details["errors"]
+        ax.plot(range(len(errors)), errors, "-", lw=1, alpha=0.8, color=color, label=label)
+    ax.set_yscale("log", nonpositive="mask")  # an exact solve reaches 0
+    label_axes(ax, "iteration k", "||x* - x_k||_A^2 / ||x* - x_0||_A^2")
 
 
 class _NoOrthogonalisation(DCDMSolver):
@@ -135,4 +152,5 @@ CONJUGACY_CLAIM = Claim(
     ),
     examples={"ci": 6, "thorough": 60},
     mutant_examples=6,
+    plot=plot,
 )
