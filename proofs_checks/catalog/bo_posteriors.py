@@ -56,6 +56,7 @@ from probtheory.pfn import BarDistribution
 from proofs_checks.catalog.bar_distribution import bar_quadrature
 from proofs_checks.catalog.bibliography import BALANDAT_BOTORCH_2020, LI_RUDNER_WILSON_2024
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import label_axes, z_score_histogram
 from proofs_checks.statistics import Z
 from proofs_checks.strategies import seeds
 
@@ -114,8 +115,8 @@ def _iid_estimates(posterior: Posterior, mean: torch.Tensor) -> tuple[torch.Tens
     return samples.mean(0), samples.std(0) / root_n, squares.mean(0), squares.std(0) / root_n
 
 
-def _z_scores(posterior: Posterior, seed: int) -> tuple[float, float]:
-    """Largest |z| over the coordinates of the sample mean and of the sample second moment."""
+def _z_scores(posterior: Posterior, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Signed z-scores, coordinate by coordinate, of the sample mean and of the sample second moment."""
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)
         mean, variance = posterior.mean.double(), posterior.variance.double()
@@ -124,9 +125,7 @@ def _z_scores(posterior: Posterior, seed: int) -> tuple[float, float]:
         # two draws, where that of the sample variance vanishes
         sample_mean, mean_se, second, second_se = _iid_estimates(posterior, mean)
     roundoff = 1e-9 * (1 + mean.abs() + variance)
-    z_mean = (sample_mean - mean).abs() / (mean_se + roundoff)
-    z_var = (second - variance).abs() / (second_se + roundoff)
-    return float(z_mean.max()), float(z_var.max())
+    return (sample_mean - mean) / (mean_se + roundoff), (second - variance) / (second_se + roundoff)
 
 
 # ------------------------------------------------------------------ direct constructions
@@ -267,6 +266,7 @@ def _marginal_errors(posterior: MarginalPosterior, loc, scale, seed: int) -> tup
 def _check(inst: MomentsInstance, subject) -> list[Evidence]:
     g = torch.Generator().manual_seed(inst.seed)
     worst = {key: (0.0, "") for key in ("mean", "variance", "ks", "quadrature")}
+    z_scores: dict[str, list[float]] = {"mean": [], "variance": []}  # every coordinate, for the report
 
     def record(key: str, value: float, name: str) -> None:
         if value > worst[key][0]:
@@ -287,13 +287,15 @@ def _check(inst: MomentsInstance, subject) -> list[Evidence]:
             record("quadrature", quadrature, name)
         else:
             z_mean, z_var = _z_scores(posterior, inst.seed + i)
-            record("mean", z_mean, name)
-            record("variance", z_var, name)
+            record("mean", float(z_mean.abs().max()), name)
+            record("variance", float(z_var.abs().max()), name)
+            z_scores["mean"] += z_mean.flatten().tolist()
+            z_scores["variance"] += z_var.flatten().tolist()
     reason = f"z = {Z:g}: max over coordinates of |difference| / standard error of {NUM_SAMPLES} samples"
     return [
         Evidence.at_most(
             "max |sample mean of rsample - posterior.mean| / SE", worst["mean"][0], Z, reason,
-            worst_case=worst["mean"][1], posteriors=len(cases),
+            worst_case=worst["mean"][1], posteriors=len(cases), z_scores=z_scores,
         ),
         Evidence.at_most(
             "max |mean of (rsample - mean)^2 - posterior.variance| / SE", worst["variance"][0], Z, reason,
@@ -311,6 +313,17 @@ def _check(inst: MomentsInstance, subject) -> list[Evidence]:
             worst_case=worst["quadrature"][1],
         ),
     ]  # fmt: skip
+
+
+def plot(records, ax) -> None:
+    """Signed z-scores of every coordinate's sample mean and second moment against N(0, 1)."""
+    groups: dict[str, list[float]] = {"sample mean vs posterior.mean": [], "second moment vs .variance": []}
+    for _, evidence in records:
+        z = evidence[0].details["z_scores"]
+        groups["sample mean vs posterior.mean"] += z["mean"]
+        groups["second moment vs .variance"] += z["variance"]
+    z_score_histogram(ax, groups, Z)
+    label_axes(ax, f"(moment of {NUM_SAMPLES} rsample draws - reported) / SE", "density")
 
 
 # --------------------------------------------------------------------------------- mutants
@@ -401,4 +414,5 @@ POSTERIOR_MOMENTS_CLAIM = Claim(
     ),
     examples={"ci": 2, "thorough": 30},
     mutant_examples=2,
+    plot=plot,
 )
