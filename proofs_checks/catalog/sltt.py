@@ -28,6 +28,7 @@ from probtheory.training.loop import fit
 from probtheory.training.sltt import SLTT, bptt_loss
 from proofs_checks.catalog.bibliography import MENG_SLTT_2023
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import instance_label, label_axes
 from proofs_checks.strategies import seeds
 
 
@@ -184,6 +185,8 @@ def _peak_bytes(inst: SpikingInstance, subject, steps: int) -> int:
 
 def _check_memory(inst: SpikingInstance, subject) -> list[Evidence]:
     short, long = _peak_bytes(inst, subject, inst.steps), _peak_bytes(inst, subject, 3 * inst.steps)
+    # BPTT on the same instance, for the report's comparison (not judged)
+    bptt = [_peak_bytes(inst, _BPTT, inst.steps), _peak_bytes(inst, _BPTT, 3 * inst.steps)]
     return [
         Evidence.within(
             f"saved bytes at T = {3 * inst.steps} minus at T = {inst.steps}",
@@ -193,8 +196,23 @@ def _check_memory(inst: SpikingInstance, subject) -> list[Evidence]:
             "byte counts of the same one-step graph are equal exactly",
             short=short,
             long=long,
+            bptt=bptt,
         )
     ]
+
+
+def plot_memory(records, ax) -> None:
+    """Peak bytes saved for backward against the number of time steps T: SLTT flat, BPTT linear."""
+    for i, (inst, evidence) in enumerate(records):
+        d = evidence[0].details
+        steps = [inst.steps, 3 * inst.steps]
+        label = instance_label(i, f"widths {'-'.join(map(str, inst.widths))}, batch {inst.batch}")
+        unit = d["short"]  # instances differ in size: SLTT's bytes at the smaller T are the unit
+        line = ax.plot(steps, [d["short"] / unit, d["long"] / unit], "o-", ms=4, label=label)
+        ax.plot(steps, [b / unit for b in d["bptt"]], "s--", ms=4, mfc="none", color=line[0].get_color())
+    ax.plot([], [], "ko-", ms=4, label="SLTT")
+    ax.plot([], [], "ks--", ms=4, mfc="none", label="BPTT (for comparison)")
+    label_axes(ax, "time steps T", "peak saved bytes / SLTT's at the smaller T")
 
 
 class _BPTT:
@@ -226,4 +244,5 @@ CONSTANT_MEMORY_CLAIM = Claim(
     mutants=(Mutant("bptt", "backpropagation through time: one graph over all steps", _BPTT),),
     examples={"ci": 3, "thorough": 30},
     mutant_examples=2,
+    plot=plot_memory,
 )
