@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from gpytorch.kernels import RBFKernel, ScaleKernel
 from hypothesis import strategies as st
@@ -27,6 +28,7 @@ from scipy import stats
 from probtheory.theory.inductive_bias import fit_scaled_noncentral_chi2, hypothesis_test_errors
 from proofs_checks.catalog.bibliography import INDUCTIVE_BIAS_2024
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import BOUND, instance_label, label_axes
 from proofs_checks.strategies import seeds
 
 HYPOTHESES = 10_000
@@ -67,6 +69,9 @@ def noncentral_chi2_nats(errors: torch.Tensor, eps: float) -> float:
     return -fit_scaled_noncentral_chi2(errors).log_cdf(eps)
 
 
+_TAIL = 1000  # order statistics of the sampled errors the report draws (P up to 0.1)
+
+
 def _check(inst: Instance, estimator) -> list[Evidence]:
     errors, df, nc, scale = isotropic_errors(inst)
     evidence = []
@@ -78,10 +83,35 @@ def _check(inst: Instance, estimator) -> list[Evidence]:
             Evidence.within(
                 f"inductive bias at P = {probability:g} (nats)", estimate, exact, tolerance * exact,
                 f"{tolerance:.0%} of the exact nats; sweep of 24 fits: <= 2.7% at 1e-3, 10.5% at 1e-8",
-                df=df, noncentrality=nc, hypotheses=HYPOTHESES,
+                df=df, noncentrality=nc, hypotheses=HYPOTHESES, eps=eps, scale=scale,
             )
         )  # fmt: skip
+    evidence[0].details["lower_tail"] = errors.sort().values[:_TAIL].tolist()
     return evidence
+
+
+def plot(records, ax) -> None:
+    """-log P(e <= eps): exact law, counting the samples (stops at log S) and the fitted estimates."""
+    for i, (_, evidence) in enumerate(records):
+        d = evidence[0].details
+        scale, df, nc = d["scale"], d["df"], d["noncentrality"]
+        counted = d["lower_tail"]
+        grid = np.geomspace(0.5 * min(e.details["eps"] for e in evidence), counted[-1], 100)
+        label = instance_label(i, f"df = {df:g}, nc = {nc:.0f}")
+        line = ax.plot(grid / scale, -stats.ncx2.logcdf(grid / scale, df, nc), lw=1, label=label)
+        color = line[0].get_color()
+        counts = np.arange(1, len(counted) + 1)
+        ax.step([e / scale for e in counted], -np.log(counts / HYPOTHESES), where="post", color=color, lw=0.8,
+                alpha=0.6)  # fmt: skip
+        eps = [e.details["eps"] / scale for e in evidence]
+        ax.errorbar(eps, [e.measured for e in evidence], yerr=[e.tolerance for e in evidence], fmt="o", ms=5,
+                    mfc="none", capsize=3, color=color)  # fmt: skip
+    ax.axhline(math.log(HYPOTHESES), label=f"counting's limit log S (S = {HYPOTHESES})", **BOUND)
+    ax.plot([], [], "k-", lw=1, label="exact noncentral chi-square")
+    ax.plot([], [], "k-", lw=0.8, alpha=0.6, drawstyle="steps-post", label="counting the sampled errors")
+    ax.plot([], [], "ko", ms=5, mfc="none", label="fitted estimate (+- tolerance)")
+    label_axes(ax, "eps / (sigma^2 / n)", "inductive bias -log P(e <= eps) (nats)", xscale="log",
+               legend="lower left")  # fmt: skip
 
 
 def _central_chi2_nats(errors: torch.Tensor, eps: float) -> float:
@@ -126,6 +156,7 @@ CLOSED_FORM_CLAIM = Claim(
     ),  # fmt: skip
     examples={"ci": 2, "thorough": 20},
     mutant_examples=2,
+    plot=plot,
 )
 
 __all__ = ["CLOSED_FORM_CLAIM", "isotropic_errors", "noncentral_chi2_nats"]
