@@ -43,6 +43,7 @@ from probtheory.theory.pde_beyond_linearity import (
 )
 from proofs_checks.catalog.bibliography import PDE_BEYOND_LINEARITY_2023
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import instance_label, label_axes
 from proofs_checks.strategies import seeds
 
 GRIDS = (32, 64, 128)
@@ -139,6 +140,21 @@ def _rate_check(inst: Instance, solver) -> list[Evidence]:
     ]  # fmt: skip
 
 
+def plot_rate(records, ax) -> None:
+    """Steps to a relative residual eps against log10(1/eps), per grid: one line for every N."""
+    x = [math.log10(1 / tol) for tol in TOLERANCES]
+    styles = dict(zip(GRIDS, ("o-", "s--", "^:"), strict=True))
+    for i, (inst, evidence) in enumerate(records):
+        for n, style in styles.items():
+            counts = evidence[0].details.get(f"steps N={n}")
+            if counts is not None:
+                ax.plot(x[: len(counts)], counts, style, ms=4, color=f"C{i % 10}")
+        ax.plot([], [], "-", color=f"C{i % 10}", label=instance_label(i, f"gamma = {inst.gamma:.3f}"))
+    for n, style in styles.items():
+        ax.plot([], [], style, ms=4, color="k", label=f"N = {n}")
+    label_axes(ax, "log10(1 / eps)", "preconditioned steps to residual eps")
+
+
 RATE_CLAIM = Claim(
     id="pde_beyond_linearity.rate",
     title="Preconditioned gradient descent on a nonlinear variational PDE converges at a grid-free rate",
@@ -165,6 +181,7 @@ RATE_CLAIM = Claim(
     ),
     examples={"ci": 2, "thorough": 20},
     mutant_examples=1,
+    plot=plot_rate,
 )
 
 
@@ -205,8 +222,24 @@ def _growth_check(inst: Instance, barron_norms) -> Evidence:
     return Evidence.at_most(
         f"max over {STEPS} steps of ||u_(t+1)||_B / recursion bound", worst, 1.0,
         "the bound is a proof; 1e-9 covers floating-point rounding", tolerance=1e-9,
-        gamma=inst.gamma, step_size=inst.step_size, barron_norms=b,
+        gamma=inst.gamma, step_size=inst.step_size, barron_norms=b, forcing_barron=forcing_barron,
     )  # fmt: skip
+
+
+def plot_growth(records, ax) -> None:
+    """Barron norm of the iterates, and the recursion's bound on each from the one before."""
+    for i, (inst, evidence) in enumerate(records):
+        d = evidence[0].details
+        b = d["barron_norms"]
+        bound = [
+            barron_step_bound(v, d["forcing_barron"], gamma=inst.gamma, step_size=inst.step_size) for v in b
+        ]
+        label = instance_label(i, f"gamma = {inst.gamma:.3f}, eta = {inst.step_size:.2f}")
+        line = ax.plot(range(len(b)), b, "o-", ms=4, label=label)
+        ax.plot(range(1, len(b)), bound[:-1], "v", ms=5, mfc="none", color=line[0].get_color())
+    ax.plot([], [], "kv", ms=5, mfc="none", label="bound on b_(t+1) from b_t")
+    ax.set_yscale("log", nonpositive="mask")  # u_0 = 0
+    label_axes(ax, "step t", "Barron norm ||u_t||_B")
 
 
 BARRON_GROWTH_CLAIM = Claim(
@@ -234,6 +267,7 @@ BARRON_GROWTH_CLAIM = Claim(
     ),
     examples={"ci": 3, "thorough": 30},
     mutant_examples=2,
+    plot=plot_growth,
 )
 
 __all__ = ["BARRON_GROWTH_CLAIM", "RATE_CLAIM", "smooth_forcing"]
