@@ -33,6 +33,7 @@ from torch import nn
 from probtheory.sciml.diffusion import NoiseSchedule, ProbabilityFlowSampler
 from proofs_checks.catalog.bibliography import ADJOINT_DPM
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import instance_label, label_axes, power_law_guide
 from proofs_checks.strategies import seeds
 
 _SCHEDULE = NoiseSchedule.linear(1000)
@@ -130,9 +131,32 @@ def _check(inst: AdjointInstance, sampler_class) -> list[Evidence]:
             "RK4 is of order 4; 1 of slack for the pre-asymptotic regime on a grid uniform in t",
             gap_coarse=gaps[0],
             gap_fine=gaps[1],
+            gaps={
+                **dict(zip(_ORDER_STEPS, gaps, strict=True)),
+                _COSINE_STEPS: _relative_gap(adjoint, backprop),
+            },
         )
     )
     return evidence
+
+
+def plot(records, ax) -> None:
+    """Relative gap between adjoint and backprop gradients against the RK4 steps, with slopes -4 and -3."""
+    for i, (inst, evidence) in enumerate(records):
+        gaps = evidence[-1].details["gaps"]
+        steps = sorted(gaps)
+        label = instance_label(i, f"d = {inst.dim}, width {inst.width} (order {evidence[-1].measured:.1f})")
+        ax.plot(steps, [gaps[n] for n in steps], "o-", ms=4, label=label)
+    if records:
+        gaps = records[0][1][-1].details["gaps"]
+        first = min(gaps)
+        power_law_guide(ax, list(gaps), (first, gaps[first]), -4.0, "slope -4 (RK4)")
+        power_law_guide(
+            ax, list(gaps), (first, gaps[first]), -_MIN_ORDER, "slope -3 (the claim's bound)", ":"
+        )
+    label_axes(ax, "RK4 steps", "||g_adjoint - g_backprop|| / ||g_backprop||", xscale="log", yscale="log")
+    ax.minorticks_off()
+    ax.set_xticks([*_ORDER_STEPS, _COSINE_STEPS], [str(n) for n in (*_ORDER_STEPS, _COSINE_STEPS)])
 
 
 class _NoParameterIntegral(ProbabilityFlowSampler):
@@ -171,4 +195,5 @@ GRADIENT_CONVERGENCE_CLAIM = Claim(
     examples={"ci": 3, "thorough": 20},
     mutant_examples=2,
     section="Sec. 3",
+    plot=plot,
 )
