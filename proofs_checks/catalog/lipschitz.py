@@ -320,7 +320,8 @@ def plot_hierarchy(records, ax) -> None:
         for name, low, high in zip(ratios, chain, chain[1:], strict=False):
             ratios[name].append(low / high if high > 0 else math.nan)
     strip_against_bound(ax, ratios, 1.0, "1 (the hierarchy's inequalities)")
-    label_axes(ax, "", "ratio of consecutive bounds", yscale="log")
+    label_axes(ax, "inequality of the chain exact <= propagation <= interval <= global", "lower / upper",
+               yscale="log")  # fmt: skip
 
 
 def _column_global(model, center, radius, method="propagation", output_index=None) -> LipschitzBound:
