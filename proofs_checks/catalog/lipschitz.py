@@ -320,8 +320,7 @@ def plot_hierarchy(records, ax) -> None:
         for name, low, high in zip(ratios, chain, chain[1:], strict=False):
             ratios[name].append(low / high if high > 0 else math.nan)
     strip_against_bound(ax, ratios, 1.0, "1 (the hierarchy's inequalities)")
-    label_axes(ax, "inequality of the chain exact <= propagation <= interval <= global", "lower / upper",
-               yscale="log")  # fmt: skip
+    label_axes(ax, "exact <= propagation <= interval <= global", "lower / upper", yscale="log")
 
 
 def _column_global(model, center, radius, method="propagation", output_index=None) -> LipschitzBound:
