@@ -177,6 +177,8 @@ class TrustRegionState:
 
 def restart_design(dim: int, n_init: int, seed: int, restarts: int) -> Tensor:
     """The scrambled Sobol design (`n_init x d`) of the ``restarts``-th restarted region."""
+    dim, n_init = check_int("dim", dim, minimum=1), check_int("n_init", n_init, minimum=1)
+    seed, restarts = check_int("seed", seed, minimum=0), check_int("restarts", restarts, minimum=0)
     return SobolEngine(dim, scramble=True, seed=(seed * 7_919 + restarts) % 2**31).draw(
         n_init, dtype=torch.float64
     )
@@ -190,6 +192,9 @@ def input_lengthscales(model: Model, dim: int) -> Tensor | None:
     on other features, with None). A user's BoTorch ``SingleTaskGP`` answers with its kernel's
     ARD lengthscales when it has ``d`` of them.
     """
+    if not isinstance(model, Model):
+        raise InputDataError("model", "a botorch Model", type(model).__name__)
+    dim = check_int("dim", dim, minimum=1)
     method = getattr(model, "input_lengthscales", None)
     if callable(method):
         return method()

@@ -41,7 +41,7 @@ from bo.posteriors import MarginalPosterior, SampleEnsemblePosterior
 from bo.problems import Problem, estimate_maximum, get_problem
 from bo.results import BOResult
 from bo.testing import SurrogateContract, contract_objective
-from bo.trust_region import TrustRegion, TrustRegionState
+from bo.trust_region import TrustRegion, TrustRegionState, input_lengthscales, restart_design
 from probtheory.errors import (
     AlreadyFittedError,
     ConfigurationError,
@@ -390,6 +390,34 @@ CASES = [
         lambda: TrustRegion(improvement=-0.1),
         InputDataError,
         "improvement",
+    ),
+    BadInput(
+        "restart_design",
+        "an empty design",
+        lambda: restart_design(2, 0, seed=0, restarts=1),
+        InputDataError,
+        "n_init",
+    ),
+    BadInput(
+        "restart_design",
+        "a negative restart count",
+        lambda: restart_design(2, 4, 0, -1),
+        InputDataError,
+        "restarts",
+    ),
+    BadInput(
+        "input_lengthscales",
+        "a kernel instead of a model",
+        lambda: input_lengthscales(fitted_gp().covar_module, 2),
+        InputDataError,
+        "model",
+    ),
+    BadInput(
+        "input_lengthscales",
+        "dimension zero",
+        lambda: input_lengthscales(fitted_gp(), 0),
+        InputDataError,
+        "dim",
     ),
     BadInput(
         "TrustRegionState.box",
