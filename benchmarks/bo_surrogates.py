@@ -294,6 +294,13 @@ def _region_overhead(problems: list[str], surrogates: list[str], repeats: int, n
     return overhead
 
 
+def _annotate_overhead(data: dict) -> None:
+    """Each row's side-by-side time ratio (region / whole cube) of its problem and surrogate."""
+    for row in data["table"]:
+        ratio = data.get("overhead", {}).get(row["problem"], {}).get(row["surrogate"])
+        row["time in region / whole cube (side by side)"] = "" if ratio is None else f"{ratio:.2f}x"
+
+
 def _row_key(row: dict) -> tuple:
     return row["problem"], row["budget"], row["surrogate"], row.get("acquisition", "qlogei")
 
@@ -303,6 +310,18 @@ def _trust_region_main(args: argparse.Namespace, whole_cube_path: Path) -> None:
     path = ROOT / "benchmarks" / "results" / "bo_trust_region.json"
     data = json.loads(path.read_text()) if path.is_file() else {"table": [], "meta": {"commands": []}}
     whole_cube = json.loads(whole_cube_path.read_text()) if whole_cube_path.is_file() else {"table": []}
+    if args.timing_only:  # only (re)measure the trust region's overhead, keeping the rows
+        overhead = _region_overhead(args.problems.split(","), args.surrogates.split(","), args.timing_repeats)
+        for problem, ratios in overhead.items():
+            data.setdefault("overhead", {}).setdefault(problem, {}).update(ratios)
+        data["meta"]["overhead_command"] = (
+            f"python benchmarks/bo_surrogates.py --trust-region --timing-only --problems {args.problems} "
+            f"--surrogates {args.surrogates} --timing-repeats {args.timing_repeats}"
+        )
+        _annotate_overhead(data)
+        path.write_text(json.dumps(data, indent=1))
+        print(json.dumps(overhead, indent=1))
+        return
     cube_command = whole_cube.get("meta", {}).get("command", "--budget 40")
     cube_budget = int(cube_command.split("--budget ")[1].split()[0])
     cube_rows = {(r["problem"], r["surrogate"]): r for r in whole_cube["table"]}
@@ -344,6 +363,7 @@ def _trust_region_main(args: argparse.Namespace, whole_cube_path: Path) -> None:
         f"--surrogates {args.surrogates} --seeds {args.seeds} --n-init {args.n_init} --budget {args.budget}"
         + (" --saved-only" if args.saved_only else f" --timing-repeats {args.timing_repeats}")
     )
+    _annotate_overhead(data)
     data["meta"]["commands"].append(command)
     data["meta"]["command"] = " ; ".join(data["meta"]["commands"])
     data["meta"]["machine"] = f"{platform.machine()}, 1 torch thread"
