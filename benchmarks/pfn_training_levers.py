@@ -2,6 +2,8 @@
 
 Run:  python benchmarks/pfn_training_levers.py [--budget-minutes 15] [--arms baseline soft ...]
       (writes benchmarks/results/pfn_training_levers.json; runs resume from pfn-runs/levers/)
+      python benchmarks/pfn_training_levers.py --steps 1500 --arms baseline soft
+      (equal step counts instead of equal CPU time: pfn_training_levers_steps1500.json)
 
 Every arm trains the ``gp-hyper-1d`` recipe's architecture on the same prior, from the same
 seed, for the same compute budget: its step count is the budget divided by its own CPU time per
@@ -58,7 +60,9 @@ def arm_config(name: str, steps: int) -> TrainConfig:
 def seconds_per_step(prior: GPHyperPrior, name: str, timed: int = 8) -> float:
     """CPU time of a training step of arm ``name``: (time of 2 + timed steps - time of 2) / timed.
 
-    The difference cancels the set-up (bucket borders from prior draws, model construction).
+    The difference cancels the set-up (bucket borders from prior draws, model construction); a
+    first, discarded run pays the process's one-off costs (lazy initialisation, allocator
+    warm-up), which would otherwise be charged to whichever arm is timed first.
     """
 
     def run(steps: int) -> float:
@@ -66,6 +70,7 @@ def seconds_per_step(prior: GPHyperPrior, name: str, timed: int = 8) -> float:
         train_pfn(prior, arm_config(name, steps), progress=False)
         return time.process_time() - tick
 
+    run(2)  # warm-up, discarded
     return (run(2 + timed) - run(2)) / timed
 
 
@@ -107,6 +112,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--budget-minutes", type=float, default=15.0, help="CPU minutes per arm")
+    parser.add_argument(
+        "--steps", type=int, help="the same step count for every arm instead of equal CPU time"
+    )
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     parser.add_argument("--datasets", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
@@ -117,15 +125,17 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     prior = GPHyperPrior()
-    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results = RESULTS if args.steps is None else RESULTS.with_name(f"{RESULTS.stem}_steps{args.steps}.json")
+    previous = json.loads(results.read_text()) if results.exists() else {}
     arms = previous.get("arms", {}) if previous.get("budget_minutes") == args.budget_minutes else {}
     reference = None
     for name in [] if args.summary_only else args.arms:
-        out = Path(args.out) / f"{name}-{args.budget_minutes:g}min"
+        budget = f"{args.budget_minutes:g}min" if args.steps is None else f"{args.steps}steps"
+        out = Path(args.out) / f"{name}-{budget}"
         if name in arms and arms[name].get("complete"):
             continue
         per_step = arms.get(name, {}).get("seconds_per_step") or seconds_per_step(prior, name)
-        steps = max(10, int(args.budget_minutes * 60 / per_step))
+        steps = args.steps or max(10, int(args.budget_minutes * 60 / per_step))
         arms[name] = {"seconds_per_step": per_step, "steps": steps, "settings": ARMS[name], "complete": False}
         print(f"{name}: {per_step:.3f} s/step -> {steps} steps", flush=True)
         result = train_pfn(prior, arm_config(name, steps), out_dir=out, progress=False)
@@ -140,10 +150,10 @@ def main() -> None:
             per_dataset_gap=gaps.mean(0).tolist(),
         )
         print(f"{name}: gap to Bayes {arms[name]['gap_overall']}", flush=True)
-        RESULTS.parent.mkdir(exist_ok=True)
-        RESULTS.write_text(json.dumps(_summary(args, arms), indent=2) + "\n")
+        results.parent.mkdir(exist_ok=True)
+        results.write_text(json.dumps(_summary(args, arms), indent=2) + "\n")
     if args.summary_only:
-        RESULTS.write_text(json.dumps(_summary(args, arms), indent=2) + "\n")
+        results.write_text(json.dumps(_summary(args, arms), indent=2) + "\n")
 
 
 def _summary(args, arms: dict) -> dict:
@@ -171,7 +181,8 @@ def _summary(args, arms: dict) -> dict:
         row["paired vs baseline"] = "" if diff is None else f"{diff[0]:+.3f} ± {diff[1]:.3f}"
         table.append(row)
     meta = {
-        "command": f"python benchmarks/pfn_training_levers.py --budget-minutes {args.budget_minutes:g}",
+        "command": "python benchmarks/pfn_training_levers.py "
+        + (f"--budget-minutes {args.budget_minutes:g}" if args.steps is None else f"--steps {args.steps}"),
         "machine": f"{platform.machine()}, {args.threads} torch thread(s), torch {torch.__version__}",
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
     }
