@@ -473,6 +473,8 @@ def plot_monotone(records, ax) -> None:
         for i, (_, evidence) in enumerate(records):
             d = next(e.details for e in evidence if e.details["method"] == method)
             r0, u0 = d["radii"][0], d["values"][0]
+            if u0 <= 0:
+                continue  # a net whose bound is 0 at the smallest radius (e.g. dead ReLUs): nothing to scale
             label = method if i == 0 else None
             ax.plot([r / r0 for r in d["radii"]], [u / u0 for u in d["values"]], ls=style, lw=0.9, alpha=0.7,
                     color="C0" if method == "propagation" else "C1", label=label)  # fmt: skip
