@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from probtheory.kernels import empirical_ntk, nngp_and_ntk
 from proofs_checks.catalog.bibliography import JACOT_GABRIEL_HONGLER_2018
 from proofs_checks.claim import Claim, Evidence, Mutant
-from proofs_checks.plotting import width_axes
+from proofs_checks.plotting import power_law_guide, width_axes
 from proofs_checks.statistics import fit_loglog_slope
 from proofs_checks.strategies import (
     NetworkInstance,
@@ -106,10 +106,8 @@ def plot(records, ax) -> None:
             "o-",
             label=f"L={instance.depth}, {instance.activation}",
         )
-    w = torch.tensor(WIDTHS, dtype=torch.float64)
     if records:
-        first = records[0][1][0]
-        ax.loglog(w, first.details["rms"][0] * (w / w[0]) ** -0.5, "k--", label="slope -1/2")
+        power_law_guide(ax, WIDTHS, (WIDTHS[0], records[0][1][0].details["rms"][0]), -0.5, "slope -1/2")
     width_axes(ax, WIDTHS, "RMS(empirical NTK - analytic NTK)")
 
 

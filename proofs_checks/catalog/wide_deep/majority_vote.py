@@ -18,6 +18,7 @@ from probtheory.theory.wide_deep import DeepKernels, deep_kernel_path, named_dua
 from proofs_checks.catalog.bibliography import RADHAKRISHNAN_BELKIN_UHLER_2023
 from proofs_checks.catalog.wide_deep._kernel_subjects import KernelSubject, _rescaled_path
 from proofs_checks.claim import Claim, Evidence, Mutant
+from proofs_checks.plotting import label_axes, power_law_guide
 
 
 def _unguarded_path(xi, depths, dual, *, complement=None):
@@ -72,11 +73,8 @@ def plot_majority(records, ax) -> None:
         ax.loglog(
             d["depths"], d["deviation"], "o-", label=f"xi in {[round(v, 2) for v in inst.correlations]}"
         )
-    ls = torch.tensor(_RELU_DEPTHS, dtype=torch.float64)
-    ax.loglog(ls, 6.0 / ls, "k--", lw=0.8, label="6/L")
-    ax.set_xlabel("depth L")
-    ax.set_ylabel("max |K_L(xi)/K_L(1) - 1/4|")
-    ax.legend(fontsize=6)
+    power_law_guide(ax, _RELU_DEPTHS, (1.0, 6.0), -1.0, "6/L")
+    label_axes(ax, "depth L", "max |K_L(xi)/K_L(1) - 1/4|", fontsize=6)
 
 
 MAJORITY_VOTE_CLAIM = Claim(
