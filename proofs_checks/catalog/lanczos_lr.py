@@ -126,28 +126,25 @@ def _check(inst: StepInstance, top_eigenvalue) -> list[Evidence]:
 
 def plot(records, ax) -> None:
     """Least-squares loss after the steps over the initial one against c in lr = c / lambda_max."""
-    top = 1e4  # beyond c = 2 the loss grows like (c - 1)^(2T): points above the axis sit on its edge
-    low = 1.0
+    # beyond c = 2 the loss grows like (c - 1)^(2T), and with B <= d it falls to round-off below:
+    # the axis spans at most [1e-8, 1e4], the instance's points beyond it sit on its edge
+    values = [v for _, evidence in records for v in evidence[1].details["curve"].values() if v > 0]
+    low, top = max(1e-8, 0.3 * min(values, default=1.0)), 1e4
     for i, (inst, evidence) in enumerate(records):
         curve = evidence[1].details["curve"]
-        line = ax.plot(
-            list(curve),
-            list(curve.values()),
-            "-",
-            lw=1,
-            label=instance_label(i, f"d = {inst.dim}, B = {inst.batch}"),
-        )
+        label = instance_label(i, f"d = {inst.dim}, B = {inst.batch}")
+        line = ax.plot(list(curve), list(curve.values()), "-", lw=1, label=label)
         for e in evidence[1:]:
-            ax.plot(e.details["c"], min(e.measured, top), "o" if e.measured < top else "^", ms=5,
-                    color=line[0].get_color(), clip_on=False)  # fmt: skip
-        low = min([low, *(v for v in curve.values() if v > 0)])
+            marker = "^" if e.measured > top else "v" if e.measured < low else "o"
+            ax.plot(e.details["c"], min(max(e.measured, low), top), marker, ms=5, color=line[0].get_color(),
+                    clip_on=False)  # fmt: skip
     ax.axvline(2.0, label="c = 2: lr = 2 / lambda_max(H_B)", **BOUND)
     ax.axhline(1.0, color="0.6", lw=0.8)
-    ax.plot([], [], "ko", ms=5, label="the instance's c and 4 - c (^: off the axis)")
+    ax.plot([], [], "ko", ms=5, label="the instance's c and 4 - c (^ v: off the axis)")
     ax.set_yscale("log", nonpositive="mask")
-    ax.set_ylim(0.3 * low, top)
+    ax.set_ylim(low, top)
     label_axes(ax, "c (lr = c / Lanczos lambda_max)", f"batch loss after {_STEPS} GD steps / initial",
-               legend="center left")  # fmt: skip
+               legend="lower right")  # fmt: skip
 
 
 def _rayleigh_quotient(model, loss, batch, k, seed) -> float:
