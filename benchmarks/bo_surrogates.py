@@ -55,8 +55,10 @@ def _run_all(args: argparse.Namespace) -> dict[str, dict[str, list[BOResult]]]:
     for problem in args.problems.split(","):
         for surrogate in args.surrogates.split(","):
             for seed in range(args.seeds):
+                # random search has no acquisition: its runs are shared by every acquisition
+                acquisition = "qlogei" if surrogate == "random" else args.acquisition
                 loop = ("trust-region_" if args.trust_region else "") + (
-                    "" if args.acquisition == "qlogei" else f"{args.acquisition}_"
+                    "" if acquisition == "qlogei" else f"{acquisition}_"
                 )
                 path = Path(args.out) / problem / f"{surrogate}_{loop}seed{seed}.json"
                 previous = BOResult.load(path) if path.is_file() else None
@@ -68,7 +70,7 @@ def _run_all(args: argparse.Namespace) -> dict[str, dict[str, list[BOResult]]]:
                     result = run(
                         get_problem(problem),
                         surrogate,
-                        acquisition=args.acquisition,
+                        acquisition=acquisition,
                         n_init=args.n_init,
                         budget=args.budget,
                         q=1,
@@ -364,7 +366,7 @@ def _trust_region_main(args: argparse.Namespace, whole_cube_path: Path) -> None:
         + (" --saved-only" if args.saved_only else f" --timing-repeats {args.timing_repeats}")
     )
     _annotate_overhead(data)
-    data["meta"]["commands"].append(command)
+    data["meta"]["commands"] = list(dict.fromkeys([*data["meta"].get("commands", []), command]))
     data["meta"]["command"] = " ; ".join(data["meta"]["commands"])
     data["meta"]["machine"] = f"{platform.machine()}, 1 torch thread"
     data["meta"]["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
