@@ -18,6 +18,7 @@ docs extra.
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Callable
 from html import escape
 
@@ -32,7 +33,9 @@ LINK_CLASS = "rst-role"
 _TOKEN = re.compile(
     r"(?P<fence>^[ \t]*(?P<marker>```|~~~).*?^[ \t]*(?P=marker))"
     r"|(?P<literal>``.+?``|`[^`\n]+`)"
-    rf"|(?<![\w`]):(?:py:)?(?P<role>{'|'.join(ROLES)}):`(?P<body>[^`]+)`",
+    rf"|(?<![\w`]):(?:py:)?(?P<role>{'|'.join(ROLES)}):`(?P<body>[^`]+)`"
+    r"|(?<![\w`]):math:`(?P<math>[^`]+)`"
+    r"|^(?P<indent>[ \t]*)\.\. math::[ \t]*\n(?P<block>(?:(?P=indent)[ \t]+\S[^\n]*\n|[ \t]*\n)+)",
     flags=re.MULTILINE | re.DOTALL,
 )
 _EXPLICIT_TITLE = re.compile(r"^(?P<title>.+?)\s*<(?P<target>[^<>]+)>$", flags=re.DOTALL)
@@ -72,10 +75,12 @@ def convert_role(body: str, resolve: Callable[[str], str | None]) -> str:
 
 
 def convert_roles(text: str, resolve: Callable[[str], str | None]) -> str:
-    """``text`` with every cross-reference role rewritten by :func:`convert_role`.
+    r"""``text`` with every cross-reference role rewritten by :func:`convert_role`.
 
     Roles inside fenced code blocks and inline literals (````...```` or ```...```) are left as
-    written. Other roles (``:math:``, ``:ref:``) are not cross-references and are left alone.
+    written. Sphinx's math (``:math:`x``` and ``.. math::`` blocks) becomes ``\(x\)`` and a
+    ``\[ ... \]`` display block, which the docs typeset with MathJax (pymdownx.arithmatex);
+    other roles (``:ref:``) are left alone.
 
     Args:
         text: A docstring or a Markdown page.
@@ -86,6 +91,12 @@ def convert_roles(text: str, resolve: Callable[[str], str | None]) -> str:
     """
 
     def replace(match: re.Match[str]) -> str:
+        if match["math"] is not None:  # Sphinx's inline math, typeset by MathJax (arithmatex)
+            return "\\(" + " ".join(match["math"].split()) + "\\)"
+        if match["block"] is not None:  # a ``.. math::`` directive: display math
+            lines = [line for line in textwrap.dedent(match["block"]).splitlines() if line.strip()]
+            body = "\n".join(lines)  # no blank line: Markdown would split the block there
+            return f"{match['indent']}\\[\n{body}\n{match['indent']}\\]\n\n"
         if match["role"] is None:
             return match[0]
         return convert_role(match["body"], resolve)

@@ -73,7 +73,7 @@ def test_roles_among_code_spans_and_literals():
 
 
 def test_roles_in_a_code_block_and_other_roles_are_left_alone():
-    text = "```python\n# :class:`Model`\n```\n:math:`x^2` and :ref:`label`, not a role:class:`Model`"
+    text = "```python\n# :class:`Model`\n```\n:ref:`label`, not a role:class:`Model`"
     assert rst_roles.convert_roles(text, resolve) == text
 
 
@@ -183,3 +183,13 @@ def test_an_api_page_links_a_converted_role(tmp_path):
     assert '<span title="pkg.models._private"><code>_private</code></span>' in html  # not documented
     assert "<code>Missing</code>" in html  # not found
     assert not re.search(r":(class|meth|func|mod):", html)
+
+
+def test_sphinx_math_becomes_mathjax_delimiters():
+    text = (
+        "The factor :math:`\\sigma_w/\\sqrt{d}` and ``:math:`kept```.\n\n"
+        ".. math::\n    a = b,\n\n    c = d\n\nafter :math:`x`.\n"
+    )
+    expected = "The factor \\(\\sigma_w/\\sqrt{d}\\) and ``:math:`kept```.\n\n"
+    expected += "\\[\na = b,\nc = d\n\\]\n\nafter \\(x\\).\n"
+    assert rst_roles.convert_roles(text, lambda name: None) == expected
