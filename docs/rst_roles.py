@@ -35,7 +35,8 @@ _TOKEN = re.compile(
     r"|(?P<literal>``.+?``|`[^`\n]+`)"
     rf"|(?<![\w`]):(?:py:)?(?P<role>{'|'.join(ROLES)}):`(?P<body>[^`]+)`"
     r"|(?<![\w`]):math:`(?P<math>[^`]+)`"
-    r"|^(?P<indent>[ \t]*)\.\. math::[ \t]*\n(?P<block>(?:(?P=indent)[ \t]+\S[^\n]*\n|[ \t]*\n)+)",
+    r"|^(?P<indent>[ \t]*)\.\. math::[ \t]*(?P<first>[^\n]*)\n"
+    r"(?P<block>(?:(?P=indent)[ \t]+\S[^\n]*\n|[ \t]*\n)*)",
     flags=re.MULTILINE | re.DOTALL,
 )
 _EXPLICIT_TITLE = re.compile(r"^(?P<title>.+?)\s*<(?P<target>[^<>]+)>$", flags=re.DOTALL)
@@ -94,7 +95,8 @@ def convert_roles(text: str, resolve: Callable[[str], str | None]) -> str:
         if match["math"] is not None:  # Sphinx's inline math, typeset by MathJax (arithmatex)
             return "\\(" + " ".join(match["math"].split()) + "\\)"
         if match["block"] is not None:  # a ``.. math::`` directive: display math
-            lines = [line for line in textwrap.dedent(match["block"]).splitlines() if line.strip()]
+            lines = [match["first"].strip()] + textwrap.dedent(match["block"]).splitlines()
+            lines = [line for line in lines if line.strip()]
             body = "\n".join(lines)  # no blank line: Markdown would split the block there
             return f"{match['indent']}\\[\n{body}\n{match['indent']}\\]\n\n"
         if match["role"] is None:

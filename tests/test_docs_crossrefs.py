@@ -193,3 +193,8 @@ def test_sphinx_math_becomes_mathjax_delimiters():
     expected = "The factor \\(\\sigma_w/\\sqrt{d}\\) and ``:math:`kept```.\n\n"
     expected += "\\[\na = b,\nc = d\n\\]\n\nafter \\(x\\).\n"
     assert rst_roles.convert_roles(text, lambda name: None) == expected
+
+
+def test_a_math_directive_may_start_on_its_own_line():
+    text = "so\n\n.. math:: a = b,\n    c = d\n\nafter\n"
+    assert rst_roles.convert_roles(text, lambda name: None) == "so\n\n\\[\na = b,\nc = d\n\\]\n\nafter\n"
