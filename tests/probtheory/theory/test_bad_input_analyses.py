@@ -155,6 +155,27 @@ CASES = [
         InputDataError,
         "x",
     ),
+    BadInput(
+        "NoncentralChi2Fit.log_cdf_standard_error",
+        "error level 0 (log P = -inf has no standard error)",
+        lambda: NoncentralChi2Fit(3.0, 1.0, 1.0).log_cdf_standard_error(0.0, 10_000),
+        InputDataError,
+        "x",
+    ),
+    BadInput(
+        "NoncentralChi2Fit.log_cdf_standard_error",
+        "a central law (on the boundary, where the delta method does not apply)",
+        lambda: NoncentralChi2Fit(3.0, 0.0, 1.0).log_cdf_standard_error(1.0, 10_000),
+        InputDataError,
+        "noncentrality",
+    ),
+    BadInput(
+        "NoncentralChi2Fit.log_cdf_standard_error",
+        "a float sample count",
+        lambda: NoncentralChi2Fit(3.0, 1.0, 1.0).log_cdf_standard_error(1.0, 1e4),
+        InputDataError,
+        "n_samples",
+    ),
     # PDEs beyond linearity
     BadInput(
         "unrolled_preconditioned_gd",

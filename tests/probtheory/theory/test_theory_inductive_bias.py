@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 from gpytorch.kernels import RBFKernel, ScaleKernel
-from scipy import stats
+from scipy import special, stats
 
 from probtheory.theory.inductive_bias import (
     NoncentralChi2Fit,
@@ -130,3 +130,52 @@ def test_log_cdf_falls_back_to_a_finite_normal_tail_where_scipy_underflows():
     from probtheory.theory.inductive_bias import _sankaran_log_cdf
 
     assert abs(_sankaran_log_cdf(500.0, 100.0, 2000.0) / scipy_value - 1) <= 0.01
+
+
+def test_fisher_information_tends_to_the_closed_form_of_the_central_limit():
+    # at nc -> 0 the law is Gamma(k/2, 2): I_kk = psi'(k/2)/4, I_ks = 1/2, I_ss = k/2 (scale 1), and
+    # the nc-score is (x/k - 1)/2, giving I_nn = I_kn = 1/(2k), I_ns = 1/2
+    from probtheory.theory.inductive_bias import _fisher_information
+
+    for k in (1.0, 3.0, 7.5):
+        info = _fisher_information(k, 1e-9)
+        exact = np.array(
+            [
+                [special.polygamma(1, k / 2) / 4, 1 / (2 * k), 0.5],
+                [1 / (2 * k), 1 / (2 * k), 0.5],
+                [0.5, 0.5, k / 2],
+            ]
+        )
+        # the (df, scale) block to quadrature accuracy; the nc row to its central difference
+        # over a step of 1e-13 (round-off ~1e-3 relative)
+        assert np.allclose(info[np.ix_([0, 2], [0, 2])], exact[np.ix_([0, 2], [0, 2])], rtol=1e-6, atol=0)
+        assert np.allclose(info[1], exact[1], rtol=1e-2, atol=0)
+
+
+def test_log_cdf_standard_error_scales_as_one_over_root_s_and_ignores_the_unit():
+    law = NoncentralChi2Fit(6.0, 72.0, 0.5 / 6)
+    x = law.scale * stats.ncx2.ppf(1e-3, 6.0, 72.0)
+    se = law.log_cdf_standard_error(x, 10_000)
+    assert law.log_cdf_standard_error(x, 40_000) == pytest.approx(se / 2, rel=1e-9)
+    rescaled = NoncentralChi2Fit(6.0, 72.0, 1.0)
+    assert rescaled.log_cdf_standard_error(x / law.scale, 10_000) == pytest.approx(se, rel=1e-6)
+    # deeper in the tail the fit extrapolates along its weakly identified df-nc ridge
+    assert law.log_cdf_standard_error(law.scale * stats.ncx2.ppf(1e-8, 6.0, 72.0), 10_000) > 5 * se
+
+
+@pytest.mark.slow
+def test_log_cdf_standard_error_is_the_spread_of_refitted_laws():
+    # 60 maximum-likelihood refits to S = 5000 draws of the law. The sd of 60 normal draws has a
+    # relative standard error of 1/sqrt(2 * 59) = 9%, so 5 of them allow +-46%; the asymptotic
+    # (delta-method) error itself was within 0.88-1.13 of 100 refits at these sizes.
+    law = NoncentralChi2Fit(5.0, 20.0, 0.1)
+    x = law.scale * stats.ncx2.ppf(1e-2, 5.0, 20.0)
+    rng = np.random.default_rng(0)
+    fitted = [
+        fit_scaled_noncentral_chi2(
+            torch.tensor(law.scale * stats.ncx2.rvs(5.0, 20.0, size=5000, random_state=rng))
+        ).log_cdf(x)
+        for _ in range(60)
+    ]
+    ratio = np.std(fitted, ddof=1) / law.log_cdf_standard_error(x, 5000)
+    assert 1 / 1.6 <= ratio <= 1.6
