@@ -61,9 +61,12 @@ def _benchmark_table(name: str, key: str | None = None) -> str:
 
 
 def _result(name: str, path: str) -> object:
-    """The value at ``path`` (dot-separated keys) of ``benchmarks/results/NAME.json``."""
+    """The value at ``path`` (dot-separated keys; a number indexes a list) of ``NAME.json``."""
     value = json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
     for key in path.split("."):
+        if isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+            continue
         if not isinstance(value, dict) or key not in value:
             raise KeyError(f"benchmarks/results/{name}.json has no {path!r} (missing {key!r})")
         value = value[key]
