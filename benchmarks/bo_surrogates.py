@@ -184,7 +184,11 @@ def main() -> None:
     if args.trust_region:
         _trust_region_main(args, results_path)
         return
-    timing = _side_by_side_timing(args.problems.split(","), args.surrogates.split(","), args.timing_repeats)
+    timing = (  # a table from saved runs keeps the ratios measured before
+        {}
+        if args.saved_only
+        else _side_by_side_timing(args.problems.split(","), args.surrogates.split(","), args.timing_repeats)
+    )
     if args.timing_only:
         # re-measure some ratios (e.g. on a quiet machine); the others stay as they were
         data = json.loads(results_path.read_text())
