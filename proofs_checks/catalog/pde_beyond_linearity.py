@@ -116,6 +116,9 @@ def _rate_check(inst: Instance, solver) -> list[Evidence]:
             break  # the first grid that misses 1e-8 already fails the claim; spare the finer ones
     final = [c[-1] for c in counts.values()]
     one_step = 1 / min(final)  # the integer quantisation of a first-crossing step (module docstring)
+    # (max - min) / min, not max / min - 1: one step of 10 is then exactly 1/10, the one-step
+    # allowance, where 11/10 - 1 rounds to 0.1 + 1e-16 (a failure under thorough)
+    spread = (max(final) - min(final)) / min(final)
     logs = np.log(1 / np.array(TOLERANCES))
     deviation = 0.0
     for c in counts.values():
@@ -128,7 +131,7 @@ def _rate_check(inst: Instance, solver) -> list[Evidence]:
             "every grid must converge", gamma=inst.gamma, **details,
         ),
         Evidence.at_most(
-            "spread of steps to 1e-8 across N = 32, 64, 128 (max/min - 1)", max(final) / min(final) - 1,
+            "spread of steps to 1e-8 across N = 32, 64, 128 ((max - min) / min)", spread,
             max(0.10, one_step), "resolution independence within 10%, or one step (the crossing step "
             "is an integer)", **details,
         ),
