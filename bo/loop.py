@@ -363,9 +363,11 @@ def _next_points(
     """
     state = TrustRegionState.from_dict(result.trust_region_state) if in_region else None
     if state is not None and state.designing(result.n_evaluations, result.n_init):
-        design = restart_design(problem.dim, result.n_init, result.seed, state.restarts)
+        # whole batches of the design's Sobol sequence (its prefixes are nested), so that every
+        # iteration evaluates ``batch`` points even where q does not divide n_init
         done = result.n_evaluations - state.start
-        return design[done : done + batch], time.perf_counter()
+        design = restart_design(problem.dim, done + batch, result.seed, state.restarts)
+        return design[done:], time.perf_counter()
     first = 0 if state is None else state.start
     train_X, train_Y = result.X[first:], result.Y[first:].unsqueeze(-1)
     model = None if factory is None else factory(train_X, train_Y, seed)

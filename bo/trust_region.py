@@ -28,7 +28,7 @@ continues with exactly the state the uninterrupted run had.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
@@ -111,7 +111,7 @@ class TrustRegionState:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``best = -inf`` as None)."""
-        data = dict(self.__dict__)
+        data = asdict(self)
         data["best"] = None if math.isinf(self.best) else self.best
         return data
 
@@ -169,8 +169,9 @@ class TrustRegionState:
                 raise InputDataError(
                     "lengthscales", f"{center.shape[0]} positive finite values", f"{scales.tolist()}"
                 )
-            weights = scales / scales.mean()
-            weights = weights / weights.log().mean().exp()  # geometric mean 1: volume L^d
+            # TuRBO's l_i / mean(l), normalised to geometric mean 1 (volume L^d): the division by
+            # the mean cancels in that normalisation, so only the geometric mean is divided out
+            weights = scales / scales.log().mean().exp()
         half = weights * self.length / 2.0
         return torch.stack([(center - half).clamp(0.0, 1.0), (center + half).clamp(0.0, 1.0)])
 

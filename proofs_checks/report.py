@@ -130,7 +130,7 @@ def _claim_view(claim: Claim) -> dict[str, Any]:
 def _section(report: ClaimReport, image: str | None) -> dict[str, Any]:
     """One claim's section: verdict, source, regimes, statement, formula, evidence, mutants, plot."""
     c, verdict = report.claim, report.verdict
-    mutant_rows = _mutant_rows(report)
+    evidence_rows, mutant_rows = _evidence_rows(report), _mutant_rows(report)
     return {
         "id": c.id,
         "anchor": _anchor(c.id),
@@ -143,8 +143,8 @@ def _section(report: ClaimReport, image: str | None) -> dict[str, Any]:
         "statement": c.statement,
         "formula": c.formula,
         "tex": is_tex(c.formula),
-        "evidence": _evidence_rows(report),
-        "evidence_table": _md_table(_EVIDENCE_HEADER, _evidence_rows(report)),
+        "evidence": evidence_rows,
+        "evidence_table": _md_table(_EVIDENCE_HEADER, evidence_rows),
         "problems": [str(p) for p in (verdict.failure, verdict.error) if p is not None],
         "mutant_errors": [(m.subject, str(m.error)) for m in report.mutants if m.error is not None],
         "mutants": [

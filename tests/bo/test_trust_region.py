@@ -131,6 +131,19 @@ def test_a_collapsed_region_restarts_from_a_fresh_design():
     assert starts[0] > 4  # after the first region's own proposals
 
 
+def test_restart_designs_fill_whole_batches_when_q_does_not_divide_n_init(tmp_path):
+    # any failure collapses the region (0.4 < 0.75): restarts come early and often
+    settings = TrustRegion(length_min=0.75, length_max=0.8, failure_tolerance=1)
+    kwargs = dict(budget=15, q=3, trust_region=settings, **TINY)  # n_init = 4
+    full = run("branin", "gp", **kwargs)
+    assert full.n_evaluations == 4 + 15 and full.complete
+    assert TrustRegionState.from_dict(full.trust_region_state).restarts >= 1
+    path = tmp_path / "run.json"
+    run("branin", "gp", **dict(kwargs, budget=6), checkpoint=path)
+    resumed = run("branin", "gp", **kwargs, resume_from=path)
+    assert torch.equal(resumed.X, full.X) and torch.equal(resumed.Y, full.Y)
+
+
 def test_trust_region_resume_is_bit_identical_through_a_restart(tmp_path):
     settings = TrustRegion(length_min=0.3, failure_tolerance=1, success_tolerance=1)
     full = run("branin", "gp", budget=12, trust_region=settings, **TINY)
