@@ -99,7 +99,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train a PFN from a named recipe (resumes from its checkpoint)",
         description="""Train the recipe's PFN on datasets drawn from its prior, checkpointing to OUT
         as it goes; repeating the command resumes from the checkpoint. Several processes:
-        torchrun --nproc_per_node N probtheory pfn train RECIPE (data parallel).""",
+        torchrun --no-python --nproc_per_node N probtheory pfn train RECIPE (data parallel;
+        --no-python because probtheory is a command, not a Python file).""",
         examples=[
             "probtheory pfn train gp-rbf-1d",
             "probtheory pfn train lcpfn --steps 1000 --out runs/lcpfn --install",

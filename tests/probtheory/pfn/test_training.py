@@ -1,6 +1,7 @@
 """Training: learning, exact resume, checkpoints, distributed training, prediction API."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -187,6 +188,23 @@ def test_distributed_training_with_two_cpu_processes(tmp_path, max_context):
     assert [r["world"] for r in ranks] == [2, 2]
     assert ranks[0]["checksum"] == pytest.approx(ranks[1]["checksum"], rel=1e-12)  # DDP kept them in sync
     assert (tmp_path / "model.safetensors").exists()
+
+
+def test_documented_torchrun_command_trains_a_recipe_and_only_rank_zero_reports(tmp_path):
+    # the command of `probtheory pfn train --help` and docs/pfn.md, as a user types it
+    command = Path(sys.executable).with_name("probtheory")
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--no-python"]
+        + ["--nproc_per_node", "2", str(command), "pfn", "train", "gp-rbf-1d", "--steps", "2"]
+        + ["--out", str(tmp_path), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("trained gp-rbf-1d: 2 steps") == 1, result.stdout
+    assert json.loads((tmp_path / "model.json").read_text())["train_config"]["steps"] == 2
 
 
 def test_command_line_trains_a_recipe_and_lists_it(tmp_path, capsys):
