@@ -98,8 +98,15 @@ class BarDistribution(Distribution):
             raise InputDataError("logits", f"last dimension K = {borders.numel() - 1}", tuple(logits.shape))
         if logits.dim() == 0:
             raise InputDataError("logits", f"a `batch_shape x {borders.numel() - 1}` tensor", "a scalar")
-        if (torch.isnan(logits) | (logits == math.inf)).any():  # -inf is a bucket of mass zero
-            raise InputDataError("logits", "values that are not NaN or +inf", "NaN or +inf logits")
+        # -inf is a bucket of mass zero, but every row needs one finite largest logit: NaN and +inf
+        # propagate into the row's maximum, and a row of -inf has no mass to normalise (one pass
+        # over the logits and a small `batch_shape` result, instead of two full-size masks)
+        if not torch.isfinite(logits.amax(-1)).all():
+            raise InputDataError(
+                "logits",
+                "values that are not NaN or +inf, and a finite logit per row",
+                "NaN or infinite logits",
+            )
         self.borders = borders.to(logits.dtype)
         self.logits = logits
         self.full_support = full_support

@@ -36,6 +36,14 @@ from probtheory.pfn.evaluation import exact_gp_predictive, hyperprior_gp_predict
 from tests.bad_input import BadInput, check_case
 
 nan = math.nan
+
+
+def _logits_with_one_nan():
+    logits = torch.zeros(3, 2, 4)
+    logits[1, 1, 2] = nan
+    return logits
+
+
 WEIGHTS = Path(__file__).resolve().parents[3] / "probtheory" / "pfn" / "weights"
 TINY = TransformerConfig(num_buckets=4, emsize=8, nhead=2, nhid=8, nlayers=1)
 
@@ -250,6 +258,20 @@ CASES = [
         "BarDistribution",
         "+inf logits",
         lambda: BarDistribution(torch.linspace(0, 1, 5), torch.tensor([0.0, math.inf, 0, 0])),
+        InputDataError,
+        "logits",
+    ),
+    BadInput(
+        "BarDistribution",
+        "one NaN logit among finite ones, in one row of a batch",
+        lambda: BarDistribution(torch.linspace(0, 1, 5), _logits_with_one_nan()),
+        InputDataError,
+        "logits",
+    ),
+    BadInput(
+        "BarDistribution",
+        "a row of -inf logits (no mass to normalise)",
+        lambda: BarDistribution(torch.linspace(0, 1, 5), torch.tensor([[0.0, 0, 0, 0], [-math.inf] * 4])),
         InputDataError,
         "logits",
     ),
