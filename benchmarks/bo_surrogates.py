@@ -228,7 +228,7 @@ def main() -> None:
     for problem, ratios in timing.items():
         merged_timing.setdefault(problem, {}).update(ratios)
     earlier = previous["meta"].get("commands") or [previous["meta"].get("command", "")]
-    commands = [c for c in earlier if c] + [command]
+    commands = list(dict.fromkeys([c for c in earlier if c] + [command]))
     if kept:
         print(f"kept {len(kept)} rows of earlier runs; the regret plot needs every run, so it is not redrawn")
     else:
@@ -236,6 +236,7 @@ def main() -> None:
         _plot_regret(results)
     data = {
         "table": table,
+        "findings_table": _paper_findings(table),
         "meta": {
             "command": " ; ".join(commands),
             "commands": commands,
@@ -246,6 +247,71 @@ def main() -> None:
     _add_timing(data, merged_timing)
     results_path.write_text(json.dumps(data, indent=1))
     print(json.dumps(table, indent=1))
+
+
+def _paper_findings(table: list[dict]) -> list[dict]:
+    """Which conclusions of Li, Rudner & Wilson (ICLR 2024, abstract and Sec. 5) the table reproduces.
+
+    Each finding is checked on the rows' median final regret over seeds (lower is better; as
+    printed, to 3 significant digits), per problem where it is a statement about every problem;
+    "reproduced" is yes where it holds on every problem checked, partly on some, no on none.
+    """
+    median: dict[str, dict[str, float]] = {}
+    for r in table:
+        regret = r["final regret (median [q1, q3])"].split()[0]
+        median.setdefault(r["problem"], {})[r["surrogate"]] = float(regret)
+    models = {p: {n: v for n, v in m.items() if n != "random"} for p, m in median.items()}
+    # rank 1 is the best; tied surrogates share a rank
+    place = {p: {n: 1 + sum(w < v for w in m.values()) for n, v in m.items()} for p, m in models.items()}
+    problems = list(median)
+    high_dim = [p for p in problems if get_problem(p).dim >= 6]
+
+    def row(finding: str, checked: dict[str, bool], detail: str) -> dict:
+        held = [p for p, ok in checked.items() if ok]
+        verdict = "yes" if len(held) == len(checked) else ("partly" if held else "no")
+        return {
+            "finding of the paper": finding,
+            "measured here": detail,
+            "holds on": ", ".join(held) or "none",
+            "reproduced": verdict if checked else "not run",
+        }
+
+    def at_least_as_good(a: str, b: str, where: list[str]) -> dict[str, bool]:
+        return {p: median[p][a] <= median[p][b] for p in where if a in median[p] and b in median[p]}
+
+    def ranks(name: str, where: list[str]) -> str:
+        places = [f"{p} {place[p][name]}/{len(place[p])}" for p in where if name in place[p]]
+        return f"{name}'s rank: " + ", ".join(places)
+
+    best = {p: min(m, key=m.get) for p, m in models.items()}
+    in_worse_half = {p: r["ensemble"] > len(r) / 2 for p, r in place.items() if "ensemble" in r}
+    return [
+        row(
+            "the ranking of surrogates is problem-dependent (the best one differs between problems)",
+            {"the problems together": len(set(best.values())) > 1},
+            "best: " + ", ".join(f"{p} {b}" for p, b in best.items()),
+        ),
+        row(
+            "HMC is the best inference for fully stochastic BNNs (here: at least as good as mean-field SVI)",
+            at_least_as_good("hmc", "svi", problems),
+            ranks("hmc", problems),
+        ),
+        row(
+            "deep kernel learning is competitive with fully stochastic BNNs (DKL at least as good as HMC)",
+            at_least_as_good("dkl", "hmc", problems),
+            ranks("dkl", problems),
+        ),
+        row(
+            "deep ensembles perform relatively poorly (in the worse half of the surrogates)",
+            in_worse_half,
+            ranks("ensemble", problems),
+        ),
+        row(
+            "infinite-width BNNs are promising in high dimensions (IBNN at least as good as the GP, d >= 6)",
+            at_least_as_good("ibnn", "gp", high_dim),
+            ranks("ibnn", high_dim),
+        ),
+    ]
 
 
 def _plot_regret(results: dict[str, dict[str, list[BOResult]]]) -> None:
@@ -263,48 +329,72 @@ def _plot_regret(results: dict[str, dict[str, list[BOResult]]]) -> None:
     figure.savefig(ROOT / "docs" / "images" / "bo_regret.png", dpi=110)
 
 
-def _region_overhead(problems: list[str], surrogates: list[str], repeats: int, n: int = 30) -> dict:
-    """Median over repeats of (iteration time in a trust region / in the whole cube), side by side.
+def _region_overhead(
+    problems: list[str], surrogates: list[str], repeats: int, n: int = 30
+) -> tuple[dict, dict]:
+    """The trust region's cost per iteration, side by side: two medians over repeats per surrogate.
 
     One iteration = fit on ``n`` points + qLogEI proposal, once with the box of a fresh region
     (length 0.8 around the best point, lengthscale-weighted where the model has lengthscales)
-    and once in the whole cube, in a shuffled order per repeat.
+    and once in the whole cube, in a shuffled order per repeat. Returned: (1) the ratio of the
+    region's iteration time to the whole cube's (the whole effect, including an acquisition
+    optimised over a different box, which may converge in more or fewer iterations); (2) the
+    region's own bookkeeping (lengthscales, box, state update) as a fraction of the iteration.
     """
     import random
     import time
 
     from bo.trust_region import TrustRegion, input_lengthscales
 
-    overhead: dict[str, dict[str, float]] = {}
+    ratio: dict[str, dict[str, float]] = {}
+    bookkeeping: dict[str, dict[str, float]] = {}
+    settings = TrustRegion()
     for problem_name in problems:
         problem = get_problem(problem_name)
         X = torch.rand(n, problem.dim, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
         Y = problem.evaluate_unit(X).reshape(n, 1)
-        ratios: dict[str, list[float]] = {}
         order = random.Random(0)
         for name in (s for s in surrogates if s != "random"):
+            ratios, shares = [], []
             for repeat in range(repeats):
                 seconds = {}
                 for loop in order.sample(["cube", "region"], 2):
                     start = time.perf_counter()
                     model = make_surrogate(name, X, Y, seed=repeat)
-                    box = None
+                    box, own = None, 0.0
                     if loop == "region":
-                        center = X[Y[:, 0].argmax()]
-                        box = TrustRegion().start(0).box(center, input_lengthscales(model, problem.dim))
+                        tick = time.perf_counter()
+                        state = settings.start(0).updated(settings, Y[:, 0], problem.dim, 1)
+                        box = state.box(X[Y[:, 0].argmax()], input_lengthscales(model, problem.dim))
+                        own = time.perf_counter() - tick
                     propose(model, "qlogei", X, Y, 1, seed=repeat, bounds=box)
                     seconds[loop] = time.perf_counter() - start
-                ratios.setdefault(name, []).append(seconds["region"] / seconds["cube"])
-            print(f"overhead {problem_name} {name}: {statistics.median(ratios[name]):.3f}x")
-        overhead[problem_name] = {name: statistics.median(r) for name, r in ratios.items()}
-    return overhead
+                ratios.append(seconds["region"] / seconds["cube"])
+                shares.append(own / seconds["region"])
+            ratio.setdefault(problem_name, {})[name] = statistics.median(ratios)
+            bookkeeping.setdefault(problem_name, {})[name] = statistics.median(shares)
+            print(
+                f"overhead {problem_name} {name}: region / cube {ratio[problem_name][name]:.3f}x, "
+                f"bookkeeping {bookkeeping[problem_name][name] * 100:.2g}% of an iteration"
+            )
+    return ratio, bookkeeping
 
 
 def _annotate_overhead(data: dict) -> None:
-    """Each row's side-by-side time ratio (region / whole cube) of its problem and surrogate."""
+    """Each row's side-by-side time ratio (region / whole cube) and bookkeeping share."""
     for row in data["table"]:
         ratio = data.get("overhead", {}).get(row["problem"], {}).get(row["surrogate"])
+        share = data.get("bookkeeping", {}).get(row["problem"], {}).get(row["surrogate"])
         row["time in region / whole cube (side by side)"] = "" if ratio is None else f"{ratio:.2f}x"
+        row["region bookkeeping / iteration"] = "" if share is None else f"{share * 100:.2g}%"
+
+
+def _measure_overhead(args: argparse.Namespace, data: dict) -> None:
+    """Measure the listed surrogates' overhead on the listed problems into ``data`` (others kept)."""
+    measured = _region_overhead(args.problems.split(","), args.surrogates.split(","), args.timing_repeats)
+    for key, values in zip(("overhead", "bookkeeping"), measured, strict=True):
+        for problem, by_surrogate in values.items():
+            data.setdefault(key, {}).setdefault(problem, {}).update(by_surrogate)
 
 
 def _row_key(row: dict) -> tuple:
@@ -317,16 +407,14 @@ def _trust_region_main(args: argparse.Namespace, whole_cube_path: Path) -> None:
     data = json.loads(path.read_text()) if path.is_file() else {"table": [], "meta": {"commands": []}}
     whole_cube = json.loads(whole_cube_path.read_text()) if whole_cube_path.is_file() else {"table": []}
     if args.timing_only:  # only (re)measure the trust region's overhead, keeping the rows
-        overhead = _region_overhead(args.problems.split(","), args.surrogates.split(","), args.timing_repeats)
-        for problem, ratios in overhead.items():
-            data.setdefault("overhead", {}).setdefault(problem, {}).update(ratios)
+        _measure_overhead(args, data)
         data["meta"]["overhead_command"] = (
             f"python benchmarks/bo_surrogates.py --trust-region --timing-only --problems {args.problems} "
             f"--surrogates {args.surrogates} --timing-repeats {args.timing_repeats}"
         )
         _annotate_overhead(data)
         path.write_text(json.dumps(data, indent=1))
-        print(json.dumps(overhead, indent=1))
+        print(json.dumps({key: data[key] for key in ("overhead", "bookkeeping")}, indent=1))
         return
     cube_command = whole_cube.get("meta", {}).get("command", "--budget 40")
     cube_budget = int(cube_command.split("--budget ")[1].split()[0])
@@ -360,9 +448,7 @@ def _trust_region_main(args: argparse.Namespace, whole_cube_path: Path) -> None:
     kept = [r for r in data["table"] if _row_key(r) not in keys]
     data["table"] = sorted(kept + rows, key=lambda r: (r["problem"], r["budget"]))
     if not args.saved_only and args.timing_repeats > 0:
-        overhead = _region_overhead(args.problems.split(","), args.surrogates.split(","), args.timing_repeats)
-        for problem, ratios in overhead.items():
-            data.setdefault("overhead", {}).setdefault(problem, {}).update(ratios)
+        _measure_overhead(args, data)
     command = (
         f"python benchmarks/bo_surrogates.py --trust-region --acquisition {args.acquisition} "
         f"--problems {args.problems} "
