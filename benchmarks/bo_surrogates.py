@@ -357,11 +357,11 @@ def _region_overhead(
         for name in (s for s in surrogates if s != "random"):
             ratios, shares = [], []
             for repeat in range(repeats):
-                seconds = {}
+                seconds, own = {}, 0.0
                 for loop in order.sample(["cube", "region"], 2):
                     start = time.perf_counter()
                     model = make_surrogate(name, X, Y, seed=repeat)
-                    box, own = None, 0.0
+                    box = None
                     if loop == "region":
                         tick = time.perf_counter()
                         state = settings.start(0).updated(settings, Y[:, 0], problem.dim, 1)
