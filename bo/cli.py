@@ -64,7 +64,8 @@ def _benchmark(args: argparse.Namespace) -> int:
         raise InputDataError("--surrogates", f"surrogate names from {list(SURROGATES)}", "none")
     for name in surrogates:
         check_name("--surrogates", name, SURROGATES, meaning="surrogate names")
-    check_name("--acquisition", args.acquisition, ACQUISITIONS, meaning="an acquisition name")
+    if args.acquisition is not None:
+        check_name("--acquisition", args.acquisition, ACQUISITIONS, meaning="an acquisition name")
     check_int("--seeds", args.seeds, minimum=1)
     problem = get_problem(args.problem)
     if args.threads is not None:
@@ -101,7 +102,7 @@ def _benchmark(args: argparse.Namespace) -> int:
             results.setdefault(surrogate, []).append(result)
     summary = _summary(problem.name, problem.optimal_value, problem.optimum_note, results)
     summary["configuration"] = {
-        "acquisition": args.acquisition,
+        "acquisition": {name: runs[0].acquisition for name, runs in results.items()},
         "n_init": args.n_init,
         "budget": args.budget,
         "q": args.q,
@@ -184,7 +185,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         search). Acquisitions: {", ".join(ACQUISITION_NAMES)}.""",
         examples=[
             "probtheory bo --problem branin --surrogates gp ibnn random --seeds 5 --out bo-runs/branin",
-            "probtheory bo --problem ackley10 --surrogates ensemble --trust-region --acquisition ts --out tr",
+            "probtheory bo --problem ackley10 --surrogates gp ensemble random --trust-region --out tr",
         ],
     )
     parser.add_argument("--problem", required=True, help="a problem name (listed above)")
@@ -192,7 +193,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser, "--surrogates", default=["gp"], metavar="NAME", help="surrogate names (default gp)"
     )
     parser.add_argument(
-        "--acquisition", default="qlogei", help="qlogei, qlognei, qucb or ts (default qlogei)"
+        "--acquisition",
+        help="qlogei, qlognei, qucb or ts (default: ts for a network surrogate with --trust-region, "
+        "as in TuRBO; qlogei otherwise)",
     )
     parser.add_argument("--seeds", type=int, default=5, help="run seeds 0..SEEDS-1 (default 5)")
     parser.add_argument("--n-init", type=int, default=10, help="Sobol initial design size (default 10)")

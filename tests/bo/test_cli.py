@@ -74,6 +74,7 @@ def test_trust_region_runs_are_their_own_files_and_summary_says_so(tmp_path, cap
     assert main([*argv[1:], "--trust-region", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["configuration"]["trust_region"] is True
+    assert summary["configuration"]["acquisition"] == {"gp": "qlogei"}
     runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
     assert runs == ["gp_seed0.json", "gp_trust-region_seed0.json"]
     result = BOResult.load(tmp_path / "runs" / "gp_trust-region_seed0.json")

@@ -10,7 +10,7 @@ from botorch.models import SingleTaskGP
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bo.loop import propose, run
+from bo.loop import NETWORK_SURROGATES, default_acquisition, propose, run
 from bo.models import DKL, GP, IBNN
 from bo.results import BOResult
 from bo.testing import contract_objective
@@ -194,3 +194,21 @@ def test_resuming_with_or_without_a_region_is_refused_by_name(tmp_path):
     stored.save(path)
     with pytest.raises(ConfigurationError, match="probtheory_version: stored '0.0.1'"):
         run("branin", "gp", budget=3, resume_from=path, **TINY)
+
+
+@pytest.mark.parametrize(
+    "surrogate", ["gp", "ibnn", "tp", "pfn", "random", "hmc", "svi", "ensemble", "dkl", "laplace"]
+)
+@pytest.mark.parametrize("trust_region", [False, True, TrustRegion(success_tolerance=2)])
+def test_default_acquisition_is_thompson_for_networks_in_a_region(surrogate, trust_region):
+    expected = "ts" if trust_region is not False and surrogate in NETWORK_SURROGATES else "qlogei"
+    assert default_acquisition(surrogate, trust_region) == expected
+    assert default_acquisition(lambda X, Y: None, trust_region) == "qlogei"  # a user's factory
+
+
+def test_run_records_the_default_acquisition_it_used():
+    options = {"n_models": 2, "steps": 20}
+    region = run("branin", "ensemble", budget=1, trust_region=True, surrogate_options=options, **TINY)
+    cube = run("branin", "ensemble", budget=1, surrogate_options=options, **TINY)
+    assert (region.acquisition, cube.acquisition) == ("ts", "qlogei")
+    assert run("branin", "gp", budget=1, trust_region=True, **TINY).acquisition == "qlogei"
