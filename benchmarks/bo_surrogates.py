@@ -5,9 +5,11 @@ Run:  python benchmarks/bo_surrogates.py [--problems branin,hartmann6,ackley10]
                               [--seeds 5] [--n-init 10] [--budget 40] [--out bo-runs]
                               [--runs-only | --timing-only | --saved-only]
       (writes benchmarks/results/bo_surrogates.json and docs/images/bo_regret.png)
-      python benchmarks/bo_surrogates.py --trust-region [same options]
+      python benchmarks/bo_surrogates.py --trust-region [--acquisition ts] [same options]
       (writes benchmarks/results/bo_trust_region.json: TuRBO trust-region runs next to the
-      whole-cube rows of bo_surrogates.json of the same budget; rows of other invocations kept)
+      whole-cube rows of bo_surrogates.json of the same budget; rows of other invocations kept;
+      without --acquisition each surrogate runs with bo.run's default in a region: Thompson
+      sampling for the network surrogates, qLogEI for the others)
 
 Every (problem, surrogate, seed) is a ``bo.run`` with qLogEI and q = 1, checkpointed under
 ``--out`` so an interrupted benchmark resumes (``probtheory bo`` runs one problem the same
@@ -42,7 +44,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from bo.loop import make_surrogate, propose, run  # noqa: E402
+from bo.loop import default_acquisition, make_surrogate, propose, run  # noqa: E402
 from bo.problems import get_problem  # noqa: E402
 from bo.results import BOResult  # noqa: E402
 
@@ -57,6 +59,8 @@ def _run_all(args: argparse.Namespace) -> dict[str, dict[str, list[BOResult]]]:
             for seed in range(args.seeds):
                 # random search has no acquisition: its runs are shared by every acquisition
                 acquisition = "qlogei" if surrogate == "random" else args.acquisition
+                if acquisition is None:  # the library's default: Thompson for networks in a region
+                    acquisition = default_acquisition(surrogate, args.trust_region)
                 loop = ("trust-region_" if args.trust_region else "") + (
                     "" if acquisition == "qlogei" else f"{acquisition}_"
                 )
@@ -165,8 +169,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--acquisition",
-        default="qlogei",
-        help="qlogei (default; the table of bo_surrogates.json) or ts, ...: trust-region rows only",
+        help="default: qLogEI (the table of bo_surrogates.json), in a trust region bo.run's default "
+        "(Thompson sampling for the network surrogates); qlogei, ts, ...: trust-region rows only",
     )
     parser.add_argument(
         "--trust-region",
@@ -176,7 +180,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     results_path = ROOT / "benchmarks" / "results" / "bo_surrogates.json"
-    if args.acquisition != "qlogei" and not args.trust_region:
+    if args.acquisition not in (None, "qlogei") and not args.trust_region:
         parser.error("--acquisition other than qlogei needs --trust-region (bo_surrogates.json is qLogEI's)")
     if args.runs_only:
         _run_all(args)
@@ -428,14 +432,15 @@ def _trust_region_main(args: argparse.Namespace, whole_cube_path: Path) -> None:
         random_regret = statistics.median(r.simple_regret[-1].item() for r in rnd) if rnd else None
         for name, runs in by_surrogate.items():
             row = _row(problem, name, runs, random_regret)
-            cube = cube_rows.get((problem, name), {}) if args.acquisition == "qlogei" else {}
+            acquisition = runs[0].acquisition
+            cube = cube_rows.get((problem, name), {}) if acquisition == "qlogei" else {}
             cube_regret = cube.get("final regret (median [q1, q3])", "")
             rows.append(
                 {
                     "problem": problem,
                     "budget": args.budget,
                     "surrogate": name,
-                    "acquisition": args.acquisition if name != "random" else "",
+                    "acquisition": acquisition if name != "random" else "",
                     "seeds": row["seeds"],
                     "trust region: final regret (median [q1, q3])": row["final regret (median [q1, q3])"],
                     "trust region: beats random": row["beats random"],
@@ -450,8 +455,9 @@ def _trust_region_main(args: argparse.Namespace, whole_cube_path: Path) -> None:
     if not args.saved_only and args.timing_repeats > 0:
         _measure_overhead(args, data)
     command = (
-        f"python benchmarks/bo_surrogates.py --trust-region --acquisition {args.acquisition} "
-        f"--problems {args.problems} "
+        "python benchmarks/bo_surrogates.py --trust-region "
+        + (f"--acquisition {args.acquisition} " if args.acquisition else "")
+        + f"--problems {args.problems} "
         f"--surrogates {args.surrogates} --seeds {args.seeds} --n-init {args.n_init} --budget {args.budget}"
         + (" --saved-only" if args.saved_only else f" --timing-repeats {args.timing_repeats}")
     )
