@@ -4,6 +4,8 @@ Run:  python benchmarks/pfn_training_levers.py [--budget-minutes 15] [--arms bas
       (writes benchmarks/results/pfn_training_levers.json; runs resume from pfn-runs/levers/)
       python benchmarks/pfn_training_levers.py --steps 1500 --arms baseline soft
       (equal step counts instead of equal CPU time: pfn_training_levers_steps1500.json)
+      python benchmarks/pfn_training_levers.py --arms baseline batch-32 ... --results NAME
+      (another set of arms in its own file: benchmarks/results/NAME.json)
 
 Every arm trains the ``gp-hyper-1d`` recipe's architecture on the same prior, from the same
 seed, for the same compute budget: its step count is the budget divided by its own CPU time per
@@ -15,7 +17,10 @@ every arm. Arms:
 * ``soft``: the same with ``targets="gaussian"``, the loss's exact expectation over the
   observation noise given the sampled GP function (:mod:`probtheory.pfn.soft_targets`);
 * ``many-queries``: 250 points per dataset (200-250 queries), sampled targets;
-* ``soft-many``: both.
+* ``soft-many``: both;
+* ``batch-32``, ``batch-128``: 32 or 128 datasets per step instead of 64 (twice or half the
+  steps in the same CPU time);
+* ``lr-1e-3``, ``lr-2e-3``: peak learning rate 1e-3 or 2e-3 instead of the recipe's 5e-4.
 
 Each trained model is scored by its NLL gap to the Bayes predictive (importance sampling from the
 hyper-prior, 4096 draws) on the same 128 fresh datasets x 10 queries at context sizes 5, 20, 50,
@@ -46,6 +51,10 @@ ARMS = {
     "soft": {"targets": "gaussian"},
     "many-queries": {"seq_len": 250},
     "soft-many": {"targets": "gaussian", "seq_len": 250},
+    "batch-32": {"batch_size": 32},
+    "batch-128": {"batch_size": 128},
+    "lr-1e-3": {"lr": 1e-3},
+    "lr-2e-3": {"lr": 2e-3},
 }
 CONTEXTS = (5, 20, 50)
 MAX_CONTEXT = 50
@@ -119,6 +128,7 @@ def main() -> None:
     parser.add_argument("--datasets", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="pfn-runs/levers")
+    parser.add_argument("--results", help="name of the results file (default pfn_training_levers[_stepsN])")
     parser.add_argument(
         "--summary-only", action="store_true", help="rewrite the results' table from the arms finished so far"
     )
@@ -126,12 +136,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     prior = GPHyperPrior()
     results = RESULTS if args.steps is None else RESULTS.with_name(f"{RESULTS.stem}_steps{args.steps}.json")
+    if args.results:
+        results = RESULTS.with_name(f"{args.results}.json")
     previous = json.loads(results.read_text()) if results.exists() else {}
     arms = previous.get("arms", {}) if previous.get("budget_minutes") == args.budget_minutes else {}
     reference = None
     for name in [] if args.summary_only else args.arms:
         budget = f"{args.budget_minutes:g}min" if args.steps is None else f"{args.steps}steps"
-        out = Path(args.out) / f"{name}-{budget}"
+        out = Path(args.out) / f"{name}-{budget}" / (args.results or "")
         if name in arms and arms[name].get("complete"):
             continue
         per_step = arms.get(name, {}).get("seconds_per_step") or seconds_per_step(prior, name)
@@ -168,10 +180,13 @@ def _summary(args, arms: dict) -> dict:
         if not arm.get("complete"):
             continue
         gap = arm["gap_by_context"]
+        config = arm_config(name, arm["steps"])
         row = {
             "arm": name,
-            "targets": arm["settings"].get("targets", "sampled"),
-            "points per dataset": arm["settings"].get("seq_len", 60),
+            "targets": config.targets,
+            "points per dataset": config.seq_len,
+            "batch": config.batch_size,
+            "peak lr": f"{config.lr:g}",
             "CPU s / step": f"{arm['seconds_per_step']:.2f}",
             "steps": arm["steps"],
         }
@@ -182,7 +197,8 @@ def _summary(args, arms: dict) -> dict:
         table.append(row)
     meta = {
         "command": "python benchmarks/pfn_training_levers.py "
-        + (f"--budget-minutes {args.budget_minutes:g}" if args.steps is None else f"--steps {args.steps}"),
+        + (f"--budget-minutes {args.budget_minutes:g}" if args.steps is None else f"--steps {args.steps}")
+        + (f" --arms {' '.join(arms)} --results {args.results}" if args.results else ""),
         "machine": f"{platform.machine()}, {args.threads} torch thread(s), torch {torch.__version__}",
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
     }
