@@ -20,7 +20,8 @@ every arm. Arms:
 * ``soft-many``: both;
 * ``batch-32``, ``batch-128``: 32 or 128 datasets per step instead of 64 (twice or half the
   steps in the same CPU time);
-* ``lr-1e-3``, ``lr-2e-3``: peak learning rate 1e-3 or 2e-3 instead of the recipe's 5e-4.
+* ``lr-1e-3``, ``lr-2e-3``, ``lr-4e-3``: peak learning rate 1e-3, 2e-3 or 4e-3 instead of the
+  recipe's 5e-4.
 
 Each trained model is scored by its NLL gap to the Bayes predictive (importance sampling from the
 hyper-prior, 4096 draws) on the same 128 fresh datasets x 10 queries at context sizes 5, 20, 50,
@@ -55,6 +56,7 @@ ARMS = {
     "batch-128": {"batch_size": 128},
     "lr-1e-3": {"lr": 1e-3},
     "lr-2e-3": {"lr": 2e-3},
+    "lr-4e-3": {"lr": 4e-3},
 }
 CONTEXTS = (5, 20, 50)
 MAX_CONTEXT = 50
