@@ -229,9 +229,12 @@ def default_acquisition(surrogate: str | SurrogateFactory, trust_region: bool | 
         surrogate: A name of :data:`SURROGATES` or a factory (factories get qLogEI).
         trust_region: As passed to :func:`run`.
     """
-    in_region = trust_region is True or isinstance(trust_region, TrustRegion)
-    network = isinstance(surrogate, str) and surrogate in NETWORK_SURROGATES
-    return "ts" if in_region and network else "qlogei"
+    if isinstance(surrogate, str):
+        check_name("surrogate", surrogate, SURROGATES, meaning="a factory or a surrogate name")
+    elif not callable(surrogate):
+        raise InputDataError("surrogate", f"a factory or one of {list(SURROGATES)}", repr(surrogate))
+    in_region = _resolve_trust_region(trust_region) is not None
+    return "ts" if in_region and surrogate in NETWORK_SURROGATES else "qlogei"
 
 
 def run(

@@ -14,7 +14,7 @@ from botorch.exceptions import InputDataWarning
 from bo import cli as bo_cli
 from bo.early_stopping import PredictiveEarlyStopping
 from bo.hpo import HPOResult, random_search, replay
-from bo.loop import AcquisitionOptions, make_surrogate, propose, run
+from bo.loop import AcquisitionOptions, default_acquisition, make_surrogate, propose, run
 from bo.models import (
     DKL,
     GP,
@@ -287,6 +287,21 @@ CASES = [
         "X",
     ),
     # the loop
+    BadInput(
+        "default_acquisition",
+        "an unknown surrogate name",
+        lambda: default_acquisition("ensembel", True),
+        UnknownNameError,
+        "surrogate",
+        pattern="did you mean 'ensemble'",
+    ),
+    BadInput(
+        "default_acquisition",
+        "a trust region given as a string",
+        lambda: default_acquisition("ensemble", "yes"),
+        InputDataError,
+        "trust_region",
+    ),
     BadInput(
         "run",
         "unknown problem",
