@@ -441,6 +441,9 @@ def _trust_region_main(args: argparse.Namespace, whole_cube_path: Path) -> None:
                     "budget": args.budget,
                     "surrogate": name,
                     "acquisition": acquisition if name != "random" else "",
+                    "bo.run's default in a region": ""
+                    if name == "random"
+                    else ("yes" if acquisition == default_acquisition(name, True) else "no"),
                     "seeds": row["seeds"],
                     "trust region: final regret (median [q1, q3])": row["final regret (median [q1, q3])"],
                     "trust region: beats random": row["beats random"],
