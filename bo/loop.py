@@ -222,8 +222,8 @@ def default_acquisition(surrogate: str | SurrogateFactory, trust_region: bool | 
     surrogate of :data:`NETWORK_SURROGATES` in a trust region; qLogEI otherwise. In the
     trust-region benchmark (``benchmarks/bo_surrogates.py --trust-region``, docs: Benchmarks),
     qLogEI left the deep ensemble and DKL on Ackley-10 and Laplace on Branin no better than random
-    search, while with Thompson sampling every network surrogate beat it on all three problems;
-    the GP-based surrogates did as well or better with qLogEI.
+    search, while with Thompson sampling every network surrogate beat it wherever it ran; the
+    GP-based surrogates did as well or better with qLogEI.
 
     Args:
         surrogate: A name of :data:`SURROGATES` or a factory (factories get qLogEI).
