@@ -79,7 +79,8 @@ def _launch(layout: str, args: argparse.Namespace) -> float:
     else:
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node"]
         command += [str(processes), *worker]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
+    pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": pythonpath}
     done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
     line = [row for row in done.stdout.splitlines() if row.startswith("{")][-1]
     short, long = json.loads(line)["seconds"]
