@@ -465,7 +465,18 @@ def _trust_region_main(args: argparse.Namespace, whole_cube_path: Path) -> None:
         + (" --saved-only" if args.saved_only else f" --timing-repeats {args.timing_repeats}")
     )
     _annotate_overhead(data)
-    data["meta"]["commands"] = list(dict.fromkeys([*data["meta"].get("commands", []), command]))
+    # each command keeps the rows it produced; a command all of whose rows a later one replaced is dropped
+    owned = {c: set(k) for c, k in data["meta"].get("rows_of_command", {}).items() if c != command}
+    owned = {c: k - {"/".join(map(str, key)) for key in keys} for c, k in owned.items()}
+    owned[command] = {"/".join(map(str, key)) for key in keys}
+    every_row_owned = {"/".join(map(str, _row_key(r))) for r in data["table"]} <= set().union(*owned.values())
+    earlier = [
+        c
+        for c in data["meta"].get("commands", [])
+        if c != command and (owned[c] if c in owned else not every_row_owned)  # files older than this record
+    ]
+    data["meta"]["commands"] = [*earlier, command]
+    data["meta"]["rows_of_command"] = {c: sorted(owned[c]) for c in data["meta"]["commands"] if c in owned}
     data["meta"]["command"] = " ; ".join(data["meta"]["commands"])
     data["meta"]["machine"] = f"{platform.machine()}, 1 torch thread"
     data["meta"]["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
