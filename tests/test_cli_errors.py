@@ -50,6 +50,8 @@ CASES = [
     (["pfn", "train", "nope"], "`recipe`: expected one of"),
     (["pfn", "train", "gp-rbf-1d", "--steps", "0"], "`--steps`: expected an integer >= 1"),
     (["pfn", "train", "gp-rbf-1d", "--steps", "x"], "argument --steps: invalid int value"),
+    (["pfn", "train", "gp-rbf-1d", "--lr", "0"], "`--lr`: expected a number > 0"),
+    (["pfn", "train", "gp-rbf-1d", "--lr", "nan"], "`--lr`: expected a finite number"),
     (["pfn", "rehash", "{d}/missing"], "missing.json beside it; it does not exist"),
     (["pfn", "rehash", "{d}/edited"], "does not match its recorded config_sha256"),
     (["lcpfn", "{d}/missing.csv"], "`curve`: expected a readable CSV file"),

@@ -18,17 +18,22 @@ __all__ = ["register"]
 
 
 def _train(args: argparse.Namespace) -> int:
-    from probtheory._checks import check_int
+    from probtheory._checks import check_int, check_real
     from probtheory.pfn.recipes import get_recipe
     from probtheory.pfn.training import train_pfn
 
     recipe = get_recipe(args.recipe)
+    overrides = {}
+    flags = ""  # the settings that determine the model (not how it was invoked)
     if args.steps is not None:
-        check_int("--steps", args.steps, minimum=1)
-    config = recipe.config if args.steps is None else dataclasses.replace(recipe.config, steps=args.steps)
+        overrides["steps"] = check_int("--steps", args.steps, minimum=1)
+        flags += f" --steps {args.steps}"
+    if args.lr is not None:
+        overrides["lr"] = check_real("--lr", args.lr, positive=True)
+        flags += f" --lr {args.lr!r}"
+    config = dataclasses.replace(recipe.config, **overrides)
     out = Path(args.out or f"pfn-runs/{recipe.name}")
-    # the settings that determine the model (not how it was invoked): recipe and step override
-    command = f"probtheory pfn train {recipe.name}" + ("" if args.steps is None else f" --steps {args.steps}")
+    command = f"probtheory pfn train {recipe.name}{flags}"
     result = train_pfn(
         recipe.prior,
         config,
@@ -109,6 +114,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("recipe", help="recipe name (see `probtheory pfn list`)")
     train.add_argument("--out", help="run folder (default pfn-runs/RECIPE)")
     train.add_argument("--steps", type=int, help="override the recipe's number of steps")
+    train.add_argument("--lr", type=float, help="override the recipe's peak learning rate")
     train.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     train.add_argument("--install", action="store_true", help="copy the result into the package's weights")
     add_no_progress_argument(train)
