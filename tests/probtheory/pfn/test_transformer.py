@@ -60,3 +60,17 @@ def test_empty_context():
     _, _, xq = _data()
     logits = net(torch.zeros(3, 0, 2), torch.zeros(3, 0), xq)
     assert logits.shape == (3, 5, 10) and torch.isfinite(logits).all()
+
+
+def test_skipping_the_last_layers_context_rows_changes_nothing():
+    """Both paths stop the context after its last keys and values; every row through every layer agrees."""
+    net = _net()
+    x, y, xq = _data()
+    s = x.shape[1]
+    h = torch.cat([net.encode_x(x) + net.encode_y(y.unsqueeze(-1)), net.encode_x(xq)], 1)
+    for layer in net.layers:
+        k, v = layer.keys_values(h[:, :s])
+        h = layer(h, k, v)  # context rows too, in every layer
+    every_row = net.decoder(h[:, s:])
+    assert torch.allclose(net(x, y, xq), every_row, atol=1e-6)
+    assert torch.allclose(net.predict_logits(net.encode_context(x, y), xq), every_row, atol=1e-6)
