@@ -52,12 +52,16 @@ class GaussianMixture(MixtureSameFamily):
         """Create the mixture (see the class docstring)."""
         for name, value in (("loc", loc), ("scale", scale)):
             check_finite(name, value)
-        if (logits.isnan() | (logits == math.inf)).any():
-            raise InputDataError("logits", "values that are not NaN or +inf", "NaN or +inf logits")
         check_in_interval("scale", scale, 0.0, math.inf, closed=(False, False), meaning="standard deviations")
-        if not logits.shape == loc.shape == scale.shape:
+        if not logits.shape == loc.shape == scale.shape or logits.dim() == 0 or logits.shape[-1] == 0:
             shapes = f"{tuple(logits.shape)}, {tuple(loc.shape)}, {tuple(scale.shape)}"
-            raise InputDataError("logits, loc, scale", "tensors of one shape `... x N`", shapes)
+            raise InputDataError("logits, loc, scale", "tensors of one shape `... x N`, N >= 1", shapes)
+        # -inf is a component of weight zero, but every mixture needs a finite largest logit: NaN and
+        # +inf propagate into the maximum, and a row of -inf has no weight to normalise
+        if not torch.isfinite(logits.amax(-1)).all():
+            raise InputDataError(
+                "logits", "values that are not NaN or +inf, and a finite logit per mixture", "NaN or infinite logits"
+            )
         self._params = (logits, loc, scale)
         super().__init__(Categorical(logits=logits), Normal(loc, scale), validate_args=False)
 

@@ -31,6 +31,7 @@ from probtheory.pfn import PFN, GPPrior, TransformerConfig
 from tests.bad_input import BadInput, check_case
 
 nan = math.nan
+inf = math.inf
 WEIGHTS = Path(__file__).resolve().parents[3] / "probtheory" / "pfn" / "weights"
 EPOCHS = torch.arange(1, 101, dtype=torch.float64)
 CURVE = 0.9 - 0.6 * EPOCHS**-0.7  # an accuracy curve
@@ -451,6 +452,29 @@ CASES = [
     ),
     BadInput(
         "GaussianMixture", "NaN means", lambda: _mixture(loc=torch.full((2, 3), nan)), InputDataError, "loc"
+    ),
+    BadInput(
+        "GaussianMixture",
+        "a NaN logit",
+        lambda: _mixture(logits=torch.tensor([[0.0, nan, 1.0], [0.0, 0.0, 0.0]])),
+        InputDataError,
+        "logits",
+    ),
+    BadInput(
+        "GaussianMixture",
+        "a mixture whose logits are all -inf (no weight)",
+        lambda: _mixture(logits=torch.tensor([[0.0, -inf, 1.0], [-inf, -inf, -inf]])),
+        InputDataError,
+        "logits",
+        pattern="finite logit per mixture",
+    ),
+    BadInput(
+        "GaussianMixture",
+        "no components",
+        lambda: _mixture(logits=torch.zeros(2, 0), loc=torch.zeros(2, 0), scale=torch.ones(2, 0)),
+        InputDataError,
+        "logits, loc, scale",
+        pattern="N >= 1",
     ),
     BadInput(
         "GaussianMixture",
