@@ -61,7 +61,10 @@ class TrainConfig:
     (its expectation over ``target_y``'s Gaussian law given the latent, which the prior's batches
     must carry as ``target_loc`` / ``target_scale``). Queries per dataset are ``seq_len - s`` for
     a context size ``s`` uniform on ``0..max_context``: a larger ``seq_len`` trains on more
-    queries per dataset at a cost linear in their number.
+    queries per dataset at a cost linear in their number. ``queries`` fixes their number instead
+    (the points ``s .. s + queries - 1`` of each drawn sequence): a step with a small context is
+    then cheaper, and every context size gets the same number of loss terms, as in the PFNs
+    library's ``fixed_num_test_instances`` (Müller et al.).
     """
 
     steps: int = 20_000
@@ -79,6 +82,7 @@ class TrainConfig:
     seed: int = 0
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
     targets: str = "sampled"
+    queries: int | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -100,6 +104,13 @@ class TrainConfig:
         check_instance("transformer", self.transformer, TransformerConfig, "a TransformerConfig")
         if self.targets not in TARGETS:
             raise InputDataError("targets", f"one of {TARGETS}", repr(self.targets))
+        if self.queries is not None:
+            check_int("queries", self.queries, minimum=1)
+            if self.max_context + self.queries > self.seq_len:
+                raise ConfigurationError(
+                    f"max_context + queries ({self.max_context} + {self.queries}) must be <= seq_len "
+                    f"({self.seq_len}): the queries follow the context in each drawn sequence"
+                )
         if self.max_context >= self.seq_len:
             raise ConfigurationError(
                 f"max_context ({self.max_context}) must be < seq_len ({self.seq_len}): every dataset "
@@ -172,17 +183,17 @@ def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torc
     optimizer.load_state_dict(state_dict)
 
 
-def _loss(distribution, batch: Batch, s: int, targets: str) -> torch.Tensor:
-    """The per-query loss of the predicted bar distribution for the queries ``s:`` of ``batch``."""
+def _loss(distribution, batch: Batch, s: int, end: int, targets: str) -> torch.Tensor:
+    """The per-query loss of the predicted bar distribution for the queries ``s:end`` of ``batch``."""
     if targets == "gaussian":
         if not batch.has_conditional:
             raise ConfigurationError(
                 'targets="gaussian" needs a prior whose batches carry target_loc and target_scale '
                 "(the Gaussian law of target_y given the latent); this prior's do not"
             )
-        return expected_nll(distribution, batch.target_loc[:, s:], batch.target_scale[:, s:])
+        return expected_nll(distribution, batch.target_loc[:, s:end], batch.target_scale[:, s:end])
     # rounded through float32 as the inputs are: the shipped models were trained on these values
-    return -distribution.log_prob(batch.target_y[:, s:].float().double())
+    return -distribution.log_prob(batch.target_y[:, s:end].float().double())
 
 
 def _distributed() -> tuple[int, int]:
@@ -289,9 +300,10 @@ def train_pfn(
             g = _step_generator(config.seed, step, rank, micro)
             batch = prior.sample(config.batch_size, config.seq_len, g)
             s = int(torch.randint(0, config.max_context + 1, (), generator=g))
+            end = config.seq_len if config.queries is None else s + config.queries
             x, y = batch.x.float(), batch.y.float()
-            logits = network(x[:, :s], y[:, :s], x[:, s:])
-            loss = _loss(model.distribution(logits), batch, s, config.targets).mean()
+            logits = network(x[:, :s], y[:, :s], x[:, s:end])
+            loss = _loss(model.distribution(logits), batch, s, end, config.targets).mean()
             objective = loss / config.accumulation
             if world > 1 and s == 0:
                 # no context leaves the y-encoder and the key/value projections out of the graph;

@@ -499,6 +499,14 @@ CASES = [
     BadInput(
         "TrainConfig", "a zero clip norm", lambda: TrainConfig(clip_norm=0.0), InputDataError, "clip_norm"
     ),
+    BadInput("TrainConfig", "zero queries", lambda: TrainConfig(queries=0), InputDataError, "queries"),
+    BadInput(
+        "TrainConfig",
+        "more queries than the sequence holds after the largest context",
+        lambda: TrainConfig(seq_len=60, max_context=50, queries=11),
+        ConfigurationError,
+        pattern="max_context \\+ queries",
+    ),
     BadInput(
         "TrainConfig",
         "no query left",

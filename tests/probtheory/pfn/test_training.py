@@ -225,3 +225,23 @@ def test_command_line_trains_a_recipe_and_lists_it(tmp_path, capsys):
     assert "`recipe`" in capsys.readouterr().err
     with pytest.raises(InputDataError, match="recipe"):
         main(["--debug", "pfn", "train", "no-such-recipe", "--out", str(tmp_path / "x")])
+
+
+def test_fixed_queries_train_on_the_points_right_after_the_context(monkeypatch):
+    """queries=q: every step's queries are the q points after its context, for any context size."""
+    from probtheory.pfn.transformer import PFNTransformer
+
+    batches, calls = [], []
+    sample, forward = GPPrior.sample, PFNTransformer.forward
+    monkeypatch.setattr(GPPrior, "sample", lambda self, *a: batches.append(sample(self, *a)) or batches[-1])
+    monkeypatch.setattr(
+        PFNTransformer, "forward", lambda self, *a: calls.append([t.detach() for t in a]) or forward(self, *a)
+    )
+    train_pfn(GPPrior(), _config(steps=8, queries=3), progress=False)
+    training = batches[-8:]  # the earlier draws fit the bucket borders
+    assert len(calls) == 8
+    for batch, (x_train, y_train, x_test) in zip(training, calls, strict=True):
+        s = x_train.shape[1]
+        assert x_test.shape[1] == 3
+        assert torch.equal(x_test, batch.x[:, s : s + 3].float())
+    assert len({c[0].shape[1] for c in calls}) > 1  # several context sizes were drawn
