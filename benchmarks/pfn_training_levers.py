@@ -21,12 +21,16 @@ every arm. Arms:
 * ``batch-32``, ``batch-128``: 32 or 128 datasets per step instead of 64 (twice or half the
   steps in the same CPU time);
 * ``lr-1e-3``, ``lr-2e-3``, ``lr-4e-3``: peak learning rate 1e-3, 2e-3 or 4e-3 instead of the
-  recipe's 5e-4.
+  recipe's 5e-4;
+* ``queries-10``, ``lr-2e-3-queries-10``: 10 queries per dataset, the points right after its
+  context (``TrainConfig(queries=10)``, as the PFNs library's ``fixed_num_test_instances``), so a
+  step with a small context is cheaper and every context size gets the same number of loss terms.
 
 Each trained model is scored by its NLL gap to the Bayes predictive (importance sampling from the
 hyper-prior, 4096 draws) on the same 128 fresh datasets x 10 queries at context sizes 5, 20, 50,
 with the datasets as the units of the standard errors; the arms are compared pairwise on the same
-datasets.
+datasets: each with the baseline, and each with every arm whose settings are a part of its own
+(``lr-2e-3-queries-10 - lr-2e-3``: what 10 queries add at the higher learning rate).
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ ARMS = {
     "lr-1e-3": {"lr": 1e-3},
     "lr-2e-3": {"lr": 2e-3},
     "lr-4e-3": {"lr": 4e-3},
+    "queries-10": {"queries": 10},
+    "lr-2e-3-queries-10": {"lr": 2e-3, "queries": 10},
 }
 CONTEXTS = (5, 20, 50)
 MAX_CONTEXT = 50
@@ -172,11 +178,12 @@ def main() -> None:
 
 def _summary(args, arms: dict) -> dict:
     paired = {}
-    if arms.get("baseline", {}).get("complete"):
-        base = torch.tensor(arms["baseline"]["per_dataset_gap"])
-        for name, arm in arms.items():
-            if name != "baseline" and arm.get("complete"):
-                paired[f"{name} - baseline"] = _mean_se(torch.tensor(arm["per_dataset_gap"]) - base)
+    done = {name: arm for name, arm in arms.items() if arm.get("complete")}
+    for name, arm in done.items():
+        for other, base in done.items():
+            if ARMS[other].items() < ARMS[name].items():  # the baseline, or a part of this arm's settings
+                gaps = torch.tensor(arm["per_dataset_gap"]) - torch.tensor(base["per_dataset_gap"])
+                paired[f"{name} - {other}"] = _mean_se(gaps)
     table = []
     for name, arm in arms.items():
         if not arm.get("complete"):
@@ -186,7 +193,7 @@ def _summary(args, arms: dict) -> dict:
         row = {
             "arm": name,
             "targets": config.targets,
-            "points per dataset": config.seq_len,
+            "points per dataset": config.seq_len if config.queries is None else f"context + {config.queries}",
             "batch": config.batch_size,
             "peak lr": f"{config.lr:g}",
             "CPU s / step": f"{arm['seconds_per_step']:.2f}",

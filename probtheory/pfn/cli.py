@@ -31,6 +31,12 @@ def _train(args: argparse.Namespace) -> int:
     if args.lr is not None:
         overrides["lr"] = check_real("--lr", args.lr, positive=True)
         flags += f" --lr {args.lr!r}"
+    if args.batch_size is not None:
+        overrides["batch_size"] = check_int("--batch-size", args.batch_size, minimum=1)
+        flags += f" --batch-size {args.batch_size}"
+    if args.queries is not None:
+        overrides["queries"] = check_int("--queries", args.queries, minimum=1)
+        flags += f" --queries {args.queries}"
     config = dataclasses.replace(recipe.config, **overrides)
     out = Path(args.out or f"pfn-runs/{recipe.name}")
     command = f"probtheory pfn train {recipe.name}{flags}"
@@ -115,6 +121,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--out", help="run folder (default pfn-runs/RECIPE)")
     train.add_argument("--steps", type=int, help="override the recipe's number of steps")
     train.add_argument("--lr", type=float, help="override the recipe's peak learning rate")
+    train.add_argument(
+        "--batch-size", type=int, help="override the recipe's datasets per step (per process under torchrun)"
+    )
+    train.add_argument(
+        "--queries", type=int, help="a fixed number of queries per dataset (default: every point after the context)"
+    )
     train.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     train.add_argument("--install", action="store_true", help="copy the result into the package's weights")
     add_no_progress_argument(train)
