@@ -14,7 +14,8 @@ Run:  python benchmarks/bo_surrogates.py [--problems branin,hartmann6,ackley10]
 Every (problem, surrogate, seed) is a ``bo.run`` with qLogEI and q = 1, checkpointed under
 ``--out`` so an interrupted benchmark resumes (``probtheory bo`` runs one problem the same
 way); ``--runs-only`` makes or resumes those runs and nothing else (no timing, table or
-plot), e.g. in the background; ``--saved-only`` makes the table and plot from the completed
+plot), e.g. in the background, and with ``--only-seeds 0,1,2`` only those of the ``--seeds``
+(two processes on disjoint seeds use two cores); ``--saved-only`` makes the table and plot from the completed
 runs saved so far, starting none (each row says how many seeds it has). Reported per problem
 and surrogate: median and quartiles of the final simple regret over seeds, the median wall
 time of one BO iteration (fit + acquisition) in those runs, and whether the surrogate's median
@@ -57,6 +58,8 @@ def _run_all(args: argparse.Namespace) -> dict[str, dict[str, list[BOResult]]]:
     for problem in args.problems.split(","):
         for surrogate in args.surrogates.split(","):
             for seed in range(args.seeds):
+                if args.only_seeds is not None and seed not in args.only_seeds:
+                    continue
                 # random search has no acquisition: its runs are shared by every acquisition
                 acquisition = "qlogei" if surrogate == "random" else args.acquisition
                 if acquisition is None:  # the library's default: Thompson for networks in a region
@@ -168,6 +171,11 @@ def main() -> None:
         "--saved-only", action="store_true", help="table and plot from the completed runs saved so far"
     )
     parser.add_argument(
+        "--only-seeds",
+        type=lambda text: {int(seed) for seed in text.split(",")},
+        help="with --runs-only: make or resume only these of the seeds, e.g. 0,1,2",
+    )
+    parser.add_argument(
         "--acquisition",
         help="default: qLogEI (the table of bo_surrogates.json), in a trust region bo.run's default "
         "(Thompson sampling for the network surrogates); qlogei, ts, ...: trust-region rows only",
@@ -182,6 +190,8 @@ def main() -> None:
     results_path = ROOT / "benchmarks" / "results" / "bo_surrogates.json"
     if args.acquisition not in (None, "qlogei") and not args.trust_region:
         parser.error("--acquisition other than qlogei needs --trust-region (bo_surrogates.json is qLogEI's)")
+    if args.only_seeds is not None and not args.runs_only:
+        parser.error("--only-seeds needs --runs-only (a table is made from every seed)")
     if args.runs_only:
         _run_all(args)
         return
