@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import shutil
 from pathlib import Path
 
@@ -39,7 +40,9 @@ def _train(args: argparse.Namespace) -> int:
         flags += f" --queries {args.queries}"
     config = dataclasses.replace(recipe.config, **overrides)
     out = Path(args.out or f"pfn-runs/{recipe.name}")
-    command = f"probtheory pfn train {recipe.name}{flags}"
+    world = int(os.environ.get("WORLD_SIZE", "1"))  # under torchrun: each rank draws its own datasets
+    launcher = f"torchrun --standalone --no-python --nproc_per_node {world} " if world > 1 else ""
+    command = f"{launcher}probtheory pfn train {recipe.name}{flags}"
     result = train_pfn(
         recipe.prior,
         config,

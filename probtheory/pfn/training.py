@@ -252,6 +252,11 @@ def train_pfn(
                 f"{out}/checkpoint was written with a different TrainConfig; "
                 "use another out_dir or resume=False"
             )
+        if saved.get("world_size", 1) != world:  # each rank draws its own datasets: the runs would differ
+            raise ConfigurationError(
+                f"{out}/checkpoint was written by {saved.get('world_size', 1)} process(es), this run has "
+                f"{world}: resume with the same number of processes, or use another out_dir"
+            )
         start_step, losses, elapsed = saved["step"], saved["losses"], saved["seconds"]
         window = saved.get("window", [])  # absent in checkpoints written before it was saved
         borders = state["model.borders"]
@@ -284,6 +289,7 @@ def train_pfn(
                 "losses": losses,
                 "seconds": elapsed,
                 "window": window,
+                "world_size": world,
             },
         )
 

@@ -204,7 +204,16 @@ def test_documented_torchrun_command_trains_a_recipe_and_only_rank_zero_reports(
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("trained gp-rbf-1d: 2 steps") == 1, result.stdout
-    assert json.loads((tmp_path / "model.json").read_text())["train_config"]["steps"] == 2
+    meta = json.loads((tmp_path / "model.json").read_text())
+    assert meta["train_config"]["steps"] == 2
+    # the recorded command reproduces the run: each rank draws its own datasets
+    launcher = "torchrun --standalone --no-python --nproc_per_node 2"
+    assert meta["training_command"] == f"{launcher} probtheory pfn train gp-rbf-1d --steps 2"
+    # ... and one process may not resume the two processes' checkpoint
+    from probtheory.cli import main
+
+    with pytest.raises(ConfigurationError, match="2 process\\(es\\), this run has 1"):
+        main(["--debug", "pfn", "train", "gp-rbf-1d", "--steps", "2", "--out", str(tmp_path), "--no-progress"])
 
 
 def test_command_line_trains_a_recipe_and_lists_it(tmp_path, capsys):
