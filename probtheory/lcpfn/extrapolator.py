@@ -60,7 +60,9 @@ class GaussianMixture(MixtureSameFamily):
         # +inf propagate into the maximum, and a row of -inf has no weight to normalise
         if not torch.isfinite(logits.amax(-1)).all():
             raise InputDataError(
-                "logits", "values that are not NaN or +inf, and a finite logit per mixture", "NaN or infinite logits"
+                "logits",
+                "values that are not NaN or +inf, and a finite logit per mixture",
+                "NaN or infinite logits",
             )
         self._params = (logits, loc, scale)
         super().__init__(Categorical(logits=logits), Normal(loc, scale), validate_args=False)

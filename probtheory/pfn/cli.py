@@ -128,7 +128,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--batch-size", type=int, help="override the recipe's datasets per step (per process under torchrun)"
     )
     train.add_argument(
-        "--queries", type=int, help="a fixed number of queries per dataset (default: every point after the context)"
+        "--queries", type=int, help="fixed queries per dataset (default: every point after the context)"
     )
     train.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     train.add_argument("--install", action="store_true", help="copy the result into the package's weights")

@@ -213,7 +213,7 @@ def test_documented_torchrun_command_trains_a_recipe_and_only_rank_zero_reports(
     from probtheory.cli import main
 
     with pytest.raises(ConfigurationError, match="2 process\\(es\\), this run has 1"):
-        main(["--debug", "pfn", "train", "gp-rbf-1d", "--steps", "2", "--out", str(tmp_path), "--no-progress"])
+        main(["--debug", "pfn", "train", "gp-rbf-1d", "--steps", "2", "--out", str(tmp_path)])
 
 
 def test_command_line_trains_a_recipe_and_lists_it(tmp_path, capsys):
@@ -256,7 +256,7 @@ def test_fixed_queries_train_on_the_points_right_after_the_context(monkeypatch):
     train_pfn(GPPrior(), _config(steps=8, queries=3), progress=False)
     training = batches[-8:]  # the earlier draws fit the bucket borders
     assert len(calls) == 8
-    for batch, (x_train, y_train, x_test) in zip(training, calls, strict=True):
+    for batch, (x_train, _, x_test) in zip(training, calls, strict=True):
         s = x_train.shape[1]
         assert x_test.shape[1] == 3
         assert torch.equal(x_test, batch.x[:, s : s + 3].float())
