@@ -109,6 +109,11 @@ BARS: dict[str, list[Bar]] = {
         ),
         Bar(
             "",
+            lambda d: d["gp-hyper-1d"]["gap_5_to_50"]["gap"] <= 0.02,
+            {"model": "gp-hyper-1d", "bar": "<= 0.02"},
+        ),
+        Bar(
+            "",
             lambda d: d["gp-hyper-1d"]["pfn_mean_nll"] <= d["gp-hyper-1d"]["nuts_mean_nll"],
             {"bar": "PFN <= NUTS"},
         ),
