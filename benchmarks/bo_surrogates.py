@@ -15,8 +15,8 @@ Every (problem, surrogate, seed) is a ``bo.run`` with qLogEI and q = 1, checkpoi
 ``--out`` so an interrupted benchmark resumes (``probtheory bo`` runs one problem the same
 way); ``--runs-only`` makes or resumes those runs and nothing else (no timing, table or
 plot), e.g. in the background, and with ``--only-seeds 0,1,2`` only those of the ``--seeds``
-(two processes on disjoint seeds use two cores); ``--saved-only`` makes the table and plot from the completed
-runs saved so far, starting none (each row says how many seeds it has). Reported per problem
+(two processes on disjoint seeds use two cores); ``--saved-only`` makes the table and plot from
+the completed runs saved so far, starting none (each row says how many seeds it has). Reported per problem
 and surrogate: median and quartiles of the final simple regret over seeds, the median wall
 time of one BO iteration (fit + acquisition) in those runs, and whether the surrogate's median
 final regret is below random search's.
