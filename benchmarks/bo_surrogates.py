@@ -415,6 +415,11 @@ def _row_key(row: dict) -> tuple:
     return row["problem"], row["budget"], row["surrogate"], row.get("acquisition", "qlogei")
 
 
+def _row_id(key: tuple) -> str:
+    """A row key as a JSON string (the record of which command made which rows)."""
+    return "/".join(map(str, key))
+
+
 def _trust_region_main(args: argparse.Namespace, whole_cube_path: Path) -> None:
     """Trust-region runs side by side with the whole-cube loop's rows (same problem and budget)."""
     path = ROOT / "benchmarks" / "results" / "bo_trust_region.json"
@@ -476,17 +481,12 @@ def _trust_region_main(args: argparse.Namespace, whole_cube_path: Path) -> None:
     )
     _annotate_overhead(data)
     # each command keeps the rows it produced; a command all of whose rows a later one replaced is dropped
-    owned = {c: set(k) for c, k in data["meta"].get("rows_of_command", {}).items() if c != command}
-    owned = {c: k - {"/".join(map(str, key)) for key in keys} for c, k in owned.items()}
-    owned[command] = {"/".join(map(str, key)) for key in keys}
-    every_row_owned = {"/".join(map(str, _row_key(r))) for r in data["table"]} <= set().union(*owned.values())
-    earlier = [
-        c
-        for c in data["meta"].get("commands", [])
-        if c != command and (owned[c] if c in owned else not every_row_owned)  # files older than this record
-    ]
+    made = {_row_id(key) for key in keys}
+    owned = {c: set(ids) - made for c, ids in data["meta"].get("rows_of_command", {}).items() if c != command}
+    owned[command] = made
+    earlier = [c for c in data["meta"].get("commands", []) if c != command and owned.get(c)]
     data["meta"]["commands"] = [*earlier, command]
-    data["meta"]["rows_of_command"] = {c: sorted(owned[c]) for c in data["meta"]["commands"] if c in owned}
+    data["meta"]["rows_of_command"] = {c: sorted(owned[c]) for c in data["meta"]["commands"]}
     data["meta"]["command"] = " ; ".join(data["meta"]["commands"])
     data["meta"]["machine"] = f"{platform.machine()}, 1 torch thread"
     data["meta"]["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -24,20 +24,19 @@ def _train(args: argparse.Namespace) -> int:
     from probtheory.pfn.training import train_pfn
 
     recipe = get_recipe(args.recipe)
-    overrides = {}
-    flags = ""  # the settings that determine the model (not how it was invoked)
-    if args.steps is not None:
-        overrides["steps"] = check_int("--steps", args.steps, minimum=1)
-        flags += f" --steps {args.steps}"
-    if args.lr is not None:
-        overrides["lr"] = check_real("--lr", args.lr, positive=True)
-        flags += f" --lr {args.lr!r}"
-    if args.batch_size is not None:
-        overrides["batch_size"] = check_int("--batch-size", args.batch_size, minimum=1)
-        flags += f" --batch-size {args.batch_size}"
-    if args.queries is not None:
-        overrides["queries"] = check_int("--queries", args.queries, minimum=1)
-        flags += f" --queries {args.queries}"
+    # the settings that determine the model (not how it was invoked), named by their flags
+    checks = {
+        "steps": lambda flag, value: check_int(flag, value, minimum=1),
+        "lr": lambda flag, value: check_real(flag, value, positive=True),
+        "batch_size": lambda flag, value: check_int(flag, value, minimum=1),
+        "queries": lambda flag, value: check_int(flag, value, minimum=1),
+    }
+    overrides, flags = {}, ""
+    for field, check in checks.items():
+        if (value := getattr(args, field)) is not None:
+            flag = "--" + field.replace("_", "-")
+            overrides[field] = check(flag, value)
+            flags += f" {flag} {value!r}"
     config = dataclasses.replace(recipe.config, **overrides)
     out = Path(args.out or f"pfn-runs/{recipe.name}")
     world = int(os.environ.get("WORLD_SIZE", "1"))  # under torchrun: each rank draws its own datasets

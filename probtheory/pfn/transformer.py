@@ -130,11 +130,12 @@ class PFNTransformer(nn.Module):
         self._check(x_train, y_train, None)
         h = self.encode_x(x_train) + self.encode_y(y_train.unsqueeze(-1))
         keys, values = [], []
+        last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
             k, v = layer.keys_values(h)
             keys.append(k)
             values.append(v)
-            if i < len(self.layers) - 1:  # the last layer's context outputs feed nothing
+            if i < last:  # the last layer's context outputs feed nothing
                 h = layer(h, k, v)
         return ContextCache(keys, values, x_train.shape[1])
 
@@ -168,11 +169,10 @@ class PFNTransformer(nn.Module):
         h = torch.cat(
             [self.encode_x(x_train) + self.encode_y(y_train.unsqueeze(-1)), self.encode_x(x_test)], 1
         )
-        *inner, last = self.layers
-        for layer in inner:
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
             k, v = layer.keys_values(h[:, :s])
-            h = layer(h, k, v)
-        # in the last layer only the queries go on (to the decoder): the context rows' outputs would
-        # feed nothing, and skipping them saves about a tenth of a training step
-        k, v = last.keys_values(h[:, :s])
-        return self.decoder(last(h[:, s:], k, v))
+            # the last layer's context outputs would feed nothing: only the queries go on (to the
+            # decoder), which saves about a tenth of a training step
+            h = layer(h[:, s:] if i == last else h, k, v)
+        return self.decoder(h)
