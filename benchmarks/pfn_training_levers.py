@@ -24,7 +24,10 @@ every arm. Arms:
   recipe's 5e-4;
 * ``queries-10``, ``lr-2e-3-queries-10``: 10 queries per dataset, the points right after its
   context (``TrainConfig(queries=10)``, as the PFNs library's ``fixed_num_test_instances``), so a
-  step with a small context is cheaper and every context size gets the same number of loss terms.
+  step with a small context is cheaper and every context size gets the same number of loss terms;
+* ``lr-2e-3-queries-10-buckets-1000``: the same with 1000 buckets instead of 500 (finer
+  resolution of the predicted density; the GP example of the PFNs library, Müller et al. 2022,
+  uses 1000 or 10000).
 
 Each trained model is scored by its NLL gap to the Bayes predictive (importance sampling from the
 hyper-prior, 4096 draws) on the same 128 fresh datasets x 10 queries at context sizes 5, 20, 50,
@@ -63,6 +66,7 @@ ARMS = {
     "lr-4e-3": {"lr": 4e-3},
     "queries-10": {"queries": 10},
     "lr-2e-3-queries-10": {"lr": 2e-3, "queries": 10},
+    "lr-2e-3-queries-10-buckets-1000": {"lr": 2e-3, "queries": 10, "num_buckets": 1000},
 }
 CONTEXTS = (5, 20, 50)
 MAX_CONTEXT = 50
@@ -71,7 +75,11 @@ RESULTS = Path(__file__).parent / "results" / "pfn_training_levers.json"
 
 def arm_config(name: str, steps: int) -> TrainConfig:
     base = get_recipe("gp-hyper-1d").config
-    return dataclasses.replace(base, steps=steps, checkpoint_every=max(1, steps // 10), **ARMS[name])
+    settings = dict(ARMS[name])
+    if "num_buckets" in settings:  # an architecture setting
+        transformer = dataclasses.replace(base.transformer, num_buckets=settings.pop("num_buckets"))
+        settings["transformer"] = transformer
+    return dataclasses.replace(base, steps=steps, checkpoint_every=max(1, steps // 10), **settings)
 
 
 def seconds_per_step(prior: GPHyperPrior, name: str, timed: int = 8) -> float:

@@ -30,6 +30,7 @@ def _train(args: argparse.Namespace) -> int:
         "lr": lambda flag, value: check_real(flag, value, positive=True),
         "batch_size": lambda flag, value: check_int(flag, value, minimum=1),
         "queries": lambda flag, value: check_int(flag, value, minimum=1),
+        "buckets": lambda flag, value: check_int(flag, value, minimum=2),
     }
     overrides, flags = {}, ""
     for field, check in checks.items():
@@ -37,6 +38,8 @@ def _train(args: argparse.Namespace) -> int:
             flag = "--" + field.replace("_", "-")
             overrides[field] = check(flag, value)
             flags += f" {flag} {value!r}"
+    if (buckets := overrides.pop("buckets", None)) is not None:  # the one architecture setting
+        overrides["transformer"] = dataclasses.replace(recipe.config.transformer, num_buckets=buckets)
     config = dataclasses.replace(recipe.config, **overrides)
     out = Path(args.out or f"pfn-runs/{recipe.name}")
     world = int(os.environ.get("WORLD_SIZE", "1"))  # under torchrun: each rank draws its own datasets
@@ -129,6 +132,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--queries", type=int, help="fixed queries per dataset (default: every point after the context)"
     )
+    train.add_argument("--buckets", type=int, help="override the recipe's number of bar-distribution buckets")
     train.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     train.add_argument("--install", action="store_true", help="copy the result into the package's weights")
     add_no_progress_argument(train)

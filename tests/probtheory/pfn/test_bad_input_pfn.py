@@ -32,7 +32,12 @@ from probtheory.pfn import (
     train_pfn,
     write_checkpoint,
 )
-from probtheory.pfn.evaluation import exact_gp_predictive, hyperprior_gp_predictive, ks_uniform
+from probtheory.pfn.evaluation import (
+    bar_projection,
+    exact_gp_predictive,
+    hyperprior_gp_predictive,
+    ks_uniform,
+)
 from tests.bad_input import BadInput, check_case
 
 nan = math.nan
@@ -577,6 +582,27 @@ CASES = [
         lambda: hyperprior_gp_predictive(_x(1, 5, 1), _x(1, 5), _x(1, 2, 1), GPHyperPrior(), 16, 0),
         InputDataError,
         "generator",
+    ),
+    BadInput(
+        "bar_projection",
+        "a Student-t predictive (no closed-form bucket masses)",
+        lambda: bar_projection(torch.distributions.StudentT(3.0), torch.linspace(-1, 1, 5)),
+        InputDataError,
+        "predictive",
+    ),
+    BadInput(
+        "bar_projection",
+        "decreasing borders",
+        lambda: bar_projection(torch.distributions.Normal(0.0, 1.0), torch.linspace(1, -1, 5)),
+        InputDataError,
+        "borders",
+    ),
+    BadInput(
+        "bar_projection",
+        "a chunk of 0 rows",
+        lambda: bar_projection(torch.distributions.Normal(0.0, 1.0), torch.linspace(-1, 1, 5), chunk=0),
+        InputDataError,
+        "chunk",
     ),
     BadInput(
         "ks_uniform",

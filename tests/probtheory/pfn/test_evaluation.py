@@ -113,3 +113,49 @@ def test_hyperprior_predictive_rejects_bad_input():
         hyperprior_gp_predictive(x, torch.zeros(2, 3), x, GPHyperPrior(), num_samples=0)
     with pytest.raises(InputDataError, match="y_train"):
         hyperprior_gp_predictive(x, torch.zeros(2, 4), x, GPHyperPrior())
+
+
+def test_bar_projection_masses_are_the_mixtures_bucket_masses():
+    """Two-component mixture: each bucket's mass is the weighted difference of the Normal CDFs
+    (scipy), the end buckets reaching to -inf and +inf."""
+    from scipy import stats
+
+    from probtheory.pfn.evaluation import bar_projection
+
+    borders = torch.tensor([-2.0, -0.5, 0.0, 0.7, 3.0], dtype=torch.float64)
+    mixture = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(probs=torch.tensor([[0.3, 0.7]], dtype=torch.float64)),
+        torch.distributions.Normal(
+            torch.tensor([[-0.4, 0.9]], dtype=torch.float64), torch.tensor([[0.5, 1.3]], dtype=torch.float64)
+        ),
+    )
+    cdf = 0.3 * stats.norm.cdf(borders[1:-1], -0.4, 0.5) + 0.7 * stats.norm.cdf(borders[1:-1], 0.9, 1.3)
+    expected = torch.diff(torch.tensor([0.0, *cdf, 1.0], dtype=torch.float64))
+    masses = bar_projection(mixture, borders).log_masses.exp()
+    assert masses.shape == (1, 4)
+    assert torch.allclose(masses[0], expected, atol=1e-12)
+
+
+def test_bar_projection_has_the_smallest_expected_nll_on_its_borders():
+    """Gibbs' inequality: under the Normal, the projection's exact expected NLL is below that of
+    every perturbation of its logits, and it approaches the Normal's entropy as buckets shrink."""
+    from probtheory.pfn.bar_distribution import BarDistribution
+    from probtheory.pfn.evaluation import bar_projection
+    from probtheory.pfn.soft_targets import expected_nll
+
+    loc, scale = torch.tensor([0.3], dtype=torch.float64), torch.tensor([0.4], dtype=torch.float64)
+    normal = torch.distributions.Normal(loc, scale)
+    floors = []
+    for k in (20, 40, 80, 160):
+        borders = torch.linspace(-3, 3, k + 1, dtype=torch.float64)
+        projection = bar_projection(normal, borders)
+        best = expected_nll(projection, loc, scale)
+        g = torch.Generator().manual_seed(k)
+        for _ in range(20):
+            noise = 0.05 * torch.randn(projection.logits.shape, generator=g, dtype=torch.float64)
+            other = BarDistribution(borders, projection.logits + noise)
+            assert expected_nll(other, loc, scale) > best
+        floors.append(float(best - normal.entropy()))
+    assert all(f > 0 for f in floors)
+    # halving the width divides the floor by about 4 (~ width^2)
+    assert all(finer < 0.3 * coarser for coarser, finer in zip(floors[:-1], floors[1:], strict=True))
