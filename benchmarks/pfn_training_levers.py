@@ -5,7 +5,8 @@ Run:  python benchmarks/pfn_training_levers.py [--budget-minutes 15] [--arms bas
       python benchmarks/pfn_training_levers.py --steps 1500 --arms baseline soft
       (equal step counts instead of equal CPU time: pfn_training_levers_steps1500.json)
       python benchmarks/pfn_training_levers.py --arms baseline batch-32 ... --results NAME
-      (another set of arms in its own file: benchmarks/results/NAME.json)
+      (another set of arms in its own file: benchmarks/results/NAME.json; processes with other
+      --arms may share the file, e.g. one per core: each keeps the arms the others finished)
 
 Every arm trains the ``gp-hyper-1d`` recipe's architecture on the same prior, from the same
 seed, for the same compute budget: its step count is the budget divided by its own CPU time per
@@ -27,7 +28,10 @@ every arm. Arms:
   step with a small context is cheaper and every context size gets the same number of loss terms;
 * ``lr-2e-3-queries-10-buckets-1000``: the same with 1000 buckets instead of 500 (finer
   resolution of the predicted density; the GP example of the PFNs library, Müller et al. 2022,
-  uses 1000 or 10000).
+  uses 1000 or 10000);
+* ``lr-2e-3-queries-10-width-64``, ``lr-2e-3-queries-10-width-256``: the same with half or twice
+  the recipe's width (embedding 64 or 256, feed-forward 128 or 512; 4 heads, 4 layers): more
+  steps of a smaller network or fewer of a larger one in the same CPU time.
 
 Each trained model is scored by its NLL gap to the Bayes predictive (importance sampling from the
 hyper-prior, 4096 draws) on the same 128 fresh datasets x 10 queries at context sizes 5, 20, 50,
@@ -67,7 +71,10 @@ ARMS = {
     "queries-10": {"queries": 10},
     "lr-2e-3-queries-10": {"lr": 2e-3, "queries": 10},
     "lr-2e-3-queries-10-buckets-1000": {"lr": 2e-3, "queries": 10, "num_buckets": 1000},
+    "lr-2e-3-queries-10-width-64": {"lr": 2e-3, "queries": 10, "emsize": 64, "nhid": 128},
+    "lr-2e-3-queries-10-width-256": {"lr": 2e-3, "queries": 10, "emsize": 256, "nhid": 512},
 }
+ARCHITECTURE = ("num_buckets", "emsize", "nhid", "nlayers")  # settings of the transformer
 CONTEXTS = (5, 20, 50)
 MAX_CONTEXT = 50
 RESULTS = Path(__file__).parent / "results" / "pfn_training_levers.json"
@@ -76,9 +83,9 @@ RESULTS = Path(__file__).parent / "results" / "pfn_training_levers.json"
 def arm_config(name: str, steps: int) -> TrainConfig:
     base = get_recipe("gp-hyper-1d").config
     settings = dict(ARMS[name])
-    if "num_buckets" in settings:  # an architecture setting
-        transformer = dataclasses.replace(base.transformer, num_buckets=settings.pop("num_buckets"))
-        settings["transformer"] = transformer
+    architecture = {key: settings.pop(key) for key in ARCHITECTURE if key in settings}
+    if architecture:
+        settings["transformer"] = dataclasses.replace(base.transformer, **architecture)
     return dataclasses.replace(base, steps=steps, checkpoint_every=max(1, steps // 10), **settings)
 
 
@@ -154,8 +161,7 @@ def main() -> None:
     results = RESULTS if args.steps is None else RESULTS.with_name(f"{RESULTS.stem}_steps{args.steps}.json")
     if args.results:
         results = RESULTS.with_name(f"{args.results}.json")
-    previous = json.loads(results.read_text()) if results.exists() else {}
-    arms = previous.get("arms", {}) if previous.get("budget_minutes") == args.budget_minutes else {}
+    arms = _finished_arms(results, args.budget_minutes)
     reference = None
     for name in [] if args.summary_only else args.arms:
         budget = f"{args.budget_minutes:g}min" if args.steps is None else f"{args.steps}steps"
@@ -178,10 +184,20 @@ def main() -> None:
             per_dataset_gap=gaps.mean(0).tolist(),
         )
         print(f"{name}: gap to Bayes {arms[name]['gap_overall']}", flush=True)
+        # arms another process (other --arms, same results file) finished meanwhile are kept
+        arms = _finished_arms(results, args.budget_minutes) | {
+            key: arm for key, arm in arms.items() if arm.get("complete")
+        }
         results.parent.mkdir(exist_ok=True)
         results.write_text(json.dumps(_summary(args, arms), indent=2) + "\n")
     if args.summary_only:
         results.write_text(json.dumps(_summary(args, arms), indent=2) + "\n")
+
+
+def _finished_arms(results: Path, budget_minutes: float) -> dict:
+    """The arms recorded in ``results`` for this budget (none if it records another budget)."""
+    previous = json.loads(results.read_text()) if results.exists() else {}
+    return previous.get("arms", {}) if previous.get("budget_minutes") == budget_minutes else {}
 
 
 def _summary(args, arms: dict) -> dict:
