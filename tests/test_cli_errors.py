@@ -55,6 +55,7 @@ CASES = [
     (["pfn", "train", "gp-rbf-1d", "--batch-size", "0"], "`--batch-size`: expected an integer >= 1"),
     (["pfn", "train", "gp-rbf-1d", "--queries", "0"], "`--queries`: expected an integer >= 1"),
     (["pfn", "train", "gp-rbf-1d", "--buckets", "1"], "`--buckets`: expected an integer >= 2"),
+    (["pfn", "train", "gp-rbf-1d", "--emsize", "30"], "emsize (30) must be divisible by nhead (4)"),
     (["pfn", "train", "gp-rbf-1d", "--queries", "11"], "max_context + queries (50 + 11) must be <= seq_len"),
     (["pfn", "rehash", "{d}/missing"], "missing.json beside it; it does not exist"),
     (["pfn", "rehash", "{d}/edited"], "does not match its recorded config_sha256"),

@@ -31,15 +31,19 @@ def _train(args: argparse.Namespace) -> int:
         "batch_size": lambda flag, value: check_int(flag, value, minimum=1),
         "queries": lambda flag, value: check_int(flag, value, minimum=1),
         "buckets": lambda flag, value: check_int(flag, value, minimum=2),
+        "emsize": lambda flag, value: check_int(flag, value, minimum=1),
+        "nhid": lambda flag, value: check_int(flag, value, minimum=1),
     }
+    architecture = {"buckets": "num_buckets", "emsize": "emsize", "nhid": "nhid"}  # flag -> transformer field
     overrides, flags = {}, ""
     for field, check in checks.items():
         if (value := getattr(args, field)) is not None:
             flag = "--" + field.replace("_", "-")
             overrides[field] = check(flag, value)
             flags += f" {flag} {value!r}"
-    if (buckets := overrides.pop("buckets", None)) is not None:  # the one architecture setting
-        overrides["transformer"] = dataclasses.replace(recipe.config.transformer, num_buckets=buckets)
+    transformer = {architecture[key]: overrides.pop(key) for key in architecture if key in overrides}
+    if transformer:  # TransformerConfig checks the combination (emsize divisible by the heads)
+        overrides["transformer"] = dataclasses.replace(recipe.config.transformer, **transformer)
     config = dataclasses.replace(recipe.config, **overrides)
     out = Path(args.out or f"pfn-runs/{recipe.name}")
     world = int(os.environ.get("WORLD_SIZE", "1"))  # under torchrun: each rank draws its own datasets
@@ -133,6 +137,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--queries", type=int, help="fixed queries per dataset (default: every point after the context)"
     )
     train.add_argument("--buckets", type=int, help="override the recipe's number of bar-distribution buckets")
+    train.add_argument("--emsize", type=int, help="override the recipe's transformer width (embedding size)")
+    train.add_argument("--nhid", type=int, help="override the recipe's feed-forward width")
     train.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     train.add_argument("--install", action="store_true", help="copy the result into the package's weights")
     add_no_progress_argument(train)

@@ -225,11 +225,14 @@ def test_command_line_trains_a_recipe_and_lists_it(tmp_path, capsys):
     assert meta["recipe"] == "gp-rbf-1d" and meta["train_config"]["steps"] == 2
     out = tmp_path / "lr"
     flags = ["--steps", "2", "--lr", "2e-3", "--batch-size", "4", "--queries", "10", "--buckets", "40"]
+    flags += ["--emsize", "16", "--nhid", "24"]
     assert main(["pfn", "train", "gp-rbf-1d", *flags, "--out", str(out), "--no-progress"]) == 0
     meta = json.loads((out / "model.json").read_text())
     command = "probtheory pfn train gp-rbf-1d --steps 2 --lr 0.002 --batch-size 4 --queries 10 --buckets 40"
-    assert meta["training_command"] == command
-    assert PFN.load(out / "model").borders.numel() == 41
+    assert meta["training_command"] == command + " --emsize 16 --nhid 24"
+    trained = PFN.load(out / "model")
+    assert trained.borders.numel() == 41
+    assert (trained.config.emsize, trained.config.nhid) == (16, 24)
     assert {k: meta["train_config"][k] for k in ("steps", "lr", "batch_size", "queries")} == {
         "steps": 2,
         "lr": 0.002,
