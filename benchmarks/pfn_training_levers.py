@@ -8,11 +8,11 @@ Run:  python benchmarks/pfn_training_levers.py [--budget-minutes 15] [--arms bas
       (another set of arms in its own file: benchmarks/results/NAME.json; processes with other
       --arms may share the file, e.g. one per core: each keeps the arms the others finished)
 
-Every arm trains the ``gp-hyper-1d`` recipe's architecture on the same prior, from the same
-seed, for the same compute budget: its step count is the budget divided by its own CPU time per
-step (one torch thread; process CPU time, so that other jobs on a shared host do not skew the
-comparison), measured in this process just before training, so the cosine schedule completes in
-every arm. Arms:
+Every arm trains the ``gp-hyper-1d`` recipe's architecture (unless the arm changes it) on the same
+prior, from the same seed, for the same compute budget: its step count is the budget divided by
+its own CPU time per step (one torch thread; process CPU time, so that other jobs on a shared
+host do not skew the comparison), measured in this process just before training, so the cosine
+schedule completes in every arm. Arms:
 
 * ``baseline``: the recipe's loss on sampled targets, 60 points per dataset (10-60 queries);
 * ``soft``: the same with ``targets="gaussian"``, the loss's exact expectation over the
