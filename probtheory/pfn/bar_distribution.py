@@ -66,6 +66,24 @@ def bucket_borders(num_buckets: int, samples: Tensor) -> Tensor:
     return borders
 
 
+def check_borders(borders: Tensor, full_support: bool = True) -> Tensor:
+    """``borders`` if they can cut the line into buckets, else an error naming them.
+
+    They must be finite, 1-d and strictly increasing, at least 3 of them with full support (two
+    tails and a bucket between), 2 without.
+
+    Raises:
+        InputDataError: Naming ``borders`` otherwise.
+    """
+    borders = check_finite("borders", borders)
+    need = 3 if full_support else 2
+    if borders.dim() != 1 or borders.numel() < need:
+        raise InputDataError("borders", f"a 1-d tensor of at least {need} borders", tuple(borders.shape))
+    if not (borders[1:] > borders[:-1]).all():
+        raise InputDataError("borders", "strictly increasing values", borders.tolist()[:8])
+    return borders
+
+
 class BarDistribution(Distribution):
     """Piecewise-uniform distribution over buckets, optionally with half-normal tails.
 
@@ -86,14 +104,9 @@ class BarDistribution(Distribution):
     has_rsample = False
 
     def __init__(self, borders: Tensor, logits: Tensor, full_support: bool = True, validate_args=None):
-        borders = check_finite("borders", borders)
         check_floating("logits", logits)
         check_bool("full_support", full_support)
-        if borders.dim() != 1 or borders.numel() < (3 if full_support else 2):
-            need = 3 if full_support else 2
-            raise InputDataError("borders", f"a 1-d tensor of at least {need} borders", tuple(borders.shape))
-        if not (borders[1:] > borders[:-1]).all():
-            raise InputDataError("borders", "strictly increasing values", borders.tolist()[:8])
+        borders = check_borders(borders, full_support)
         if logits.shape[-1] != borders.numel() - 1:
             raise InputDataError("logits", f"last dimension K = {borders.numel() - 1}", tuple(logits.shape))
         if logits.dim() == 0:

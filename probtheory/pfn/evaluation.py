@@ -24,7 +24,7 @@ from torch import Tensor
 
 from probtheory._checks import check_finite, check_generator, check_in_interval, check_int, check_real
 from probtheory.errors import InputDataError
-from probtheory.pfn.bar_distribution import BarDistribution
+from probtheory.pfn.bar_distribution import BarDistribution, check_borders
 from probtheory.pfn.priors import GPHyperPrior
 from probtheory.pfn.soft_targets import gaussian_bucket_masses
 
@@ -200,10 +200,7 @@ def bar_projection(
         True
     """
     check_int("chunk", chunk, minimum=1)
-    borders = check_finite("borders", borders).double()
-    if borders.dim() != 1 or borders.numel() < 3 or not (borders[1:] > borders[:-1]).all():
-        expected = "a 1-d strictly increasing tensor of at least 3 borders"
-        raise InputDataError("borders", expected, borders.tolist()[:8])
+    borders = check_borders(borders).double()  # before the masses: they cost far more
     if isinstance(predictive, torch.distributions.Normal):
         masses = gaussian_bucket_masses(borders, predictive.loc.double(), predictive.scale.double())
     elif isinstance(predictive, torch.distributions.MixtureSameFamily) and isinstance(

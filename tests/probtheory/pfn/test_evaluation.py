@@ -159,3 +159,20 @@ def test_bar_projection_has_the_smallest_expected_nll_on_its_borders():
     assert all(f > 0 for f in floors)
     # halving the width divides the floor by about 4 (~ width^2)
     assert all(finer < 0.3 * coarser for coarser, finer in zip(floors[:-1], floors[1:], strict=True))
+
+
+def test_bar_projection_of_a_batch_does_not_depend_on_the_chunks():
+    """Rows processed a few at a time (the last chunk partial) give the masses of one pass."""
+    from probtheory.pfn import GPHyperPrior
+    from probtheory.pfn.evaluation import bar_projection, hyperprior_gp_predictive
+
+    prior = GPHyperPrior()
+    batch = prior.sample(3, 8, torch.Generator().manual_seed(2))
+    mixture = hyperprior_gp_predictive(
+        batch.x[:, :5], batch.y[:, :5], batch.x[:, 5:], prior, 64, torch.Generator().manual_seed(3)
+    )
+    borders = torch.linspace(-3, 3, 31)
+    whole = bar_projection(mixture, borders, chunk=100).logits
+    assert whole.shape == (3, 3, 30)
+    chunked = bar_projection(mixture, borders, chunk=4).logits  # 9 rows: 4 + 4 + 1
+    assert torch.allclose(chunked, whole, rtol=0, atol=1e-12)
