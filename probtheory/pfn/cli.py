@@ -19,7 +19,7 @@ __all__ = ["register"]
 
 
 def _train(args: argparse.Namespace) -> int:
-    from probtheory._checks import check_int, check_real
+    from probtheory._checks import check_int, check_interval, check_real
     from probtheory.pfn.recipes import get_recipe
     from probtheory.pfn.training import train_pfn
 
@@ -33,6 +33,7 @@ def _train(args: argparse.Namespace) -> int:
         "buckets": lambda flag, value: check_int(flag, value, minimum=2),
         "emsize": lambda flag, value: check_int(flag, value, minimum=1),
         "nhid": lambda flag, value: check_int(flag, value, minimum=1),
+        "border_power": lambda flag, value: check_interval(flag, value, 0.0, 1.0, meaning="an exponent"),
     }
     architecture = {"buckets": "num_buckets", "emsize": "emsize", "nhid": "nhid"}  # flag -> transformer field
     overrides, flags = {}, ""
@@ -137,6 +138,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--queries", type=int, help="fixed queries per dataset (default: every point after the context)"
     )
     train.add_argument("--buckets", type=int, help="override the recipe's number of bar-distribution buckets")
+    train.add_argument(
+        "--border-power",
+        type=float,
+        help="bucket borders follow the prior density of y to this power (1: quantiles; 1/3: finer tails)",
+    )
     train.add_argument("--emsize", type=int, help="override the recipe's transformer width (embedding size)")
     train.add_argument("--nhid", type=int, help="override the recipe's feed-forward width")
     train.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")

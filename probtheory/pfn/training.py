@@ -62,9 +62,13 @@ class TrainConfig:
     must carry as ``target_loc`` / ``target_scale``). Queries per dataset are ``seq_len - s`` for
     a context size ``s`` uniform on ``0..max_context``: a larger ``seq_len`` trains on more
     queries per dataset at a cost linear in their number. ``queries`` fixes their number instead
-    (the points ``s .. s + queries - 1`` of each drawn sequence): a step with a small context is
-    then cheaper, and every context size gets the same number of loss terms, as in the PFNs
-    library's ``fixed_num_test_instances`` (Müller et al.).
+    (the points ``s .. s + queries - 1`` of each drawn sequence; the datasets are still drawn
+    with ``seq_len`` points, since a prior's law may depend on the length, as the learning-curve
+    prior's does): a step with a small context is then cheaper, and every context size gets the
+    same number of loss terms, as in the PFNs library's ``fixed_num_test_instances`` (Müller et
+    al.). The bucket borders come from ``border_samples`` prior draws of y, with
+    ``border_power`` as in :func:`~probtheory.pfn.bar_distribution.bucket_borders` (1: quantile
+    borders; 1/3: more buckets in the tails, a lower floor of the attainable NLL).
     """
 
     steps: int = 20_000
@@ -77,6 +81,7 @@ class TrainConfig:
     accumulation: int = 1
     clip_norm: float = 1.0
     border_samples: int = 100_000
+    border_power: float = 1.0
     checkpoint_every: int = 500
     log_every: int = 100
     seed: int = 0
@@ -101,6 +106,7 @@ class TrainConfig:
         check_real("weight_decay", self.weight_decay, nonnegative=True)
         check_real("clip_norm", self.clip_norm, positive=True)
         check_interval("warmup_fraction", self.warmup_fraction, 0.0, 1.0, meaning="a fraction of the steps")
+        check_interval("border_power", self.border_power, 0.0, 1.0, meaning="an exponent of the density")
         check_instance("transformer", self.transformer, TransformerConfig, "a TransformerConfig")
         if self.targets not in TARGETS:
             raise InputDataError("targets", f"one of {TARGETS}", repr(self.targets))
@@ -161,7 +167,8 @@ def _borders(prior: Prior, config: TrainConfig) -> torch.Tensor:
     ys = []
     while sum(y.numel() for y in ys) < config.border_samples:
         ys.append(prior.sample(per_batch, config.seq_len, g).y.flatten())
-    return bucket_borders(config.transformer.num_buckets, torch.cat(ys)[: config.border_samples])
+    samples = torch.cat(ys)[: config.border_samples]
+    return bucket_borders(config.transformer.num_buckets, samples, power=config.border_power)
 
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:

@@ -93,6 +93,40 @@ def test_bucket_borders_have_equal_mass():
     assert (counts - 2000).abs().max() <= 2
 
 
+@pytest.mark.parametrize("power", [1 / 3, 1 / 2])
+def test_bucket_borders_follow_the_density_to_a_power(power):
+    """For N(0, 1) draws, density^power is the N(0, 1/power) density: bucket widths follow it.
+
+    In the bulk (|y| < 2) each bucket's width times the N(0, 1/power) density at its midpoint is
+    the same (the bucket's share of the p^power mass); in the tails the counts of buckets beyond
+    |y| = 2.5 match that law's within 10%. Quantile borders (power 1) fail both.
+    """
+    ys = torch.randn(200_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    law = torch.distributions.Normal(0.0, (1 / power) ** 0.5)
+
+    def check(borders):
+        mid, widths = (borders[1:] + borders[:-1]) / 2, borders[1:] - borders[:-1]
+        bulk = mid.abs() < 2
+        share = widths[bulk] * law.log_prob(mid[bulk]).exp()
+        uniform = (share / share.median() - 1).abs().max() < 0.1
+        lo, hi = law.cdf(torch.tensor([ys.min().item(), ys.max().item()], dtype=torch.float64))
+        edge = law.cdf(torch.tensor(-2.5, dtype=torch.float64))
+        tail = (edge - lo + hi - (1 - edge)) / (hi - lo)
+        expected = tail * (borders.numel() - 1)
+        counted = ((borders[1:] <= -2.5) | (borders[:-1] >= 2.5)).sum()
+        return bool(uniform) and abs(counted - expected) <= 0.1 * expected + 1
+
+    assert check(bucket_borders(200, ys, power=power))
+    assert not check(bucket_borders(200, ys))
+
+
+def test_bucket_borders_with_power_zero_are_equally_spaced():
+    ys = torch.randn(10_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    borders = bucket_borders(40, ys, power=0.0)
+    expected = torch.linspace(ys.min().item(), ys.max().item(), 41, dtype=torch.float64)
+    assert torch.allclose(borders, expected, atol=1e-12)
+
+
 def test_rejects_bad_input():
     with pytest.raises(InputDataError, match="borders"):
         BarDistribution(torch.tensor([0.0, 1.0, 0.5]), torch.zeros(2))

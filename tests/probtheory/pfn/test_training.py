@@ -225,11 +225,12 @@ def test_command_line_trains_a_recipe_and_lists_it(tmp_path, capsys):
     assert meta["recipe"] == "gp-rbf-1d" and meta["train_config"]["steps"] == 2
     out = tmp_path / "lr"
     flags = ["--steps", "2", "--lr", "2e-3", "--batch-size", "4", "--queries", "10", "--buckets", "40"]
-    flags += ["--emsize", "16", "--nhid", "24"]
+    flags += ["--emsize", "16", "--nhid", "24", "--border-power", "0.5"]
     assert main(["pfn", "train", "gp-rbf-1d", *flags, "--out", str(out), "--no-progress"]) == 0
     meta = json.loads((out / "model.json").read_text())
     command = "probtheory pfn train gp-rbf-1d --steps 2 --lr 0.002 --batch-size 4 --queries 10 --buckets 40"
-    assert meta["training_command"] == command + " --emsize 16 --nhid 24"
+    assert meta["training_command"] == command + " --emsize 16 --nhid 24 --border-power 0.5"
+    assert meta["train_config"]["border_power"] == 0.5
     trained = PFN.load(out / "model")
     assert trained.borders.numel() == 41
     assert (trained.config.emsize, trained.config.nhid) == (16, 24)
@@ -265,3 +266,13 @@ def test_fixed_queries_train_on_the_points_right_after_the_context(monkeypatch):
         assert x_test.shape[1] == 3
         assert torch.equal(x_test, batch.x[:, s : s + 3].float())
     assert len({c[0].shape[1] for c in calls}) > 1  # several context sizes were drawn
+
+
+def test_border_power_sets_the_bucket_layout():
+    """border_power=1/3 spreads the same number of buckets over the same range towards the tails."""
+    quantile = train_pfn(GPPrior(), _config(steps=1), progress=False).model.borders
+    spread = train_pfn(GPPrior(), _config(steps=1, border_power=1 / 3), progress=False).model.borders
+    assert spread.numel() == quantile.numel() == TINY.num_buckets + 1
+    assert spread[0] == quantile[0] and spread[-1] == quantile[-1]
+    widths, quantile_widths = spread[1:] - spread[:-1], quantile[1:] - quantile[:-1]
+    assert widths.max() < quantile_widths.max() and widths.min() > quantile_widths.min()
