@@ -31,7 +31,10 @@ schedule completes in every arm. Arms:
   uses 1000 or 10000);
 * ``lr-2e-3-queries-10-width-64``, ``lr-2e-3-queries-10-width-256``: the same with half or twice
   the recipe's width (embedding 64 or 256, feed-forward 128 or 512; 4 heads, 4 layers): more
-  steps of a smaller network or fewer of a larger one in the same CPU time.
+  steps of a smaller network or fewer of a larger one in the same CPU time;
+* ``lr-2e-3-queries-10-cube-root-borders``: the same with bucket borders that follow the prior density
+  of y to the power 1/3 instead of quantile borders (``bucket_borders(power=1/3)``): the same
+  number of buckets, wider in the bulk and finer in the tails, for a lower floor of the gap.
 
 Each trained model is scored by its NLL gap to the Bayes predictive (importance sampling from the
 hyper-prior, 4096 draws) on the same 128 fresh datasets x 10 queries at context sizes 5, 20, 50,
@@ -73,6 +76,7 @@ ARMS = {
     "lr-2e-3-queries-10-buckets-1000": {"lr": 2e-3, "queries": 10, "num_buckets": 1000},
     "lr-2e-3-queries-10-width-64": {"lr": 2e-3, "queries": 10, "emsize": 64, "nhid": 128},
     "lr-2e-3-queries-10-width-256": {"lr": 2e-3, "queries": 10, "emsize": 256, "nhid": 512},
+    "lr-2e-3-queries-10-cube-root-borders": {"lr": 2e-3, "queries": 10, "border_power": 1 / 3},
 }
 ARCHITECTURE = ("num_buckets", "emsize", "nhid", "nlayers")  # settings of the transformer
 CONTEXTS = (5, 20, 50)

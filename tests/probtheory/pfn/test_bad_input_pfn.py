@@ -34,6 +34,7 @@ from probtheory.pfn import (
 )
 from probtheory.pfn.evaluation import (
     bar_projection,
+    discretisation_floor,
     exact_gp_predictive,
     hyperprior_gp_predictive,
     ks_uniform,
@@ -360,6 +361,13 @@ CASES = [
         InputDataError,
         "num_buckets",
     ),
+    BadInput(
+        "bucket_borders",
+        "a power above one",
+        lambda: bucket_borders(4, torch.rand(10), power=2.0),
+        InputDataError,
+        "power",
+    ),
     # priors
     BadInput(
         "GPPrior", "a negative lengthscale", lambda: GPPrior(lengthscale=-0.2), InputDataError, "lengthscale"
@@ -507,6 +515,13 @@ CASES = [
     BadInput("TrainConfig", "zero queries", lambda: TrainConfig(queries=0), InputDataError, "queries"),
     BadInput(
         "TrainConfig",
+        "a negative border power",
+        lambda: TrainConfig(border_power=-0.5),
+        InputDataError,
+        "border_power",
+    ),
+    BadInput(
+        "TrainConfig",
         "more queries than the sequence holds after the largest context",
         lambda: TrainConfig(seq_len=60, max_context=50, queries=11),
         ConfigurationError,
@@ -603,6 +618,27 @@ CASES = [
         lambda: bar_projection(torch.distributions.Normal(0.0, 1.0), torch.linspace(-1, 1, 5), chunk=0),
         InputDataError,
         "chunk",
+    ),
+    BadInput(
+        "discretisation_floor",
+        "a Student-t predictive",
+        lambda: discretisation_floor(torch.distributions.StudentT(3.0), torch.linspace(-1, 1, 5)),
+        InputDataError,
+        "predictive",
+    ),
+    BadInput(
+        "discretisation_floor",
+        "zero draws",
+        lambda: discretisation_floor(torch.distributions.Normal(0.0, 1.0), torch.linspace(-1, 1, 5), draws=0),
+        InputDataError,
+        "draws",
+    ),
+    BadInput(
+        "discretisation_floor",
+        "NaN borders",
+        lambda: discretisation_floor(torch.distributions.Normal(0.0, 1.0), torch.tensor([0.0, math.nan, 1])),
+        InputDataError,
+        "borders",
     ),
     BadInput(
         "ks_uniform",
