@@ -13,7 +13,9 @@ quantile borders (p = 1, the recipe's) and borders that follow the prior density
 power 1/2, 1/3 or 0 (``bucket_borders``), on the datasets of ``benchmarks/pfn_gp.py``'s gap
 (128 prior datasets x 10 queries, context sizes 5-50, importance-sampled Bayes predictive with
 4096 hyper-prior draws). Every layout sees the same draws of y, so the layouts' differences are
-paired; standard errors take the datasets as units.
+paired; standard errors take the datasets as units. Also, for ``gp-rbf-1d``, the floor of its
+recipe's layout and of the cube-root one against the exact GP posterior on ``pfn_gp.py``'s
+gp-rbf-1d datasets (``--rbf-only`` recomputes just that section).
 """
 
 from __future__ import annotations
@@ -33,7 +35,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from probtheory.pfn import GPHyperPrior  # noqa: E402
-from probtheory.pfn.evaluation import discretisation_floor, hyperprior_gp_predictive  # noqa: E402
+from probtheory.pfn.evaluation import (  # noqa: E402
+    discretisation_floor,
+    exact_gp_predictive,
+    hyperprior_gp_predictive,
+)
 from probtheory.pfn.recipes import get_recipe  # noqa: E402
 from probtheory.pfn.training import _borders  # noqa: E402
 
@@ -52,11 +58,57 @@ LAYOUTS = [
 ]
 
 
-def layout_borders(buckets: int, power: float) -> torch.Tensor:
-    """The borders a gp-hyper-1d training run with these settings starts from."""
-    config = get_recipe("gp-hyper-1d").config
+def layout_borders(buckets: int, power: float, recipe: str = "gp-hyper-1d") -> torch.Tensor:
+    """The borders a training run of ``recipe`` with these settings starts from."""
+    config = get_recipe(recipe).config
     transformer = dataclasses.replace(config.transformer, num_buckets=buckets)
-    return _borders(GPHyperPrior(), dataclasses.replace(config, border_power=power, transformer=transformer))
+    return _borders(
+        get_recipe(recipe).prior, dataclasses.replace(config, border_power=power, transformer=transformer)
+    )
+
+
+def rbf_floors(draws: int, datasets: int = 2000, seed: int = 2026) -> list[dict]:
+    """gp-rbf-1d: the floor of its recipe's layout and of the cube-root one against the exact GP.
+
+    On ``benchmarks/pfn_gp.py``'s gp-rbf-1d datasets (2000, context size 1 + i % 50 for dataset
+    i, one query each), where the shipped model's gap to the exact GP is measured.
+    """
+    prior = get_recipe("gp-rbf-1d").prior
+    batch = prior.sample(datasets, MAX_CONTEXT + 1, torch.Generator().manual_seed(seed))
+    contexts = torch.arange(datasets) % MAX_CONTEXT + 1
+    layouts = {}
+    for buckets, power in ((500, 1.0), (500, 1 / 3)):
+        borders = layout_borders(buckets, power, "gp-rbf-1d")
+        floors = []
+        for c in range(1, MAX_CONTEXT + 1):
+            x, y = batch.x[contexts == c], batch.y[contexts == c]
+            exact = exact_gp_predictive(
+                x[:, :c], y[:, :c], x[:, c : c + 1], prior.lengthscale, prior.outputscale, prior.noise
+            )
+            floors.append(
+                discretisation_floor(exact, borders, draws, torch.Generator().manual_seed(seed + c))
+            )
+        layouts[f"{buckets} buckets, power {power:.3g}"] = torch.cat(floors).flatten()
+    recipe = layouts["500 buckets, power 1"]
+    return [
+        {"layout": name, "floor": _mean_se(floors), "minus_recipe_layout": _mean_se(floors - recipe)}
+        for name, floors in layouts.items()
+    ]
+
+
+def _rbf_section(draws: int) -> tuple[list[dict], list[dict]]:
+    floors = rbf_floors(draws)
+    table = [
+        {
+            "gp-rbf-1d layout": row["layout"],
+            "floor (nats), contexts 1-50, vs the exact GP": "{:.4f} ± {:.4f}".format(*row["floor"]),
+            "minus the recipe's layout (paired)": (
+                "" if row is floors[0] else "{:+.4f} ± {:.4f}".format(*row["minus_recipe_layout"])
+            ),
+        }
+        for row in floors
+    ]
+    return floors, table
 
 
 def _mean_se(values: torch.Tensor) -> list[float]:
@@ -69,11 +121,17 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=32)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "pfn_borders.json")
     parser.add_argument("--plot-only", action="store_true", help="redraw the figure from the results")
+    parser.add_argument("--rbf-only", action="store_true", help="recompute only the gp-rbf-1d section")
     args = parser.parse_args()
+    torch.set_num_threads(1)
     if args.plot_only:
         plot(json.loads(args.out.read_text()))
         return
-    torch.set_num_threads(1)
+    if args.rbf_only:
+        result = json.loads(args.out.read_text())
+        result["gp-rbf-1d"], result["rbf_table"] = _rbf_section(args.draws)
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+        return
     prior = GPHyperPrior()
     batch = prior.sample(args.datasets, MAX_CONTEXT + QUERIES, torch.Generator().manual_seed(SEED))
     xq = batch.x[:, MAX_CONTEXT:]
@@ -137,6 +195,7 @@ def main() -> None:
         "layouts": layouts,
         "table": table,
     }
+    result["gp-rbf-1d"], result["rbf_table"] = _rbf_section(args.draws)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     plot(result)
 
