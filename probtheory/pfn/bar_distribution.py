@@ -104,8 +104,8 @@ def _power_borders(k: int, ys: Tensor, power: float) -> Tensor:
     levels = torch.linspace(0.0, 1.0, k + 1, dtype=torch.float64)[1:-1] * cumulative[-1]
     j = torch.searchsorted(cumulative, levels).clamp(1, widths.numel())  # fine bucket of each level
     inner = fine[j - 1] + (levels - cumulative[j - 1]) / weight[j - 1] * widths[j - 1]
-    borders = torch.unique_consecutive(torch.cat([fine[:1], inner, fine[-1:]]))
-    return borders.to(ys.dtype)
+    # in the samples' dtype before removing duplicates: rounding may merge close borders
+    return torch.unique_consecutive(torch.cat([fine[:1], inner, fine[-1:]]).to(ys.dtype))
 
 
 def check_borders(borders: Tensor, full_support: bool = True) -> Tensor:
