@@ -41,7 +41,7 @@ from probtheory.pfn.evaluation import (  # noqa: E402
     hyperprior_gp_predictive,
 )
 from probtheory.pfn.recipes import get_recipe  # noqa: E402
-from probtheory.pfn.training import _borders  # noqa: E402
+from probtheory.pfn.training import initial_borders  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTEXTS = (5, 10, 20, 30, 40, 50)  # the gap bar's range, as in benchmarks/pfn_gp.py
@@ -62,7 +62,7 @@ def layout_borders(buckets: int, power: float, recipe: str = "gp-hyper-1d") -> t
     """The borders a training run of ``recipe`` with these settings starts from."""
     config = get_recipe(recipe).config
     transformer = dataclasses.replace(config.transformer, num_buckets=buckets)
-    return _borders(
+    return initial_borders(
         get_recipe(recipe).prior, dataclasses.replace(config, border_power=power, transformer=transformer)
     )
 

@@ -58,7 +58,7 @@ CASES = [
     (["pfn", "train", "gp-rbf-1d", "--emsize", "30"], "emsize (30) must be divisible by nhead (4)"),
     (
         ["pfn", "train", "gp-rbf-1d", "--border-power", "2"],
-        "`--border-power`: expected an exponent in [0, 1]",
+        "`--border-power`: expected an exponent of the density in [0, 1]",
     ),
     (["pfn", "train", "gp-rbf-1d", "--queries", "11"], "max_context + queries (50 + 11) must be <= seq_len"),
     (["pfn", "rehash", "{d}/missing"], "missing.json beside it; it does not exist"),

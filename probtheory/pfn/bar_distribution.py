@@ -57,6 +57,12 @@ def bucket_borders(num_buckets: int, samples: Tensor, power: float = 1.0) -> Ten
     quantisers (Panter & Dite 1951; Gersho 1979). Quantile borders leave the tails' buckets
     wide, where a narrow predictive is then poorly resolved. ``power=0`` gives equal widths.
 
+    The end buckets narrow too, and their widths set the scales of a full-support bar
+    distribution's half-normal tails: mass beyond the outermost samples then costs more. With
+    the GP recipes' 500 buckets ``power=1/3`` still lowers the floor at every context size; with
+    1000 buckets or equal widths the tails cost more at small contexts than the finer bulk
+    saves there (``benchmarks/pfn_borders.py``).
+
     For ``power < 1`` the density is estimated on quantile buckets of about 10 samples each and
     taken as constant within each of them; where the sample is sparse (its extreme tails, a few
     buckets' worth) the layout follows it only as closely as its draws allow.
@@ -68,8 +74,9 @@ def bucket_borders(num_buckets: int, samples: Tensor, power: float = 1.0) -> Ten
 
     Returns:
         A strictly increasing tensor of at most ``num_buckets + 1`` borders from the smallest
-        sample to the largest. Duplicate borders (atoms in the sample) are removed, so fewer
-        buckets may result.
+        sample to the largest. Duplicate borders are removed, so fewer buckets may result:
+        with ``power=1`` where atoms in the sample fill several buckets, otherwise only where
+        the samples' precision cannot separate neighbouring borders.
 
     Example:
         >>> import torch
@@ -96,10 +103,15 @@ def bucket_borders(num_buckets: int, samples: Tensor, power: float = 1.0) -> Ten
 
 def _power_borders(k: int, ys: Tensor, power: float) -> Tensor:
     """Borders of density ∝ p(y)^power, p estimated on fine quantile buckets of the sorted ``ys``."""
-    fine = bucket_borders(max(k, ys.numel() // 10), ys).double()
+    fine_k = max(k, ys.numel() // 10)
+    fine = bucket_borders(fine_k, ys).double()
     widths = fine[1:] - fine[:-1]
-    # each fine bucket holds about the same mass, so its density is proportional to 1 / width
-    weight = widths ** (1.0 - power)
+    # a fine bucket's density is its share of the samples over its width; the shares are nearly
+    # equal (quantiles), so they enter relative to the nominal count, a factor of exactly 1
+    # unless atoms merged buckets or the last one took the remainder
+    inside = (torch.searchsorted(fine, ys.double(), right=True) - 1).clamp(0, widths.numel() - 1)
+    share = torch.bincount(inside, minlength=widths.numel()) / (ys.numel() // fine_k)
+    weight = share**power * widths ** (1.0 - power)  # the density^power times the width
     cumulative = torch.cat([weight.new_zeros(1), weight.cumsum(0)])
     levels = torch.linspace(0.0, 1.0, k + 1, dtype=torch.float64)[1:-1] * cumulative[-1]
     j = torch.searchsorted(cumulative, levels).clamp(1, widths.numel())  # fine bucket of each level

@@ -33,7 +33,9 @@ def _train(args: argparse.Namespace) -> int:
         "buckets": lambda flag, value: check_int(flag, value, minimum=2),
         "emsize": lambda flag, value: check_int(flag, value, minimum=1),
         "nhid": lambda flag, value: check_int(flag, value, minimum=1),
-        "border_power": lambda flag, value: check_interval(flag, value, 0.0, 1.0, meaning="an exponent"),
+        "border_power": lambda flag, value: check_interval(
+            flag, value, 0.0, 1.0, meaning="an exponent of the density"
+        ),
     }
     architecture = {"buckets": "num_buckets", "emsize": "emsize", "nhid": "nhid"}  # flag -> transformer field
     overrides, flags = {}, ""

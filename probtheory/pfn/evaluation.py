@@ -190,6 +190,13 @@ def _gaussian_mixture(predictive: object) -> tuple[Tensor, Tensor, Tensor, torch
     raise InputDataError("predictive", expected, type(predictive).__name__)
 
 
+def _row_chunks(weights: Tensor, chunk: int) -> list[slice]:
+    """Slices of ``chunk`` rows (all rows at once for a single Normal); one empty slice if none."""
+    n = weights.shape[0]
+    step = max(n, 1) if weights.shape[1] == 1 else chunk
+    return [slice(i, i + step) for i in range(0, max(n, 1), step)]
+
+
 def bar_projection(
     predictive: torch.distributions.Normal | torch.distributions.MixtureSameFamily,
     borders: Tensor,
@@ -209,7 +216,8 @@ def bar_projection(
         predictive: A ``Normal``, or a ``MixtureSameFamily`` of ``Normal`` components (such as
             :func:`hyperprior_gp_predictive`'s), of batch shape `batch_shape`.
         borders: The K + 1 bucket borders (strictly increasing, K >= 2), e.g. a PFN's ``borders``.
-        chunk: Batch elements processed at once (memory ``chunk x components x K``).
+        chunk: Batch elements processed at once (memory ``chunk x components x K``); a single
+            Normal is processed in one pass.
 
     Returns:
         A full-support :class:`~probtheory.pfn.bar_distribution.BarDistribution` of batch shape
@@ -226,16 +234,13 @@ def bar_projection(
     check_int("chunk", chunk, minimum=1)
     borders = check_borders(borders).double()  # before the masses: they cost far more
     weights, loc, scale, shape = _gaussian_mixture(predictive)
+    rows = _row_chunks(weights, chunk)
     masses = torch.cat(
         [
-            torch.einsum(
-                "ns,nsk->nk",
-                weights[i : i + chunk],
-                gaussian_bucket_masses(borders, loc[i : i + chunk], scale[i : i + chunk]),
-            )
-            for i in range(0, weights.shape[0], chunk)
+            torch.einsum("ns,nsk->nk", weights[i], gaussian_bucket_masses(borders, loc[i], scale[i]))
+            for i in rows
         ]
-    ).reshape(*shape, -1)
+    ).reshape(*shape, borders.numel() - 1)
     return BarDistribution(borders, masses.clamp_min(torch.finfo(torch.float64).tiny).log())
 
 
@@ -263,7 +268,8 @@ def discretisation_floor(
         borders: The K + 1 bucket borders (strictly increasing, K >= 2).
         draws: Values of y per batch element.
         generator: Random generator of the draws (None: torch's global one).
-        chunk: Batch elements processed at once (memory ``chunk x draws x components``).
+        chunk: Batch elements processed at once (memory ``chunk x draws x components``); a
+            single Normal is processed in one pass.
 
     Returns:
         A `batch_shape` tensor (float64) of estimated KL divergences in nats.
@@ -283,6 +289,8 @@ def discretisation_floor(
     borders = check_borders(borders).double()
     weights, loc, scale, shape = _gaussian_mixture(predictive)
     n, k = weights.shape[0], borders.numel() - 1
+    if n == 0:
+        return torch.zeros(shape, dtype=torch.float64)
     component = torch.multinomial(weights, draws, replacement=True, generator=generator)
     noise = torch.randn(n, draws, generator=generator, dtype=torch.float64)
     y = loc.gather(1, component) + scale.gather(1, component) * noise  # n x draws
@@ -294,12 +302,12 @@ def discretisation_floor(
     low = torch.where(bucket == 0, -math.inf, borders[bucket])
     high = torch.where(bucket == k - 1, math.inf, borders[bucket + 1])
     gaps = []
-    for i in range(0, n, chunk):
-        w, m, s = weights[i : i + chunk, None], loc[i : i + chunk, None], scale[i : i + chunk, None]
-        value, lo, hi = y[i : i + chunk, :, None], low[i : i + chunk, :, None], high[i : i + chunk, :, None]
+    for i in _row_chunks(weights, chunk):
+        w, m, s = weights[i, None], loc[i, None], scale[i, None]
+        value, lo, hi = y[i, :, None], low[i, :, None], high[i, :, None]
         log_p = torch.logsumexp(w.log() + torch.distributions.Normal(m, s).log_prob(value), -1)
         mass = (w * (torch.special.ndtr((hi - m) / s) - torch.special.ndtr((lo - m) / s))).sum(-1)
-        gaps.append(log_p - mass.clamp_min(torch.finfo(torch.float64).tiny).log() - shape_term[i : i + chunk])
+        gaps.append(log_p - mass.clamp_min(torch.finfo(torch.float64).tiny).log() - shape_term[i])
     return torch.cat(gaps).mean(-1).reshape(shape)
 
 

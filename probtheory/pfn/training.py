@@ -47,7 +47,7 @@ from probtheory.pfn.priors import Batch, Prior
 from probtheory.pfn.soft_targets import expected_nll
 from probtheory.pfn.transformer import TransformerConfig
 
-__all__ = ["TARGETS", "TrainConfig", "TrainResult", "train_pfn"]
+__all__ = ["TARGETS", "TrainConfig", "TrainResult", "initial_borders", "train_pfn"]
 
 #: What the loss is computed on: sampled targets, or their Gaussian law given the prior's latent.
 TARGETS = ("sampled", "gaussian")
@@ -68,7 +68,8 @@ class TrainConfig:
     same number of loss terms, as in the PFNs library's ``fixed_num_test_instances`` (Müller et
     al.). The bucket borders come from ``border_samples`` prior draws of y, with
     ``border_power`` as in :func:`~probtheory.pfn.bar_distribution.bucket_borders` (1: quantile
-    borders; 1/3: more buckets in the tails, a lower floor of the attainable NLL).
+    borders; 1/3: more buckets in the tails, a lower floor of the attainable NLL at the GP
+    recipes' 500 buckets).
     """
 
     steps: int = 20_000
@@ -161,7 +162,18 @@ def _lr_factor(step: int, config: TrainConfig) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def _borders(prior: Prior, config: TrainConfig) -> torch.Tensor:
+def initial_borders(prior: Prior, config: TrainConfig) -> torch.Tensor:
+    """The bucket borders a run of ``config`` on ``prior`` starts from (and keeps).
+
+    Drawn from ``config.border_samples`` prior values of y with a generator of their own, so a
+    run's borders depend on its configuration only, with ``config.border_power`` as in
+    :func:`~probtheory.pfn.bar_distribution.bucket_borders`.
+
+    Raises:
+        InputDataError: If ``prior`` is not a Prior or ``config`` not a TrainConfig.
+    """
+    check_instance("prior", prior, Prior, "a Prior (a `num_features` attribute and a `sample` method)")
+    check_instance("config", config, TrainConfig, "a TrainConfig")
     g = _step_generator(config.seed, -1, 0, 0)
     per_batch = max(1, 4096 // config.seq_len)
     ys = []
@@ -268,7 +280,7 @@ def train_pfn(
         window = saved.get("window", [])  # absent in checkpoints written before it was saved
         borders = state["model.borders"]
     else:
-        borders = _borders(prior, config)
+        borders = initial_borders(prior, config)
     if borders.numel() != config.transformer.num_buckets + 1:
         raise ConfigurationError(
             f"the prior's samples gave only {borders.numel() - 1} distinct buckets; lower num_buckets"

@@ -39,6 +39,7 @@ from probtheory.pfn.evaluation import (
     hyperprior_gp_predictive,
     ks_uniform,
 )
+from probtheory.pfn.training import initial_borders
 from tests.bad_input import BadInput, check_case
 
 nan = math.nan
@@ -563,6 +564,13 @@ CASES = [
         "prior",
     ),
     BadInput(
+        "initial_borders",
+        "a dict instead of a TrainConfig",
+        lambda: initial_borders(GPPrior(), {"steps": 1}),
+        InputDataError,
+        "config",
+    ),
+    BadInput(
         "train_pfn",
         "features of the prior and the network differ",
         lambda: train_pfn(GPPrior(num_features=2), TrainConfig(steps=1, transformer=TINY), progress=False),
@@ -632,6 +640,20 @@ CASES = [
         lambda: discretisation_floor(torch.distributions.Normal(0.0, 1.0), torch.linspace(-1, 1, 5), draws=0),
         InputDataError,
         "draws",
+    ),
+    BadInput(
+        "discretisation_floor",
+        "a chunk of 0 rows",
+        lambda: discretisation_floor(torch.distributions.Normal(0.0, 1.0), torch.linspace(-1, 1, 5), chunk=0),
+        InputDataError,
+        "chunk",
+    ),
+    BadInput(
+        "discretisation_floor",
+        "a seed instead of a generator",
+        lambda: discretisation_floor(torch.distributions.Normal(0.0, 1.0), torch.linspace(-1, 1, 5), 4, 7),
+        InputDataError,
+        "generator",
     ),
     BadInput(
         "discretisation_floor",
