@@ -298,7 +298,7 @@ def discretisation_floor(
     # distribution on the same borders less log(1 / K): the bucket's -log width, or its tail
     uniform = BarDistribution(borders, torch.zeros(k, dtype=torch.float64))
     shape_term = uniform.log_prob(y) + math.log(k)
-    bucket = (torch.searchsorted(borders, y, right=True) - 1).clamp(0, k - 1)
+    bucket = uniform._bucket(y)  # the projection's own bucketing
     low = torch.where(bucket == 0, -math.inf, borders[bucket])
     high = torch.where(bucket == k - 1, math.inf, borders[bucket + 1])
     gaps = []

@@ -269,9 +269,14 @@ def test_fixed_queries_train_on_the_points_right_after_the_context(monkeypatch):
 
 
 def test_border_power_sets_the_bucket_layout():
-    """border_power=1/3 spreads the same number of buckets over the same range towards the tails."""
-    quantile = train_pfn(GPPrior(), _config(steps=1), progress=False).model.borders
-    spread = train_pfn(GPPrior(), _config(steps=1, border_power=1 / 3), progress=False).model.borders
+    """border_power=1/3 spreads the same number of buckets over the same range towards the tails,
+    and a run trains on those borders."""
+    from probtheory.pfn.training import initial_borders
+
+    config = _config(steps=1, border_power=1 / 3)
+    spread = initial_borders(GPPrior(), config)
+    assert torch.equal(train_pfn(GPPrior(), config, progress=False).model.borders, spread)
+    quantile = initial_borders(GPPrior(), _config(steps=1))
     assert spread.numel() == quantile.numel() == TINY.num_buckets + 1
     assert spread[0] == quantile[0] and spread[-1] == quantile[-1]
     widths, quantile_widths = spread[1:] - spread[:-1], quantile[1:] - quantile[:-1]
