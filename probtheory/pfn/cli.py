@@ -18,6 +18,18 @@ from probtheory._cli_options import add_command, add_no_progress_argument, text_
 __all__ = ["register"]
 
 
+def _number_or_fraction(text: str) -> float:
+    """``0.5``, ``1/3``: a real number written as a decimal or as a fraction of two numbers."""
+    from fractions import Fraction
+
+    try:
+        return float(Fraction(text))
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(
+            f"expected a number such as 0.5 or a fraction such as 1/3, got {text!r}"
+        ) from None
+
+
 def _train(args: argparse.Namespace) -> int:
     from probtheory._checks import check_int, check_interval, check_real
     from probtheory.pfn.recipes import get_recipe
@@ -142,7 +154,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--buckets", type=int, help="override the recipe's number of bar-distribution buckets")
     train.add_argument(
         "--border-power",
-        type=float,
+        type=_number_or_fraction,
         help="bucket borders follow the prior density of y to this power (1: quantiles; 1/3: finer tails)",
     )
     train.add_argument("--emsize", type=int, help="override the recipe's transformer width (embedding size)")

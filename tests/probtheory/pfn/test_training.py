@@ -225,7 +225,7 @@ def test_command_line_trains_a_recipe_and_lists_it(tmp_path, capsys):
     assert meta["recipe"] == "gp-rbf-1d" and meta["train_config"]["steps"] == 2
     out = tmp_path / "lr"
     flags = ["--steps", "2", "--lr", "2e-3", "--batch-size", "4", "--queries", "10", "--buckets", "40"]
-    flags += ["--emsize", "16", "--nhid", "24", "--border-power", "0.5"]
+    flags += ["--emsize", "16", "--nhid", "24", "--border-power", "1/2"]  # recorded as its value
     assert main(["pfn", "train", "gp-rbf-1d", *flags, "--out", str(out), "--no-progress"]) == 0
     meta = json.loads((out / "model.json").read_text())
     command = "probtheory pfn train gp-rbf-1d --steps 2 --lr 0.002 --batch-size 4 --queries 10 --buckets 40"
