@@ -12,10 +12,15 @@ import dataclasses
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from probtheory._cli_options import add_command, add_no_progress_argument, text_table
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from probtheory.pfn.recipes import Recipe
+    from probtheory.pfn.training import TrainConfig
+
+__all__ = ["register", "training_config"]
 
 
 def _number_or_fraction(text: str) -> float:
@@ -30,13 +35,18 @@ def _number_or_fraction(text: str) -> float:
         ) from None
 
 
-def _train(args: argparse.Namespace) -> int:
+def training_config(args: argparse.Namespace) -> tuple[Recipe, TrainConfig, str]:
+    """The recipe, the training configuration and the override flags of a parsed ``pfn train``.
+
+    The flags are those that set the model (not how the command was invoked), each with its
+    value as it was read (``--border-power 1/3`` becomes ``--border-power 0.3333333333333333``):
+    they are recorded in the checkpoint's ``training_command``, and parsing that command again
+    gives the same configuration, which is how a shipped checkpoint's command is checked.
+    """
     from probtheory._checks import check_int, check_interval, check_real
     from probtheory.pfn.recipes import get_recipe
-    from probtheory.pfn.training import train_pfn
 
     recipe = get_recipe(args.recipe)
-    # the settings that determine the model (not how it was invoked), named by their flags
     checks = {
         "steps": lambda flag, value: check_int(flag, value, minimum=1),
         "lr": lambda flag, value: check_real(flag, value, positive=True),
@@ -59,7 +69,13 @@ def _train(args: argparse.Namespace) -> int:
     transformer = {architecture[key]: overrides.pop(key) for key in architecture if key in overrides}
     if transformer:  # TransformerConfig checks the combination (emsize divisible by the heads)
         overrides["transformer"] = dataclasses.replace(recipe.config.transformer, **transformer)
-    config = dataclasses.replace(recipe.config, **overrides)
+    return recipe, dataclasses.replace(recipe.config, **overrides), flags
+
+
+def _train(args: argparse.Namespace) -> int:
+    from probtheory.pfn.training import train_pfn
+
+    recipe, config, flags = training_config(args)
     out = Path(args.out or f"pfn-runs/{recipe.name}")
     world = int(os.environ.get("WORLD_SIZE", "1"))  # under torchrun: each rank draws its own datasets
     launcher = f"torchrun --standalone --no-python --nproc_per_node {world} " if world > 1 else ""

@@ -1,10 +1,15 @@
 """The PFNs shipped inside the package: they load offline, verified, and predict sensibly."""
 
+import shlex
+
 import pytest
 import torch
 
+from probtheory.cli import build_parser
 from probtheory.pfn import PFN, GPPrior, pretrained_names
+from probtheory.pfn.cli import training_config
 from probtheory.pfn.evaluation import exact_gp_predictive
+from probtheory.pfn.training import TrainConfig
 
 
 @pytest.mark.parametrize("name", ["gp-rbf-1d", "gp-hyper-1d"])
@@ -19,6 +24,22 @@ def test_shipped_with_provenance(name):
     # kept the partial window, and each of those resumes lost one window
     windows = meta["train_config"]["steps"] // meta["train_config"]["log_every"]
     assert len(meta["losses"]) == windows - (2 if name == "gp-hyper-1d" else 0)
+
+
+@pytest.mark.parametrize("name", ["gp-rbf-1d", "gp-hyper-1d"])
+def test_recorded_command_gives_the_shipped_configuration(name):
+    """Parsing the checkpoint's training command against today's recipe gives the configuration
+    the model was trained with: the command reproduces it (a recipe edited since would fail)."""
+    meta = PFN.from_pretrained(name).metadata
+    words = shlex.split(meta["training_command"])
+    if words[0] == "torchrun":  # the launcher's own options come before the command it runs
+        words = words[words.index("probtheory") :]
+    args = build_parser().parse_args([*words[1:], "--out", "unused"])
+    recipe, config, flags = training_config(args)
+    assert recipe.name == name
+    # from_dict: fields added to TrainConfig since then take their defaults, as on resuming
+    assert config.to_dict() == TrainConfig.from_dict(meta["train_config"]).to_dict()
+    assert f"probtheory pfn train {name}{flags}" in meta["training_command"]
 
 
 def test_gp_rbf_1d_tracks_the_exact_posterior_on_fresh_datasets():
