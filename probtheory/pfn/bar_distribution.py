@@ -65,11 +65,7 @@ def bucket_borders(num_buckets: int, samples: Tensor, power: float = 1.0) -> Ten
 
     For ``power < 1`` the density is estimated on quantile buckets of about 10 samples each and
     taken as constant within each of them; where the sample is sparse (its extreme tails, a few
-    buckets' worth) the layout follows it only as closely as its draws allow. An atom (a value
-    drawn many times, e.g. a clipped prior) is a spike of that density: with ``power < 1`` the
-    buckets it gets shrink with its width (``mass ** power * width ** (1 - power)``), so it gets
-    none of its own and shares a bucket of the usual width around it, while quantile borders
-    put a border on it and a narrow bucket beside it: for such a prior keep ``power=1``.
+    buckets' worth) the layout follows it only as closely as its draws allow.
 
     Args:
         num_buckets: Number of buckets K >= 1.

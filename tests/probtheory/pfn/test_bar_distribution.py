@@ -131,21 +131,6 @@ def test_bucket_borders_with_power_zero_are_equally_spaced():
     assert torch.allclose(borders, expected, atol=1e-12)
 
 
-def test_an_atom_gets_a_narrow_bucket_only_from_quantile_borders():
-    """As documented: 30% of the draws at y = 0.5 and the rest N(0, 1)."""
-    ys = torch.randn(100_000, generator=torch.Generator().manual_seed(0))
-    ys[:30_000] = 0.5
-
-    def atom_bucket(borders):  # the bucket whose closed interval holds the atom, the narrowest
-        left, right = borders[:-1], borders[1:]
-        holds = (left <= 0.5) & (right >= 0.5)
-        return (right - left)[holds].min().item(), bool((borders == 0.5).any())
-
-    quantile_width, border_on_atom = atom_bucket(bucket_borders(100, ys))
-    spread_width, _ = atom_bucket(bucket_borders(100, ys, power=1 / 3))
-    assert border_on_atom and quantile_width < spread_width / 4
-
-
 def test_rejects_bad_input():
     with pytest.raises(InputDataError, match="borders"):
         BarDistribution(torch.tensor([0.0, 1.0, 0.5]), torch.zeros(2))
