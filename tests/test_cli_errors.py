@@ -61,6 +61,7 @@ CASES = [
         "`--border-power`: expected an exponent of the density in [0, 1]",
     ),
     (["pfn", "train", "gp-rbf-1d", "--border-power", "1/0"], "a fraction such as 1/3, got '1/0'"),
+    (["pfn", "train", "gp-rbf-1d", "--border-power", "1e400"], "a fraction such as 1/3, got '1e400'"),
     (["pfn", "train", "gp-rbf-1d", "--queries", "11"], "max_context + queries (50 + 11) must be <= seq_len"),
     (["pfn", "rehash", "{d}/missing"], "missing.json beside it; it does not exist"),
     (["pfn", "rehash", "{d}/edited"], "does not match its recorded config_sha256"),

@@ -24,12 +24,12 @@ __all__ = ["register", "training_config"]
 
 
 def _number_or_fraction(text: str) -> float:
-    """``0.5``, ``1/3``: a real number written as a decimal or as a fraction of two numbers."""
+    """``0.5``, ``1/3``: a real number written as a decimal or as a fraction of two integers."""
     from fractions import Fraction
 
     try:
         return float(Fraction(text))
-    except (ValueError, ZeroDivisionError):
+    except (ValueError, ZeroDivisionError, OverflowError):
         raise argparse.ArgumentTypeError(
             f"expected a number such as 0.5 or a fraction such as 1/3, got {text!r}"
         ) from None

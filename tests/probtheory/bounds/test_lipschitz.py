@@ -225,12 +225,3 @@ def test_lipschitz_lower_bound_is_seeded():
     assert a.lower == b.lower and a.upper == math.inf
     assert torch.equal(a.details["argmax"], b.details["argmax"])
     assert (a.details["argmax"].abs() <= 0.5).all()
-
-
-def test_lipschitz_module_example_runs():
-    import doctest
-
-    import probtheory.bounds.lipschitz as module
-
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted >= 5 and result.failed == 0

@@ -26,20 +26,34 @@ def test_shipped_with_provenance(name):
     assert len(meta["losses"]) == windows - (2 if name == "gp-hyper-1d" else 0)
 
 
-@pytest.mark.parametrize("name", ["gp-rbf-1d", "gp-hyper-1d"])
+def _configuration_of(command: str) -> tuple[str, TrainConfig, str]:
+    """The recipe name, configuration and model flags that ``probtheory pfn train ...`` sets."""
+    words = shlex.split(command)
+    words = words[words.index("probtheory") :]  # after torchrun's own options, if any
+    assert words[:3] == ["probtheory", "pfn", "train"]
+    recipe, config, flags = training_config(build_parser().parse_args([*words[1:], "--out", "unused"]))
+    return recipe.name, config, flags
+
+
+@pytest.mark.parametrize("name", pretrained_names())
 def test_recorded_command_gives_the_shipped_configuration(name):
     """Parsing the checkpoint's training command against today's recipe gives the configuration
     the model was trained with: the command reproduces it (a recipe edited since would fail)."""
     meta = PFN.from_pretrained(name).metadata
-    words = shlex.split(meta["training_command"])
-    if words[0] == "torchrun":  # the launcher's own options come before the command it runs
-        words = words[words.index("probtheory") :]
-    args = build_parser().parse_args([*words[1:], "--out", "unused"])
-    recipe, config, flags = training_config(args)
-    assert recipe.name == name
+    recipe, config, _ = _configuration_of(meta["training_command"])
+    assert recipe == name
     # from_dict: fields added to TrainConfig since then take their defaults, as on resuming
     assert config.to_dict() == TrainConfig.from_dict(meta["train_config"]).to_dict()
-    assert f"probtheory pfn train {name}{flags}" in meta["training_command"]
+
+
+def test_recorded_flags_parse_back_to_the_same_configuration():
+    command = (
+        "torchrun --nproc_per_node 2 probtheory pfn train gp-hyper-1d --border-power 1/3 --lr 2e-3 --nhid 64"
+    )
+    recipe, config, flags = _configuration_of(command)
+    assert flags == " --lr 0.002 --nhid 64 --border-power 0.3333333333333333"
+    assert (config.border_power, config.lr, config.transformer.nhid) == (1 / 3, 2e-3, 64)
+    assert _configuration_of(f"probtheory pfn train {recipe}{flags}") == (recipe, config, flags)
 
 
 def test_gp_rbf_1d_tracks_the_exact_posterior_on_fresh_datasets():

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import doctest
-
 import pytest
 import torch
 from torch import nn
 from torch.func import functional_call
 
-import probtheory.training.lanczos_lr as lanczos_lr_module
 from probtheory.errors import InputDataError
 from probtheory.training.lanczos_lr import (
     LanczosLR,
@@ -169,11 +166,6 @@ def test_batch_top_eigenvalues_shrink_with_batch_size_and_full_batch_is_exact():
     exact = float(torch.linalg.eigvalsh(_explicit_hessian(net, (x, y)))[-1])
     torch.testing.assert_close(tops[1], torch.full((6,), exact, dtype=torch.float64), rtol=1e-9, atol=0)
     assert tops[0].mean() > exact  # Jensen: E lambda_max(H_B) >= lambda_max(H_full)
-
-
-def test_module_example_runs():
-    result = doctest.testmod(lanczos_lr_module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
 
 
 def test_bad_input_raises():
