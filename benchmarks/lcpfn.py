@@ -24,6 +24,12 @@ Run:  python benchmarks/lcpfn.py [--curves 1000] [--model PATH] [--out lcpfn-run
 
 Per-curve scores are saved under ``--out`` (git-ignored) chunk by chunk as they finish, so an
 interrupted run resumes (the MCMC chunks take about 3 s per curve); ``--fresh`` starts over.
+The baselines' per-curve scores (MCMC and importance sampling: hours of CPU) are also written
+to ``benchmarks/results/lcpfn_baselines.json`` with the settings, curves and code they come
+from; a later run with the same settings, curves and baseline code fills its missing chunks
+from it (the ``--out`` store's own chunks take precedence), so scoring another LC-PFN against
+the same baselines, paired curve by curve, costs seconds. The file is rewritten only when it
+is missing, when it matches (it then gains chunks), or under ``--fresh``.
 The LC-PFN's cells take seconds and are recomputed in every run. Two runs must not share
 ``--out`` at the same time (each would overwrite the other's chunks); ``--partial`` only reads
 them, and prints the paired LC-PFN - MCMC difference on the chunks saved so far.
@@ -63,6 +69,8 @@ from probtheory.lcpfn.real_curves import load_real_curves  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "lcpfn.json"
+BASELINES = ROOT / "benchmarks" / "results" / "lcpfn_baselines.json"  # per-curve MCMC / IS scores
+BASELINE_CODE = [ROOT / "probtheory" / "lcpfn" / f"{name}.py" for name in ("mcmc", "importance", "curves")]
 CUTOFFS = (10, 20, 40)
 # The largest MCMC configuration of the paper's grid (Adriaensen et al., NeurIPS 2023, Sec. 4.1 and
 # its appendix on the MCMC baseline): 100 walkers, about 4000 samples after 500 burn-in steps; every
@@ -120,6 +128,21 @@ def _cell(
     if "ess" in parts[0]:
         merged["median_ess"] = statistics.median(v for part in parts for v in part["ess"])
     return merged
+
+
+def _sha256(*blobs: bytes) -> str:
+    digest = hashlib.sha256()
+    for blob in blobs:
+        digest.update(blob)
+    return digest.hexdigest()
+
+
+def _baseline_provenance(data: dict[str, torch.Tensor]) -> dict:
+    """What the baselines' scores depend on besides the settings: the curves and the code."""
+    return {
+        "curves_sha256": {name: _sha256(curves.numpy().tobytes()) for name, curves in data.items()},
+        "code_sha256": _sha256(*(path.read_bytes() for path in BASELINE_CODE)),
+    }
 
 
 def _weights_sha256(model: LCPFN) -> str:
@@ -288,7 +311,9 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="ignore cells of an earlier run")
     parser.add_argument("--baselines-only", action="store_true", help="only the MCMC / IS cells")
     parser.add_argument(
-        "--partial", action="store_true", help="only print LC-PFN - MCMC on the MCMC chunks saved so far"
+        "--partial",
+        action="store_true",
+        help="only print LC-PFN - MCMC on the MCMC chunks saved so far (or in the baselines file)",
     )
     parser.add_argument(
         "--timing-only", action="store_true", help="only re-measure the side-by-side times (part 2)"
@@ -298,12 +323,26 @@ def main() -> None:
     if args.timing_only:
         _retime(LCPFN.load(args.model) if args.model else LCPFN.from_pretrained(), _prior_curves(args.curves))
         return
-    settings = {"curves": args.curves, "mcmc": MCMC, "importance": IMPORTANCE, "cutoffs": list(CUTOFFS)}
+    data = {"prior": _prior_curves(args.curves), "real": _real_curves()}
+    settings = {
+        "curves": args.curves,
+        "mcmc": MCMC,
+        "importance": IMPORTANCE,
+        "cutoffs": list(CUTOFFS),
+        "chunk": CHUNK,  # a chunk's MCMC draws depend on which curves share it
+        **_baseline_provenance(data),
+    }
     cells_path = args.out / "cells.json"
     store = json.loads(cells_path.read_text()) if cells_path.exists() and not args.fresh else {}
     if store.get("settings") != settings:
         store = {"settings": settings, "cells": {}}
-    data = {"prior": _prior_curves(args.curves), "real": _real_curves()}
+    committed = json.loads(BASELINES.read_text()) if BASELINES.exists() else {}
+    matches = committed.get("settings") == settings
+    if matches and not args.fresh:
+        for key, chunks in committed["cells"].items():
+            own = store["cells"].setdefault(key, {})
+            for start, part in chunks.items():
+                own.setdefault(start, part)  # this run's own chunks first
     load_model = functools.partial(LCPFN.load, args.model) if args.model else LCPFN.from_pretrained
     if args.partial:
         _partial_comparison(load_model(), store["cells"], data)
@@ -333,6 +372,16 @@ def main() -> None:
                 chunks = store["cells"].setdefault(key, {})
                 cells[key] = _cell(chunks, make, curves, cutoff, CHUNK[name], save)
                 print(key, json.dumps(_summary(cells[key])))
+    if matches or args.fresh or not BASELINES.exists():
+        baselines = {key: chunks for key, chunks in store["cells"].items() if not key.startswith("lcpfn/")}
+        meta = {
+            "command": "python benchmarks/lcpfn.py" + (" --baselines-only" if args.baselines_only else ""),
+            "machine": f"{platform.machine()}, {torch.get_num_threads()} thread",
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        BASELINES.write_text(
+            json.dumps({"settings": settings, "meta": meta, "cells": baselines}, sort_keys=True) + "\n"
+        )
     if args.baselines_only:
         return
 
