@@ -29,7 +29,9 @@ to ``benchmarks/results/lcpfn_baselines.json`` with the settings, curves and cod
 from; a later run with the same settings, curves and baseline code fills its missing chunks
 from it (the ``--out`` store's own chunks take precedence), so scoring another LC-PFN against
 the same baselines, paired curve by curve, costs seconds. The file is rewritten only when it
-is missing, when it matches (it then gains chunks), or under ``--fresh``.
+is missing, when it matches (it then gains chunks), or under ``--fresh``. To use several
+cores, split the baselines over processes: ``--baselines-only --cells KEY ...`` with a
+separate ``--out`` each (each merges its chunks into the file when it ends).
 The LC-PFN's cells take seconds and are recomputed in every run. Two runs must not share
 ``--out`` at the same time (each would overwrite the other's chunks); ``--partial`` only reads
 them, and prints the paired LC-PFN - MCMC difference on the chunks saved so far.
@@ -311,6 +313,13 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="ignore cells of an earlier run")
     parser.add_argument("--baselines-only", action="store_true", help="only the MCMC / IS cells")
     parser.add_argument(
+        "--cells",
+        nargs="+",
+        metavar="KEY",
+        help="with --baselines-only: only these cells (e.g. mcmc/prior/10), to split the baselines "
+        "over processes with separate --out folders",
+    )
+    parser.add_argument(
         "--partial",
         action="store_true",
         help="only print LC-PFN - MCMC on the MCMC chunks saved so far (or in the baselines file)",
@@ -319,6 +328,8 @@ def main() -> None:
         "--timing-only", action="store_true", help="only re-measure the side-by-side times (part 2)"
     )
     args = parser.parse_args()
+    if args.cells and not args.baselines_only:
+        parser.error("--cells needs --baselines-only (the results need every cell)")
     torch.set_num_threads(1)
     if args.timing_only:
         _retime(LCPFN.load(args.model) if args.model else LCPFN.from_pretrained(), _prior_curves(args.curves))
@@ -369,11 +380,18 @@ def main() -> None:
                 continue  # the prior-sample oracle is only meaningful on prior curves
             for cutoff in CUTOFFS:
                 key = f"{name}/{dataset}/{cutoff}"
+                if args.cells and key not in args.cells:
+                    continue
                 chunks = store["cells"].setdefault(key, {})
                 cells[key] = _cell(chunks, make, curves, cutoff, CHUNK[name], save)
                 print(key, json.dumps(_summary(cells[key])))
     if matches or args.fresh or not BASELINES.exists():
         baselines = {key: chunks for key, chunks in store["cells"].items() if not key.startswith("lcpfn/")}
+        now = json.loads(BASELINES.read_text()) if BASELINES.exists() else {}
+        if now.get("settings") == settings and not args.fresh:  # another process's (other --cells)
+            for key, chunks in now["cells"].items():
+                for start, part in chunks.items():
+                    baselines.setdefault(key, {}).setdefault(start, part)
         meta = {
             "command": "python benchmarks/lcpfn.py" + (" --baselines-only" if args.baselines_only else ""),
             "machine": f"{platform.machine()}, {torch.get_num_threads()} thread",
