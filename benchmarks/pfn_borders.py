@@ -9,12 +9,12 @@ cannot go below the gap of the predictive's own bucket masses (``bar_projection`
 discretisation floor. This script estimates that floor (``discretisation_floor``: the KL
 divergence by Monte Carlo, 32 draws of y per query from the Bayes predictive) for bucket layouts
 that ``probtheory pfn train gp-hyper-1d`` would build with ``--buckets K --border-power p``:
-quantile borders (p = 1, the recipe's) and borders that follow the prior density of y to the
+quantile borders (p = 1, ``TrainConfig``'s default) and borders that follow the prior density of y to the
 power 1/2, 1/3 or 0 (``bucket_borders``), on the datasets of ``benchmarks/pfn_gp.py``'s gap
 (128 prior datasets x 10 queries, context sizes 5-50, importance-sampled Bayes predictive with
 4096 hyper-prior draws). Every layout sees the same draws of y, so the layouts' differences are
 paired; standard errors take the datasets as units. Also, for ``gp-rbf-1d``, the floor of its
-recipe's layout and of the cube-root one against the exact GP posterior on ``pfn_gp.py``'s
+recipe's layout (quantile) and of the cube-root one against the exact GP posterior on ``pfn_gp.py``'s
 gp-rbf-1d datasets (``--rbf-only`` recomputes just that section).
 """
 
@@ -68,7 +68,7 @@ def layout_borders(buckets: int, power: float, recipe: str = "gp-hyper-1d") -> t
 
 
 def rbf_floors(draws: int, datasets: int = 2000, seed: int = 2026) -> list[dict]:
-    """gp-rbf-1d: the floor of its recipe's layout and of the cube-root one against the exact GP.
+    """gp-rbf-1d: the floor of quantile borders (its recipe's) and cube-root ones against the exact GP.
 
     On ``benchmarks/pfn_gp.py``'s gp-rbf-1d datasets (2000, context size 1 + i % 50 for dataset
     i, one query each), where the shipped model's gap to the exact GP is measured.
@@ -89,9 +89,9 @@ def rbf_floors(draws: int, datasets: int = 2000, seed: int = 2026) -> list[dict]
                 discretisation_floor(exact, borders, draws, torch.Generator().manual_seed(seed + c))
             )
         layouts[f"{buckets} buckets, power {power:.3g}"] = torch.cat(floors).flatten()
-    recipe = layouts["500 buckets, power 1"]
+    quantile = layouts["500 buckets, power 1"]
     return [
-        {"layout": name, "floor": _mean_se(floors), "minus_recipe_layout": _mean_se(floors - recipe)}
+        {"layout": name, "floor": _mean_se(floors), "minus_quantile_layout": _mean_se(floors - quantile)}
         for name, floors in layouts.items()
     ]
 
@@ -102,8 +102,8 @@ def _rbf_section(draws: int) -> tuple[list[dict], list[dict]]:
         {
             "gp-rbf-1d layout": row["layout"],
             "floor (nats), contexts 1-50, vs the exact GP": "{:.4f} ± {:.4f}".format(*row["floor"]),
-            "minus the recipe's layout (paired)": (
-                "" if row is floors[0] else "{:+.4f} ± {:.4f}".format(*row["minus_recipe_layout"])
+            "minus quantile borders (paired)": (
+                "" if row is floors[0] else "{:+.4f} ± {:.4f}".format(*row["minus_quantile_layout"])
             ),
         }
         for row in floors
@@ -166,17 +166,17 @@ def main() -> None:
             }
         )
         print(f"{name}: floor {layouts[-1]['floor_5_to_50'][0]:.5f} ± {layouts[-1]['floor_5_to_50'][1]:.5f}")
-    recipe = "500 buckets, power 1"
+    quantile = "500 buckets, power 1"
     for row in layouts:
-        row["minus_recipe_layout"] = _mean_se(per_dataset[row["layout"]] - per_dataset[recipe])
+        row["minus_quantile_layout"] = _mean_se(per_dataset[row["layout"]] - per_dataset[quantile])
     table = [
         {
             "layout": row["layout"],
             "floor (nats), contexts 5-50": f"{row['floor_5_to_50'][0]:.4f} ± {row['floor_5_to_50'][1]:.4f}",
-            "minus the recipe's layout (paired)": (
+            "minus 500 quantile buckets (paired)": (
                 ""
-                if row["layout"] == recipe
-                else f"{row['minus_recipe_layout'][0]:+.4f} ± {row['minus_recipe_layout'][1]:.4f}"
+                if row["layout"] == quantile
+                else f"{row['minus_quantile_layout'][0]:+.4f} ± {row['minus_quantile_layout'][1]:.4f}"
             ),
             "bucket widths": f"{row['narrowest_bucket']:.4f} to {row['widest_inner_bucket']:.3f}",
         }
@@ -201,7 +201,7 @@ def main() -> None:
 
 
 def plot(result: dict) -> None:
-    """The floors by context size, and the recipe's and the cube-root layout's bucket widths."""
+    """The floors by context size, and the bucket widths of 500 quantile and cube-root buckets."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     for row in result["layouts"]:
         style = "o-" if row["power"] == 1.0 else "s--"

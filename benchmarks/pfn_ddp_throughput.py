@@ -1,7 +1,8 @@
 """PFN training throughput on a multi-core machine: one process with many threads, or DDP processes.
 
 Run:  python benchmarks/pfn_ddp_throughput.py [--repeats 3] [--steps 10 40] [--batch-size 64]
-      (writes benchmarks/results/pfn_ddp_throughput.json)
+      [--all-queries]
+      (writes benchmarks/results/pfn_ddp_throughput.json, or pfn_ddp_throughput_all_queries.json)
 
 The ``gp-hyper-1d`` recipe (prior and architecture) at the same global batch in three layouts,
 each a fresh subprocess:
@@ -15,9 +16,12 @@ Each run trains twice in the same process, for ``--steps`` short and long (say 1
 time per step is the difference of the two runs' step-loop times divided by the difference of
 their step counts, so process start-up, the bucket borders, DDP's set-up and the first steps'
 warm-up cancel. Both runs train on the same per-step datasets (drawn from ``(seed, step,
-rank)``), so every layout does the same work per step. The layouts run interleaved, in a
-shuffled order per repeat; reported are the median over repeats of datasets per second and
-each layout's ratio to one process x one thread in the same repeat.
+rank)``), so every layout does the same work per step. ``--all-queries`` trains with every
+point after the context a query (``queries=None``, the earlier recipe) instead of the recipe's
+10 queries per dataset: a costlier step, against the same communication.
+The layouts run interleaved, in a shuffled order per repeat; reported are the median over
+repeats of datasets per second and each layout's ratio to one process x one thread in the same
+repeat.
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ def _worker(args: argparse.Namespace) -> None:
         config = replace(
             GP_HYPER_1D.config, steps=steps, batch_size=args.batch_size // world, border_samples=10_000
         )
+        if args.all_queries:
+            config = replace(config, queries=None)
         seconds.append(train_pfn(GP_HYPER_1D.prior, config, progress=False).seconds)
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps({"seconds": seconds}))
@@ -73,6 +79,7 @@ def _launch(layout: str, args: argparse.Namespace) -> float:
         str(args.batch_size),
         "--steps",
         *map(str, args.steps),
+        *(["--all-queries"] if args.all_queries else []),
     ]
     if processes == 1:
         command = [sys.executable, *worker]
@@ -94,9 +101,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, nargs=2, default=[10, 40], metavar=("SHORT", "LONG"))
     parser.add_argument("--batch-size", type=int, default=64, help="global batch (divided among ranks)")
+    parser.add_argument(
+        "--all-queries", action="store_true", help="every point after the context a query (earlier recipe)"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    from probtheory.pfn.recipes import GP_HYPER_1D
+
     if args.worker:
         _worker(args)
         return
@@ -125,6 +137,7 @@ def main() -> None:
     results = {
         "settings": {
             "recipe": "gp-hyper-1d",
+            "queries": "all" if args.all_queries else GP_HYPER_1D.config.queries,
             "global_batch": args.batch_size,
             "steps": args.steps,
             "repeats": args.repeats,
@@ -134,12 +147,13 @@ def main() -> None:
         "meta": {
             "command": "python benchmarks/pfn_ddp_throughput.py "
             f"--repeats {args.repeats} --steps {args.steps[0]} {args.steps[1]} "
-            f"--batch-size {args.batch_size}",
+            f"--batch-size {args.batch_size}" + (" --all-queries" if args.all_queries else ""),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores",
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         },
     }
-    path = ROOT / "benchmarks" / "results" / "pfn_ddp_throughput.json"
+    name = "pfn_ddp_throughput_all_queries" if args.all_queries else "pfn_ddp_throughput"
+    path = ROOT / "benchmarks" / "results" / f"{name}.json"
     path.write_text(json.dumps(results, indent=1) + "\n")
     print(json.dumps(table, indent=1))
 

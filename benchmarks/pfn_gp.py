@@ -1,6 +1,7 @@
 """Shipped GP PFNs against exact and MCMC Bayesian inference, in the same run.
 
 Run:  python benchmarks/pfn_gp.py [--model PATH] [--datasets 2000] [--nuts-datasets 32]
+      [--earlier-hyper-model PATH]
       (writes benchmarks/results/pfn_gp.json, docs/images/pfn_gp.png and pfn_gp_hyper.png)
 
 * ``gp-rbf-1d`` vs the exact GP posterior with the true hyperparameters: mean NLL gap over fresh
@@ -12,8 +13,10 @@ Run:  python benchmarks/pfn_gp.py [--model PATH] [--datasets 2000] [--nuts-datas
   datasets as units) and wall time per dataset; and, on 128 more datasets, the PFN's NLL gap to
   the importance-sampled Bayes predictive at each context size 0..50, and its mean over the
   sizes 5..50 (the bar, <= 0.02 nats), with the floor of that gap on the model's buckets: the
-  gap of the Bayes predictive's own bucket masses (``bar_projection``), which no training on
-  these borders can go below.
+  expected gap of the Bayes predictive's own bucket masses (``discretisation_floor``, 32 draws
+  of y per query, the same draws as ``benchmarks/pfn_borders.py``), which no training on these
+  borders can go below. With ``--earlier-hyper-model``, another gp-hyper-1d checkpoint is scored
+  on the same datasets, paired: its gap, and the NLL difference on the NUTS datasets.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ import argparse
 import json
 import math
 import platform
+import shlex
 import statistics
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,7 +41,7 @@ from torch import Tensor  # noqa: E402
 
 from probtheory.pfn import PFN, GPHyperPrior, GPPrior, pretrained_names  # noqa: E402
 from probtheory.pfn.evaluation import (  # noqa: E402
-    bar_projection,
+    discretisation_floor,
     exact_gp_predictive,
     hyperprior_gp_predictive,
     ks_uniform,
@@ -107,6 +112,28 @@ def _dataset_mean_se(values: Tensor) -> tuple[float, float]:
     return float(per_dataset.mean()), float(per_dataset.std() / math.sqrt(len(per_dataset)))
 
 
+NUTS_SEED = 2027  # the NUTS comparison's datasets
+
+
+def _nuts_datasets(datasets: int, seed: int, queries: int):
+    """The NUTS comparison's datasets: (context size, x, y, query x, query y) each, 1-D x."""
+    batch = GPHyperPrior().sample(datasets, MAX_CONTEXT + queries, torch.Generator().manual_seed(seed))
+    for i in range(datasets):
+        c = [5, 10, 20, 50][i % 4]
+        yield c, batch.x[i, :c, 0], batch.y[i, :c], batch.x[i, MAX_CONTEXT:, 0], batch.y[i, MAX_CONTEXT:]
+
+
+def pfn_minus_earlier_on_nuts_datasets(model: PFN, earlier: PFN, datasets: int, seed: int, queries: int = 10):
+    """Paired NLL difference of two checkpoints on the NUTS comparison's datasets (datasets as units)."""
+    rows = []
+    for _, x, y, xq, yq in _nuts_datasets(datasets, seed, queries):
+        nll, earlier_nll = (
+            -m.predict(x[:, None], y, xq[:, None]).log_prob(yq).double() for m in (model, earlier)
+        )
+        rows.append(nll - earlier_nll)
+    return list(_dataset_mean_se(torch.stack(rows)))
+
+
 def evaluate_hyper(model: PFN, datasets: int, seed: int, queries: int = 10, num_samples: int = 200) -> dict:
     """NLL of the PFN, NUTS over (lengthscale, outputscale, noise) and the importance-sampled
     Bayes predictive on the same datasets and queries; wall time per dataset of PFN and NUTS."""
@@ -116,13 +143,9 @@ def evaluate_hyper(model: PFN, datasets: int, seed: int, queries: int = 10, num_
 
     prior = GPHyperPrior()
     hp = prior.hyperprior()
-    batch = prior.sample(datasets, MAX_CONTEXT + queries, torch.Generator().manual_seed(seed))
     pfn_nll, nuts_nll, is_nll, pfn_time, nuts_time, contexts = [], [], [], [], [], []
-    for i in range(datasets):
-        c = [5, 10, 20, 50][i % 4]
+    for i, (c, x, y, xq, yq) in enumerate(_nuts_datasets(datasets, seed, queries)):
         contexts.append(c)
-        x, y = batch.x[i, :c, 0], batch.y[i, :c]
-        xq, yq = batch.x[i, MAX_CONTEXT:, 0], batch.y[i, MAX_CONTEXT:]
         start = time.perf_counter()
         nll = -model.predict(x[:, None], y, xq[:, None]).log_prob(yq)
         pfn_time.append(time.perf_counter() - start)
@@ -187,18 +210,28 @@ def evaluate_hyper(model: PFN, datasets: int, seed: int, queries: int = 10, num_
 GAP_CONTEXTS = (5, 10, 20, 30, 40, 50)  # the range of the gap bar: "context sizes 5-50"
 
 
-def hyper_gap_by_context(model: PFN, datasets: int, seed: int, queries: int = 10) -> tuple[dict, dict]:
+def hyper_gap_by_context(
+    model: PFN,
+    datasets: int,
+    seed: int,
+    queries: int = 10,
+    floor_draws: int = 32,
+    earlier: PFN | None = None,
+) -> tuple[dict, dict]:
     """Mean NLL gap of the PFN to the importance-sampled Bayes predictive at each context size,
     and its mean over the context sizes ``GAP_CONTEXTS`` (the same datasets at every size, so
     the standard error is over each dataset's mean gap across those sizes).
 
-    Also the floor of that gap on the model's bucket borders: the gap of the Bayes predictive's
-    own bar projection (its bucket masses, the best any network with these borders can predict),
-    so ``gap - floor`` is what more training could still remove."""
+    Also the floor of that gap on the model's bucket borders: the expected gap of the Bayes
+    predictive's own bar projection (its bucket masses, the best any network with these borders
+    can predict; ``floor_draws`` draws of y per query), so ``gap - floor`` is what more training
+    could still remove. With ``earlier`` (another checkpoint of the same prior), also that
+    model's mean gap over ``GAP_CONTEXTS`` and the paired difference, on the same datasets and
+    the same Bayes predictive."""
     prior = GPHyperPrior()
     batch = prior.sample(datasets, MAX_CONTEXT + queries, torch.Generator().manual_seed(seed))
     xq, yq = batch.x[:, MAX_CONTEXT:], batch.y[:, MAX_CONTEXT:].double()
-    out, in_range, floor_in_range = {}, [], []
+    out, in_range, floor_in_range, earlier_in_range = {}, [], [], []
     for c in (0, 1, 2, 3, 5, 10, 20, 30, 40, 50):
         x, y = batch.x[:, :c], batch.y[:, :c]
         pfn = -model.predict(x, y, xq).log_prob(yq).double()
@@ -206,15 +239,19 @@ def hyper_gap_by_context(model: PFN, datasets: int, seed: int, queries: int = 10
         ess = 1 / reference.mixture_distribution.probs[:, 0].square().sum(-1)
         bayes = reference.log_prob(yq)
         gaps = pfn + bayes
-        floor = -bar_projection(reference, model.borders).log_prob(yq) + bayes
+        floor = discretisation_floor(
+            reference, model.borders, floor_draws, torch.Generator().manual_seed(seed + c)
+        )
         mean, se = _dataset_mean_se(gaps)
         out[c] = {"gap": mean, "se": se, "floor": float(floor.mean()), "median_ess": float(ess.median())}
         if c in GAP_CONTEXTS:
             in_range.append(gaps.mean(-1))
             floor_in_range.append(floor.mean(-1))
+            if earlier is not None:
+                earlier_in_range.append((bayes - earlier.predict(x, y, xq).log_prob(yq).double()).mean(-1))
     mean, se = _dataset_mean_se(torch.stack(in_range, -1))
     floor, floor_se = _dataset_mean_se(torch.stack(floor_in_range, -1))
-    return out, {
+    summary = {
         "contexts": list(GAP_CONTEXTS),
         "gap": mean,
         "se": se,
@@ -222,6 +259,36 @@ def hyper_gap_by_context(model: PFN, datasets: int, seed: int, queries: int = 10
         "bucket_floor_se": floor_se,
         "buckets": model.borders.numel() - 1,
     }
+    if earlier is not None:
+        earlier_gaps = torch.stack(earlier_in_range, -1)
+        summary["earlier_model"] = {
+            **_provenance(earlier),
+            "gap": list(_dataset_mean_se(earlier_gaps)),
+            "minus_earlier": list(_dataset_mean_se(torch.stack(in_range, -1) - earlier_gaps)),
+        }
+    return out, summary
+
+
+def _earlier_rows(hyper: dict) -> list[dict]:
+    """The table rows comparing the scored model with ``--earlier-hyper-model``, if one was given."""
+    if "earlier_model" not in hyper["gap_5_to_50"]:
+        return []
+    earlier = hyper["gap_5_to_50"]["earlier_model"]
+    return [
+        {
+            "model": "gp-hyper-1d",
+            "metric": "gap minus an earlier checkpoint's (paired, same datasets); the earlier gap "
+            "{:+.4f} ± {:.4f}".format(*earlier["gap"]),
+            "value": "{:+.4f} ± {:.4f}".format(*earlier["minus_earlier"]),
+            "bar": "reported",
+        },
+        {
+            "model": "gp-hyper-1d",
+            "metric": "NLL minus the earlier checkpoint's on the NUTS datasets below (paired)",
+            "value": "{:+.4f} ± {:.4f}".format(*hyper["pfn_minus_earlier"]),
+            "bar": "reported",
+        },
+    ]
 
 
 def _provenance(model: PFN) -> dict:
@@ -232,13 +299,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", help="gp-rbf-1d checkpoint path (default: the shipped one)")
     parser.add_argument("--hyper-model", help="gp-hyper-1d checkpoint path (default: the shipped one)")
+    parser.add_argument(
+        "--earlier-hyper-model",
+        help="another gp-hyper-1d checkpoint: its gap, and the paired difference, on the same datasets",
+    )
     parser.add_argument("--datasets", type=int, default=2000)
     parser.add_argument("--nuts-datasets", type=int, default=32)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "pfn_gp.json")
     args = parser.parse_args()
     result: dict = {
         "meta": {
-            "command": "python benchmarks/pfn_gp.py",
+            "command": shlex.join(["python", "benchmarks/pfn_gp.py", *sys.argv[1:]]),
             "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         }
@@ -287,10 +358,15 @@ def main() -> None:
         fig.savefig(ROOT / "docs" / "images" / "pfn_gp.png", dpi=110)
     hyper = _load("gp-hyper-1d", args.hyper_model)
     if hyper is not None:
-        result["gp-hyper-1d"] = evaluate_hyper(hyper, args.nuts_datasets, seed=2027)
+        result["gp-hyper-1d"] = evaluate_hyper(hyper, args.nuts_datasets, seed=NUTS_SEED)
         h = result["gp-hyper-1d"]
-        h["gap_by_context"], h["gap_5_to_50"] = hyper_gap_by_context(hyper, 128, seed=2028)
+        earlier = PFN.load(args.earlier_hyper_model) if args.earlier_hyper_model else None
+        h["gap_by_context"], h["gap_5_to_50"] = hyper_gap_by_context(hyper, 128, seed=2028, earlier=earlier)
         h["model"] = _provenance(hyper)
+        if earlier is not None:
+            h["pfn_minus_earlier"] = pfn_minus_earlier_on_nuts_datasets(
+                hyper, earlier, args.nuts_datasets, NUTS_SEED
+            )
         diff, se = h["pfn_minus_nuts"]
         gap_range = h["gap_5_to_50"]
         table += [
@@ -303,11 +379,12 @@ def main() -> None:
             },
             {
                 "model": "gp-hyper-1d",
-                "metric": f"of which the floor of its {gap_range['buckets']} buckets: gap of the "
-                "Bayes predictive's own bucket masses, same datasets",
+                "metric": f"of which the floor of its {gap_range['buckets']} buckets: expected gap of "
+                "the Bayes predictive's own bucket masses (KL, 32 draws of y per query), same datasets",
                 "value": f"{gap_range['bucket_floor']:+.4f} ± {gap_range['bucket_floor_se']:.4f}",
                 "bar": "reported",
             },
+            *_earlier_rows(h),
             {
                 "model": "gp-hyper-1d",
                 "metric": f"mean NLL ({h['datasets']} datasets x {h['queries_per_dataset']} queries): "
