@@ -307,6 +307,13 @@ def main() -> None:
     parser.add_argument("--nuts-datasets", type=int, default=32)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "pfn_gp.json")
     args = parser.parse_args()
+    if args.datasets < 50 or args.nuts_datasets < 4:
+        parser.error("--datasets needs at least 50 (one per context size), --nuts-datasets at least 4")
+    hyper = _load("gp-hyper-1d", args.hyper_model)
+    earlier = PFN.load(args.earlier_hyper_model) if args.earlier_hyper_model else None
+    if earlier is not None:
+        if hyper is None or earlier.metadata.get("prior") != hyper.metadata.get("prior"):
+            parser.error(f"--earlier-hyper-model {args.earlier_hyper_model}: not a gp-hyper-1d checkpoint")
     result: dict = {
         "meta": {
             "command": shlex.join(["python", "benchmarks/pfn_gp.py", *sys.argv[1:]]),
@@ -356,11 +363,9 @@ def main() -> None:
         fig.tight_layout()
         (ROOT / "docs" / "images").mkdir(exist_ok=True)
         fig.savefig(ROOT / "docs" / "images" / "pfn_gp.png", dpi=110)
-    hyper = _load("gp-hyper-1d", args.hyper_model)
     if hyper is not None:
         result["gp-hyper-1d"] = evaluate_hyper(hyper, args.nuts_datasets, seed=NUTS_SEED)
         h = result["gp-hyper-1d"]
-        earlier = PFN.load(args.earlier_hyper_model) if args.earlier_hyper_model else None
         h["gap_by_context"], h["gap_5_to_50"] = hyper_gap_by_context(hyper, 128, seed=2028, earlier=earlier)
         h["model"] = _provenance(hyper)
         if earlier is not None:
