@@ -1,7 +1,7 @@
 """Shipped GP PFNs against exact and MCMC Bayesian inference, in the same run.
 
 Run:  python benchmarks/pfn_gp.py [--model PATH] [--datasets 2000] [--nuts-datasets 32]
-      [--earlier-hyper-model PATH]
+      [--earlier-model PATH] [--earlier-hyper-model PATH]
       (writes benchmarks/results/pfn_gp.json, docs/images/pfn_gp.png and pfn_gp_hyper.png)
 
 * ``gp-rbf-1d`` vs the exact GP posterior with the true hyperparameters: mean NLL gap over fresh
@@ -15,8 +15,10 @@ Run:  python benchmarks/pfn_gp.py [--model PATH] [--datasets 2000] [--nuts-datas
   sizes 5..50 (the bar, <= 0.02 nats), with the floor of that gap on the model's buckets: the
   expected gap of the Bayes predictive's own bucket masses (``discretisation_floor``, 32 draws
   of y per query, the same draws as ``benchmarks/pfn_borders.py``), which no training on these
-  borders can go below. With ``--earlier-hyper-model``, another gp-hyper-1d checkpoint is scored
-  on the same datasets, paired: its gap, and the NLL difference on the NUTS datasets.
+  borders can go below.
+* ``--earlier-model`` / ``--earlier-hyper-model``: another checkpoint of the same prior, scored
+  on the same datasets, paired: its gap (and for gp-hyper-1d the NLL difference on the NUTS
+  datasets).
 """
 
 from __future__ import annotations
@@ -58,12 +60,14 @@ def _load(name: str, path: str | None) -> PFN | None:
     return PFN.from_pretrained(name) if name in pretrained_names() else None
 
 
-def evaluate_rbf(model: PFN, datasets: int, seed: int) -> dict:
+def evaluate_rbf(model: PFN, datasets: int, seed: int, earlier: PFN | None = None) -> dict:
+    """NLL gap to the exact GP posterior, PIT calibration, and (with ``earlier``, another
+    checkpoint of the same prior) that model's gap and the paired difference, same datasets."""
     prior: GPPrior = get_recipe("gp-rbf-1d").prior
     batch = prior.sample(datasets, MAX_CONTEXT + 1, torch.Generator().manual_seed(seed))
     contexts = [1 + i % MAX_CONTEXT for i in range(datasets)]
     gap_by_context: dict[int, list[float]] = {}
-    pits, gaps = [], []
+    pits, gaps, earlier_gaps = [], [], []
     for c in range(1, MAX_CONTEXT + 1):
         idx = [i for i, ci in enumerate(contexts) if ci == c]
         x, y = batch.x[idx], batch.y[idx]
@@ -74,17 +78,28 @@ def evaluate_rbf(model: PFN, datasets: int, seed: int) -> dict:
         target = y[:, c : c + 1]
         gap = (-pfn.log_prob(target)) - (-exact.log_prob(target))
         gaps += gap.flatten().tolist()
+        if earlier is not None:
+            earlier_nll = -earlier.predict(x[:, :c], y[:, :c], x[:, c : c + 1]).log_prob(target)
+            earlier_gaps += (earlier_nll + exact.log_prob(target)).flatten().tolist()
         gap_by_context[c] = gap.flatten().tolist()
         pits += pfn.cdf(target).flatten().tolist()
     mean_gap = statistics.fmean(gaps)
     se = statistics.stdev(gaps) / math.sqrt(len(gaps))
-    return {
+    out = {
         "datasets": datasets,
         "mean_nll_gap": mean_gap,
         "mean_nll_gap_se": se,
         "pit_ks": ks_uniform(torch.tensor(pits)),
         "gap_by_context": {c: statistics.fmean(v) for c, v in gap_by_context.items()},
     }
+    if earlier is not None:
+        earlier_gaps_t, gaps_t = torch.tensor(earlier_gaps)[:, None], torch.tensor(gaps)[:, None]
+        out["earlier_model"] = {
+            **_provenance(earlier),
+            "gap": list(_dataset_mean_se(earlier_gaps_t)),
+            "minus_earlier": list(_dataset_mean_se(gaps_t - earlier_gaps_t)),
+        }
+    return out
 
 
 def timing(model: PFN, repeats: int = 5) -> dict:
@@ -300,6 +315,10 @@ def main() -> None:
     parser.add_argument("--model", help="gp-rbf-1d checkpoint path (default: the shipped one)")
     parser.add_argument("--hyper-model", help="gp-hyper-1d checkpoint path (default: the shipped one)")
     parser.add_argument(
+        "--earlier-model",
+        help="another gp-rbf-1d checkpoint: its gap, and the paired difference, on the same datasets",
+    )
+    parser.add_argument(
         "--earlier-hyper-model",
         help="another gp-hyper-1d checkpoint: its gap, and the paired difference, on the same datasets",
     )
@@ -309,11 +328,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.datasets < 50 or args.nuts_datasets < 4:
         parser.error("--datasets needs at least 50 (one per context size), --nuts-datasets at least 4")
-    hyper = _load("gp-hyper-1d", args.hyper_model)
-    earlier = PFN.load(args.earlier_hyper_model) if args.earlier_hyper_model else None
-    if earlier is not None:
-        if hyper is None or earlier.metadata.get("prior") != hyper.metadata.get("prior"):
-            parser.error(f"--earlier-hyper-model {args.earlier_hyper_model}: not a gp-hyper-1d checkpoint")
+    rbf, hyper = _load("gp-rbf-1d", args.model), _load("gp-hyper-1d", args.hyper_model)
+    earlier_rbf, earlier = (
+        PFN.load(path) if path else None for path in (args.earlier_model, args.earlier_hyper_model)
+    )
+    for flag, old, new in (("--earlier-model", earlier_rbf, rbf), ("--earlier-hyper-model", earlier, hyper)):
+        if old is not None and (new is None or old.metadata.get("prior") != new.metadata.get("prior")):
+            parser.error(f"{flag}: a checkpoint of another prior than the model it is compared with")
     result: dict = {
         "meta": {
             "command": shlex.join(["python", "benchmarks/pfn_gp.py", *sys.argv[1:]]),
@@ -322,9 +343,9 @@ def main() -> None:
         }
     }
     table = []
-    rbf = _load("gp-rbf-1d", args.model)
     if rbf is not None:
-        result["gp-rbf-1d"] = evaluate_rbf(rbf, args.datasets, seed=2026) | {"timing": timing(rbf)}
+        result["gp-rbf-1d"] = evaluate_rbf(rbf, args.datasets, seed=2026, earlier=earlier_rbf)
+        result["gp-rbf-1d"]["timing"] = timing(rbf)
         result["gp-rbf-1d"]["model"] = _provenance(rbf)
         r = result["gp-rbf-1d"]
         table.append(
@@ -335,6 +356,16 @@ def main() -> None:
                 "bar": "<= 0.05",
             }
         )
+        if "earlier_model" in r:
+            table.append(
+                {
+                    "model": "gp-rbf-1d",
+                    "metric": "gap minus an earlier checkpoint's (paired, same datasets); the earlier gap "
+                    "{:.4f} ± {:.4f}".format(*r["earlier_model"]["gap"]),
+                    "value": "{:+.4f} ± {:.4f}".format(*r["earlier_model"]["minus_earlier"]),
+                    "bar": "reported",
+                }
+            )
         table.append(
             {
                 "model": "gp-rbf-1d",
