@@ -13,8 +13,8 @@ quantile borders (p = 1, ``TrainConfig``'s default) and borders that follow the 
 power 1/2, 1/3 or 0 (``bucket_borders``), on the datasets of ``benchmarks/pfn_gp.py``'s gap
 (128 prior datasets x 10 queries, context sizes 5-50, importance-sampled Bayes predictive with
 4096 hyper-prior draws). Every layout sees the same draws of y, so the layouts' differences are
-paired; standard errors take the datasets as units. Also, for ``gp-rbf-1d``, the floor of its
-recipe's layout (quantile) and of the cube-root one against the exact GP posterior on ``pfn_gp.py``'s
+paired; standard errors take the datasets as units. Also, for ``gp-rbf-1d``, the floor of quantile
+borders and of cube-root ones against the exact GP posterior on ``pfn_gp.py``'s
 gp-rbf-1d datasets (``--rbf-only`` recomputes just that section).
 """
 
@@ -68,7 +68,7 @@ def layout_borders(buckets: int, power: float, recipe: str = "gp-hyper-1d") -> t
 
 
 def rbf_floors(draws: int, datasets: int = 2000, seed: int = 2026) -> list[dict]:
-    """gp-rbf-1d: the floor of quantile borders (its recipe's) and cube-root ones against the exact GP.
+    """gp-rbf-1d: the floor of quantile borders and of cube-root ones against the exact GP.
 
     On ``benchmarks/pfn_gp.py``'s gp-rbf-1d datasets (2000, context size 1 + i % 50 for dataset
     i, one query each), where the shipped model's gap to the exact GP is measured.

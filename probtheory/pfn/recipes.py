@@ -45,12 +45,18 @@ class Recipe:
 
 
 _ARCHITECTURE = TransformerConfig(num_features=1, num_buckets=500, emsize=128, nhead=4, nhid=256, nlayers=4)
+# Two levers that paid at equal CPU time (benchmarks/pfn_training_levers.py): a higher peak
+# learning rate and 10 queries per dataset (cheaper steps); and bucket borders finer in the
+# tails, for a lower floor of the attainable NLL (benchmarks/pfn_borders.py). The shipped GP PFNs
+# were trained as two processes of 32 datasets each (torchrun; each checkpoint records its command).
 _TRAINING = TrainConfig(
     steps=16_000,
     batch_size=64,
     seq_len=60,
     max_context=50,
-    lr=5e-4,
+    lr=2e-3,
+    queries=10,
+    border_power=1 / 3,
     checkpoint_every=250,
     transformer=_ARCHITECTURE,
 )
@@ -65,12 +71,7 @@ GP_RBF_1D = Recipe(
 GP_HYPER_1D = Recipe(
     "gp-hyper-1d",
     GPHyperPrior(num_features=1),
-    # inferring the hyperparameters needs longer training. Two levers that paid at equal CPU time
-    # (benchmarks/pfn_training_levers.py): a higher peak learning rate and 10 queries per dataset
-    # (cheaper steps); and bucket borders finer in the tails, for a lower floor of the attainable
-    # NLL (benchmarks/pfn_borders.py). Shipped as two processes of 32 datasets each (torchrun; the
-    # checkpoint records the command).
-    replace(_TRAINING, steps=200_000, lr=2e-3, queries=10, border_power=1 / 3),
+    replace(_TRAINING, steps=200_000),  # inferring the hyperparameters needs longer training
     "GP regression on [0, 1], RBF kernel with log-normal hyper-priors on lengthscale (median 0.2), "
     "outputscale (median 1) and noise variance (median 0.01); up to 50 context points",
 )
