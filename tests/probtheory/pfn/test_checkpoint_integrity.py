@@ -37,15 +37,18 @@ def _copy(name: str, folder: Path) -> Path:
 
 
 def _paths(value, prefix=()):
-    """Every entry of a JSON value: dict keys and list items, nested ones included."""
+    """Every entry of a JSON value: dict keys and list items, nested ones included; of a long
+    list (a training run's hundreds of logged losses) its first, middle and last three items."""
     if isinstance(value, dict):
         for key, item in value.items():
             yield (*prefix, key)
             yield from _paths(item, (*prefix, key))
     elif isinstance(value, list):
-        for index, item in enumerate(value):
+        n, middle = len(value), len(value) // 2
+        indices = range(n) if n <= 9 else [0, 1, 2, middle - 1, middle, middle + 1, n - 3, n - 2, n - 1]
+        for index in indices:
             yield (*prefix, index)
-            yield from _paths(item, (*prefix, index))
+            yield from _paths(value[index], (*prefix, index))
 
 
 def _altered(value):
@@ -102,7 +105,7 @@ def test_editing_any_entry_of_a_shipped_configuration_is_refused(name, tmp_path)
     copy = PFN.load(path)  # the unmodified copy loads and predicts exactly as the shipped model
     assert torch.equal(copy.predict(x_train, y_train, x_test).logits, reference)
     entries = list(_paths(original))
-    assert len(entries) > 100 and ("transformer", "nhead") in entries and ("prior", "class") in entries
+    assert len(entries) > 50 and ("transformer", "nhead") in entries and ("prior", "class") in entries
     assert name != "lcpfn" or ("prior", "max_epochs") in entries
     refused = 0
     for entry in entries:
