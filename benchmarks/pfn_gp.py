@@ -2,7 +2,8 @@
 
 Run:  python benchmarks/pfn_gp.py [--model PATH] [--datasets 2000] [--nuts-datasets 32]
       [--earlier-model PATH] [--earlier-hyper-model PATH]
-      (writes benchmarks/results/pfn_gp.json, docs/images/pfn_gp.png and pfn_gp_hyper.png)
+      (writes benchmarks/results/pfn_gp.json, docs/images/pfn_gp.png and pfn_gp_hyper.png;
+      with --out elsewhere, the figures go beside that file)
 
 * ``gp-rbf-1d`` vs the exact GP posterior with the true hyperparameters: mean NLL gap over fresh
   prior datasets with context sizes 1..50 (one query each), PIT calibration (KS statistic), and
@@ -51,6 +52,7 @@ from probtheory.pfn.evaluation import (  # noqa: E402
 from probtheory.pfn.recipes import get_recipe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "pfn_gp.json"
 MAX_CONTEXT = 50
 
 
@@ -324,10 +326,14 @@ def main() -> None:
     )
     parser.add_argument("--datasets", type=int, default=2000)
     parser.add_argument("--nuts-datasets", type=int, default=32)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "pfn_gp.json")
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS, help="results file (figures beside it, unless the default)"
+    )
     args = parser.parse_args()
     if args.datasets < 50 or args.nuts_datasets < 4:
         parser.error("--datasets needs at least 50 (one per context size), --nuts-datasets at least 4")
+    # the docs' figures belong to the committed results; a run written elsewhere draws its own
+    figures = ROOT / "docs" / "images" if args.out == RESULTS else args.out.parent
     rbf, hyper = _load("gp-rbf-1d", args.model), _load("gp-hyper-1d", args.hyper_model)
     earlier_rbf, earlier = (
         PFN.load(path) if path else None for path in (args.earlier_model, args.earlier_hyper_model)
@@ -392,8 +398,8 @@ def main() -> None:
         ax.set_ylabel("NLL(PFN) - NLL(exact GP)")
         ax.set_title("gp-rbf-1d vs exact GP posterior")
         fig.tight_layout()
-        (ROOT / "docs" / "images").mkdir(exist_ok=True)
-        fig.savefig(ROOT / "docs" / "images" / "pfn_gp.png", dpi=110)
+        figures.mkdir(exist_ok=True)
+        fig.savefig(figures / "pfn_gp.png", dpi=110)
     if hyper is not None:
         result["gp-hyper-1d"] = evaluate_hyper(hyper, args.nuts_datasets, seed=NUTS_SEED)
         h = result["gp-hyper-1d"]
@@ -453,7 +459,7 @@ def main() -> None:
         ax.set_ylabel("NLL(PFN) - NLL(Bayes, IS)")
         ax.set_title("gp-hyper-1d vs Bayes predictive under the hyper-prior")
         fig.tight_layout()
-        fig.savefig(ROOT / "docs" / "images" / "pfn_gp_hyper.png", dpi=110)
+        fig.savefig(figures / "pfn_gp_hyper.png", dpi=110)
     result["table"] = table
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(table, indent=2))
