@@ -334,6 +334,7 @@ def main() -> None:
         parser.error("--datasets needs at least 50 (one per context size), --nuts-datasets at least 4")
     # the docs' figures belong to the committed results; a run written elsewhere draws its own
     figures = ROOT / "docs" / "images" if args.out == RESULTS else args.out.parent
+    figures.mkdir(parents=True, exist_ok=True)
     rbf, hyper = _load("gp-rbf-1d", args.model), _load("gp-hyper-1d", args.hyper_model)
     earlier_rbf, earlier = (
         PFN.load(path) if path else None for path in (args.earlier_model, args.earlier_hyper_model)
@@ -398,7 +399,6 @@ def main() -> None:
         ax.set_ylabel("NLL(PFN) - NLL(exact GP)")
         ax.set_title("gp-rbf-1d vs exact GP posterior")
         fig.tight_layout()
-        figures.mkdir(exist_ok=True)
         fig.savefig(figures / "pfn_gp.png", dpi=110)
     if hyper is not None:
         result["gp-hyper-1d"] = evaluate_hyper(hyper, args.nuts_datasets, seed=NUTS_SEED)
