@@ -28,10 +28,11 @@ The baselines' per-curve scores (MCMC and importance sampling: hours of CPU) are
 to ``benchmarks/results/lcpfn_baselines.json`` with the settings, curves and code they come
 from; a later run with the same settings, curves and baseline code fills its missing chunks
 from it (the ``--out`` store's own chunks take precedence), so scoring another LC-PFN against
-the same baselines, paired curve by curve, costs seconds. The file is rewritten only when it
-is missing, when it matches (it then gains chunks), or under ``--fresh``. To use several
-cores, split the baselines over processes: ``--baselines-only --cells KEY ...`` with a
-separate ``--out`` each (each merges its chunks into the file when it ends).
+the same baselines, paired curve by curve, costs seconds. The file gains each chunk as it is
+saved (so a run stopped midway keeps its work there too), and only when it is missing or
+matches; ``--fresh`` replaces it. To use several cores, split the baselines over processes:
+``--baselines-only --cells KEY ...`` with a separate ``--out`` each (they share the file under
+a lock).
 The LC-PFN's cells take seconds and are recomputed in every run. Two runs must not share
 ``--out`` at the same time (each would overwrite the other's chunks); ``--partial`` only reads
 them, and prints the paired LC-PFN - MCMC difference on the chunks saved so far.
@@ -40,10 +41,12 @@ them, and prints the paired LC-PFN - MCMC difference on the chunks saved so far.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import functools
 import hashlib
 import json
 import math
+import os
 import platform
 import statistics
 import time
@@ -130,6 +133,35 @@ def _cell(
     if "ess" in parts[0]:
         merged["median_ess"] = statistics.median(v for part in parts for v in part["ess"])
     return merged
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file: a run killed midway leaves the old file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _merge_baselines(cells: dict, settings: dict, command: str, replace: bool) -> None:
+    """Add the baseline chunks of ``cells`` to the baselines file (under a lock: processes that
+    split the cells write it concurrently); ``replace`` drops what the file held."""
+    with open(BASELINES.with_name(BASELINES.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        baselines = {key: dict(chunks) for key, chunks in cells.items() if not key.startswith("lcpfn/")}
+        now = json.loads(BASELINES.read_text()) if BASELINES.exists() and not replace else {}
+        if now.get("settings") == settings:  # another process's chunks (other --cells)
+            for key, chunks in now["cells"].items():
+                for start, part in chunks.items():
+                    baselines.setdefault(key, {}).setdefault(start, part)
+            if not replace and baselines == now["cells"]:
+                return  # nothing new: the file stays as it is
+        meta = {
+            "command": command,
+            "machine": f"{platform.machine()}, {torch.get_num_threads()} thread",
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        text = json.dumps({"settings": settings, "meta": meta, "cells": baselines}, sort_keys=True) + "\n"
+        _write_atomically(BASELINES, text)
 
 
 def _sha256(*blobs: bytes) -> str:
@@ -288,6 +320,78 @@ def _early_stopping(model: LCPFN, seeds: int, delta: float) -> dict:
     return out
 
 
+def _batched_time_ratio(model: LCPFN, earlier: LCPFN, curves: torch.Tensor, cutoff: int, repeats=15) -> float:
+    """Median over interleaved repeats of the earlier model's batched time over the model's."""
+    ratios = []
+    for _ in range(repeats):
+        ours, theirs = (_score(m, curves, cutoff)["seconds"] for m in (model, earlier))
+        ratios.append(theirs / ours)
+    return statistics.median(ratios)
+
+
+def _earlier_comparison(model: LCPFN, earlier: LCPFN, cells: dict, data: dict, seeds: int) -> dict:
+    """``earlier`` scored on the same curves as ``model``: the paired difference of the per-curve
+    mean log-likelihood (model - earlier), both coverages, their batched time ratio and the
+    earlier model's early stopping."""
+    out: dict = {
+        **{k: earlier.metadata.get(k) for k in ("training_command", "training_seconds", "machine")},
+        "weights_sha256": _weights_sha256(earlier),
+        "cells": {},
+    }
+    for dataset, curves in data.items():
+        for cutoff in CUTOFFS:
+            ours = cells[f"lcpfn/{dataset}/{cutoff}"]
+            theirs = _cell({}, lambda: earlier, curves, cutoff, CHUNK["lcpfn"], lambda: None)
+            pairs = zip(ours["log_likelihood"], theirs["log_likelihood"], strict=True)
+            diff, se = _mean_se([a - b for a, b in pairs])
+            out["cells"][f"{dataset}/{cutoff}"] = {
+                "minus_earlier": diff,
+                "minus_earlier_se": se,
+                "coverage_90": statistics.fmean(ours["coverage_90"]),
+                "earlier_coverage_90": statistics.fmean(theirs["coverage_90"]),
+                "earlier_time_over_time": _batched_time_ratio(model, earlier, curves[:TIMING_CURVES], cutoff)
+                if dataset == "prior"
+                else None,
+            }
+    out["early_stopping"] = {str(delta): _early_stopping(earlier, seeds, delta) for delta in DELTAS}
+    return out
+
+
+def _earlier_tables(earlier: dict, early_stopping: dict) -> tuple[list[dict], list[dict]]:
+    """The LC-PFN against ``--earlier-model``: per cell, and in the early-stopping searches."""
+    cells = [
+        {
+            "curves": key.split("/")[0],
+            "T'": key.split("/")[1],
+            "LC-PFN - earlier (paired ± se)": f"{c['minus_earlier']:+.3f} ± {c['minus_earlier_se']:.3f}",
+            "90% coverage LC-PFN / earlier": f"{c['coverage_90']:.3f} / {c['earlier_coverage_90']:.3f}",
+            "earlier / LC-PFN time (batched)": f"{c['earlier_time_over_time']:.2f}x"
+            if c["earlier_time_over_time"] is not None
+            else "",
+        }
+        for key, c in earlier["cells"].items()
+    ]
+    searches = []
+    for delta in DELTAS:
+        for dataset, ours in early_stopping[str(delta)].items():
+            theirs = earlier["early_stopping"][str(delta)][dataset]
+            searches.append(
+                {
+                    "delta": delta,
+                    "curves": dataset,
+                    **{
+                        f"{label} LC-PFN / earlier": f"{fmt.format(ours[key])} / {fmt.format(theirs[key])}"
+                        for label, key, fmt in (
+                            ("median speed-up", "median_speedup", "{:.2f}x"),
+                            ("same best config", "same_best_fraction", "{:.0%}"),
+                            ("max regret", "max_regret", "{:.4f}"),
+                        )
+                    },
+                }
+            )
+    return cells, searches
+
+
 def _plots(model: LCPFN, prior_curves: torch.Tensor, real: torch.Tensor) -> None:
     epochs = torch.arange(1, 101, dtype=torch.float64)
     qs = [0.05, 0.25, 0.5, 0.75, 0.95]
@@ -327,9 +431,17 @@ def main() -> None:
     parser.add_argument(
         "--timing-only", action="store_true", help="only re-measure the side-by-side times (part 2)"
     )
+    parser.add_argument(
+        "--earlier-model",
+        metavar="PATH",
+        help="another LC-PFN checkpoint (e.g. the one shipped before), scored paired on the same "
+        "curves, timed against the scored model and run through the same early-stopping searches",
+    )
     args = parser.parse_args()
     if args.cells and not args.baselines_only:
         parser.error("--cells needs --baselines-only (the results need every cell)")
+    if args.earlier_model and (args.baselines_only or args.timing_only or args.partial):
+        parser.error("--earlier-model needs the whole run (no --baselines-only, --timing-only, --partial)")
     torch.set_num_threads(1)
     if args.timing_only:
         _retime(LCPFN.load(args.model) if args.model else LCPFN.from_pretrained(), _prior_curves(args.curves))
@@ -359,9 +471,19 @@ def main() -> None:
         _partial_comparison(load_model(), store["cells"], data)
         return
 
+    # the baselines file gains every chunk as it is saved (a run stopped midway keeps its work);
+    # under --fresh the first write replaces it
+    share = matches or args.fresh or not BASELINES.exists()
+    replace_file = args.fresh  # the first write under --fresh replaces the file, later ones add to it
+    baseline_command = "python benchmarks/lcpfn.py" + (" --baselines-only" if args.baselines_only else "")
+
     def save() -> None:
+        nonlocal replace_file
         args.out.mkdir(parents=True, exist_ok=True)
-        cells_path.write_text(json.dumps(store))
+        _write_atomically(cells_path, json.dumps(store))
+        if share:
+            _merge_baselines(store["cells"], settings, baseline_command, replace=replace_file)
+            replace_file = False
 
     methods: dict[str, Callable[[], object]] = {
         "mcmc": functools.cache(lambda: MCMCExtrapolator(**MCMC)),
@@ -385,21 +507,8 @@ def main() -> None:
                 chunks = store["cells"].setdefault(key, {})
                 cells[key] = _cell(chunks, make, curves, cutoff, CHUNK[name], save)
                 print(key, json.dumps(_summary(cells[key])))
-    if matches or args.fresh or not BASELINES.exists():
-        baselines = {key: chunks for key, chunks in store["cells"].items() if not key.startswith("lcpfn/")}
-        now = json.loads(BASELINES.read_text()) if BASELINES.exists() else {}
-        if now.get("settings") == settings and not args.fresh:  # another process's (other --cells)
-            for key, chunks in now["cells"].items():
-                for start, part in chunks.items():
-                    baselines.setdefault(key, {}).setdefault(start, part)
-        meta = {
-            "command": "python benchmarks/lcpfn.py" + (" --baselines-only" if args.baselines_only else ""),
-            "machine": f"{platform.machine()}, {torch.get_num_threads()} thread",
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
-        BASELINES.write_text(
-            json.dumps({"settings": settings, "meta": meta, "cells": baselines}, sort_keys=True) + "\n"
-        )
+    if share:  # chunks of an earlier run's --out that the file lacks
+        _merge_baselines(store["cells"], settings, baseline_command, replace=replace_file)
     if args.baselines_only:
         return
 
@@ -472,11 +581,18 @@ def main() -> None:
         for dataset, r in results["early_stopping"][str(delta)].items()
     ]
     results["timing_table"] = _timing_table(results["timing"])
+    if args.earlier_model:
+        earlier = LCPFN.load(args.earlier_model)
+        results["earlier_model"] = _earlier_comparison(model, earlier, cells, data, args.seeds)
+        results["earlier_table"], results["earlier_early_stopping_table"] = _earlier_tables(
+            results["earlier_model"], results["early_stopping"]
+        )
     machine = f"{platform.machine()}, {torch.get_num_threads()} thread"
     date = datetime.now(timezone.utc).isoformat(timespec="seconds")
     results["meta"] = {
         "command": f"python benchmarks/lcpfn.py --curves {args.curves} --seeds {args.seeds}"
-        + (f" --model {args.model}" if args.model else ""),
+        + (f" --model {args.model}" if args.model else "")
+        + (f" --earlier-model {args.earlier_model}" if args.earlier_model else ""),
         "machine": machine,
         "date": date,
     }
