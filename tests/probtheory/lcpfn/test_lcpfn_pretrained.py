@@ -2,6 +2,7 @@
 predictions sharpen as more of the curve is seen."""
 
 import math
+import re
 
 import pytest
 import torch
@@ -25,7 +26,8 @@ def curves():
 def test_shipped_with_provenance(model):
     meta = model.metadata
     assert meta["recipe"] == "lcpfn" and model.max_epochs == 100
-    assert meta["training_command"].startswith("probtheory pfn train lcpfn")
+    launcher = r"(torchrun --standalone --no-python --nproc_per_node \d+ )?"
+    assert re.fullmatch(rf"{launcher}probtheory pfn train lcpfn( .*)?", meta["training_command"])
     assert meta["training_seconds"] > 0 and meta["machine"]
     with pytest.raises(InputDataError, match="name"):
         LCPFN.from_pretrained("gp-rbf-1d-typo")
