@@ -58,6 +58,7 @@ def training_config(args: argparse.Namespace) -> tuple[Recipe, TrainConfig, str]
         "border_power": lambda flag, value: check_interval(
             flag, value, 0.0, 1.0, meaning="an exponent of the density"
         ),
+        "context_power": lambda flag, value: check_real(flag, value, positive=True),
     }
     architecture = {"buckets": "num_buckets", "emsize": "emsize", "nhid": "nhid"}  # flag -> transformer field
     overrides, flags = {}, ""
@@ -172,6 +173,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--border-power",
         type=_number_or_fraction,
         help="bucket borders follow the prior density of y to this power (1: quantiles; 1/3: finer tails)",
+    )
+    train.add_argument(
+        "--context-power",
+        type=_number_or_fraction,
+        help="context sizes floor((max_context + 1) u^p), u uniform (1: uniform; > 1: small ones more often)",
     )
     train.add_argument("--emsize", type=int, help="override the recipe's transformer width (embedding size)")
     train.add_argument("--nhid", type=int, help="override the recipe's feed-forward width")

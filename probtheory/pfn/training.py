@@ -69,7 +69,11 @@ class TrainConfig:
     al.). The bucket borders come from ``border_samples`` prior draws of y, with
     ``border_power`` as in :func:`~probtheory.pfn.bar_distribution.bucket_borders` (1: quantile
     borders; 1/3: more buckets in the tails, a lower floor of the attainable NLL at the GP
-    recipes' 500 buckets).
+    recipes' 500 buckets). ``context_power`` p > 1 draws small contexts more often:
+    ``s = floor((max_context + 1) u^p)`` with u uniform on [0, 1), so P(s <= k) =
+    ((k + 1) / (max_context + 1))^(1/p); p = 1 is the uniform law. The network's optimum at each
+    context size is the same posterior predictive whatever the law of ``s`` (the law only weighs
+    the sizes against each other), so this moves training effort, not the target.
     """
 
     steps: int = 20_000
@@ -89,6 +93,7 @@ class TrainConfig:
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
     targets: str = "sampled"
     queries: int | None = None
+    context_power: float = 1.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -108,6 +113,7 @@ class TrainConfig:
         check_real("clip_norm", self.clip_norm, positive=True)
         check_interval("warmup_fraction", self.warmup_fraction, 0.0, 1.0, meaning="a fraction of the steps")
         check_interval("border_power", self.border_power, 0.0, 1.0, meaning="an exponent of the density")
+        check_real("context_power", self.context_power, positive=True)
         check_instance("transformer", self.transformer, TransformerConfig, "a TransformerConfig")
         if self.targets not in TARGETS:
             raise InputDataError("targets", f"one of {TARGETS}", repr(self.targets))
@@ -152,6 +158,14 @@ class TrainResult:
 
 def _step_generator(seed: int, step: int, rank: int, micro: int) -> torch.Generator:
     return torch.Generator().manual_seed(((seed * 1_000_003 + step) * 1_009 + rank) * 101 + micro)
+
+
+def _context_size(config: TrainConfig, g: torch.Generator) -> int:
+    """The step's context size ``s`` on ``0..max_context`` (see :class:`TrainConfig`)."""
+    if config.context_power == 1.0:  # the draw of checkpoints trained before context_power existed
+        return int(torch.randint(0, config.max_context + 1, (), generator=g))
+    u = float(torch.rand((), generator=g, dtype=torch.float64))
+    return min(config.max_context, int((config.max_context + 1) * u**config.context_power))
 
 
 def _lr_factor(step: int, config: TrainConfig) -> float:
@@ -324,7 +338,7 @@ def train_pfn(
         for micro in range(config.accumulation):
             g = _step_generator(config.seed, step, rank, micro)
             batch = prior.sample(config.batch_size, config.seq_len, g)
-            s = int(torch.randint(0, config.max_context + 1, (), generator=g))
+            s = _context_size(config, g)
             end = config.seq_len if config.queries is None else s + config.queries
             x, y = batch.x.float(), batch.y.float()
             logits = network(x[:, :s], y[:, :s], x[:, s:end])

@@ -281,3 +281,55 @@ def test_border_power_sets_the_bucket_layout():
     assert spread[0] == quantile[0] and spread[-1] == quantile[-1]
     widths, quantile_widths = spread[1:] - spread[:-1], quantile[1:] - quantile[:-1]
     assert widths.max() < quantile_widths.max() and widths.min() > quantile_widths.min()
+
+
+@pytest.mark.parametrize("power", [2.0, 0.5])
+def test_context_power_draws_the_stated_law(power):
+    """P(s <= k) = ((k + 1) / (max_context + 1))^(1/p), checked at every k within 4 binomial
+    standard errors over 20,000 seeded draws (p = 2 favours small contexts, p = 1/2 large ones)."""
+    from probtheory.pfn.training import _context_size
+
+    config = TrainConfig(max_context=50, context_power=power)
+    draws = torch.tensor([_context_size(config, torch.Generator().manual_seed(i)) for i in range(20_000)])
+    assert draws.min() >= 0 and draws.max() <= 50
+    k = torch.arange(51)
+    expected = ((k + 1) / 51.0) ** (1 / power)
+    observed = (draws[:, None] <= k).double().mean(0)
+    se = (expected * (1 - expected) / draws.numel()).sqrt()
+    assert ((observed - expected).abs() <= 4 * se + 1e-12).all()
+
+
+def test_context_power_one_keeps_the_uniform_draw_of_earlier_checkpoints():
+    """The default draws s exactly as before the option existed, so resumed runs are unchanged."""
+    from probtheory.pfn.training import _context_size
+
+    for seed in range(20):
+        expected = int(torch.randint(0, 51, (), generator=torch.Generator().manual_seed(seed)))
+        assert _context_size(TrainConfig(max_context=50), torch.Generator().manual_seed(seed)) == expected
+
+
+@pytest.mark.parametrize("power", [0.0, -1.0, float("nan")])
+def test_context_power_must_be_positive(power):
+    with pytest.raises(InputDataError, match="context_power"):
+        TrainConfig(context_power=power)
+
+
+def test_context_power_reaches_training_and_the_recorded_command(monkeypatch):
+    """A run with context_power=4 trains on small contexts (mean s about 1.3 of 0..8), and
+    `--context-power` is parsed, checked and recorded like the other flags."""
+    from probtheory.cli import build_parser
+    from probtheory.pfn.cli import training_config
+    from probtheory.pfn.transformer import PFNTransformer
+
+    sizes, forward = [], PFNTransformer.forward
+    monkeypatch.setattr(
+        PFNTransformer, "forward", lambda self, *a: sizes.append(a[0].shape[1]) or forward(self, *a)
+    )
+    train_pfn(GPPrior(), _config(steps=40, context_power=4.0), progress=False)
+    assert len(sizes) == 40 and sum(sizes) / len(sizes) < 2.5  # uniform would average 4
+    args = build_parser().parse_args(["pfn", "train", "gp-rbf-1d", "--context-power", "3/2", "--out", "x"])
+    _, config, flags = training_config(args)
+    assert config.context_power == 1.5 and flags == " --context-power 1.5"
+    bad = build_parser().parse_args(["pfn", "train", "gp-rbf-1d", "--context-power", "0", "--out", "x"])
+    with pytest.raises(InputDataError, match="--context-power"):
+        training_config(bad)
