@@ -24,9 +24,11 @@ LCPFN_RECIPE = Recipe(
         max_context=99,
         lr=2e-3,  # the higher peak rate that paid for the GP PFNs (benchmarks/pfn_training_levers.py)
         checkpoint_every=250,
-        # half the paper's width (embedding 64, feed-forward 128): about half the inference time
-        # per curve, for the batched-speed bar against MCMC (docs/lcpfn.md, "Training")
-        transformer=TransformerConfig(num_features=1, num_buckets=500, emsize=64, nhead=4, nhid=128, nlayers=4),
+        # half the width of the earlier LC-PFN (embedding 128, feed-forward 256): less than half
+        # its prediction time, for the speed bar against MCMC (docs/lcpfn.md, "The curve prior")
+        transformer=TransformerConfig(
+            num_features=1, num_buckets=500, emsize=64, nhead=4, nhid=128, nlayers=4
+        ),
     ),
     "LC-PFN: learning curves of up to 100 epochs from the reference prior (pow3 + ilog2 + janoschek, "
     "peaked parameter priors, log sigma ~ N(-4, 1)); x = epoch / 100",
