@@ -13,7 +13,7 @@ from probtheory.pfn.evaluation import exact_gp_predictive
 from probtheory.pfn.training import TrainConfig
 
 
-@pytest.mark.parametrize("name", ["gp-rbf-1d", "gp-hyper-1d"])
+@pytest.mark.parametrize("name", pretrained_names())
 def test_shipped_with_provenance(name):
     assert name in pretrained_names()
     pfn = PFN.from_pretrained(name)
