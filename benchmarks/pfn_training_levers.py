@@ -38,7 +38,12 @@ schedule completes in every arm. Arms:
 * ``lr-2e-3-queries-10-cube-root-borders-context-power-2``: the same (today's GP recipes) with
   context sizes drawn as ``floor(51 u^2)`` (``TrainConfig(context_power=2)``): contexts of at
   most 5 points, where the gap is largest, in 34% of the steps instead of 12%, and cheaper steps
-  on average (mean context about 16.5 points instead of 25).
+  on average (mean context about 16.5 points instead of 25);
+* ``lr-2e-3-queries-10-cube-root-borders-posterior``: today's GP recipes with the loss's exact
+  expectation over the queries given the context and the dataset's hyperparameters
+  (``targets="posterior"``: the GP posterior predictive under the drawn hyperparameters, the
+  function values integrated out), so only the hyperparameters' posterior spread is left in the
+  targets' noise.
 
 Each trained model is scored by its NLL gap to the Bayes predictive (importance sampling from the
 hyper-prior, 4096 draws) on the same 128 fresh datasets x 10 queries at context sizes 5, 20, 50,
@@ -86,6 +91,12 @@ ARMS = {
         "queries": 10,
         "border_power": 1 / 3,
         "context_power": 2.0,
+    },
+    "lr-2e-3-queries-10-cube-root-borders-posterior": {
+        "lr": 2e-3,
+        "queries": 10,
+        "border_power": 1 / 3,
+        "targets": "posterior",
     },
 }
 ARCHITECTURE = ("num_buckets", "emsize", "nhid", "nlayers")  # settings of the transformer

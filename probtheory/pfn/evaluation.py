@@ -18,13 +18,13 @@ from __future__ import annotations
 import math
 
 import torch
-from gpytorch.kernels import RBFKernel, ScaleKernel
 from scipy import stats
 from torch import Tensor
 
 from probtheory._checks import check_finite, check_generator, check_in_interval, check_int, check_real
 from probtheory.errors import InputDataError
 from probtheory.pfn.bar_distribution import BarDistribution, check_borders
+from probtheory.pfn.gp import gp_predictive
 from probtheory.pfn.priors import GPHyperPrior
 from probtheory.pfn.soft_targets import gaussian_bucket_masses
 
@@ -46,43 +46,6 @@ def _check_shapes(x_train: Tensor, y_train: Tensor, x_test: Tensor) -> None:
         raise InputDataError(
             "x_test", f"a `{x_train.shape[0]} x Q x {x_train.shape[-1]}` tensor", tuple(x_test.shape)
         )
-
-
-def _rbf_kernels(lengthscale: Tensor, outputscale: Tensor) -> ScaleKernel:
-    """N batched RBF kernels (GPyTorch's, as the priors use), one per row of the `N` hyperparameters."""
-    n = lengthscale.shape[0]
-    kernel = ScaleKernel(RBFKernel(batch_shape=torch.Size([n])), batch_shape=torch.Size([n])).to(lengthscale)
-    kernel.base_kernel.lengthscale = lengthscale.reshape(n, 1, 1)
-    kernel.outputscale = outputscale
-    return kernel
-
-
-def _gp_predictive(
-    x_train: Tensor, y_train: Tensor, x_test: Tensor, lengthscale: Tensor, outputscale: Tensor, noise: Tensor
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Predictive mean and variance (`N x Q`) and log marginal likelihood (`N`), one GP per row.
-
-    Inputs are float64 and batched over N rows, each with its own hyperparameters (`N` tensors).
-    """
-    prior_var = (outputscale + noise)[:, None].expand(x_test.shape[:2])
-    if x_train.shape[1] == 0:
-        return torch.zeros_like(prior_var), prior_var, torch.zeros_like(outputscale)
-    n = x_train.shape[1]
-    kernel = _rbf_kernels(lengthscale, outputscale)
-    k_tt = kernel(x_train).to_dense() + noise[:, None, None] * torch.eye(n, dtype=x_train.dtype)
-    chol = torch.linalg.cholesky(k_tt)
-    k_qt = kernel(x_test, x_train).to_dense()
-    alpha = torch.cholesky_solve(y_train.unsqueeze(-1), chol)
-    mean = (k_qt @ alpha).squeeze(-1)
-    v = torch.linalg.solve_triangular(chol, k_qt.transpose(-2, -1), upper=False)
-    var = (prior_var - v.square().sum(-2)).clamp_min(1e-12)
-    white = torch.linalg.solve_triangular(chol, y_train.unsqueeze(-1), upper=False).squeeze(-1)
-    log_evidence = (
-        -0.5 * white.square().sum(-1)
-        - torch.diagonal(chol, dim1=-2, dim2=-1).log().sum(-1)
-        - 0.5 * n * math.log(2 * math.pi)
-    )
-    return mean, var, log_evidence
 
 
 def exact_gp_predictive(
@@ -107,7 +70,7 @@ def exact_gp_predictive(
     b = x_train.shape[0]
     hyper = [torch.full((b,), float(v), dtype=torch.float64) for v in (lengthscale, outputscale, noise)]
     with torch.no_grad():
-        mean, var, _ = _gp_predictive(x_train.double(), y_train.double(), x_test.double(), *hyper)
+        mean, var, _ = gp_predictive(x_train.double(), y_train.double(), x_test.double(), *hyper)
     return torch.distributions.Normal(mean, var.sqrt())
 
 
@@ -164,7 +127,7 @@ def hyperprior_gp_predictive(
             rows = [
                 t[b : b + 1].double().expand(num_samples, *t.shape[1:]) for t in (x_train, y_train, x_test)
             ]
-            mean, var, log_evidence = _gp_predictive(*rows, *hyper)
+            mean, var, log_evidence = gp_predictive(*rows, *hyper)
             means.append(mean.T)
             variances.append(var.T)
             log_weights.append(log_evidence.expand(x_test.shape[1], num_samples))

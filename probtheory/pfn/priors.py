@@ -10,17 +10,22 @@ datasets of ``seq_len`` points each:
 * optionally ``target_loc`` and ``target_scale``, `batch_size x seq_len` tensors: the Gaussian
   law of ``target_y`` given the latent the prior drew (the function values and the noise's
   standard deviation). A prior that provides them can be trained with soft targets
-  (``TrainConfig(targets="gaussian")``, :mod:`probtheory.pfn.soft_targets`).
+  (``TrainConfig(targets="gaussian")``, :mod:`probtheory.pfn.soft_targets`);
+* optionally ``posterior``, a function ``(s, end) -> (loc, scale)`` giving the Gaussian law of
+  ``target_y[:, s:end]`` given the first ``s`` observations and the prior's hyperparameters,
+  with the function values integrated out (for a GP: its posterior predictive). A prior that
+  provides it can be trained on it (``TrainConfig(targets="posterior")``).
 
 Built in: :class:`GPPrior` (fixed hyperparameters), :class:`GPHyperPrior` (hyper-priors on
 lengthscale, outputscale and noise), :class:`PyroPrior` (any Pyro model sampling ``"y"`` given
 ``x``, e.g. :func:`bnn_model`), and :class:`FunctionPrior` for a user's sampling function. The GP
-priors give the Gaussian conditional of their observations, and so does :class:`PyroPrior` when
-its ``"y"`` site is Normal.
+priors give the Gaussian conditional of their observations and their GP posterior, and
+:class:`PyroPrior` gives the conditional when its ``"y"`` site is Normal.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,10 +34,10 @@ from typing import Protocol, runtime_checkable
 import pyro
 import pyro.distributions as pdist
 import torch
-from gpytorch.kernels import RBFKernel, ScaleKernel
 from torch import Tensor
 
 from probtheory._checks import (
+    check_finite,
     check_floating,
     check_generator,
     check_in_interval,
@@ -40,7 +45,8 @@ from probtheory._checks import (
     check_int,
     check_real,
 )
-from probtheory.errors import InputDataError
+from probtheory.errors import ConfigurationError, InputDataError
+from probtheory.pfn.gp import gp_predictive, rbf_kernels
 
 __all__ = [
     "Batch",
@@ -63,6 +69,7 @@ class Batch:
     target_y: Tensor
     target_loc: Tensor | None = None
     target_scale: Tensor | None = None
+    posterior: Callable[[int, int], tuple[Tensor, Tensor]] | None = None
 
     def __post_init__(self) -> None:
         for name in ("x", "y", "target_y"):
@@ -82,11 +89,42 @@ class Batch:
             value = getattr(self, name)
             if value is not None and value.shape != (b, t):
                 raise InputDataError(name, f"a B x T = {b} x {t} tensor", f"shape {tuple(value.shape)}")
+        if self.posterior is not None and not callable(self.posterior):
+            expected = "None or a function (s, end) -> (loc, scale)"
+            raise InputDataError("posterior", expected, type(self.posterior).__name__)
 
     @property
     def has_conditional(self) -> bool:
         """Whether the batch carries the Gaussian law of ``target_y`` given the prior's latent."""
         return self.target_loc is not None
+
+    def posterior_targets(self, s: int, end: int) -> tuple[Tensor, Tensor]:
+        """The law of the queries ``s:end`` given the context ``:s``: the batch's ``posterior``, checked.
+
+        Returns the Gaussian's ``loc`` and ``scale``, `B x (end - s)` each: the law of
+        ``target_y[:, s:end]`` given the first ``s`` observations and the prior's hyperparameters.
+
+        Raises:
+            ConfigurationError: If the batch has no ``posterior``.
+            InputDataError: If the prior's ``posterior`` returns tensors of another shape, or
+                scales that are not positive.
+        """
+        if self.posterior is None:
+            raise ConfigurationError(
+                "this prior's batches carry no posterior (the law of the queries given the context "
+                "and the hyperparameters): train it with targets='sampled' or 'gaussian'"
+            )
+        loc, scale = self.posterior(s, end)
+        expected = (self.x.shape[0], end - s)
+        for name, value in (("loc", loc), ("scale", scale)):
+            if not isinstance(value, Tensor) or value.shape != expected:
+                shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+                raise InputDataError(f"posterior's {name}", f"a B x (end - s) = {expected} tensor", shape)
+        check_finite("posterior's loc", loc)
+        check_in_interval(
+            "posterior's scale", scale, 0.0, math.inf, closed=(False, False), meaning="finite values > 0"
+        )
+        return loc, scale
 
 
 @runtime_checkable
@@ -134,9 +172,7 @@ def gp_sample(
         check_in_interval(name, value, 0.0, math.inf, closed=(False, False), meaning="finite values > 0")
     check_generator("generator", generator)
     b, t, _ = x.shape
-    kernel = ScaleKernel(RBFKernel(batch_shape=torch.Size([b])), batch_shape=torch.Size([b])).to(x)
-    kernel.base_kernel.lengthscale = torch.as_tensor(lengthscale, dtype=x.dtype).expand(b).reshape(b, 1, 1)
-    kernel.outputscale = torch.as_tensor(outputscale, dtype=x.dtype).expand(b)
+    kernel = rbf_kernels(*(torch.as_tensor(v, dtype=x.dtype).expand(b) for v in (lengthscale, outputscale)))
     with torch.no_grad():
         cov = kernel(x).to_dense()
         jitter = 1e-8 * torch.as_tensor(outputscale, dtype=x.dtype).expand(b).reshape(b, 1, 1)
@@ -146,6 +182,19 @@ def gp_sample(
         eps = torch.randn(b, t, generator=generator, dtype=x.dtype)
         y = f + torch.as_tensor(noise, dtype=x.dtype).expand(b).reshape(b, 1).sqrt() * eps
     return f, y
+
+
+_GP_HYPER = ("lengthscale", "outputscale", "noise")
+
+
+def _gp_posterior(x: Tensor, y: Tensor, hyper: dict[str, Tensor], s: int, end: int) -> tuple[Tensor, Tensor]:
+    """A GP prior's batch ``posterior``: the GP predictive of ``y[:, s:end]`` given ``y[:, :s]``.
+
+    Each dataset is conditioned under its own hyperparameters (``hyper``: `B` tensors).
+    """
+    with torch.no_grad():
+        mean, var, _ = gp_predictive(x[:, :s], y[:, :s], x[:, s:end], *(hyper[name] for name in _GP_HYPER))
+    return mean, var.sqrt()
 
 
 @dataclass(frozen=True)
@@ -178,7 +227,17 @@ class GPPrior:
             torch.tensor(self.noise),
             generator,
         )
-        return Batch(x, y, y, target_loc=f, target_scale=torch.full_like(f, self.noise**0.5))
+        hyper = {
+            name: torch.full((batch_size,), float(getattr(self, name)), dtype=x.dtype) for name in _GP_HYPER
+        }
+        return Batch(
+            x,
+            y,
+            y,
+            target_loc=f,
+            target_scale=torch.full_like(f, self.noise**0.5),
+            posterior=functools.partial(_gp_posterior, x, y, hyper),
+        )
 
 
 @dataclass(frozen=True)
@@ -223,7 +282,14 @@ class GPHyperPrior:
             z = torch.randn(batch_size, generator=generator, dtype=torch.float64)
             hyper[name] = torch.exp(prior.loc.double() + prior.scale.double() * z)
         f, y = gp_sample(x, hyper["lengthscale"], hyper["outputscale"], hyper["noise"], generator)
-        return Batch(x, y, y, target_loc=f, target_scale=hyper["noise"].sqrt()[:, None].expand_as(f))
+        return Batch(
+            x,
+            y,
+            y,
+            target_loc=f,
+            target_scale=hyper["noise"].sqrt()[:, None].expand_as(f),
+            posterior=functools.partial(_gp_posterior, x, y, hyper),
+        )
 
 
 def bnn_model(x: Tensor, hidden: int = 16, noise: float = 0.1) -> Tensor:

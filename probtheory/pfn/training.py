@@ -6,8 +6,10 @@ negative log-likelihood of the remaining points under the predicted bar distribu
 prior-data NLL of Müller et al. (2022, eq. 2), whose minimiser is the posterior predictive.
 
 * the loss on sampled targets (the default), or with ``targets="gaussian"`` its exact
-  expectation over the observation noise given the prior's latent, for priors whose batches
-  carry that Gaussian (:mod:`probtheory.pfn.soft_targets`: same minimiser, less gradient noise);
+  expectation over the observation noise given the prior's latent, or with
+  ``targets="posterior"`` over the queries given the context and the prior's hyperparameters,
+  for priors whose batches carry those Gaussians (:mod:`probtheory.pfn.soft_targets`: the same
+  expected loss, less gradient noise);
 * AdamW with linear warmup and cosine decay, gradient clipping, gradient accumulation;
 * a tqdm bar with the running loss;
 * checkpoints every ``checkpoint_every`` steps (model, optimizer, step: safetensors + JSON)
@@ -49,31 +51,35 @@ from probtheory.pfn.transformer import TransformerConfig
 
 __all__ = ["TARGETS", "TrainConfig", "TrainResult", "initial_borders", "train_pfn"]
 
-#: What the loss is computed on: sampled targets, or their Gaussian law given the prior's latent.
-TARGETS = ("sampled", "gaussian")
+#: What the loss is computed on: sampled targets, their Gaussian law given the prior's latent,
+#: or their Gaussian law given the context and the prior's hyperparameters.
+TARGETS = ("sampled", "gaussian", "posterior")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation settings of :func:`train_pfn`.
 
-    ``targets`` is ``"sampled"`` (the NLL of the prior's sampled ``target_y``) or ``"gaussian"``
-    (its expectation over ``target_y``'s Gaussian law given the latent, which the prior's batches
-    must carry as ``target_loc`` / ``target_scale``). Queries per dataset are ``seq_len - s`` for
-    a context size ``s`` uniform on ``0..max_context``: a larger ``seq_len`` trains on more
-    queries per dataset at a cost linear in their number. ``queries`` fixes their number instead
-    (the points ``s .. s + queries - 1`` of each drawn sequence; the datasets are still drawn
-    with ``seq_len`` points, since a prior's law may depend on the length, as the learning-curve
-    prior's does): a step with a small context is then cheaper, and every context size gets the
-    same number of loss terms, as in the PFNs library's ``fixed_num_test_instances`` (Müller et
-    al.). The bucket borders come from ``border_samples`` prior draws of y, with
-    ``border_power`` as in :func:`~probtheory.pfn.bar_distribution.bucket_borders` (1: quantile
-    borders; 1/3: more buckets in the tails, a lower floor of the attainable NLL at the GP
-    recipes' 500 buckets). ``context_power`` p > 1 draws small contexts more often:
-    ``s = floor((max_context + 1) u^p)`` with u uniform on [0, 1), so P(s <= k) =
-    ((k + 1) / (max_context + 1))^(1/p); p = 1 is the uniform law. The network's optimum at each
-    context size is the same posterior predictive whatever the law of ``s`` (the law only weighs
-    the sizes against each other), so this moves training effort, not the target.
+    ``targets`` is ``"sampled"`` (the NLL of the prior's sampled ``target_y``), ``"gaussian"`` (its
+    expectation over ``target_y``'s Gaussian law given the latent, which the prior's batches must
+    carry as ``target_loc`` / ``target_scale``) or ``"posterior"`` (its expectation over the
+    queries' Gaussian law given the context and the prior's hyperparameters, the function values
+    integrated out: the batches' ``posterior``; see :mod:`probtheory.pfn.soft_targets`). Queries per
+    dataset are ``seq_len - s`` for a context size ``s`` uniform on ``0..max_context``: a larger
+    ``seq_len`` trains on more queries per dataset at a cost linear in their number. ``queries``
+    fixes their number instead (the points ``s .. s + queries - 1`` of each drawn sequence; the
+    datasets are still drawn with ``seq_len`` points, since a prior's law may depend on the length,
+    as the learning-curve prior's does): a step with a small context is then cheaper, and every
+    context size gets the same number of loss terms, as in the PFNs library's
+    ``fixed_num_test_instances`` (Müller et al.). The bucket borders come from ``border_samples``
+    prior draws of y, with ``border_power`` as in
+    :func:`~probtheory.pfn.bar_distribution.bucket_borders` (1: quantile borders; 1/3: more buckets
+    in the tails, a lower floor of the attainable NLL at the GP recipes' 500 buckets).
+    ``context_power`` p > 1 draws small contexts more often: ``s = floor((max_context + 1) u^p)``
+    with u uniform on [0, 1), so P(s <= k) = ((k + 1) / (max_context + 1))^(1/p); p = 1 is the
+    uniform law. The network's optimum at each context size is the same posterior predictive
+    whatever the law of ``s`` (the law only weighs the sizes against each other), so this moves
+    training effort, not the target.
     """
 
     steps: int = 20_000
@@ -225,6 +231,8 @@ def _loss(distribution, batch: Batch, s: int, end: int, targets: str) -> torch.T
                 "(the Gaussian law of target_y given the latent); this prior's do not"
             )
         return expected_nll(distribution, batch.target_loc[:, s:end], batch.target_scale[:, s:end])
+    if targets == "posterior":
+        return expected_nll(distribution, *batch.posterior_targets(s, end))
     # rounded through float32 as the inputs are: the shipped models were trained on these values
     return -distribution.log_prob(batch.target_y[:, s:end].float().double())
 

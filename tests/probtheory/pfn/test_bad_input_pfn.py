@@ -431,6 +431,27 @@ CASES = [
         "y",
     ),
     BadInput(
+        "Batch",
+        "the posterior's tensors instead of the function giving them",
+        lambda: Batch(
+            torch.zeros(2, 3, 1), torch.zeros(2, 3), torch.zeros(2, 3), posterior=(torch.zeros(2, 3),) * 2
+        ),
+        InputDataError,
+        "posterior",
+    ),
+    BadInput(
+        "Batch.posterior_targets",
+        "a posterior returning one column too few",
+        lambda: Batch(
+            torch.zeros(2, 3, 1),
+            torch.zeros(2, 3),
+            torch.zeros(2, 3),
+            posterior=lambda s, end: (torch.zeros(2, end - s - 1), torch.ones(2, end - s - 1)),
+        ).posterior_targets(1, 3),
+        InputDataError,
+        "posterior's loc",
+    ),
+    BadInput(
         "gp_sample",
         "x without a feature axis",
         lambda: gp_sample(_x(2, 5), 0.2, 1.0, 0.01, _g()),

@@ -7,6 +7,7 @@ from scipy import stats
 from probtheory.errors import ConfigurationError, InputDataError
 from probtheory.lcpfn.curves import CurvePrior
 from probtheory.pfn import BarDistribution
+from probtheory.pfn.evaluation import exact_gp_predictive
 from probtheory.pfn.priors import Batch, FunctionPrior, GPHyperPrior, GPPrior, PyroPrior
 from probtheory.pfn.soft_targets import expected_nll, gaussian_bucket_masses
 from probtheory.pfn.training import TrainConfig, train_pfn
@@ -106,3 +107,72 @@ def test_training_on_soft_targets_runs_and_needs_a_prior_with_the_conditional():
 
     with pytest.raises(ConfigurationError, match="target_loc"):
         train_pfn(FunctionPrior(no_conditional), config, progress=False)
+
+
+def test_a_gp_prior_s_posterior_is_the_exact_gp_predictive_of_its_context():
+    prior = GPPrior(lengthscale=0.3, outputscale=1.5, noise=0.04)
+    batch = prior.sample(6, 15, torch.Generator().manual_seed(2))
+    for s, end in ((0, 4), (7, 15), (14, 15)):
+        loc, scale = batch.posterior_targets(s, end)
+        exact = exact_gp_predictive(batch.x[:, :s], batch.y[:, :s], batch.x[:, s:end], 0.3, 1.5, 0.04)
+        assert torch.allclose(loc, exact.mean, atol=1e-12) and torch.allclose(scale, exact.stddev, atol=1e-12)
+
+
+def _nearest_neighbour_guess(batch, s, end, borders):
+    """A context-dependent bar distribution: N(y of the nearest context point, 0.5^2), bucketed."""
+    x = batch.x[..., 0]
+    nearest = (x[:, s:end, None] - x[:, None, :s]).abs().argmin(-1)
+    guess = torch.gather(batch.y[:, :s], 1, nearest)
+    masses = gaussian_bucket_masses(borders, guess, torch.full_like(guess, 0.5))
+    return BarDistribution(borders, masses.clamp_min(1e-12).log())
+
+
+def _tower_z(batch, distribution, loc, scale, s, end):
+    """z statistic of E[sampled loss - expected loss under (loc, scale)], datasets as the units."""
+    difference = (
+        -distribution.log_prob(batch.target_y[:, s:end]) - expected_nll(distribution, loc, scale)
+    ).mean(-1)
+    return (difference.mean() / (difference.std() / math.sqrt(difference.numel()))).item()
+
+
+@pytest.mark.parametrize("prior", [GPPrior(), GPHyperPrior()], ids=type)
+def test_the_posterior_loss_is_the_sampled_loss_in_expectation(prior):
+    # The tower property: E over (hyperparameters, context, y) of -log q(y | context) equals E over
+    # (hyperparameters, context) of the expected loss under y's law given both, for any q that
+    # depends on the context; here a nearest-neighbour guess, strongly context-dependent.
+    batch = prior.sample(4000, 12, torch.Generator().manual_seed(3))
+    s, end = 5, 9
+    q = _nearest_neighbour_guess(batch, s, end, torch.linspace(-4, 4, 41, dtype=DTYPE))
+    loc, scale = batch.posterior_targets(s, end)
+    assert abs(_tower_z(batch, q, loc, scale, s, end)) < 4.5  # false alarm ~7e-6
+    # mutants: the law given one context point fewer, and given none (the prior predictive)
+    short_loc, short_scale = batch.posterior(s - 1, end)
+    assert abs(_tower_z(batch, q, short_loc[:, 1:], short_scale[:, 1:], s, end)) > 4.5
+    prior_loc, prior_scale = batch.posterior(0, end)
+    assert abs(_tower_z(batch, q, prior_loc[:, s:], prior_scale[:, s:], s, end)) > 4.5
+
+
+def test_training_on_posterior_targets_runs_and_needs_a_prior_with_the_posterior():
+    config = TrainConfig(steps=3, batch_size=4, seq_len=12, max_context=8, border_samples=500,
+                         transformer=_TINY, targets="posterior", queries=3)  # fmt: skip
+    result = train_pfn(GPHyperPrior(), config, progress=False)
+    assert result.steps == 3 and all(math.isfinite(v) for v in result.losses + [0.0])
+    with pytest.raises(ConfigurationError, match="posterior"):
+        train_pfn(PyroPrior(), config, progress=False)
+
+
+def test_a_bad_posterior_is_refused():
+    x, y = torch.rand(2, 5, 1, dtype=DTYPE), torch.zeros(2, 5, dtype=DTYPE)
+    with pytest.raises(InputDataError, match="`posterior`"):
+        Batch(x, y, y, posterior="gp")
+    wrong_shape = Batch(x, y, y, posterior=lambda s, end: (torch.zeros(2, 1), torch.ones(2, 1)))
+    with pytest.raises(InputDataError, match="posterior's loc"):
+        wrong_shape.posterior_targets(2, 5)
+    zero_scale = Batch(x, y, y, posterior=lambda s, end: (torch.zeros(2, end - s), torch.zeros(2, end - s)))
+    with pytest.raises(InputDataError, match="posterior's scale"):
+        zero_scale.posterior_targets(2, 5)
+    nan_loc = Batch(
+        x, y, y, posterior=lambda s, end: (torch.full((2, end - s), math.nan), torch.ones(2, end - s))
+    )
+    with pytest.raises(InputDataError, match="posterior's loc"):
+        nan_loc.posterior_targets(2, 5)
