@@ -43,8 +43,9 @@ def training_config(args: argparse.Namespace) -> tuple[Recipe, TrainConfig, str]
     they are recorded in the checkpoint's ``training_command``, and parsing that command again
     gives the same configuration, which is how a shipped checkpoint's command is checked.
     """
-    from probtheory._checks import check_int, check_interval, check_real
+    from probtheory._checks import check_int, check_interval, check_name, check_real
     from probtheory.pfn.recipes import get_recipe
+    from probtheory.pfn.training import TARGETS
 
     recipe = get_recipe(args.recipe)
     checks = {
@@ -59,6 +60,7 @@ def training_config(args: argparse.Namespace) -> tuple[Recipe, TrainConfig, str]
             flag, value, 0.0, 1.0, meaning="an exponent of the density"
         ),
         "context_power": lambda flag, value: check_real(flag, value, positive=True),
+        "targets": lambda flag, value: check_name(flag, value, TARGETS, meaning="a training loss"),
     }
     architecture = {"buckets": "num_buckets", "emsize": "emsize", "nhid": "nhid"}  # flag -> transformer field
     overrides, flags = {}, ""
@@ -66,7 +68,7 @@ def training_config(args: argparse.Namespace) -> tuple[Recipe, TrainConfig, str]
         if (value := getattr(args, field)) is not None:
             flag = "--" + field.replace("_", "-")
             overrides[field] = check(flag, value)
-            flags += f" {flag} {value!r}"
+            flags += f" {flag} {value if isinstance(value, str) else repr(value)}"
     transformer = {architecture[key]: overrides.pop(key) for key in architecture if key in overrides}
     if transformer:  # TransformerConfig checks the combination (emsize divisible by the heads)
         overrides["transformer"] = dataclasses.replace(recipe.config.transformer, **transformer)
@@ -178,6 +180,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--context-power",
         type=_number_or_fraction,
         help="context sizes floor((max_context + 1) u^p), u uniform (1: uniform; > 1: small ones more often)",
+    )
+    train.add_argument(
+        "--targets",
+        help="the loss: sampled (the prior's y), gaussian (y's law given the latent) or posterior "
+        "(the queries' law given the context and the hyperparameters)",
     )
     train.add_argument("--emsize", type=int, help="override the recipe's transformer width (embedding size)")
     train.add_argument("--nhid", type=int, help="override the recipe's feed-forward width")

@@ -333,3 +333,16 @@ def test_context_power_reaches_training_and_the_recorded_command(monkeypatch):
     bad = build_parser().parse_args(["pfn", "train", "gp-rbf-1d", "--context-power", "0", "--out", "x"])
     with pytest.raises(InputDataError, match="--context-power"):
         training_config(bad)
+
+
+def test_the_targets_flag_is_parsed_checked_and_recorded():
+    from probtheory.cli import build_parser
+    from probtheory.pfn.cli import training_config
+
+    args = build_parser().parse_args(["pfn", "train", "gp-rbf-1d", "--targets", "posterior", "--out", "x"])
+    _, config, flags = training_config(args)
+    assert config.targets == "posterior" and flags == " --targets posterior"
+    assert training_config(build_parser().parse_args(["pfn", "train", "gp-rbf-1d"]))[1].targets == "sampled"
+    bad = build_parser().parse_args(["pfn", "train", "gp-rbf-1d", "--targets", "Posterior", "--out", "x"])
+    with pytest.raises(InputDataError, match="--targets.*did you mean 'posterior'"):
+        training_config(bad)
