@@ -45,10 +45,14 @@ class Recipe:
 
 
 _ARCHITECTURE = TransformerConfig(num_features=1, num_buckets=500, emsize=128, nhead=4, nhid=256, nlayers=4)
-# Two levers that paid at equal CPU time (benchmarks/pfn_training_levers.py): a higher peak
-# learning rate and 10 queries per dataset (cheaper steps); and bucket borders finer in the
-# tails, for a lower floor of the attainable NLL (benchmarks/pfn_borders.py). The shipped GP PFNs
-# were trained as two processes of 32 datasets each (torchrun; each checkpoint records its command).
+# Three levers that paid at equal CPU time (benchmarks/pfn_training_levers.py): a higher peak
+# learning rate, 10 queries per dataset (cheaper steps), and the loss taken against the queries'
+# GP posterior given the context and the drawn hyperparameters (targets="posterior": the same
+# expected loss without the function values' share of the gradient noise; for gp-rbf-1d, whose
+# hyperparameters are fixed, the exact posterior predictive itself); and bucket borders finer in
+# the tails, for a lower floor of the attainable NLL (benchmarks/pfn_borders.py). The shipped GP
+# PFNs were trained as two processes of 32 datasets each (torchrun; each checkpoint records its
+# command).
 _TRAINING = TrainConfig(
     steps=16_000,
     batch_size=64,
@@ -57,6 +61,7 @@ _TRAINING = TrainConfig(
     lr=2e-3,
     queries=10,
     border_power=1 / 3,
+    targets="posterior",
     checkpoint_every=250,
     transformer=_ARCHITECTURE,
 )
@@ -71,12 +76,9 @@ GP_RBF_1D = Recipe(
 GP_HYPER_1D = Recipe(
     "gp-hyper-1d",
     GPHyperPrior(num_features=1),
-    # Inferring the hyperparameters needs longer training; its loss is taken against the queries'
-    # GP posterior given the context and the drawn hyperparameters (targets="posterior": the same
-    # expected loss, without the function values' share of the gradient noise), which paid more
-    # than any other lever at equal CPU time and lets the run be shorter than the earlier 200,000
-    # steps on sampled targets.
-    replace(_TRAINING, steps=56_000, targets="posterior"),
+    # Inferring the hyperparameters needs longer training (the posterior targets let it be shorter
+    # than the earlier 200,000 steps on sampled targets)
+    replace(_TRAINING, steps=56_000),
     "GP regression on [0, 1], RBF kernel with log-normal hyper-priors on lengthscale (median 0.2), "
     "outputscale (median 1) and noise variance (median 0.01); up to 50 context points",
 )

@@ -338,11 +338,13 @@ def test_context_power_reaches_training_and_the_recorded_command(monkeypatch):
 def test_the_targets_flag_is_parsed_checked_and_recorded():
     from probtheory.cli import build_parser
     from probtheory.pfn.cli import training_config
+    from probtheory.pfn.recipes import get_recipe
 
-    args = build_parser().parse_args(["pfn", "train", "gp-rbf-1d", "--targets", "posterior", "--out", "x"])
+    args = build_parser().parse_args(["pfn", "train", "gp-rbf-1d", "--targets", "sampled", "--out", "x"])
     _, config, flags = training_config(args)
-    assert config.targets == "posterior" and flags == " --targets posterior"
-    assert training_config(build_parser().parse_args(["pfn", "train", "gp-rbf-1d"]))[1].targets == "sampled"
+    assert config.targets == "sampled" and flags == " --targets sampled"
+    recipe_default = training_config(build_parser().parse_args(["pfn", "train", "gp-rbf-1d"]))[1].targets
+    assert recipe_default == get_recipe("gp-rbf-1d").config.targets == "posterior"
     bad = build_parser().parse_args(["pfn", "train", "gp-rbf-1d", "--targets", "Posterior", "--out", "x"])
     with pytest.raises(InputDataError, match="--targets.*did you mean 'posterior'"):
         training_config(bad)
