@@ -18,16 +18,17 @@ gradient variance removed -- a Rao-Blackwellisation of the prior-data NLL of Mü
 Pineda Arango, Grabocka & Hutter, "Transformers Can Do Bayesian Inference" (ICLR 2022, Eq. 2).
 
 The same identity holds for any Gaussian law of the target given what the network does not see.
-A GP prior's hyperparameters :math:`\theta` are drawn first, and given them and the context
+A GP prior's hyperparameters :math:`\eta` are drawn first, and given them and the context
 :math:`D_s` the query's observation is Gaussian, the GP posterior predictive
-:math:`\mathcal N(\mu_\theta(x), \sigma^2_\theta(x))` with the function values integrated out
+:math:`\mathcal N(\mu_\eta(x), \sigma^2_\eta(x))` with the function values integrated out
 (Rasmussen & Williams 2006, eq. 2.23-2.24). By the tower property
-:math:`\mathbb E_{\theta, D_s, y}[-\log p_\theta(y)] = \mathbb E_{\theta, D_s}\,\mathbb E_{y \mid D_s,
-\theta}[-\log p_\theta(y)]`, so the expected loss against that Gaussian (``targets="posterior"``
+:math:`\mathbb E_{\eta, D_s, y}[-\log p_\theta(y)] = \mathbb E_{\eta, D_s}\,\mathbb E_{y \mid D_s,
+\eta}[-\log p_\theta(y)]`, so the expected loss against that Gaussian (``targets="posterior"``
 in :class:`~probtheory.pfn.training.TrainConfig`) equals the prior-data NLL in expectation, not
 only in its minimiser, and removes the function values' share of the gradient variance besides
-the noise's: what remains is the spread of the hyperparameters' posterior. For a prior with fixed
-hyperparameters the target is the exact posterior predictive itself.
+the noise's: what remains is the spread of the hyperparameters' posterior (:math:`p_\theta` is
+the network's predictive, as above). For a prior with fixed hyperparameters the target is the
+exact posterior predictive itself.
 
 The tail terms are exact: with :math:`t = (b_1 - f)/\sigma`,
 :math:`\mathbb E[(b_1 - y)^2 1\{y < b_1\}] = \sigma^2[(t^2 + 1)\Phi(t) + t\varphi(t)]`, and likewise on
