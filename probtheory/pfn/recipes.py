@@ -78,7 +78,7 @@ GP_HYPER_1D = Recipe(
     GPHyperPrior(num_features=1),
     # Inferring the hyperparameters needs longer training (the posterior targets let it be shorter
     # than the earlier 200,000 steps on sampled targets)
-    replace(_TRAINING, steps=56_000),
+    replace(_TRAINING, steps=75_000),
     "GP regression on [0, 1], RBF kernel with log-normal hyper-priors on lengthscale (median 0.2), "
     "outputscale (median 1) and noise variance (median 0.01); up to 50 context points",
 )
