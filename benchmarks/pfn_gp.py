@@ -1,7 +1,7 @@
 """Shipped GP PFNs against exact and MCMC Bayesian inference, in the same run.
 
 Run:  python benchmarks/pfn_gp.py [--model PATH] [--datasets 2000] [--nuts-datasets 128]
-      [--earlier-model PATH] [--earlier-hyper-model PATH]
+      [--earlier-model PATH ...] [--earlier-hyper-model PATH ...]
       (writes benchmarks/results/pfn_gp.json, docs/images/pfn_gp.png and pfn_gp_hyper.png;
       with --out elsewhere, the figures go beside that file)
 
@@ -18,9 +18,10 @@ Run:  python benchmarks/pfn_gp.py [--model PATH] [--datasets 2000] [--nuts-datas
   expected gap of the Bayes predictive's own bucket masses (``discretisation_floor``, 32 draws
   of y per query, the same draws as ``benchmarks/pfn_borders.py``), which no training on these
   borders can go below.
-* ``--earlier-model`` / ``--earlier-hyper-model``: another checkpoint of the same prior, scored
-  on the same datasets, paired: its gap (and for gp-hyper-1d the NLL difference on the NUTS
-  datasets).
+* ``--earlier-model`` / ``--earlier-hyper-model``: other checkpoints of the same prior, scored
+  on the same datasets, paired: each one's gap (and for gp-hyper-1d the NLL difference on the
+  NUTS datasets), under ``earlier_models`` keyed by their training (``200000-steps-sampled``:
+  the steps and targets of their recorded configuration).
 """
 
 from __future__ import annotations
@@ -63,14 +64,30 @@ def _load(name: str, path: str | None) -> PFN | None:
     return PFN.from_pretrained(name) if name in pretrained_names() else None
 
 
-def evaluate_rbf(model: PFN, datasets: int, seed: int, earlier: PFN | None = None) -> dict:
-    """NLL gap to the exact GP posterior, PIT calibration, and (with ``earlier``, another
-    checkpoint of the same prior) that model's gap and the paired difference, same datasets."""
+def _label(model: PFN) -> str:
+    """A checkpoint's key in ``earlier_models``: the steps and targets it was trained with."""
+    config = model.metadata.get("train_config", {})
+    return f"{config.get('steps')}-steps-{config.get('targets', 'sampled')}"
+
+
+def _comparison(model: PFN, gaps: Tensor, earlier_gaps: Tensor) -> dict:
+    """An earlier checkpoint's provenance, its gap and the paired difference (datasets as units)."""
+    return {
+        **_provenance(model),
+        "gap": list(_dataset_mean_se(earlier_gaps)),
+        "minus_earlier": list(_dataset_mean_se(gaps - earlier_gaps)),
+    }
+
+
+def evaluate_rbf(model: PFN, datasets: int, seed: int, earlier: tuple[PFN, ...] = ()) -> dict:
+    """NLL gap to the exact GP posterior, PIT calibration, and for each of ``earlier`` (other
+    checkpoints of the same prior) its gap and the paired difference, on the same datasets."""
     prior: GPPrior = get_recipe("gp-rbf-1d").prior
     batch = prior.sample(datasets, MAX_CONTEXT + 1, torch.Generator().manual_seed(seed))
     contexts = [1 + i % MAX_CONTEXT for i in range(datasets)]
     gap_by_context: dict[int, list[float]] = {}
-    pits, gaps, earlier_gaps = [], [], []
+    pits, gaps = [], []
+    earlier_gaps: list[list[float]] = [[] for _ in earlier]
     for c in range(1, MAX_CONTEXT + 1):
         idx = [i for i, ci in enumerate(contexts) if ci == c]
         x, y = batch.x[idx], batch.y[idx]
@@ -81,9 +98,9 @@ def evaluate_rbf(model: PFN, datasets: int, seed: int, earlier: PFN | None = Non
         target = y[:, c : c + 1]
         gap = (-pfn.log_prob(target)) - (-exact.log_prob(target))
         gaps += gap.flatten().tolist()
-        if earlier is not None:
-            earlier_nll = -earlier.predict(x[:, :c], y[:, :c], x[:, c : c + 1]).log_prob(target)
-            earlier_gaps += (earlier_nll + exact.log_prob(target)).flatten().tolist()
+        for other, other_gaps in zip(earlier, earlier_gaps, strict=True):
+            other_nll = -other.predict(x[:, :c], y[:, :c], x[:, c : c + 1]).log_prob(target)
+            other_gaps += (other_nll + exact.log_prob(target)).flatten().tolist()
         gap_by_context[c] = gap.flatten().tolist()
         pits += pfn.cdf(target).flatten().tolist()
     mean_gap = statistics.fmean(gaps)
@@ -95,12 +112,11 @@ def evaluate_rbf(model: PFN, datasets: int, seed: int, earlier: PFN | None = Non
         "pit_ks": ks_uniform(torch.tensor(pits)),
         "gap_by_context": {c: statistics.fmean(v) for c, v in gap_by_context.items()},
     }
-    if earlier is not None:
-        earlier_gaps_t, gaps_t = torch.tensor(earlier_gaps)[:, None], torch.tensor(gaps)[:, None]
-        out["earlier_model"] = {
-            **_provenance(earlier),
-            "gap": list(_dataset_mean_se(earlier_gaps_t)),
-            "minus_earlier": list(_dataset_mean_se(gaps_t - earlier_gaps_t)),
+    if earlier:
+        gaps_t = torch.tensor(gaps)[:, None]
+        out["earlier_models"] = {
+            _label(other): _comparison(other, gaps_t, torch.tensor(other_gaps)[:, None])
+            for other, other_gaps in zip(earlier, earlier_gaps, strict=True)
         }
     return out
 
@@ -234,7 +250,7 @@ def hyper_gap_by_context(
     seed: int,
     queries: int = 10,
     floor_draws: int = 32,
-    earlier: PFN | None = None,
+    earlier: tuple[PFN, ...] = (),
 ) -> tuple[dict, dict]:
     """Mean NLL gap of the PFN to the importance-sampled Bayes predictive at each context size,
     and its mean over the context sizes ``GAP_CONTEXTS`` (the same datasets at every size, so
@@ -243,13 +259,14 @@ def hyper_gap_by_context(
     Also the floor of that gap on the model's bucket borders: the expected gap of the Bayes
     predictive's own bar projection (its bucket masses, the best any network with these borders
     can predict; ``floor_draws`` draws of y per query), so ``gap - floor`` is what more training
-    could still remove. With ``earlier`` (another checkpoint of the same prior), also that
-    model's mean gap over ``GAP_CONTEXTS`` and the paired difference, on the same datasets and
-    the same Bayes predictive."""
+    could still remove. For each of ``earlier`` (other checkpoints of the same prior), also its
+    mean gap over ``GAP_CONTEXTS`` and the paired difference, on the same datasets and the same
+    Bayes predictive."""
     prior = GPHyperPrior()
     batch = prior.sample(datasets, MAX_CONTEXT + queries, torch.Generator().manual_seed(seed))
     xq, yq = batch.x[:, MAX_CONTEXT:], batch.y[:, MAX_CONTEXT:].double()
-    out, in_range, floor_in_range, earlier_in_range = {}, [], [], []
+    out, in_range, floor_in_range = {}, [], []
+    earlier_in_range: list[list[Tensor]] = [[] for _ in earlier]
     for c in (0, 1, 2, 3, 5, 10, 20, 30, 40, 50):
         x, y = batch.x[:, :c], batch.y[:, :c]
         pfn = -model.predict(x, y, xq).log_prob(yq).double()
@@ -265,8 +282,8 @@ def hyper_gap_by_context(
         if c in GAP_CONTEXTS:
             in_range.append(gaps.mean(-1))
             floor_in_range.append(floor.mean(-1))
-            if earlier is not None:
-                earlier_in_range.append((bayes - earlier.predict(x, y, xq).log_prob(yq).double()).mean(-1))
+            for other, other_in_range in zip(earlier, earlier_in_range, strict=True):
+                other_in_range.append((bayes - other.predict(x, y, xq).log_prob(yq).double()).mean(-1))
     mean, se = _dataset_mean_se(torch.stack(in_range, -1))
     floor, floor_se = _dataset_mean_se(torch.stack(floor_in_range, -1))
     summary = {
@@ -277,36 +294,34 @@ def hyper_gap_by_context(
         "bucket_floor_se": floor_se,
         "buckets": model.borders.numel() - 1,
     }
-    if earlier is not None:
-        earlier_gaps = torch.stack(earlier_in_range, -1)
-        summary["earlier_model"] = {
-            **_provenance(earlier),
-            "gap": list(_dataset_mean_se(earlier_gaps)),
-            "minus_earlier": list(_dataset_mean_se(torch.stack(in_range, -1) - earlier_gaps)),
+    if earlier:
+        summary["earlier_models"] = {
+            _label(other): _comparison(other, torch.stack(in_range, -1), torch.stack(other_in_range, -1))
+            for other, other_in_range in zip(earlier, earlier_in_range, strict=True)
         }
     return out, summary
 
 
 def _earlier_rows(hyper: dict) -> list[dict]:
-    """The table rows comparing the scored model with ``--earlier-hyper-model``, if one was given."""
-    if "earlier_model" not in hyper["gap_5_to_50"]:
-        return []
-    earlier = hyper["gap_5_to_50"]["earlier_model"]
-    return [
-        {
-            "model": "gp-hyper-1d",
-            "metric": "gap minus an earlier checkpoint's (paired, same datasets); the earlier gap "
-            "{:+.4f} ± {:.4f}".format(*earlier["gap"]),
-            "value": "{:+.4f} ± {:.4f}".format(*earlier["minus_earlier"]),
-            "bar": "reported",
-        },
-        {
-            "model": "gp-hyper-1d",
-            "metric": "NLL minus the earlier checkpoint's on the NUTS datasets below (paired)",
-            "value": "{:+.4f} ± {:.4f}".format(*hyper["pfn_minus_earlier"]),
-            "bar": "reported",
-        },
-    ]
+    """The table rows comparing the scored model with each ``--earlier-hyper-model``."""
+    rows = []
+    for label, earlier in hyper["gap_5_to_50"].get("earlier_models", {}).items():
+        rows += [
+            {
+                "model": "gp-hyper-1d",
+                "metric": f"gap minus the {label} checkpoint's (paired, same datasets); its gap "
+                "{:+.4f} ± {:.4f}".format(*earlier["gap"]),
+                "value": "{:+.4f} ± {:.4f}".format(*earlier["minus_earlier"]),
+                "bar": "reported",
+            },
+            {
+                "model": "gp-hyper-1d",
+                "metric": f"NLL minus the {label} checkpoint's on the NUTS datasets below (paired)",
+                "value": "{:+.4f} ± {:.4f}".format(*hyper["pfn_minus_earlier"][label]),
+                "bar": "reported",
+            },
+        ]
+    return rows
 
 
 def _provenance(model: PFN) -> dict:
@@ -319,11 +334,15 @@ def main() -> None:
     parser.add_argument("--hyper-model", help="gp-hyper-1d checkpoint path (default: the shipped one)")
     parser.add_argument(
         "--earlier-model",
-        help="another gp-rbf-1d checkpoint: its gap, and the paired difference, on the same datasets",
+        nargs="+",
+        default=[],
+        help="other gp-rbf-1d checkpoints: each one's gap, and the paired difference, on the same datasets",
     )
     parser.add_argument(
         "--earlier-hyper-model",
-        help="another gp-hyper-1d checkpoint: its gap, and the paired difference, on the same datasets",
+        nargs="+",
+        default=[],
+        help="other gp-hyper-1d checkpoints: each one's gap, and the paired difference, on the same datasets",
     )
     parser.add_argument("--datasets", type=int, default=2000)
     parser.add_argument("--nuts-datasets", type=int, default=128)
@@ -338,11 +357,13 @@ def main() -> None:
     figures.mkdir(parents=True, exist_ok=True)
     rbf, hyper = _load("gp-rbf-1d", args.model), _load("gp-hyper-1d", args.hyper_model)
     earlier_rbf, earlier = (
-        PFN.load(path) if path else None for path in (args.earlier_model, args.earlier_hyper_model)
+        tuple(PFN.load(path) for path in paths) for paths in (args.earlier_model, args.earlier_hyper_model)
     )
-    for flag, old, new in (("--earlier-model", earlier_rbf, rbf), ("--earlier-hyper-model", earlier, hyper)):
-        if old is not None and (new is None or old.metadata.get("prior") != new.metadata.get("prior")):
+    for flag, olds, new in (("--earlier-model", earlier_rbf, rbf), ("--earlier-hyper-model", earlier, hyper)):
+        if any(new is None or old.metadata.get("prior") != new.metadata.get("prior") for old in olds):
             parser.error(f"{flag}: a checkpoint of another prior than the model it is compared with")
+        if len({_label(old) for old in olds}) < len(olds):
+            parser.error(f"{flag}: two checkpoints trained for the same steps on the same targets")
     result: dict = {
         "meta": {
             "command": shlex.join(["python", "benchmarks/pfn_gp.py", *sys.argv[1:]]),
@@ -364,13 +385,13 @@ def main() -> None:
                 "bar": "<= 0.05",
             }
         )
-        if "earlier_model" in r:
+        for label, other in r.get("earlier_models", {}).items():
             table.append(
                 {
                     "model": "gp-rbf-1d",
-                    "metric": "gap minus an earlier checkpoint's (paired, same datasets); the earlier gap "
-                    "{:.4f} ± {:.4f}".format(*r["earlier_model"]["gap"]),
-                    "value": "{:+.4f} ± {:.4f}".format(*r["earlier_model"]["minus_earlier"]),
+                    "metric": f"gap minus the {label} checkpoint's (paired, same datasets); its gap "
+                    "{:.4f} ± {:.4f}".format(*other["gap"]),
+                    "value": "{:+.4f} ± {:.4f}".format(*other["minus_earlier"]),
                     "bar": "reported",
                 }
             )
@@ -406,10 +427,11 @@ def main() -> None:
         h = result["gp-hyper-1d"]
         h["gap_by_context"], h["gap_5_to_50"] = hyper_gap_by_context(hyper, 128, seed=2028, earlier=earlier)
         h["model"] = _provenance(hyper)
-        if earlier is not None:
-            h["pfn_minus_earlier"] = pfn_minus_earlier_on_nuts_datasets(
-                hyper, earlier, args.nuts_datasets, NUTS_SEED
-            )
+        if earlier:
+            h["pfn_minus_earlier"] = {
+                _label(other): pfn_minus_earlier_on_nuts_datasets(hyper, other, args.nuts_datasets, NUTS_SEED)
+                for other in earlier
+            }
         diff, se = h["pfn_minus_nuts"]
         gap_range = h["gap_5_to_50"]
         table += [

@@ -69,6 +69,8 @@ def training_config(args: argparse.Namespace) -> tuple[Recipe, TrainConfig, str]
             flag = "--" + field.replace("_", "-")
             overrides[field] = check(flag, value)
             flags += f" {flag} {value if isinstance(value, str) else repr(value)}"
+    if "steps" in overrides:  # the schedule ends earlier: the recipe's restarts past the end do not happen
+        overrides["restarts"] = tuple(r for r in recipe.config.restarts if r < overrides["steps"])
     transformer = {architecture[key]: overrides.pop(key) for key in architecture if key in overrides}
     if transformer:  # TransformerConfig checks the combination (emsize divisible by the heads)
         overrides["transformer"] = dataclasses.replace(recipe.config.transformer, **transformer)
@@ -162,7 +164,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     train.add_argument("recipe", help="recipe name (see `probtheory pfn list`)")
     train.add_argument("--out", help="run folder (default pfn-runs/RECIPE)")
-    train.add_argument("--steps", type=int, help="override the recipe's number of steps")
+    train.add_argument(
+        "--steps",
+        type=int,
+        help="override the recipe's number of steps (its restarts from this step on are dropped)",
+    )
     train.add_argument("--lr", type=float, help="override the recipe's peak learning rate")
     train.add_argument(
         "--batch-size", type=int, help="override the recipe's datasets per step (per process under torchrun)"

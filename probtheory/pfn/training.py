@@ -10,22 +10,25 @@ prior-data NLL of Müller et al. (2022, eq. 2), whose minimiser is the posterior
   ``targets="posterior"`` over the queries given the context and the prior's hyperparameters,
   for priors whose batches carry those Gaussians (:mod:`probtheory.pfn.soft_targets`: the same
   expected loss, less gradient noise);
-* AdamW with linear warmup and cosine decay, gradient clipping, gradient accumulation;
+* AdamW with linear warmup and cosine decay, optionally restarted (SGDR), gradient clipping,
+  gradient accumulation;
 * a tqdm bar with the running loss;
 * checkpoints every ``checkpoint_every`` steps (model, optimizer, step: safetensors + JSON)
   from which a run resumes exactly — every step's randomness is derived from
-  ``(seed, step, rank, micro-batch)``, so there is no RNG state to lose;
+  ``(seed, step, rank, micro-batch)``, so there is no RNG state to lose; a finished run is
+  extended by a configuration that only adds steps after a warm restart of the schedule;
 * under ``torchrun --nproc_per_node N`` the model is wrapped in DistributedDataParallel
   (gloo on CPU, nccl on GPU) and each process draws its own datasets.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -80,6 +83,14 @@ class TrainConfig:
     uniform law. The network's optimum at each context size is the same posterior predictive
     whatever the law of ``s`` (the law only weighs the sizes against each other), so this moves
     training effort, not the target.
+
+    The learning rate warms up linearly over ``warmup_fraction`` of the steps and then decays
+    along a cosine to zero. ``restarts`` (step numbers) start the schedule anew at each of them,
+    as in SGDR (Loshchilov & Hutter, ICLR 2017): every cycle warms up over ``warmup_fraction``
+    of its own length and decays to zero by its end, and the k-th restart peaks at
+    ``lr * restart_lr_factor**k``. The first cycle is then exactly the schedule of a run of
+    ``restarts[0]`` steps, so a finished run is extended by resuming it under a configuration
+    that adds a restart at its last step (see :func:`train_pfn`).
     """
 
     steps: int = 20_000
@@ -100,6 +111,8 @@ class TrainConfig:
     targets: str = "sampled"
     queries: int | None = None
     context_power: float = 1.0
+    restarts: tuple[int, ...] = ()
+    restart_lr_factor: float = 1.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -120,6 +133,20 @@ class TrainConfig:
         check_interval("warmup_fraction", self.warmup_fraction, 0.0, 1.0, meaning="a fraction of the steps")
         check_interval("border_power", self.border_power, 0.0, 1.0, meaning="an exponent of the density")
         check_real("context_power", self.context_power, positive=True)
+        check_real("restart_lr_factor", self.restart_lr_factor, positive=True)
+        if not isinstance(self.restarts, (tuple, list)):
+            raise InputDataError("restarts", "a tuple of step numbers", repr(self.restarts))
+        object.__setattr__(self, "restarts", tuple(self.restarts))  # a JSON list reads back as a tuple
+        for index, restart in enumerate(self.restarts):
+            check_int(f"restarts[{index}]", restart, minimum=1)
+        if list(self.restarts) != sorted(set(self.restarts)) or (
+            self.restarts and self.restarts[-1] >= self.steps
+        ):
+            raise InputDataError(
+                "restarts",
+                f"strictly increasing step numbers between 1 and steps - 1 = {self.steps - 1}",
+                list(self.restarts),
+            )
         check_instance("transformer", self.transformer, TransformerConfig, "a TransformerConfig")
         if self.targets not in TARGETS:
             raise InputDataError("targets", f"one of {TARGETS}", repr(self.targets))
@@ -175,11 +202,36 @@ def _context_size(config: TrainConfig, g: torch.Generator) -> int:
 
 
 def _lr_factor(step: int, config: TrainConfig) -> float:
-    warmup = max(1, int(config.warmup_fraction * config.steps))
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = (step - warmup) / max(1, config.steps - warmup)
-    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    """The learning rate of ``step`` relative to ``config.lr``: warmup and cosine decay in its cycle."""
+    bounds = (0, *config.restarts, config.steps)
+    cycle = min(bisect.bisect_right(bounds, step) - 1, len(bounds) - 2)
+    start, length = bounds[cycle], bounds[cycle + 1] - bounds[cycle]
+    warmup = max(1, int(config.warmup_fraction * length))
+    if step - start < warmup:
+        factor = (step - start + 1) / warmup
+    else:
+        progress = (step - start - warmup) / max(1, length - warmup)
+        factor = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return factor * config.restart_lr_factor**cycle
+
+
+def _continues(saved: TrainConfig, config: TrainConfig, step: int) -> bool:
+    """Whether ``config`` takes the same ``step`` first steps as ``saved``, which wrote the checkpoint.
+
+    True for the same configuration, and for one that differs only in its schedule's length and
+    restarts while giving every step already taken the same learning rate (a run extended by a
+    warm restart).
+    """
+    if saved == config:
+        return True
+    schedule = {
+        "steps": config.steps,
+        "restarts": config.restarts,
+        "restart_lr_factor": config.restart_lr_factor,
+    }
+    if replace(saved, **schedule) != config or step > config.steps:
+        return False
+    return all(_lr_factor(t, saved) == _lr_factor(t, config) for t in range(step))
 
 
 def initial_borders(prior: Prior, config: TrainConfig) -> torch.Tensor:
@@ -261,7 +313,10 @@ def train_pfn(
         config: Optimisation and architecture settings.
         out_dir: Folder for ``checkpoint.safetensors/.json`` (periodic) and ``model.*`` (final);
             None keeps everything in memory.
-        resume: Continue from ``out_dir/checkpoint`` if it exists (its config must match).
+        resume: Continue from ``out_dir/checkpoint`` if it exists. Its configuration must be
+            ``config``, or differ only in ``steps``, ``restarts`` and ``restart_lr_factor`` with
+            the same learning rate at every step it has taken: a finished run of N steps goes on
+            under a configuration with a restart at step N.
         progress: Show a progress bar (rank 0 only).
         metadata: Extra JSON-serialisable entries for the final model's config.
 
@@ -288,9 +343,10 @@ def train_pfn(
     if out is not None and resume and out.joinpath("checkpoint.json").exists():
         state, saved = read_checkpoint(out / "checkpoint", require_config_hash=True)
         # filled with the defaults of fields added since the checkpoint was written
-        if TrainConfig.from_dict(saved["train_config"]).to_dict() != config.to_dict():
+        if not _continues(TrainConfig.from_dict(saved["train_config"]), config, saved["step"]):
             raise ConfigurationError(
-                f"{out}/checkpoint was written with a different TrainConfig; "
+                f"{out}/checkpoint was written with a different TrainConfig (a run goes on only under "
+                "its own, or one that adds steps after a restart at its last step); "
                 "use another out_dir or resume=False"
             )
         if saved.get("world_size", 1) != world:  # each rank draws its own datasets: the runs would differ

@@ -1,6 +1,7 @@
 """Training: learning, exact resume, checkpoints, distributed training, prediction API."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -95,6 +96,55 @@ def test_resume_continues_from_checkpoint(tmp_path):
     assert torch.allclose(_params(resumed.model), _params(straight.model), atol=1e-6)
     assert len(resumed.losses) == 3 and resumed.losses == pytest.approx(straight.losses, abs=1e-5)
     assert (tmp_path / "model.safetensors").exists()
+
+
+def test_restarts_repeat_the_schedule_per_cycle():
+    """Each cycle is a warmup + cosine schedule of its own length, peaking at lr * factor**k."""
+    from probtheory.pfn.training import _lr_factor
+
+    config = TrainConfig(steps=300, warmup_fraction=0.1, restarts=(100, 160), restart_lr_factor=0.5)
+    for start, end, k in ((0, 100, 0), (100, 160, 1), (160, 300, 2)):
+        alone = TrainConfig(steps=end - start, warmup_fraction=0.1)
+        for t in range(start, end):
+            assert _lr_factor(t, config) == pytest.approx(_lr_factor(t - start, alone) * 0.5**k, rel=1e-12)
+    # the peak of each cycle, right after its warmup, and the end of each cycle near zero
+    assert [_lr_factor(t, config) for t in (9, 105, 173)] == pytest.approx([1.0, 0.5, 0.25])
+    assert max(_lr_factor(t, config) for t in (99, 159, 299)) < 1e-3
+    # no restarts: the single schedule of earlier checkpoints
+    plain = TrainConfig(steps=300, warmup_fraction=0.1)
+    assert [_lr_factor(t, plain) for t in (0, 29, 30, 299)] == pytest.approx(
+        [1 / 30, 1.0, 1.0, 0.5 * (1 + math.cos(math.pi * 269 / 270))]
+    )
+
+
+def test_a_finished_run_is_extended_by_a_restart_exactly(tmp_path):
+    """Resuming a finished N-step run under restarts=(N,) equals training the longer run straight."""
+    short = _config(steps=4, log_every=2)
+    longer = _config(steps=7, log_every=2, restarts=(4,), restart_lr_factor=0.5)
+    straight = train_pfn(GPPrior(), longer, out_dir=tmp_path / "straight", progress=False)
+    train_pfn(GPPrior(), short, out_dir=tmp_path / "extended", progress=False)
+    extended = train_pfn(GPPrior(), longer, out_dir=tmp_path / "extended", progress=False)
+    assert torch.allclose(_params(extended.model), _params(straight.model), atol=1e-6)
+    assert extended.losses == pytest.approx(straight.losses, abs=1e-5)
+    saved = json.loads((tmp_path / "extended" / "model.json").read_text())
+    assert saved["train_config"]["restarts"] == [4] and saved["train_config"]["steps"] == 7
+    # the reloaded configuration equals the one it was written from (a JSON list reads back as a tuple)
+    assert TrainConfig.from_dict(saved["train_config"]) == longer
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"steps": 7},  # no restart: the first 4 steps would have had another learning rate
+        {"steps": 7, "restarts": (3,)},  # a restart inside the steps already taken
+        {"steps": 7, "restarts": (4,), "lr": 1e-3},  # another setting than the schedule's
+        {"steps": 3},  # fewer steps than were taken
+    ],
+)
+def test_a_run_is_not_extended_under_another_schedule(tmp_path, change):
+    train_pfn(GPPrior(), _config(steps=4), out_dir=tmp_path, progress=False)
+    with pytest.raises(ConfigurationError, match="different TrainConfig"):
+        train_pfn(GPPrior(), _config(**change), out_dir=tmp_path, progress=False)
 
 
 def test_checkpoint_roundtrip_and_tamper_detection(tmp_path):
@@ -333,6 +383,30 @@ def test_context_power_reaches_training_and_the_recorded_command(monkeypatch):
     bad = build_parser().parse_args(["pfn", "train", "gp-rbf-1d", "--context-power", "0", "--out", "x"])
     with pytest.raises(InputDataError, match="--context-power"):
         training_config(bad)
+
+
+def test_the_steps_flag_keeps_the_recipes_restarts_that_still_happen(monkeypatch):
+    """A shorter run of a recipe with warm restarts drops the restarts past its end (and only those)."""
+    from dataclasses import replace
+
+    from probtheory.cli import build_parser
+    from probtheory.pfn import recipes
+    from probtheory.pfn.cli import training_config
+
+    recipe = replace(
+        recipes.GP_HYPER_1D, config=replace(recipes.GP_HYPER_1D.config, steps=3000, restarts=(1000, 2000))
+    )
+    monkeypatch.setattr(recipes, "get_recipe", lambda name: recipe)
+
+    def restarts(*flags):
+        args = build_parser().parse_args(["pfn", "train", "gp-hyper-1d", *flags, "--out", "x"])
+        return training_config(args)[1].restarts
+
+    assert restarts() == (1000, 2000)
+    assert restarts("--steps", "2500") == (1000, 2000)
+    assert restarts("--steps", "1500") == (1000,)
+    assert restarts("--steps", "1000") == ()
+    assert restarts("--steps", "200") == ()
 
 
 def test_the_targets_flag_is_parsed_checked_and_recorded():
